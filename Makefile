@@ -1,0 +1,137 @@
+# The README names these targets. `make run` and `make test` are the two set-up commands.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+HOST ?= 127.0.0.1
+PORT ?= 8000
+TEST_POSTGRES_URL ?= postgresql://postgres@127.0.0.1:5432/portal
+PYTEST_ARGS ?=
+DATA_DIR ?= var
+WORLD_SIZE ?= demo
+WORLD_SEED ?= 0
+WORLD := $(DATA_DIR)/world/$(WORLD_SIZE)-$(WORLD_SEED)
+PRESET ?= demo
+MODEL := $(DATA_DIR)/model/$(WORLD_SIZE)-$(WORLD_SEED)
+PROFILES := $(DATA_DIR)/profiles/$(WORLD_SIZE)-$(WORLD_SEED).gctx
+SIGNATURES := $(DATA_DIR)/signatures/$(WORLD_SIZE)-$(WORLD_SEED)
+
+.PHONY: install run pipeline model profiles signatures downloads index serve setup-db world compare-real benchmark-signatures benchmark-db lint format test test-sqlite test-postgres clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[cpu,dev]'
+	touch $@
+
+install: $(VENV)/.installed
+
+# The embedded default: SQLite and data under ./var, Celery tasks in process, http://127.0.0.1:8000
+# The demo pipeline: generate the world, train both steps, convert every profile, compute the
+# signatures, then serve. Each step is skipped when its output is there (resumed when unfinished).
+run: install setup-db pipeline serve
+
+pipeline: world model profiles signatures downloads index
+
+# The synthetic world (docs/world.md), generated once per size and seed.
+world: $(WORLD)/world.json
+
+$(WORLD)/world.json: | install
+	$(PY) -m transform world --size $(WORLD_SIZE) --seed $(WORLD_SEED) --out $(WORLD) --force
+
+# Step 1 and step 2 of the model on the world (a run folder left unfinished is resumed).
+model: $(MODEL)/model.pt
+
+$(MODEL)/cyclegan/trained: $(WORLD)/world.json
+	$(PY) -m transform train-cyclegan --world $(WORLD) --out $(MODEL)/cyclegan --preset $(PRESET) \
+	  $$(test -f $(MODEL)/cyclegan/run.json && echo --resume)
+	touch $@
+
+$(MODEL)/extrapolator/trained: $(WORLD)/world.json
+	$(PY) -m transform train-extrapolator --world $(WORLD) --out $(MODEL)/extrapolator \
+	  --preset $(PRESET) $$(test -f $(MODEL)/extrapolator/run.json && echo --resume)
+	touch $@
+
+$(MODEL)/model.pt: $(MODEL)/cyclegan/trained $(MODEL)/extrapolator/trained
+	$(PY) -m transform bundle --cyclegan $(MODEL)/cyclegan/checkpoint.pt \
+	  --extrapolator $(MODEL)/extrapolator/checkpoint.pt --out $@
+
+# Every Level 3 profile of the world through the model (resumes an interrupted conversion).
+profiles: $(PROFILES)
+
+$(PROFILES): $(MODEL)/model.pt
+	$(PY) -m transform convert --checkpoint $< --input $(WORLD)/l1000/level3.gctx --output $@ \
+	  --force
+
+# Characteristic-direction signatures of the RNA-seq-like profiles (resumable by batch).
+signatures: $(SIGNATURES)/manifest.json
+
+$(SIGNATURES)/manifest.json: $(PROFILES)
+	$(PY) -m transform signatures --profiles $< --inst-info $(WORLD)/l1000/inst_info.txt \
+	  --sig-info $(WORLD)/l1000/sig_info.txt --output $(SIGNATURES)
+
+# The outputs laid out as the portal's downloads (var/downloads), signatures split by type.
+downloads: $(DATA_DIR)/downloads/signatures_metadata.tsv
+
+$(DATA_DIR)/downloads/signatures_metadata.tsv: $(SIGNATURES)/manifest.json
+	$(PY) -m transform publish --signatures $(SIGNATURES) --profiles $(PROFILES) \
+	  --inst-info $(WORLD)/l1000/inst_info.txt --model $(MODEL)/model.pt --out $(DATA_DIR)/downloads
+
+# The search index of the signatures (var/index), and their metadata in the database.
+index: $(DATA_DIR)/index/index.json
+
+$(DATA_DIR)/index/index.json: $(SIGNATURES)/manifest.json | setup-db
+	DEBUG=$${DEBUG:-1} $(PY) manage.py build_search_index --signatures $(SIGNATURES)
+
+benchmark-load: install
+	$(PY) -m benchmarks.load --data $(DATA_DIR)
+
+benchmark-db: install
+	$(PY) -m benchmarks.db
+
+benchmark-signatures: install
+	$(PY) -m benchmarks.signatures
+
+# Search latency at 10k, 100k and 1M generated signatures (1M: ~50 GB under SEARCH_BENCH_DIR or /tmp,
+# deleted afterwards; SIZES=10000,100000 leaves it out).
+.PHONY: benchmark-search
+benchmark-search: install
+	$(PY) -m benchmarks.search $(if $(SIZES),--sizes $(SIZES))
+
+.PHONY: benchmark-train
+benchmark-train: install
+	$(PY) -m benchmarks.train
+
+.PHONY: benchmark-convert
+benchmark-convert: install
+	$(PY) -m benchmarks.convert
+
+compare-real: $(WORLD)/world.json
+	$(PY) -m transform world --compare-real --size $(WORLD_SIZE) --seed $(WORLD_SEED) --out $(WORLD)
+
+setup-db: install
+	DEBUG=$${DEBUG:-1} $(PY) manage.py migrate --noinput
+	DEBUG=$${DEBUG:-1} $(PY) manage.py load_genes
+
+serve: install
+	@echo "Serving the portal on http://$(HOST):$(PORT)/ (Ctrl-C stops it)"
+	DEBUG=$${DEBUG:-1} $(PY) manage.py runserver $(HOST):$(PORT)
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: install
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+# The whole suite, twice: on the embedded SQLite and on the running PostgreSQL.
+test: lint test-sqlite test-postgres
+
+test-sqlite: install
+	env -u DATABASE_URL $(PY) -m pytest $(PYTEST_ARGS)
+
+test-postgres: install
+	DATABASE_URL=$(TEST_POSTGRES_URL) $(PY) -m pytest -m "not browser and not faults" $(PYTEST_ARGS)
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""Benchmarks: each prints a markdown table with ratios against a baseline measured in the run."""

@@ -1,0 +1,265 @@
+"""Profiles/s of `python -m transform convert` against the model's FLOP floor and the disk.
+
+A generated Level 3 GCTX of --profiles profiles (default 200,000; random values over the model's
+962 input genes, written in blocks with GctxWriter) and a random-weight bundle of the paper's sizes
+(962 inputs, 23,614 outputs, extrapolator 2048-4096-8192; `transform.convert.synthetic`). Measured
+in the same run, on this machine's CPU (and its GPU when torch sees one):
+- matmul GFLOP/s (float32 GEMM of the model's layer sizes) and the model's FLOP floor: that rate
+  over the FLOPs per profile counted from the layer sizes;
+- model-only profiles/s: `ChunkModel.forward` on one batch of --model-batch profiles (best of
+  two, just before the end-to-end run), and float16's rounding against float32; on a GPU also
+  under bf16 and fp16 autocast, with autocast's max abs difference and PCC against float32;
+- disk write bandwidth: chunk-sized blocks written with pwrite + fdatasync, as the output is;
+- end to end: `convert_profiles` on the first --convert profiles (default: all on a GPU, 16,384
+  on the CPU, where all would take about an hour), float16 output, setup and final checks
+  included; its ratio to min(model-only, disk-bound profiles/s);
+- the projected time for 3,000,000 profiles, and float16 against float32 output sizes.
+Files go to a temporary folder (--dir), deleted at the end. A float16 output of 200,000 profiles
+takes 9.4 GB. Run: python -m benchmarks.convert [--profiles 200000] [--convert N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from benchmarks.common import best_time, machine, markdown
+from transform.convert import ConvertOptions, convert_profiles
+from transform.convert.compute import AUTOCAST, ChunkModel
+from transform.convert.output import create_output
+from transform.convert.synthetic import write_random_bundle
+from transform.inference import TwoStepModel
+from transform.io import GctxWriter
+
+N_INPUTS, N_OUTPUTS = 962, 23614  # the paper's gene spaces
+PROJECTED = 3_000_000
+WRITE_BLOCKS = 6  # chunk-sized blocks written to measure the disk
+NO_GPU = "not measured (no GPU lent)"
+CPU_CONVERT = 16_384  # profiles converted end to end on the CPU unless --convert says
+CPU_MODEL_BATCH = 2048
+
+
+def write_inputs(path: Path, genes: list[str], n_profiles: int, block: int = 10_000) -> None:
+    """A Level 3 GCTX over `genes` of uniform values in 4..15, in blocks of profiles."""
+    rng = np.random.default_rng(0)
+    rows = pd.DataFrame(
+        {"pr_gene_symbol": genes, "pr_gene_id": np.arange(1, len(genes) + 1)},
+        index=pd.Index([f"{100_000 + i}_at" for i in range(len(genes))], name="rid"),
+    )
+    with GctxWriter(path, rows) as writer:
+        for start in range(0, n_profiles, block):
+            ids = [f"P{j:07d}" for j in range(start, min(start + block, n_profiles))]
+            cols = pd.DataFrame({"cell_id": "A375"}, index=pd.Index(ids, name="cid"))
+            values = rng.uniform(4, 15, (len(genes), len(ids))).astype(np.float32)
+            writer.append(values, cols)
+
+
+def matmul_gflops(device: torch.device) -> float:
+    """Best float32 GEMM rate of (2048 x 4096) @ (4096 x 8192), the extrapolator's middle."""
+    a = torch.randn(2048, 4096, device=device)
+    b = torch.randn(4096, 8192, device=device)
+
+    def multiply() -> None:
+        a @ b
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+
+    multiply()
+    return 2 * 2048 * 4096 * 8192 / best_time(multiply) / 1e9
+
+
+def model_rate(model: TwoStepModel, batch: int, autocast: str | None = None) -> float:
+    """Profiles/s of the forward pass (float16 out) on `batch` profiles, best of two."""
+    chunk_model = ChunkModel(model, dtype="float16", autocast=autocast)
+    inputs = random_inputs(chunk_model, batch)
+    chunk_model.forward(inputs[:64])  # warm-up
+    return batch / best_time(lambda: _synchronized(chunk_model, inputs), repeats=2)
+
+
+def float16_rounding(model: TwoStepModel, batch: int) -> float:
+    """Max |float16 - float32| of the stored profiles over `batch` profiles."""
+    exact = ChunkModel(model, dtype="float32")
+    inputs = random_inputs(exact, batch)
+    stored = ChunkModel(model, dtype="float16").forward(inputs).float()
+    return float((stored - exact.forward(inputs)).abs().max())
+
+
+def random_inputs(model: ChunkModel, batch: int) -> torch.Tensor:
+    generator = torch.Generator().manual_seed(2)
+    inputs = torch.rand(batch, model.n_inputs, generator=generator) * 11 + 4
+    return inputs.to(model.device)
+
+
+def _synchronized(model: ChunkModel, inputs: torch.Tensor) -> None:
+    model.forward(inputs)
+    if model.device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def disk_bandwidth(folder: Path, block_bytes: int) -> float:
+    """Bytes/s of WRITE_BLOCKS blocks written with pwrite + fdatasync, as chunks are."""
+    path = folder / "bandwidth.bin"
+    block = np.random.default_rng(1).integers(0, 255, block_bytes, dtype=np.uint8).tobytes()
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+    try:
+        started = time.perf_counter()
+        for at in range(WRITE_BLOCKS):
+            os.pwrite(fd, block, at * block_bytes)
+            os.fdatasync(fd)
+        seconds = time.perf_counter() - started
+    finally:
+        os.close(fd)
+        path.unlink()
+    return WRITE_BLOCKS * block_bytes / seconds
+
+
+def output_sizes(folder: Path, source: Path, genes: list[str], n: int) -> dict[str, int]:
+    """File bytes of a created output of n profiles, float16 and float32 (not filled)."""
+    sizes = {}
+    for dtype in ("float16", "float32"):
+        path = folder / f"size-{dtype}.gctx"
+        create_output(path, source=source, n_profiles=n, genes=genes, dtype=dtype, name=path.name)
+        sizes[dtype] = path.stat().st_size
+        path.unlink()
+    return sizes
+
+
+def measure(args: argparse.Namespace, folder: Path, device: torch.device) -> dict[str, object]:
+    bundle, source = folder / "model.pt", folder / "level3.gctx"
+    model = TwoStepModel.load(bundle, device=str(device))
+    cuda = device.type == "cuda"
+    batch = args.model_batch or (args.chunk_size if cuda else CPU_MODEL_BATCH)
+    found: dict[str, object] = {"flops": ChunkModel(model).flops_per_profile()}
+    found["gflops"] = matmul_gflops(device)
+    found["floor"] = found["gflops"] * 1e9 / found["flops"]
+    found["rounding"] = float16_rounding(model, min(batch, 512))
+    if cuda:
+        found["autocast"] = {name: autocast_check(model, batch, name) for name in AUTOCAST}
+    bytes_per_profile = N_OUTPUTS * 2
+    found["bandwidth"] = disk_bandwidth(folder, args.chunk_size * bytes_per_profile)
+    found["disk"] = found["bandwidth"] / bytes_per_profile
+    found["model"] = model_rate(model, batch)  # just before the end-to-end run
+    del model
+    limit = args.convert or (None if cuda else CPU_CONVERT)
+    output = folder / f"out-{device.type}.gctx"
+    summary = convert_profiles(
+        checkpoint=bundle, input=source, output=output,
+        options=ConvertOptions(chunk_size=args.chunk_size, dtype="float16",
+                               device=device.type, limit=limit),
+        stream=sys.stderr,
+    )  # fmt: skip
+    output.unlink()
+    found["converted"] = summary.profiles
+    found["end_to_end"] = summary.profiles / summary.seconds
+    found["ratio"] = found["end_to_end"] / min(found["model"], found["disk"])
+    return found
+
+
+def autocast_check(model: TwoStepModel, batch: int, name: str) -> dict[str, float]:
+    """Model-only profiles/s under `name` autocast, and its agreement with float32."""
+    chunk_model = ChunkModel(model, dtype="float16", autocast=name)
+    check = chunk_model.check_autocast(random_inputs(chunk_model, min(batch, 2048)))
+    return {"rate": model_rate(model, batch, autocast=name), **check}
+
+
+def table(cpu: dict[str, object], gpu: dict[str, object] | None) -> list[dict[str, object]]:
+    rows = [
+        ("matmul GFLOP/s (float32, measured)", "gflops", 1),
+        ("model FLOP floor (profiles/s)", "floor", 1),
+        ("model only (profiles/s)", "model", 1),
+        ("disk write bandwidth (MB/s)", "bandwidth", 1e-6),
+        ("disk-bound (profiles/s, float16)", "disk", 1),
+        ("end to end (profiles/s, float16)", "end_to_end", 1),
+        ("end to end / min(model only, disk-bound)", "ratio", 1),
+        ("model only / FLOP floor", None, 1),
+        ("3,000,000 profiles (h), end to end", None, 1),
+    ]
+    out = []
+    for label, key, scale in rows:
+        out.append({"measure": label, "CPU": _value(cpu, key, label, scale),
+                    "GPU": _value(gpu, key, label, scale) if gpu else NO_GPU})  # fmt: skip
+    return out
+
+
+def _value(found: dict[str, object], key: str | None, label: str, scale: float) -> object:
+    if label.startswith("3,000,000"):
+        return PROJECTED / found["end_to_end"] / 3600
+    if label.startswith("model only / FLOP"):
+        return found["model"] / found["floor"]
+    return found[key] * scale
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--profiles", type=int, default=200_000, help="profiles generated")
+    parser.add_argument(
+        "--convert", type=int, help="profiles converted end to end (all on a GPU, else 16,384)"
+    )
+    parser.add_argument("--chunk-size", type=int, default=ConvertOptions.chunk_size)
+    parser.add_argument(
+        "--model-batch", type=int, help="model-only batch (the chunk size on a GPU, else 2,048)"
+    )
+    parser.add_argument("--dir", type=Path, help="where the files go (a temporary folder)")
+    args = parser.parse_args()
+    folder = Path(tempfile.mkdtemp(prefix="convert-bench-", dir=args.dir))
+    try:
+        run(args, folder)
+    finally:
+        shutil.rmtree(folder)
+
+
+def run(args: argparse.Namespace, folder: Path) -> None:
+    inputs = [f"L{i:04d}" for i in range(N_INPUTS)]
+    outputs = [f"R{i:05d}" for i in range(N_OUTPUTS)]
+    started = time.perf_counter()
+    write_random_bundle(folder / "model.pt", input_genes=inputs, output_genes=outputs)
+    write_inputs(folder / "level3.gctx", inputs, args.profiles)
+    print(f"wrote the bundle and {args.profiles:,} profiles in "
+          f"{time.perf_counter() - started:,.0f} s", file=sys.stderr)  # fmt: skip
+    cpu = measure(args, folder, torch.device("cpu"))
+    gpu = measure(args, folder, torch.device("cuda")) if torch.cuda.is_available() else None
+    sizes = output_sizes(folder, folder / "level3.gctx", outputs, cpu["converted"])
+    print(f"Conversion benchmark on {machine()}"
+          f"{f', {torch.cuda.get_device_name()}' if gpu else ''}: bundle {N_INPUTS} -> "
+          f"{N_OUTPUTS} genes ({cpu['flops'] / 1e9:.3f} GFLOP per profile), input "
+          f"{args.profiles:,} profiles, {cpu['converted']:,} converted end to end in chunks of "
+          f"{args.chunk_size:,}, float16 output\n")  # fmt: skip
+    print(markdown(table(cpu, gpu)))
+    print()
+    print(markdown(size_rows(sizes, cpu)))
+    print()
+    print(markdown(autocast_rows(gpu)))
+
+
+def size_rows(sizes: dict[str, int], cpu: dict[str, object]) -> list[dict[str, object]]:
+    n = cpu["converted"]
+    return [
+        {"output": dtype, "bytes per profile": sizes[dtype] / n,
+         "3,000,000 profiles (GB)": sizes[dtype] / n * PROJECTED / 1e9,
+         "max abs difference from float32": cpu["rounding"] if dtype == "float16" else 0.0}
+        for dtype in ("float16", "float32")
+    ]  # fmt: skip
+
+
+def autocast_rows(gpu: dict[str, object] | None) -> list[dict[str, object]]:
+    if gpu is None:
+        return [{"autocast": "bf16, fp16", "model only (profiles/s)": NO_GPU,
+                 "max abs difference": NO_GPU, "PCC": NO_GPU}]  # fmt: skip
+    return [
+        {"autocast": name, "model only (profiles/s)": check["rate"],
+         "max abs difference": check["max_abs_diff"], "PCC": f"{check['pcc']:.6f}"}
+        for name, check in gpu["autocast"].items()
+    ]  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()

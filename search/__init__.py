@@ -1,0 +1,1 @@
+"""The Django app: models, services, selectors, APIs, pages, tasks and management commands."""

@@ -1,0 +1,134 @@
+"""HTTP APIs: one view per operation; validate, call a selector or service, shape the answer."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.urls import reverse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from search.downloads import download_files
+from search.engine.genes import GeneResolver, Resolution
+from search.health import portal_health
+from search.selectors import (
+    AUTOCOMPLETE_MAX,
+    gene_autocomplete,
+    gene_lookup,
+    gene_record,
+    gene_registry_release,
+    gene_resolver,
+)
+
+MAX_IDENTIFIERS = 5000
+MAX_IDENTIFIER_LENGTH = 100
+
+
+class StrictCharField(serializers.CharField):
+    """A CharField that refuses numbers and other non-strings instead of converting them."""
+
+    default_error_messages = {"not_a_string": "Not a string: got {kind}."}
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            self.fail("not_a_string", kind=type(data).__name__)
+        return super().to_internal_value(data)
+
+
+class HealthApi(APIView):
+    @extend_schema(
+        operation_id="health", responses={200: OpenApiTypes.OBJECT, 503: OpenApiTypes.OBJECT}
+    )
+    def get(self, request: Request) -> Response:
+        report = portal_health()
+        code = (
+            status.HTTP_200_OK if report["status"] == "ok" else status.HTTP_503_SERVICE_UNAVAILABLE
+        )
+        return Response(report, status=code)
+
+
+class GeneAutocompleteApi(APIView):
+    class InputSerializer(serializers.Serializer):
+        q = serializers.CharField(max_length=MAX_IDENTIFIER_LENGTH)
+        limit = serializers.IntegerField(min_value=1, max_value=AUTOCOMPLETE_MAX, default=20)
+
+    @extend_schema(operation_id="genes_autocomplete", parameters=[InputSerializer],
+                   responses=OpenApiTypes.OBJECT)  # fmt: skip
+    def get(self, request: Request) -> Response:
+        params = self.InputSerializer(data=request.query_params)
+        params.is_valid(raise_exception=True)
+        genes = gene_autocomplete(
+            query=params.validated_data["q"], limit=params.validated_data["limit"]
+        )
+        return Response(
+            {
+                "query": params.validated_data["q"],
+                "results": [gene_record(gene).as_dict() for gene in genes],
+            }
+        )
+
+
+class GeneDetailApi(APIView):
+    @extend_schema(operation_id="gene_detail", responses={200: OpenApiTypes.OBJECT,
+                   300: OpenApiTypes.OBJECT, 404: OpenApiTypes.OBJECT})  # fmt: skip
+    def get(self, request: Request, identifier: str) -> Response:
+        resolution, record = gene_lookup(identifier=identifier)
+        return Response({**record.as_dict(), "matched_by": str(resolution.matched_by)})
+
+
+class GeneResolveApi(APIView):
+    class InputSerializer(serializers.Serializer):
+        identifiers = serializers.ListField(
+            child=StrictCharField(max_length=MAX_IDENTIFIER_LENGTH),
+            allow_empty=False,
+            max_length=MAX_IDENTIFIERS,
+        )
+
+    @extend_schema(operation_id="genes_resolve", request=InputSerializer,
+                   responses=OpenApiTypes.OBJECT)  # fmt: skip
+    def post(self, request: Request) -> Response:
+        body = self.InputSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        resolver = gene_resolver()
+        resolutions = resolver.resolve_many(body.validated_data["identifiers"])
+        release = gene_registry_release()
+        counts = {kind: 0 for kind in ("resolved", "ambiguous", "unknown")}
+        for resolution in resolutions:
+            counts[resolution.status] += 1
+        return Response(
+            {
+                "registry_release": release.pk if release else None,
+                "summary": counts,
+                "results": [_resolution_payload(resolver, r) for r in resolutions],
+            }
+        )
+
+
+def _resolution_payload(resolver: GeneResolver, resolution: Resolution) -> dict[str, Any]:
+    genes = [resolver.genes[entrez_id].as_dict() for entrez_id in resolution.entrez_ids]
+    return {
+        "query": resolution.query,
+        "status": str(resolution.status),
+        "matched_by": str(resolution.matched_by) if resolution.matched_by else None,
+        "gene": genes[0] if resolution.entrez_id is not None else None,
+        "candidates": genes if resolution.entrez_id is None else [],
+    }
+
+
+class DownloadListApi(APIView):
+    @extend_schema(operation_id="downloads", responses=OpenApiTypes.OBJECT)
+    def get(self, request: Request) -> Response:
+        files = download_files(folder=settings.DOWNLOADS_DIR)
+        return Response(
+            {
+                "files": [
+                    {**item.as_dict(), "url": reverse("search:download", args=[item.name])}
+                    for item in files
+                ]
+            }
+        )

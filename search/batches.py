@@ -1,0 +1,116 @@
+"""Batch searches: many up/down queries from one GMT, run by a Celery task, results as one TSV.
+
+A GMT's sets pair up by name: `X_up` with `X_down` make query X; a set without such a suffix is an
+up-only query (`X_down` alone, a down-only one). The task is resumable and idempotent: each query's
+rows are written to BATCHES_DIR/<id>/NNNNN.tsv (to a temporary name, then renamed) and a retried or
+restarted task skips the queries whose file is there; the final TSV is assembled the same way.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from search.engine.errors import PortalError
+from search.models import BatchSearch, BatchStatus
+from search.queries import QueryError
+from search.searches import EXPORT_COLUMNS, SearchOptions, signature_search
+from transform.io.gmt import GmtFormatError, parse_gmt
+
+MAX_QUERIES = 500
+RESULT_NAME = "results.tsv"
+
+
+def batch_queries(text: str) -> list[dict[str, Any]]:
+    """The queries of a GMT, in the order their first set appears."""
+    try:
+        sets = parse_gmt(text, source="GMT")
+    except GmtFormatError as error:
+        raise QueryError(str(error), field="gmt") from error
+    queries: dict[str, dict[str, Any]] = {}
+    for gene_set in sets:
+        stem, side = _side(gene_set.name)
+        query = queries.setdefault(stem, {"name": stem, "up": [], "down": []})
+        query[side] = list(gene_set.genes)
+    if not queries:
+        raise QueryError("the GMT holds no gene set", field="gmt")
+    if len(queries) > MAX_QUERIES:
+        raise QueryError(f"{len(queries)} queries: at most {MAX_QUERIES} per batch", field="gmt")
+    return list(queries.values())
+
+
+def _side(name: str) -> tuple[str, str]:
+    for suffix, side in (("_up", "up"), ("_down", "down"), ("_dn", "down")):
+        if name.lower().endswith(suffix):
+            return name[: -len(suffix)], side
+    return name, "up"
+
+
+def batch_search_create(*, gmt: str, options: SearchOptions) -> BatchSearch:
+    queries = batch_queries(gmt)
+    return BatchSearch.objects.create(
+        id=uuid.uuid4(), options=options.as_dict(), queries=queries, n_queries=len(queries)
+    )
+
+
+def batch_folder(batch: BatchSearch) -> Path:
+    return Path(settings.BATCHES_DIR) / str(batch.id)
+
+
+def batch_search_run(*, batch_id: str) -> BatchSearch:
+    """Run every query not yet done, then assemble the TSV; safe to call again at any point."""
+    batch = BatchSearch.objects.get(id=batch_id)
+    if batch.status == BatchStatus.DONE:
+        return batch
+    BatchSearch.objects.filter(id=batch.id).update(status=BatchStatus.RUNNING)
+    folder = batch_folder(batch)
+    folder.mkdir(parents=True, exist_ok=True)
+    options = SearchOptions(**batch.options)
+    for number, query in enumerate(batch.queries):
+        part = folder / f"{number:05d}.tsv"
+        if not part.exists():
+            _write_atomic(part, _query_rows(query, options))
+        BatchSearch.objects.filter(id=batch.id).update(n_done=number + 1)
+    result = folder / RESULT_NAME
+    header = "\t".join(("query", *EXPORT_COLUMNS, "error")) + "\n"
+    parts = (folder / f"{n:05d}.tsv" for n in range(len(batch.queries)))
+    _write_atomic(result, header + "".join(part.read_text() for part in parts))
+    with transaction.atomic():
+        BatchSearch.objects.filter(id=batch.id).update(
+            status=BatchStatus.DONE, result_file=str(result), finished_at=timezone.now()
+        )
+    return BatchSearch.objects.get(id=batch.id)
+
+
+def batch_search_fail(*, batch_id: str, error: str) -> None:
+    BatchSearch.objects.filter(id=batch_id).update(status=BatchStatus.FAILED, error=error)
+
+
+def _query_rows(query: dict[str, Any], options: SearchOptions) -> str:
+    """The query's result rows; a query that cannot run gives one row with the reason."""
+    name = _clean(query["name"])
+    try:
+        search = signature_search(up=query["up"], down=query["down"], options=options, store=False)
+    except PortalError as error:
+        return f"{name}" + "\t" * len(EXPORT_COLUMNS) + f"\t{_clean(str(error))}\n"
+    lines = []
+    for row in search.results:
+        cells = ["" if row.get(column) is None else str(row[column]) for column in EXPORT_COLUMNS]
+        lines.append("\t".join([name, *map(_clean, cells), ""]) + "\n")
+    return "".join(lines)
+
+
+def _clean(text: str) -> str:
+    return text.replace("\t", " ").replace("\n", " ")
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    partial = path.with_name(f".{path.name}.partial")
+    partial.write_text(text, encoding="utf-8")
+    os.replace(partial, path)

@@ -1,0 +1,115 @@
+"""The files on offer: the regular files directly inside DOWNLOADS_DIR, with size and SHA-256.
+
+A name is served only if it is one of the listed files (no subfolders, no links out of the folder),
+so no path a client sends can reach anything else. Checksums are computed once per file version and
+cached in a hidden sidecar (`.NAME.sha256`, keyed by size and modification time).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from search.checksums import file_sha256
+
+KINDS = (  # (suffix, kind, description) in the order the page lists them
+    (".gctx", "matrix", "genes x columns, CMap GCTX (HDF5)"),
+    (".gmt", "gene sets", "gene sets, GMT"),
+    (".tsv", "table", "tab-separated table"),
+    (".txt", "table", "tab-separated table"),
+    (".pt", "model", "PyTorch model bundle"),
+    (".json", "manifest", "JSON manifest"),
+)
+RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+
+
+class DownloadNotFound(LookupError):
+    """No file of that name is on offer."""
+
+
+class RangeNotSatisfiable(ValueError):
+    """A Range header outside the file."""
+
+
+@dataclass(frozen=True, slots=True)
+class DownloadFile:
+    name: str
+    path: Path
+    size: int
+    sha256: str
+    kind: str
+    description: str
+
+    def as_dict(self) -> dict[str, object]:
+        return {"name": self.name, "size": self.size, "sha256": self.sha256, "kind": self.kind,
+                "description": self.description}  # fmt: skip
+
+
+def download_files(*, folder: Path) -> list[DownloadFile]:
+    """Every file on offer, by kind then name; an absent folder offers nothing."""
+    if not folder.is_dir():
+        return []
+    root = folder.resolve()
+    found = []
+    for path in root.iterdir():
+        if path.name.startswith(".") or path.is_symlink() or not path.is_file():
+            continue
+        kind, description = _kind(path.name)
+        found.append(DownloadFile(path.name, path, path.stat().st_size, _sha256(path), kind,
+                                  description))  # fmt: skip
+    order = {kind: at for at, (_, kind, _) in enumerate(KINDS)}
+    return sorted(found, key=lambda item: (order.get(item.kind, len(order)), item.name))
+
+
+def download_file(*, folder: Path, name: str) -> DownloadFile:
+    """The file called `name` if it is on offer (names only: anything with a path is unknown)."""
+    for item in download_files(folder=folder):
+        if item.name == name:
+            return item
+    raise DownloadNotFound(f"no download called {name!r}")
+
+
+def byte_range(header: str | None, size: int) -> tuple[int, int] | None:
+    """(first, last) inclusive for a single `bytes=` range, None for the whole file."""
+    if not header:
+        return None
+    match = RANGE.match(header.strip())
+    if not match or match.groups() == ("", ""):
+        return None  # unsupported forms (several ranges, other units) get the whole file
+    first, last = match.groups()
+    if first == "":  # the last N bytes
+        length = int(last)
+        if length == 0:
+            raise RangeNotSatisfiable(f"bytes=-0 of {size} bytes")
+        return max(size - length, 0), size - 1
+    start = int(first)
+    end = min(int(last), size - 1) if last else size - 1
+    if start >= size or end < start:
+        raise RangeNotSatisfiable(f"{header} outside {size} bytes")
+    return start, end
+
+
+def _kind(name: str) -> tuple[str, str]:
+    for suffix, kind, description in KINDS:
+        if name.endswith(suffix):
+            return kind, description
+    return "file", "file"
+
+
+def _sha256(path: Path) -> str:
+    stat = path.stat()
+    key = {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+    sidecar = path.with_name(f".{path.name}.sha256")
+    try:
+        cached = json.loads(sidecar.read_text())
+        if cached.get("key") == key:
+            return str(cached["sha256"])
+    except (OSError, ValueError, KeyError):
+        pass
+    sha256 = file_sha256(path)
+    with contextlib.suppress(OSError):  # a read-only folder: recomputed next time
+        sidecar.write_text(json.dumps({"key": key, "sha256": sha256}))
+    return sha256

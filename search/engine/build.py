@@ -1,0 +1,284 @@
+"""Build an index directory from signatures, in one streaming pass of bounded memory.
+
+`build_index(source, directory, settings)` takes any SignatureSource (the signature pipeline's
+GCTX through `GctxSource`, or the benchmark's generator) and writes a new version folder (see
+layout.py), then publishes it:
+1. order the signatures by BuildSettings.order_by (perturbation type, cell line, perturbagen), so
+   a filter on those reads a contiguous span of columns;
+2. fit the fast mode's PCA basis on a random sample of signatures (standardized centred ranks);
+3. stream blocks of signatures: rank each (stable argsort: ties in gene-space order), write the
+   gene-major ranks (and values), the value statistics, the top genes, the embedding and, for
+   small indexes, the signature-major flat vectors;
+4. build the FAISS index over the embedding, calibrate the fast mode and measure its recall@100
+   against exact mode on held-out queries (recall.py);
+5. record sizes, dtypes, shapes and checksums in index.json and make the folder current.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from collections import deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Protocol
+
+import faiss
+import numpy as np
+import pandas as pd
+
+from search.engine import layout, recall
+from search.engine.fast import FLAT_UP_TO, build_faiss, fit_basis
+from search.engine.metadata import write_metadata
+
+MAX_GENES_IN_SPACE = 32767  # uint16 ranks, two of which add without overflow
+FLUSH_BYTES = 512 << 20  # buffer of a gene-major matrix being written
+
+
+class SignatureSource(Protocol):
+    genes: list[str]  # the gene space, in row order
+    metadata: pd.DataFrame  # one row per signature: sig_id and metadata columns, source order
+
+    def read(self, positions: np.ndarray) -> np.ndarray:
+        """Signatures at sorted source positions: (len, G) values (float, or int keys)."""
+        ...
+
+
+@dataclass(frozen=True)
+class BuildSettings:
+    top_genes: int = 250  # per signature and direction, for the signature view
+    embedding_dim: int = 64
+    pq_from: int = FLAT_UP_TO  # a product-quantized FAISS index beyond this many signatures
+    sample: int = 10_000  # signatures the PCA basis is fitted on
+    block: int = 1024  # signatures per streaming block
+    threads: int = 2  # blocks computed side by side
+    store_values: bool = True  # values.npy: the "cd" score, gene views with CD values
+    flat_max_bytes: int = 1 << 30  # flat.npy (N x G float32) when it is at most this big
+    order_by: tuple[str, ...] = ("pert_type", "cell_id", "pert_iname")
+    recall_queries: int = 40  # half calibrate the fast mode, half measure its recall@100
+    recall_target: float = 0.99
+    full_checksums: bool = True  # full SHA-256s too (sampled ones always)
+    seed: int = 0
+
+
+def build_index(source: SignatureSource, directory: Path, settings: BuildSettings = BuildSettings(),
+                *, provenance: dict | None = None,
+                progress: Callable[[str], None] = lambda _: None) -> dict:  # fmt: skip
+    """Write a new version of the index in directory and make it current; returns index.json."""
+    started = time.perf_counter()
+    genes, meta = _checked(source)
+    order = _order(meta, settings.order_by)
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    work = directory / f".build-{os.getpid()}-{int(time.time())}"
+    work.mkdir()
+    (work / "genes.txt").write_text("".join(f"{g}\n" for g in genes), encoding="utf-8")
+    write_metadata(work / "metadata.h5", meta.iloc[order].reset_index(drop=True))
+    basis = _basis(source, len(genes), settings)
+    np.save(work / "basis.npy", basis)
+    embedded = _stream(source, order, len(genes), basis, work, settings, progress)
+    fast_index = build_faiss(embedded, flat_up_to=settings.pq_from, seed=settings.seed)
+    faiss.write_index(fast_index, str(work / "fast.faiss"))
+    progress("calibrating the fast mode against exact mode")
+    fast = recall.calibrate(work, settings)
+    progress("checksums")
+    files = layout.describe_files(work, full=settings.full_checksums)
+    version = _version(files)
+    manifest = {
+        "format_version": layout.FORMAT_VERSION, "version": version, "folder": version,
+        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "gene_space": {"n_genes": len(genes),
+                       "sha256": hashlib.sha256("\n".join(genes).encode()).hexdigest()},
+        "n_signatures": len(meta),
+        "by_pert_type": meta["pert_type"].astype(str).value_counts().to_dict()
+        if "pert_type" in meta else {},
+        "score": {"default": "rank", "scores": {
+            "rank": "SigCom LINCS two-sided rank test: z_up, z_down, z_sum = z_up - z_down",
+            "cd": "CD-weighted connectivity: mean CD of up genes - mean CD of down genes"}},
+        "fast": fast, "recall_at_100": fast["recall_at_100"],
+        "build": {**asdict(settings), "seconds": round(time.perf_counter() - started, 1)},
+        "source": provenance or {}, "files": files,
+        "versions": {"numpy": np.__version__, "pandas": pd.__version__,
+                     "faiss": faiss.__version__},
+    }  # fmt: skip
+    work.rename(directory / version)
+    layout.publish(directory, directory / version, manifest)
+    return manifest
+
+
+def _checked(source: SignatureSource) -> tuple[list[str], pd.DataFrame]:
+    genes = [str(g) for g in source.genes]
+    if not 10 <= len(genes) <= MAX_GENES_IN_SPACE:
+        raise ValueError(f"a gene space of {len(genes)} genes; the index takes 10 to 32,767")
+    repeated = pd.Index(genes)[pd.Index(genes).duplicated()].unique().tolist()
+    if repeated:
+        raise ValueError(f"the gene space repeats {', '.join(repeated[:5])}")
+    meta = source.metadata.reset_index(drop=True)
+    if "sig_id" not in meta or meta["sig_id"].duplicated().any() or len(meta) == 0:
+        raise ValueError("the signatures need unique sig_id values (and at least one signature)")
+    return genes, meta
+
+
+def _order(meta: pd.DataFrame, keys: tuple[str, ...]) -> np.ndarray:
+    present = [key for key in keys if key in meta]
+    if not present:
+        return np.arange(len(meta))
+    return meta.sort_values(present, kind="stable").index.to_numpy()
+
+
+def _basis(source: SignatureSource, n_genes: int, settings: BuildSettings) -> np.ndarray:
+    n = len(source.metadata)
+    rng = np.random.default_rng(settings.seed)
+    sample = np.sort(rng.choice(n, min(n, settings.sample), replace=False))
+    blocks = [
+        standardized(ranks_of(source.read(sample[i : i + settings.block]))[0], n_genes)
+        for i in range(0, sample.size, settings.block)
+    ]
+    return fit_basis(np.concatenate(blocks), settings.embedding_dim, settings.seed)
+
+
+def ranks_of(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(ranks, order) of each row: ranks 1 = smallest ... G (uint16), ties in gene order.
+
+    The result of a stable sort; for floats a quicksort (several times faster) is kept for the
+    rows without ties and the rare rows with ties are sorted again, stably. 16-bit keys take
+    numpy's stable radix sort directly."""
+    if not np.all(np.isfinite(values)):
+        raise ValueError("a signature holds NaN or infinite values")
+    if values.dtype.itemsize <= 2:
+        order = np.argsort(values, axis=1, kind="stable")
+    else:
+        order = np.argsort(values, axis=1)
+        ordered = np.take_along_axis(values, order, axis=1)
+        for row in np.flatnonzero((ordered[:, 1:] == ordered[:, :-1]).any(axis=1)):
+            order[row] = np.argsort(values[row], kind="stable")
+    ranks = np.empty(values.shape, dtype=np.uint16)
+    np.put_along_axis(ranks, order, np.arange(1, values.shape[1] + 1, dtype=np.uint16)[None], 1)
+    return ranks, order
+
+
+def standardized(ranks: np.ndarray, n_genes: int) -> np.ndarray:
+    """(rank - (G + 1) / 2) / sd of the ranks, float32."""
+    sd = np.sqrt((n_genes**2 - 1) / 12)
+    return ((ranks.astype(np.float32) - (n_genes + 1) / 2) / sd).astype(np.float32)
+
+
+def _stream(source: SignatureSource, order: np.ndarray, n_genes: int, basis: np.ndarray,
+            work: Path, settings: BuildSettings,
+            progress: Callable[[str], None]) -> np.ndarray:  # fmt: skip
+    n = order.size
+    top = min(settings.top_genes, n_genes)
+    out = {
+        "ranks": _GeneMajor(_memmap(work, "ranks", np.uint16, (n_genes, n)), settings.block),
+        "top_genes": _memmap(work, "top_genes", np.uint16, (n, 2, top)),
+        "embedded": _memmap(work, "embedded", np.float32, (n, basis.shape[1])),
+    }
+    if settings.store_values:
+        out["values"] = _GeneMajor(
+            _memmap(work, "values", np.float32, (n_genes, n)), settings.block
+        )
+        out["value_stats"] = _memmap(work, "value_stats", np.float64, (n, 2))
+    if n * n_genes * 4 <= settings.flat_max_bytes:
+        out["flat"] = _memmap(work, "flat", np.float32, (n, n_genes))
+    started = time.perf_counter()
+    for done, (first, block) in enumerate(_blocks(source, order, n_genes, basis, top, settings)):
+        _write_block(out, first, block)
+        if done % 50 == 49:
+            rate = (first + block.ranks.shape[0]) / (time.perf_counter() - started)
+            progress(f"{first + block.ranks.shape[0]:,} of {n:,} signatures ({rate:,.0f}/s)")
+    for array in out.values():
+        array.flush()
+    return np.asarray(out["embedded"])
+
+
+@dataclass(frozen=True)
+class _Block:
+    values: np.ndarray  # (c, G) as the source gave them
+    ranks: np.ndarray  # (c, G) uint16
+    top: np.ndarray  # (c, 2, T) gene rows: most raised first, most lowered first
+    embedded: np.ndarray  # (c, d) float32
+
+
+def _blocks(source: SignatureSource, order: np.ndarray, n_genes: int, basis: np.ndarray,
+            top: int, settings: BuildSettings) -> Iterator[tuple[int, _Block]]:  # fmt: skip
+    """The blocks of signatures in index order, computed by settings.threads threads (numpy
+    releases the GIL), at most threads + 1 blocks ahead of the writer."""
+    with ThreadPoolExecutor(max(1, settings.threads)) as pool:
+        pending: deque = deque()
+        for first in range(0, order.size, settings.block):
+            wanted = order[first : first + settings.block]
+            pending.append((first, pool.submit(_computed, source, wanted, n_genes, basis, top)))
+            if len(pending) > settings.threads:
+                ready, future = pending.popleft()
+                yield ready, future.result()
+        while pending:
+            ready, future = pending.popleft()
+            yield ready, future.result()
+
+
+def _computed(source: SignatureSource, wanted: np.ndarray, n_genes: int, basis: np.ndarray,
+              top: int) -> _Block:  # fmt: skip
+    sorter = np.argsort(wanted)
+    got = source.read(wanted[sorter])
+    values = np.empty_like(got)
+    values[sorter] = got
+    ranks, order = ranks_of(values)
+    best = np.stack([order[:, ::-1][:, :top], order[:, :top]], axis=1).astype(np.uint16)
+    return _Block(values, ranks, best, standardized(ranks, n_genes) @ basis)
+
+
+def _write_block(out: dict, first: int, block: _Block) -> None:
+    last = first + block.ranks.shape[0]
+    out["ranks"].put(first, block.ranks.T)
+    if "values" in out:
+        out["values"].put(first, block.values.T)
+        out["value_stats"][first:last, 0] = block.values.mean(axis=1, dtype=np.float64)
+        out["value_stats"][first:last, 1] = block.values.var(axis=1, dtype=np.float64)
+    out["top_genes"][first:last] = block.top
+    out["embedded"][first:last] = block.embedded
+    if "flat" in out:
+        n_genes = block.ranks.shape[1]
+        out["flat"][first:last] = block.ranks.astype(np.float32) - np.float32((n_genes + 1) / 2)
+
+
+class _GeneMajor:
+    """A gene-major (G, N) memmap written through a buffer of FLUSH_BYTES: each flush writes long
+    runs of every row, so few pages are written twice (a page written back and evicted between
+    two partial writes must be read from disk again: the slow path of a naive column-block
+    write at a million signatures)."""
+
+    def __init__(self, array: np.ndarray, block: int) -> None:
+        self.array = array
+        columns = max(block, FLUSH_BYTES // (array.shape[0] * array.itemsize) // block * block)
+        self.buffer = np.empty((array.shape[0], min(columns, array.shape[1])), dtype=array.dtype)
+        self.start = self.filled = 0
+
+    def put(self, first: int, block: np.ndarray) -> None:
+        """Columns first.. of the matrix, in order: block (G, c)."""
+        assert first == self.start + self.filled, "blocks come in column order"
+        if self.filled + block.shape[1] > self.buffer.shape[1]:
+            self.flush()
+        self.buffer[:, self.filled : self.filled + block.shape[1]] = block
+        self.filled += block.shape[1]
+
+    def flush(self) -> None:
+        self.array[:, self.start : self.start + self.filled] = self.buffer[:, : self.filled]
+        self.start += self.filled
+        self.filled = 0
+        self.array.flush()
+
+
+def _memmap(work: Path, name: str, dtype: type, shape: tuple[int, ...]) -> np.ndarray:
+    return np.lib.format.open_memmap(work / f"{name}.npy", mode="w+", dtype=dtype, shape=shape)
+
+
+def _version(files: dict[str, dict]) -> str:
+    digest = hashlib.sha256(json.dumps(
+        {name: entry.get("sha256", entry["sampled_sha256"]) for name, entry in files.items()},
+        sort_keys=True).encode()).hexdigest()  # fmt: skip
+    return f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{digest[:10]}"

@@ -1,0 +1,218 @@
+"""SearchIndex: an index directory opened, checked and memory-mapped; the engine's read API.
+
+`SearchIndex.open(directory)` reads index.json, checks every file against it (layout.py: sizes,
+dtypes, shapes, sampled checksums) and refuses a corrupt or mismatched index with
+IndexArtifactError. The matrices stay on disk, memory-mapped; the metadata table, the gene space
+and the FAISS index are loaded. Open once per process and share it (threads may search at once).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import faiss
+import numpy as np
+
+from search.engine import kernels, layout
+from search.engine.errors import IndexArtifactError, InvalidQueryError, UnknownGeneError
+from search.engine.fast import FastSettings, candidates
+from search.engine.metadata import SignatureTable
+from search.engine.results import SearchResult
+from search.engine.searching import run_search, top_positions
+
+IndexError_ = IndexArtifactError  # the name search/index_access.py imports
+SIMILAR_EXACT_BYTES = 1 << 30  # "similar" reads the whole rank matrix up to this size
+
+
+class SearchIndex:
+    """Open with SearchIndex.open(directory); see search/engine/__init__.py for the API."""
+
+    def __init__(self, folder: Path, manifest: dict, *, threads: int = 1) -> None:
+        self.folder = Path(folder)
+        self.manifest = manifest
+        self.threads = threads
+        self.version = str(manifest.get("version", folder.name))
+        self.genes = (self.folder / "genes.txt").read_text(encoding="utf-8").split("\n")[:-1]
+        self.n_genes = len(self.genes)
+        self._rows = {gene: row for row, gene in reversed(list(enumerate(self.genes)))}
+        self._rows_upper = {gene.upper(): row for gene, row in self._rows.items()}
+        self.table = SignatureTable.read(self.folder / "metadata.h5")
+        self.n_signatures = len(self.table)
+        self.ranks = self._array("ranks")
+        self.top_genes = self._array("top_genes")
+        self.values = self._array("values", required=False)
+        self.value_stats = self._array("value_stats", required=False)
+        self.flat = self._array("flat", required=False)
+        self.basis = self._array("basis", required=False)
+        self.embedded = self._array("embedded", required=False)
+        fast_file = self.folder / "fast.faiss"
+        self.faiss = faiss.read_index(str(fast_file)) if fast_file.exists() else None
+        fast = manifest.get("fast") or {}
+        self.fast_settings = FastSettings(
+            candidates=int(fast.get("candidates", FastSettings.candidates))
+        )
+        self.recall_at_100 = fast.get("recall_at_100")
+        self.fast_meets_target = bool(fast.get("meets_target", False))
+        self._check_shapes()
+
+    @classmethod
+    def open(cls, directory: str | Path, *, verify: bool = False, threads: int = 1) -> SearchIndex:
+        """Open the current version of an index directory; verify=True checks full SHA-256s.
+
+        threads: per query (numpy kernels and FAISS; FAISS's OpenMP setting is process-wide)."""
+        faiss.omp_set_num_threads(max(1, threads))
+        manifest = layout.read_manifest(Path(directory))
+        folder = layout.version_folder(Path(directory), manifest)
+        layout.check_files(folder, manifest.get("files", {}), full=verify)
+        return cls(folder, manifest, threads=threads)
+
+    def _array(self, name: str, *, required: bool = True) -> np.ndarray | None:
+        path = self.folder / f"{name}.npy"
+        if not path.exists():
+            if required:
+                raise IndexArtifactError(f"{path} is missing")
+            return None
+        return np.asarray(np.load(path, mmap_mode="r"))  # an ndarray view: no np.memmap overhead
+
+    def _check_shapes(self) -> None:
+        g, n = self.n_genes, self.n_signatures
+        expected = {"ranks": (g, n), "values": (g, n), "value_stats": (n, 2), "flat": (n, g)}
+        for name, shape in expected.items():
+            array = getattr(self, name)
+            if array is not None and array.shape != shape:
+                raise IndexArtifactError(
+                    f"{name}.npy is {array.shape}, the gene space and metadata say {shape}"
+                )
+        gene_space = self.manifest.get("gene_space", {})
+        if gene_space.get("n_genes", g) != g or self.manifest.get("n_signatures", n) != n:
+            raise IndexArtifactError("index.json disagrees with the gene space or the metadata")
+
+    # genes ------------------------------------------------------------------------------------
+    def gene_row(self, symbol: str) -> int | None:
+        """The row of a gene symbol (exact, then case-insensitive), None outside the gene space."""
+        row = self._rows.get(symbol)
+        return self._rows_upper.get(symbol.upper()) if row is None else row
+
+    def has_gene(self, symbol: str) -> bool:
+        return self.gene_row(symbol) is not None
+
+    def _required_row(self, gene: str) -> int:
+        row = self.gene_row(gene)
+        if row is None:
+            raise UnknownGeneError(f"{gene} is not in the index's gene space", gene=gene)
+        return row
+
+    # searches ---------------------------------------------------------------------------------
+    def search(self, up: Sequence[str] = (), down: Sequence[str] = (), *, mode: str = "both",
+               filters: Mapping[str, object] | None = None, k: int = 100, score: str = "rank",
+               path: str = "auto") -> SearchResult:  # fmt: skip
+        """Score every signature passing the filters against an up/down gene-set query."""
+        return run_search(self, up, down, mode=mode, filters=filters, k=k, score=score, path=path)
+
+    def similar(self, sig_id: str, k: int = 20, *, filters: Mapping[str, object] | None = None,
+                path: str = "auto") -> list[dict[str, Any]]:  # fmt: skip
+        """The k signatures most like sig_id over the whole gene space: Spearman's rho (the
+        cosine of centred ranks), largest first, sig_id itself left out."""
+        at = self.table.position(sig_id)
+        selection = self.table.select(filters)
+        centred = self.ranks[:, at].astype(np.float64) - (self.n_genes + 1) / 2
+        if path == "auto":
+            exact = self.n_signatures * self.n_genes * 2 <= SIMILAR_EXACT_BYTES
+            path = "exact" if exact or self.faiss is None else "fast"
+        if path == "fast":
+            found = candidates(self.faiss, np.asarray(self.embedded[at]), (1,), selection,
+                               self.n_signatures, self.fast_settings, self.embedded)  # fmt: skip
+            if found is None:  # a filter the fast scan cannot serve
+                return self.similar(sig_id, k, filters=filters, path="exact")
+            positions = found
+            products = kernels.column_products(self.ranks, centred, found)
+        elif path == "exact":
+            positions = selection.positions
+            products = kernels.dense_products(self.ranks, centred, selection, self.threads)
+        elif path in ("flat", "gpu") and self.flat is not None:
+            positions = selection.positions
+            gpu = path == "gpu"
+            products = kernels.flat_products(
+                self.flat, centred[None], selection, gpu=gpu, threads=self.threads
+            )[0]
+        else:
+            raise InvalidQueryError(f"similar runs on exact, fast, flat or gpu, not {path!r}")
+        rho = products / (self.n_genes * (self.n_genes**2 - 1) / 12)
+        keep = positions != at
+        positions, rho = positions[keep], rho[keep]
+        picks = top_positions(rho, k)
+        rows = self.table.rows(positions[picks])
+        rows.insert(1, "rho", rho[picks])
+        return rows.to_dict("records")
+
+    # signatures and genes ---------------------------------------------------------------------
+    def signature(self, sig_id: str, n: int = 50) -> dict[str, Any]:
+        """A signature's metadata and its n most raised and n most lowered genes, with values
+        (CD where the index stores values, else the rank) and ranks (1 = most raised/lowered)."""
+        at = self.table.position(sig_id)
+        detail = self.table.rows(np.array([at])).iloc[0].to_dict()
+        source = self.values if self.values is not None else self.ranks
+        for side, name in ((0, "top_up"), (1, "top_down")):
+            rows = np.asarray(self.top_genes[at, side, :n], dtype=np.int64)
+            values = np.asarray(source[rows, at])
+            detail[name] = [
+                {"gene": self.genes[row], "value": float(value), "rank": i + 1}
+                for i, (row, value) in enumerate(zip(rows, values, strict=True))
+            ]
+        return detail
+
+    def gene_signatures(self, gene: str, *, direction: str = "up", pert_type: str | None = None,
+                        cell_id: str | None = None, filters: Mapping[str, object] | None = None,
+                        limit: int = 25, by: str = "value") -> list[dict[str, Any]]:  # fmt: skip
+        """The signatures that raise (direction "up") or lower ("down") one gene most, by its
+        CD value (by="value", where stored) or its rank in the signature (by="rank")."""
+        if direction not in ("up", "down") or by not in ("value", "rank"):
+            raise InvalidQueryError("direction is up or down; by is value or rank")
+        row = self._required_row(gene)
+        selection = self.table.select(_merged(filters, pert_type=pert_type, cell_id=cell_id))
+        positions = selection.positions
+        ranks = np.asarray(self.ranks[row]).take(positions)
+        values = None if self.values is None else np.asarray(self.values[row]).take(positions)
+        key = (ranks if by == "rank" or values is None else values).astype(np.float64)
+        picks = top_positions(key if direction == "up" else -key, limit)
+        table = self.table.rows(selection.positions[picks])
+        rank = ranks[picks].astype(np.int64)
+        table.insert(1, "rank", self.n_genes + 1 - rank if direction == "up" else rank)
+        table.insert(1, "value", values[picks] if values is not None else np.nan)
+        return table.to_dict("records")
+
+    def gene_values(self, gene: str, *, filters: Mapping[str, object] | None = None
+                    ) -> dict[str, np.ndarray]:  # fmt: skip
+        """One gene across the (filtered) signatures: its values (CD, or NaN without values),
+        its rank in each (1 = most lowered ... G = most raised) and their metadata columns."""
+        row = self._required_row(gene)
+        selection = self.table.select(filters)
+        positions = selection.positions
+        out = {
+            "sig_id": self.table.sig_ids[positions].to_numpy(),
+            "values": np.full(positions.size, np.nan, dtype=np.float32)
+            if self.values is None else np.asarray(self.values[row]).take(positions),
+            "rank": np.asarray(self.ranks[row]).take(positions),
+        }  # fmt: skip
+        for name in self.table.columns:
+            out[name] = self.table.column(name)[positions]
+        return out
+
+    def verify(self) -> None:
+        """Check the full SHA-256 of every file (minutes at a million signatures)."""
+        layout.check_files(self.folder, self.manifest.get("files", {}), full=True)
+
+    def describe(self) -> dict[str, Any]:
+        """Facts for health and API answers: version, sizes, score, fast-mode recall."""
+        return {"version": self.version, "n_signatures": self.n_signatures,
+                "n_genes": self.n_genes, "recall_at_100": self.recall_at_100,
+                "fast": self.manifest.get("fast"), "has_values": self.values is not None,
+                "has_flat": self.flat is not None}  # fmt: skip
+
+
+def _merged(filters: Mapping[str, object] | None, **single: str | None) -> dict[str, object]:
+    merged = dict(filters or {})
+    merged.update({name: [value] for name, value in single.items() if value})
+    return merged

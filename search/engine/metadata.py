@@ -1,0 +1,174 @@
+"""The signature metadata of an index: stored column by column in HDF5, filtered before ranking.
+
+metadata.h5 holds /sig_id and one group per column under /columns: text columns as categorical
+codes (int32, /codes) and their categories (/categories), number columns as float64 (/values;
+NaN = missing). Row i describes column i of the index's matrices.
+
+Filters: {field: [values]} keeps the signatures whose field is one of the values (numbers compared
+as numbers, so "10" matches a dose of 10.0); a number field also takes {"min": a, "max": b}
+(either bound may be left out). Fields combine with AND. The selection comes back as the sorted
+positions and the smallest column span holding them, so the scoring kernels can read a span when
+the selection is dense in it (signatures are stored sorted by perturbation type and cell line).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pandas as pd
+
+from search.engine.errors import InvalidQueryError, UnknownSignatureError
+
+FILTER_FIELDS = ("pert_type", "cell_id", "pert_iname", "pert_id", "pert_dose", "pert_time")
+SPAN_DENSITY = 0.25  # read a span (then keep the selection) when it is at least this dense
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Signatures to score: sorted positions, and the span [start, stop) that holds them."""
+
+    positions: np.ndarray  # (n,) int64, sorted
+    start: int
+    stop: int
+
+    @classmethod
+    def every(cls, n: int) -> Selection:
+        return cls(np.arange(n, dtype=np.int64), 0, n)
+
+    @property
+    def size(self) -> int:
+        return int(self.positions.size)
+
+    @property
+    def is_span(self) -> bool:
+        """The positions are the whole span."""
+        return self.size == self.stop - self.start
+
+    @property
+    def read_span(self) -> bool:
+        """Cheaper to read the span and keep the positions than to gather them one by one."""
+        return self.size >= SPAN_DENSITY * (self.stop - self.start)
+
+
+def write_metadata(path: Path, table: pd.DataFrame) -> None:
+    """table: one row per signature, a sig_id column and the metadata columns."""
+    with h5py.File(path, "w") as out:
+        text = h5py.string_dtype()
+        out.create_dataset("sig_id", data=table["sig_id"].astype(str).to_numpy(object), dtype=text)
+        out.attrs["columns"] = [str(name) for name in table.columns.drop("sig_id")]
+        for name in table.columns.drop("sig_id"):
+            group = out.create_group(f"columns/{name}")
+            column = table[name]
+            if pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column):
+                values = group.create_dataset("values", data=column.to_numpy(np.float64))
+                values.attrs["integer"] = bool(pd.api.types.is_integer_dtype(column))
+                continue
+            labels = column.astype(object).where(column.notna(), "").astype(str)
+            codes, categories = pd.factorize(labels, sort=True)
+            group.create_dataset("codes", data=codes.astype(np.int32))
+            group.create_dataset("categories", data=categories.to_numpy(object), dtype=text)
+
+
+class SignatureTable:
+    """The metadata in memory: text columns as pandas Categoricals, numbers as float64."""
+
+    def __init__(self, sig_ids: pd.Index, columns: dict[str, pd.Categorical | np.ndarray]) -> None:
+        self.sig_ids = sig_ids
+        self.columns = columns
+        self._labels = {name: np.asarray(column.categories, dtype=object)
+                        for name, column in columns.items()
+                        if isinstance(column, pd.Categorical)}  # fmt: skip
+
+    @classmethod
+    def read(cls, path: Path) -> SignatureTable:
+        with h5py.File(path, "r") as file:
+            sig_ids = pd.Index(file["sig_id"].asstr()[()], name="sig_id")
+            columns: dict[str, pd.Categorical | np.ndarray] = {}
+            names = [str(name) for name in file.attrs.get("columns", list(file["columns"]))]
+            for name in names:
+                group = file["columns"][name]
+                if "values" in group:
+                    values = group["values"]
+                    integer = bool(values.attrs.get("integer", False))
+                    columns[name] = values[()].astype(np.int64) if integer else values[()]
+                else:
+                    categories = pd.Index(group["categories"].asstr()[()])
+                    columns[name] = pd.Categorical.from_codes(group["codes"][()], categories)
+        return cls(sig_ids, columns)
+
+    def __len__(self) -> int:
+        return len(self.sig_ids)
+
+    def position(self, sig_id: str) -> int:
+        at = self.sig_ids.get_indexer([sig_id])[0]
+        if at < 0:
+            raise UnknownSignatureError(f"no signature {sig_id!r} in the index", sig_id=sig_id)
+        return int(at)
+
+    def rows(self, positions: np.ndarray) -> pd.DataFrame:
+        """The metadata of the signatures at positions, in that order."""
+        return pd.DataFrame(self.columns_at(positions))
+
+    def columns_at(self, positions: np.ndarray) -> dict[str, np.ndarray]:
+        """sig_id and every metadata column at positions, as arrays."""
+        frame = {"sig_id": self.sig_ids[positions].to_numpy()}
+        for name, column in self.columns.items():
+            if isinstance(column, pd.Categorical):
+                frame[name] = self._labels[name][column.codes[positions]]
+            else:
+                frame[name] = column[positions]
+        return frame
+
+    def column(self, name: str) -> np.ndarray:
+        column = self.columns[name]
+        return np.asarray(column, dtype=object) if isinstance(column, pd.Categorical) else column
+
+    def select(self, filters: Mapping[str, object] | None) -> Selection:
+        """The signatures passing every filter (all of them without filters)."""
+        n = len(self)
+        if not filters:
+            return Selection.every(n)
+        keep = np.ones(n, dtype=bool)
+        for name, wanted in filters.items():
+            keep &= self._passing(name, wanted)
+        positions = np.flatnonzero(keep).astype(np.int64)
+        if positions.size == 0:
+            return Selection(positions, 0, 0)
+        return Selection(positions, int(positions[0]), int(positions[-1]) + 1)
+
+    def _passing(self, name: str, wanted: object) -> np.ndarray:
+        if name not in self.columns:
+            known = ", ".join(sorted(set(FILTER_FIELDS) & set(self.columns)))
+            raise InvalidQueryError(f"no filter field {name!r}; filter on {known}", field=name)
+        column = self.columns[name]
+        if isinstance(column, pd.Categorical):
+            if isinstance(wanted, Mapping):
+                raise InvalidQueryError(f"{name} is text: give a list of values", field=name)
+            codes = np.flatnonzero(column.categories.isin([str(v) for v in _listed(wanted)]))
+            return np.isin(column.codes, codes)
+        if isinstance(wanted, Mapping):
+            low, high = (
+                _number(wanted.get("min", -np.inf), name),
+                _number(wanted.get("max", np.inf), name),
+            )
+            return (column >= low) & (column <= high)
+        return np.isin(column, np.array([_number(v, name) for v in _listed(wanted)]))
+
+
+def _listed(wanted: object) -> list[object]:
+    if isinstance(wanted, str | int | float):
+        return [wanted]
+    if isinstance(wanted, list | tuple | set | frozenset):
+        return list(wanted)
+    raise InvalidQueryError(f"a filter takes a list of values, not {type(wanted).__name__}")
+
+
+def _number(value: object, name: str) -> float:
+    try:
+        return float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise InvalidQueryError(f"{name} filters take numbers, not {value!r}", field=name) from None

@@ -1,0 +1,55 @@
+"""What a search returns: the ranked table, the query report and how the answer was computed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+MODES = ("both", "mimic", "reverse")
+PATHS = ("auto", "exact", "flat", "gpu", "fast")
+MIN_GENES, MAX_GENES = 5, 2000  # per non-empty side
+
+
+@dataclass(frozen=True)
+class SideReport:
+    """One side (up or down) of a query: the genes scored, those outside the gene space."""
+
+    used: list[str] = field(default_factory=list)
+    not_in_index: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, list[str]]:
+        return {"used": list(self.used), "not_in_index": list(self.not_in_index)}
+
+
+@dataclass(frozen=True)
+class QueryReport:
+    up: SideReport
+    down: SideReport
+
+    def as_dict(self) -> dict[str, dict[str, list[str]]]:
+        return {"up": self.up.as_dict(), "down": self.down.as_dict()}
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    """The top k signatures, best first.
+
+    table columns: sig_id, score, z_up, z_down, z_sum, p_up, p_down, p, fdr (and, for the "cd"
+    score, cd_up and cd_down: the mean CD of each side), then the signature metadata. score is
+    z_sum for "rank" and cd_up - cd_down for "cd"; a side left empty has NaN z, p and cd."""
+
+    table: pd.DataFrame
+    report: QueryReport
+    mode: str
+    score: str
+    path: str  # the path that ran: exact, flat, gpu or fast
+    n_searched: int  # signatures scored (after filters); the FDR is over these
+    index_version: str
+    recall_at_100: float | None  # of the fast mode, measured at build
+    fdr_exact: bool = True  # False on the fast path: an upper bound (see docs/search.md)
+
+    @property
+    def rows(self) -> list[dict[str, Any]]:
+        return self.table.to_dict("records")

@@ -1,0 +1,264 @@
+"""An up/down gene-set search on an open index: resolve rows, score every path, rank, FDR.
+
+Paths (the results agree; tests/engine checks them against a float64 reference):
+- exact: the set sums gathered from the gene-major matrix (ranks, or CD values for "cd");
+- flat: the same sums as FAISS inner products of indicator vectors with the signature-major
+  centred ranks (flat.npy; "rank" only, small indexes);
+- gpu: the flat path on a GPU through FAISS GPU (when FAISS has GPU support and a GPU is there);
+- fast: FAISS candidates from the embedding, rescored exactly ("rank" only). Its FDR is an upper
+  bound: BH over the candidates with the searched count as n (the candidates' true ranks among
+  all p-values can only be larger, and the minimum runs over fewer terms).
+- auto: fast when the exact gather would read more than EXACT_BUDGET_BYTES, the fast mode met its
+  recall target at build and k is at most half its candidates; otherwise exact.
+Ranking: "both" by |score|, "mimic" by score, "reverse" by -score; ties by index position.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from search.engine import kernels, scores
+from search.engine.errors import InvalidQueryError
+from search.engine.fast import candidates
+from search.engine.metadata import Selection
+from search.engine.results import (
+    MAX_GENES,
+    MIN_GENES,
+    MODES,
+    PATHS,
+    QueryReport,
+    SearchResult,
+    SideReport,
+)
+
+if TYPE_CHECKING:
+    from search.engine.index import SearchIndex
+
+EXACT_BUDGET_BYTES = 256 << 20
+
+
+@dataclass(frozen=True)
+class GeneQuery:
+    up: np.ndarray  # gene rows
+    down: np.ndarray
+    report: QueryReport
+
+
+@dataclass(frozen=True)
+class Scored:
+    positions: np.ndarray  # index positions scored (all selected, or the fast candidates)
+    z_up: np.ndarray
+    z_down: np.ndarray
+    cd_up: np.ndarray | None = None
+    cd_down: np.ndarray | None = None
+
+
+def gene_query(index: SearchIndex, up: Sequence[str], down: Sequence[str]) -> GeneQuery:
+    up_rows, up_report = _side(index, up)
+    down_rows, down_report = _side(index, down)
+    report = QueryReport(up_report, down_report)
+    both = sorted(set(up_report.used) & set(down_report.used))
+    if both:
+        raise InvalidQueryError(f"genes on both sides: {', '.join(both[:10])}", both=both)
+    if up_rows.size == 0 and down_rows.size == 0:
+        raise InvalidQueryError("no query gene is in the index's gene space", **report.as_dict())
+    limit = min(MAX_GENES, index.n_genes - 1)
+    for name, rows in (("up", up_rows), ("down", down_rows)):
+        if rows.size and not MIN_GENES <= rows.size <= limit:
+            raise InvalidQueryError(
+                f"the {name} set has {rows.size} genes in the index; give {MIN_GENES} to {limit}",
+                **report.as_dict(),
+            )
+    return GeneQuery(up_rows, down_rows, report)
+
+
+def _side(index: SearchIndex, symbols: Sequence[str]) -> tuple[np.ndarray, SideReport]:
+    rows: dict[int, None] = {}
+    missing: list[str] = []
+    for symbol in dict.fromkeys(str(s) for s in symbols):
+        row = index.gene_row(symbol)
+        if row is None:
+            missing.append(symbol)
+        else:
+            rows[row] = None
+    used = [index.genes[row] for row in rows]
+    return np.fromiter(rows, dtype=np.int64, count=len(rows)), SideReport(used, missing)
+
+
+def run_search(index: SearchIndex, up: Sequence[str], down: Sequence[str], *, mode: str,
+               filters: Mapping[str, object] | None, k: int, score: str,
+               path: str) -> SearchResult:  # fmt: skip
+    _check_options(mode, score, path, k)
+    query = gene_query(index, up, down)
+    selection = index.table.select(filters)
+    chosen = choose_path(index, query, selection, score, path, k)
+    scored_selection = selection
+    if chosen == "fast" and selection.size:
+        scored_selection = fast_candidates(index, query, selection, mode)
+        if scored_selection.size == 0:  # a filter the fast scan cannot serve: score them all
+            chosen, scored_selection = "exact", selection
+    result = {"report": query.report, "mode": mode, "score": score, "path": chosen,
+              "n_searched": selection.size, "index_version": index.version,
+              "recall_at_100": index.recall_at_100, "fdr_exact": chosen != "fast"}  # fmt: skip
+    if selection.size == 0:
+        return SearchResult(table=_empty_table(index, score), **result)
+    scored = score_query(index, query, scored_selection, score, chosen)
+    table = _ranked(index, query, scored, selection.size, mode, score, k, exact=chosen != "fast")
+    return SearchResult(table=table, **result)
+
+
+def _check_options(mode: str, score: str, path: str, k: int) -> None:
+    for name, value, allowed in (("mode", mode, MODES), ("score", score, scores.SCORES),
+                                 ("path", path, PATHS)):  # fmt: skip
+        if value not in allowed:
+            raise InvalidQueryError(f"{name} must be one of {', '.join(allowed)}, not {value!r}")
+    if not isinstance(k, int) or k < 1:
+        raise InvalidQueryError(f"k must be a positive integer, not {k!r}")
+
+
+def choose_path(index: SearchIndex, query: GeneQuery, selection: Selection, score: str,
+                path: str, k: int = 100) -> str:  # fmt: skip
+    if path in ("flat", "gpu", "fast") and score != "rank":
+        raise InvalidQueryError(f"the {path} path scores 'rank' only; use exact for {score!r}")
+    if path in ("flat", "gpu") and index.flat is None:
+        raise InvalidQueryError(f"this index has no flat vectors for the {path} path")
+    if path == "gpu" and not kernels.gpu_available():
+        raise InvalidQueryError("the gpu path needs FAISS with GPU support and a GPU")
+    if path == "fast" and index.faiss is None:
+        raise InvalidQueryError("this index has no fast-mode FAISS index")
+    if path != "auto":
+        return path
+    touched = 2 * (query.up.size + query.down.size) * selection.size
+    fast_ok = index.faiss is not None and index.fast_meets_target
+    fast_ok &= 2 * k <= index.fast_settings.candidates  # its recall is measured for the top 100
+    return "fast" if score == "rank" and fast_ok and touched > EXACT_BUDGET_BYTES else "exact"
+
+
+def fast_candidates(index: SearchIndex, query: GeneQuery, selection: Selection,
+                    mode: str) -> Selection:  # fmt: skip
+    """The selected signatures FAISS proposes for the query's directions (may be none)."""
+    directions = {"mimic": (1,), "reverse": (-1,), "both": (1, -1)}[mode]
+    found = candidates(index.faiss, embedded_query(index, query), directions, selection,
+                       index.n_signatures, index.fast_settings, index.embedded)  # fmt: skip
+    if found is None or found.size == 0:
+        return Selection(np.zeros(0, dtype=np.int64), 0, 0)
+    return Selection(found, int(found[0]), int(found[-1]) + 1)
+
+
+def score_query(index: SearchIndex, query: GeneQuery, selection: Selection, score: str,
+                path: str) -> Scored:  # fmt: skip
+    """z_up and z_down (and the CD means) of the selected positions, exactly."""
+    if score == "cd":
+        return _cd_scored(index, query, selection)
+    n_genes = index.n_genes
+    mean, var = scores.rank_moments(n_genes)
+    if path in ("flat", "gpu"):
+        vectors = []
+        for rows in (query.up, query.down):
+            vector = np.zeros(n_genes, dtype=np.float32)
+            vector[rows] = 1.0
+            vectors.append(vector)
+        centred = kernels.flat_products(index.flat, np.stack(vectors), selection,
+                                        gpu=path == "gpu", threads=index.threads)  # fmt: skip
+        sums, mean = (centred[0], centred[1]), 0.0
+    else:
+        sums = tuple(
+            kernels.set_sums(index.ranks, rows, selection, index.threads) if rows.size else None
+            for rows in (query.up, query.down)
+        )
+    z_up, z_down = (
+        scores.set_z(s if rows.size else np.zeros(selection.size), rows.size, n_genes, mean, var)
+        for s, rows in zip(sums, (query.up, query.down), strict=True)
+    )
+    return Scored(selection.positions, z_up, z_down)
+
+
+def embedded_query(index: SearchIndex, query: GeneQuery) -> np.ndarray:
+    """P^T w, from the query genes' rows of the basis only."""
+    rows = np.concatenate([query.up, query.down])
+    weights = query_weights(index, query)[rows]
+    return (weights @ index.basis[rows]).astype(np.float32)
+
+
+def query_weights(index: SearchIndex, query: GeneQuery) -> np.ndarray:
+    """w with z_sum = w . c over standardized centred ranks c."""
+    n_genes = index.n_genes
+    weights = np.zeros(n_genes, dtype=np.float64)
+    for rows, sign in ((query.up, 1.0), (query.down, -1.0)):
+        if rows.size:
+            weights[rows] = sign / np.sqrt(rows.size * (n_genes - rows.size) / (n_genes - 1))
+    return weights.astype(np.float32)
+
+
+def _cd_scored(index: SearchIndex, query: GeneQuery, selection: Selection) -> Scored:
+    if index.values is None:
+        raise InvalidQueryError("this index stores no signature values for the 'cd' score")
+    stats = np.asarray(index.value_stats[selection.positions])
+    means, zs = [], []
+    for rows in (query.up, query.down):
+        if rows.size == 0:
+            means.append(np.full(selection.size, np.nan))
+            zs.append(np.full(selection.size, np.nan))
+            continue
+        sums = kernels.set_sums(index.values, rows, selection, index.threads)
+        means.append(sums / rows.size)
+        zs.append(scores.set_z(sums, rows.size, index.n_genes, stats[:, 0], stats[:, 1]))
+    return Scored(selection.positions, zs[0], zs[1], means[0], means[1])
+
+
+def _ranked(index: SearchIndex, query: GeneQuery, scored: Scored, n_searched: int, mode: str,
+            score: str, k: int, *, exact: bool) -> pd.DataFrame:  # fmt: skip
+    z_sum = np.nan_to_num(scored.z_up) - np.nan_to_num(scored.z_down)
+    value = z_sum
+    if score == "cd":
+        value = np.nan_to_num(scored.cd_up) - np.nan_to_num(scored.cd_down)
+    key = {"both": np.abs(value), "mimic": value, "reverse": -value}[mode]
+    picks = top_positions(key, k)
+    sd = scores.z_sum_sd(index.n_genes, query.up.size, query.down.size)
+    abs_z = np.abs(z_sum) / sd
+    fdr = scores.fdr_for(abs_z, picks) if exact else _bh_upper_bound(abs_z, picks, n_searched)
+    meta = index.table.columns_at(scored.positions[picks])
+    columns = {"sig_id": meta.pop("sig_id"), "score": value[picks]}
+    if score == "cd":
+        columns.update(cd_up=scored.cd_up[picks], cd_down=scored.cd_down[picks])
+    columns.update({
+        "z_up": scored.z_up[picks], "z_down": scored.z_down[picks], "z_sum": z_sum[picks],
+        "p_up": scores.two_sided_p(scored.z_up[picks]),
+        "p_down": scores.two_sided_p(scored.z_down[picks]),
+        "p": scores.two_sided_p(abs_z[picks]), "fdr": fdr, **meta,
+    })  # fmt: skip
+    return pd.DataFrame(columns)
+
+
+def top_positions(key: np.ndarray, k: int) -> np.ndarray:
+    """Positions of the k largest keys, largest first, ties by position."""
+    n = key.size
+    if k < n:
+        threshold = np.partition(key, n - k)[n - k]
+        candidates_ = np.flatnonzero(key >= threshold)
+    else:
+        candidates_ = np.arange(n)
+    ordered = candidates_[np.lexsort((candidates_, -key[candidates_]))]
+    return ordered[:k]
+
+
+def _bh_upper_bound(abs_z: np.ndarray, picks: np.ndarray, n_searched: int) -> np.ndarray:
+    """BH over the candidates only, with n = signatures searched: >= the exact FDR."""
+    p = scores.two_sided_p(abs_z)
+    order = np.argsort(p, kind="stable")
+    scaled = p[order] * n_searched / np.arange(1, p.size + 1)
+    q = np.empty(p.size)
+    q[order] = np.minimum(np.minimum.accumulate(scaled[::-1])[::-1], 1.0)
+    return q[picks]
+
+
+def _empty_table(index: SearchIndex, score: str) -> pd.DataFrame:
+    columns = ["sig_id", "score", "z_up", "z_down", "z_sum", "p_up", "p_down", "p", "fdr"]
+    if score == "cd":
+        columns[2:2] = ["cd_up", "cd_down"]
+    return pd.DataFrame(columns=[*columns, *index.table.columns])

@@ -1,0 +1,84 @@
+"""Health checks of the portal's parts: database, task broker, search index."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from django.conf import settings
+from django.db import DatabaseError, connection
+from kombu import Connection
+
+from search.engine.index_state import index_state
+from search.selectors import gene_registry_release
+
+BROKER_TIMEOUT_S = 2.0
+
+
+def database_health() -> dict[str, Any]:
+    started = time.perf_counter()
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            cursor.fetchone()
+        release = gene_registry_release()
+    except DatabaseError as error:
+        return {"ok": False, "vendor": connection.vendor, "error": _first_line(error)}
+    return {
+        "ok": True,
+        "vendor": connection.vendor,
+        "latency_ms": round((time.perf_counter() - started) * 1000, 2),
+        "gene_registry": (
+            {"release": release.pk, "n_genes": release.n_genes, "loaded_at": release.loaded_at}
+            if release
+            else None
+        ),
+    }
+
+
+def broker_health() -> dict[str, Any]:
+    url = settings.CELERY_BROKER_URL
+    if not url:
+        return {"ok": True, "mode": "eager", "detail": "no broker configured: tasks run in process"}
+    started = time.perf_counter()
+    try:
+        with Connection(url, connect_timeout=BROKER_TIMEOUT_S) as broker:
+            broker.ensure_connection(max_retries=1, timeout=BROKER_TIMEOUT_S)
+    except Exception as error:  # kombu raises transport-specific errors
+        return {"ok": False, "mode": "broker", "url": _redact(url), "error": _first_line(error)}
+    return {
+        "ok": True,
+        "mode": "broker",
+        "url": _redact(url),
+        "latency_ms": round((time.perf_counter() - started) * 1000, 2),
+    }
+
+
+def search_index_health() -> dict[str, Any]:
+    state = index_state(settings.SEARCH_INDEX_DIR).as_dict()
+    state["ok"] = state["state"] != "invalid"
+    return state
+
+
+def portal_health() -> dict[str, Any]:
+    parts = {
+        "database": database_health(),
+        "broker": broker_health(),
+        "search_index": search_index_health(),
+    }
+    healthy = all(part["ok"] for part in parts.values())
+    return {"status": "ok" if healthy else "degraded", **parts}
+
+
+def _redact(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password:
+        netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
+        return urlunsplit(parts._replace(netloc=netloc))
+    return url
+
+
+def _first_line(error: Exception) -> str:
+    text = str(error).strip() or type(error).__name__
+    return text.splitlines()[0]

@@ -1,0 +1,52 @@
+"""The search index of this process: opened once, lazily, checked, reopened when it changes.
+
+Web and worker processes call `search_index()`; the first call opens SEARCH_INDEX_DIR with the
+engine (which checks the artifact against its index.json), later calls reuse it until the
+directory's index.json changes (a new version built in place). An index that is absent or refused
+raises IndexUnavailable, which the API answers with 503 and the reason; a refused new version
+leaves the previous one serving.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+
+from search.engine.errors import PortalError
+from search.engine.index_state import INDEX_MANIFEST
+
+_lock = threading.Lock()
+_cache: dict[str, tuple[tuple[int, int], Any]] = {}
+
+
+class IndexUnavailable(PortalError):
+    """No search index can serve: absent, or refused at load (the reason is the message)."""
+
+
+def search_index(directory: Path | None = None) -> Any:
+    path = Path(directory or settings.SEARCH_INDEX_DIR)
+    manifest = path / INDEX_MANIFEST
+    try:
+        stat = manifest.stat()
+    except OSError:
+        raise IndexUnavailable(
+            f"no search index in {path}; run manage.py build_search_index"
+        ) from None
+    from search.engine.index import IndexError_, SearchIndex
+
+    key = (stat.st_mtime_ns, stat.st_size)
+    with _lock:
+        cached = _cache.get(str(path))
+        if cached and cached[0] == key:
+            return cached[1]
+        try:
+            index = SearchIndex.open(path)
+        except IndexError_ as error:
+            if cached:  # keep serving the version that loaded
+                return cached[1]
+            raise IndexUnavailable(f"the search index in {path} was refused: {error}") from error
+        _cache[str(path)] = (key, index)
+        return index

@@ -1,0 +1,85 @@
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from search.engine.build import BuildSettings, build_index
+from search.engine.errors import IndexArtifactError
+from search.engine.index import SearchIndex
+from search.engine.sources import signatures_source
+from search.signature_sets import signature_set_load_from_index
+
+
+class Command(BaseCommand):
+    help = (
+        "Build the search index (docs/search.md) from a signature folder written by "
+        "`python -m transform signatures`, as a new version of the index directory."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--signatures", type=Path, help="the signature pipeline's output folder"
+        )
+        parser.add_argument(
+            "--out", type=Path, default=settings.SEARCH_INDEX_DIR,
+            help="the index directory (default: SEARCH_INDEX_DIR, %(default)s)",
+        )  # fmt: skip
+        defaults = BuildSettings()
+        parser.add_argument("--top-genes", type=int, default=defaults.top_genes)
+        parser.add_argument("--embedding-dim", type=int, default=defaults.embedding_dim)
+        parser.add_argument(
+            "--no-values",
+            action="store_true",
+            help="leave out values.npy (no 'cd' score; gene views show ranks)",
+        )
+        parser.add_argument(
+            "--flat-max-gib",
+            type=float,
+            default=defaults.flat_max_bytes / 2**30,
+            help="store the flat vectors up to this size (GiB)",
+        )
+        parser.add_argument("--seed", type=int, default=defaults.seed)
+        parser.add_argument(
+            "--verify", action="store_true", help="check the index's full checksums, build nothing"
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        out: Path = options["out"]
+        if options["verify"]:
+            return self._verify(out)
+        if options["signatures"] is None:
+            raise CommandError("--signatures is required to build")
+        build = replace(
+            BuildSettings(), top_genes=options["top_genes"], embedding_dim=options["embedding_dim"],
+            store_values=not options["no_values"], seed=options["seed"],
+            flat_max_bytes=int(options["flat_max_gib"] * 2**30),
+        )  # fmt: skip
+        try:
+            source, provenance = signatures_source(options["signatures"])
+        except (FileNotFoundError, ValueError) as error:
+            raise CommandError(str(error)) from error
+        with source:
+            try:
+                manifest = build_index(source, out, build, provenance=provenance,
+                                       progress=self.stdout.write)  # fmt: skip
+            except ValueError as error:
+                raise CommandError(str(error)) from error
+        loaded = signature_set_load_from_index(directory=out)
+        self.stdout.write(f"signature metadata {loaded.version}: {loaded.n_signatures:,} rows")
+        fast = manifest["fast"]
+        self.stdout.write(self.style.SUCCESS(
+            f"search index {manifest['version']} in {out}: {manifest['n_signatures']:,} signatures "
+            f"x {manifest['gene_space']['n_genes']:,} genes; fast mode recall@100 "
+            f"{fast['recall_at_100']} ({fast['candidates']} candidates)"
+        ))  # fmt: skip
+
+    def _verify(self, out: Path) -> None:
+        try:
+            SearchIndex.open(out, verify=True)
+        except IndexArtifactError as error:
+            raise CommandError(str(error)) from error
+        self.stdout.write(self.style.SUCCESS(f"search index in {out}: every checksum matches"))

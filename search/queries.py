@@ -1,0 +1,100 @@
+"""Up/down gene-set queries: parsed, resolved through the gene registry, and reported.
+
+Every identifier is accounted for: resolved to a registry symbol, ambiguous (with its candidates),
+unknown, or repeated. Genes resolved on both sides are reported and left out of both (a gene cannot
+be asked to go up and down at once). Which resolved genes the search index lacks is for the index
+to say (`not_in_index`), added by the caller.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from search.engine.errors import PortalError
+from search.engine.genes import GeneResolver, ResolutionStatus
+
+MIN_GENES = 5  # per non-empty side, after resolution
+MAX_GENES = 2000  # identifiers per side
+SEPARATORS = re.compile(r"[\s,;]+")
+
+
+class QueryError(PortalError):
+    """A query that cannot be run as given; the payload names the field."""
+
+
+@dataclass
+class SideReport:
+    """One side (up or down) of a query after resolution."""
+
+    submitted: int = 0
+    matched: list[str] = field(default_factory=list)  # registry symbols, in the order given
+    unknown: list[str] = field(default_factory=list)
+    ambiguous: list[dict[str, object]] = field(default_factory=list)
+    repeated: list[str] = field(default_factory=list)
+    in_both: list[str] = field(default_factory=list)
+    not_in_index: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "submitted": self.submitted,
+            "matched": self.matched,
+            "unknown": self.unknown,
+            "ambiguous": self.ambiguous,
+            "repeated": self.repeated,
+            "in_both": self.in_both,
+            "not_in_index": self.not_in_index,
+        }
+
+
+def split_identifiers(text: str) -> list[str]:
+    """Identifiers separated by whitespace, commas or semicolons."""
+    return [item for item in SEPARATORS.split(text) if item]
+
+
+def resolve_side(identifiers: Sequence[str], resolver: GeneResolver) -> SideReport:
+    report = SideReport(submitted=len(identifiers))
+    seen: set[str] = set()
+    for resolution in resolver.resolve_many(list(identifiers)):
+        if resolution.status is ResolutionStatus.UNKNOWN:
+            report.unknown.append(resolution.query)
+        elif resolution.status is ResolutionStatus.AMBIGUOUS:
+            candidates = [resolver.genes[i].symbol for i in resolution.entrez_ids]
+            report.ambiguous.append({"query": resolution.query, "candidates": candidates})
+        else:
+            symbol = resolver.genes[resolution.entrez_ids[0]].symbol
+            if symbol in seen:
+                report.repeated.append(resolution.query)
+            else:
+                seen.add(symbol)
+                report.matched.append(symbol)
+    return report
+
+
+def resolve_query(*, up: Sequence[str], down: Sequence[str],
+                  resolver: GeneResolver) -> tuple[SideReport, SideReport]:  # fmt: skip
+    """Both sides resolved, genes on both sides set aside; refuses what cannot be searched."""
+    if not up and not down:
+        raise QueryError("give up genes, down genes or both", field="up")
+    for name, side in (("up", up), ("down", down)):
+        if len(side) > MAX_GENES:
+            raise QueryError(f"{len(side)} {name} genes: at most {MAX_GENES} per side", field=name)
+    reports = resolve_side(up, resolver), resolve_side(down, resolver)
+    both = set(reports[0].matched) & set(reports[1].matched)
+    for report in reports:
+        report.in_both = [symbol for symbol in report.matched if symbol in both]
+        report.matched = [symbol for symbol in report.matched if symbol not in both]
+    return reports
+
+
+def check_sizes(up: SideReport, down: SideReport) -> None:
+    """Each side given must keep at least MIN_GENES genes the index knows."""
+    for name, report in (("up", up), ("down", down)):
+        if report.submitted and len(report.matched) < MIN_GENES:
+            raise QueryError(
+                f"only {len(report.matched)} of the {report.submitted} {name} genes can be "
+                f"searched (at least {MIN_GENES} are needed)",
+                field=name,
+                report=report.as_dict(),
+            )

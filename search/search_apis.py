@@ -1,0 +1,203 @@
+"""The search APIs: run a search, fetch a stored one, export it; batches of searches from a GMT."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import transaction
+from django.http import FileResponse, HttpResponse
+from django.shortcuts import get_object_or_404
+from django.urls import reverse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.throttling import ScopedRateThrottle
+from rest_framework.views import APIView
+
+from search.batches import batch_search_create
+from search.models import BatchSearch, BatchStatus, StoredSearch
+from search.queries import MAX_GENES, split_identifiers
+from search.searches import (
+    FILTER_FIELDS,
+    MODES,
+    SCORES,
+    SearchOptions,
+    search_payload,
+    search_table,
+    signature_search,
+)
+from search.tasks import batch_search_run_task
+from transform.io.gmt import GmtFormatError, parse_gmt
+
+MAX_LIMIT = 1000
+MAX_FILTER_VALUES = 200
+GMT_HELP = "GMT text: an up and a down set (names ending _up, _down; else the first two in order)"
+
+
+class GeneListField(serializers.ListField):
+    """A list of identifiers, or one text of identifiers separated by spaces, commas or lines."""
+
+    def to_internal_value(self, data: Any) -> list[str]:
+        if isinstance(data, str):
+            data = split_identifiers(data)
+        return super().to_internal_value(data)
+
+
+def gene_list() -> GeneListField:
+    child = serializers.CharField(max_length=100)
+    return GeneListField(child=child, required=False, default=list, max_length=MAX_GENES)
+
+
+def filters_field() -> serializers.DictField:
+    values = serializers.ListField(child=serializers.CharField(max_length=255),
+                                   max_length=MAX_FILTER_VALUES)  # fmt: skip
+    return serializers.DictField(child=values, required=False, default=dict)
+
+
+class SearchInput(serializers.Serializer):
+    up = gene_list()
+    down = gene_list()
+    gmt = serializers.CharField(required=False, max_length=500_000, help_text=GMT_HELP)
+    mode = serializers.ChoiceField(choices=MODES, default="both")
+    score = serializers.ChoiceField(choices=list(SCORES), default="rank")
+    limit = serializers.IntegerField(min_value=1, max_value=MAX_LIMIT, default=100)
+    filters = filters_field()
+
+    def validate_filters(self, filters: dict[str, list[str]]) -> dict[str, list[str]]:
+        unknown = sorted(set(filters) - set(FILTER_FIELDS))
+        if unknown:
+            raise serializers.ValidationError(
+                f"unknown filter field(s) {', '.join(unknown)}; use {', '.join(FILTER_FIELDS)}"
+            )
+        return {key: values for key, values in filters.items() if values}
+
+    def validate(self, data: dict[str, Any]) -> dict[str, Any]:
+        if data.get("gmt"):
+            if data["up"] or data["down"]:
+                raise serializers.ValidationError({"gmt": "give either gmt or up/down lists"})
+            data["up"], data["down"] = _gmt_sides(data.pop("gmt"))
+        if not data["up"] and not data["down"]:
+            raise serializers.ValidationError({"up": "give up genes, down genes or both"})
+        return data
+
+
+def _gmt_sides(text: str) -> tuple[list[str], list[str]]:
+    try:
+        sets = parse_gmt(text, source="gmt")
+    except GmtFormatError as error:
+        raise serializers.ValidationError({"gmt": str(error)}) from error
+    if not sets or len(sets) > 2:
+        raise serializers.ValidationError({"gmt": f"expected 1 or 2 gene sets, got {len(sets)}"})
+    named = {s.name.lower().rsplit("_", 1)[-1]: s for s in sets}
+    if len(sets) == 2 and {"up", "down"} <= set(named):
+        return list(named["up"].genes), list(named["down"].genes)
+    if len(sets) == 1 and "down" in named:
+        return [], list(sets[0].genes)
+    return list(sets[0].genes), list(sets[1].genes) if len(sets) == 2 else []
+
+
+class SearchApi(APIView):
+    throttle_classes = [ScopedRateThrottle]
+    throttle_scope = "search"
+
+    @extend_schema(operation_id="search", request=SearchInput,
+                   responses={201: OpenApiTypes.OBJECT, 400: OpenApiTypes.OBJECT})  # fmt: skip
+    def post(self, request: Request) -> Response:
+        body = SearchInput(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        options = SearchOptions(mode=data["mode"], score=data["score"], limit=data["limit"],
+                                filters=data["filters"])  # fmt: skip
+        search = signature_search(up=data["up"], down=data["down"], options=options)
+        return Response(search_payload(search), status=status.HTTP_201_CREATED)
+
+
+class SearchDetailApi(APIView):
+    @extend_schema(operation_id="search_detail", responses={200: OpenApiTypes.OBJECT})
+    def get(self, request: Request, search_id: str) -> Response:
+        return Response(search_payload(get_object_or_404(StoredSearch, id=search_id)))
+
+
+class SearchExportApi(APIView):
+    @extend_schema(
+        operation_id="search_export",
+        parameters=[OpenApiParameter("format", str, enum=["tsv", "csv"], default="tsv")],
+        responses={(200, "text/tab-separated-values"): OpenApiTypes.STR},
+    )
+    def get(self, request: Request, search_id: str) -> HttpResponse:
+        search = get_object_or_404(StoredSearch, id=search_id)
+        kind = request.query_params.get("format", "tsv")
+        if kind not in ("tsv", "csv"):
+            return Response({"format": ["tsv or csv"]}, status=status.HTTP_400_BAD_REQUEST)
+        text = search_table(search, delimiter="\t" if kind == "tsv" else ",")
+        content_type = "text/tab-separated-values" if kind == "tsv" else "text/csv"
+        response = HttpResponse(text, content_type=f"{content_type}; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="search-{search.id}.{kind}"'
+        return response
+
+
+class BatchInput(serializers.Serializer):
+    gmt = serializers.CharField(max_length=5_000_000, help_text="GMT text of the queries")
+    mode = serializers.ChoiceField(choices=MODES, default="both")
+    score = serializers.ChoiceField(choices=list(SCORES), default="rank")
+    limit = serializers.IntegerField(min_value=1, max_value=MAX_LIMIT, default=50)
+    filters = filters_field()
+    validate_filters = SearchInput.validate_filters
+
+
+class BatchSearchApi(APIView):
+    throttle_classes = [ScopedRateThrottle]
+    throttle_scope = "batch"
+
+    @extend_schema(operation_id="search_batch", request=BatchInput,
+                   responses={202: OpenApiTypes.OBJECT, 400: OpenApiTypes.OBJECT})  # fmt: skip
+    def post(self, request: Request) -> Response:
+        body = BatchInput(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        options = SearchOptions(mode=data["mode"], score=data["score"], limit=data["limit"],
+                                filters=data["filters"])  # fmt: skip
+        batch = batch_search_create(gmt=data["gmt"], options=options)
+        transaction.on_commit(lambda: batch_search_run_task.delay(str(batch.id)))
+        return Response(batch_payload(batch), status=status.HTTP_202_ACCEPTED)
+
+
+class BatchSearchDetailApi(APIView):
+    @extend_schema(operation_id="search_batch_detail", responses={200: OpenApiTypes.OBJECT})
+    def get(self, request: Request, batch_id: str) -> Response:
+        return Response(batch_payload(get_object_or_404(BatchSearch, id=batch_id)))
+
+
+class BatchSearchResultsApi(APIView):
+    @extend_schema(operation_id="search_batch_results",
+                   responses={(200, "text/tab-separated-values"): OpenApiTypes.STR,
+                              409: OpenApiTypes.OBJECT})  # fmt: skip
+    def get(self, request: Request, batch_id: str) -> HttpResponse:
+        batch = get_object_or_404(BatchSearch, id=batch_id)
+        if batch.status != BatchStatus.DONE:
+            detail = f"batch {batch.id} is {batch.status} ({batch.n_done}/{batch.n_queries})"
+            return Response({"detail": detail}, status=status.HTTP_409_CONFLICT)
+        response = FileResponse(open(batch.result_file, "rb"), as_attachment=True,  # noqa: SIM115
+                                filename=f"batch-{batch.id}.tsv")  # fmt: skip
+        response["Content-Type"] = "text/tab-separated-values; charset=utf-8"
+        return response
+
+
+def batch_payload(batch: BatchSearch) -> dict[str, Any]:
+    done = batch.status == BatchStatus.DONE
+    return {
+        "id": str(batch.id),
+        "status": batch.status,
+        "n_queries": batch.n_queries,
+        "n_done": batch.n_done,
+        "error": batch.error,
+        "created_at": batch.created_at,
+        "finished_at": batch.finished_at,
+        "status_url": reverse("api:search-batch-detail", args=[batch.id]),
+        "results_url": reverse("api:search-batch-results", args=[batch.id]) if done else None,
+        "page": reverse("search:batch-detail", args=[batch.id]),
+        "queries": [{"name": q["name"], "n_up": len(q["up"]), "n_down": len(q["down"])}
+                    for q in batch.queries],
+    }  # fmt: skip

@@ -1,0 +1,128 @@
+"""Read-only queries."""
+
+from __future__ import annotations
+
+import threading
+
+from django.db import connection
+from django.db.models import Case, IntegerField, QuerySet, Value, When
+from django.db.models.functions import Length
+
+from search.engine.errors import AmbiguousGeneError, UnknownGeneError, UnknownSignatureError
+from search.engine.genes import GeneRecord, GeneResolver, Resolution, ResolutionStatus
+from search.models import Gene, GeneRegistryRelease, L1000Type, Signature, SignatureSet
+
+AUTOCOMPLETE_MAX = 50
+
+_resolver_lock = threading.Lock()
+_resolver_cache: dict[str, tuple[tuple[object, ...], GeneResolver]] = {}
+
+
+def gene_record(gene: Gene) -> GeneRecord:
+    return GeneRecord(
+        entrez_id=gene.entrez_id,
+        symbol=gene.symbol,
+        name=gene.name,
+        gene_type=gene.gene_type,
+        chromosome=gene.chromosome,
+        ensembl_ids=_split(gene.ensembl_ids),
+        aliases=_split(gene.aliases),
+        l1000_type=gene.l1000_type,
+        l1000_symbols=_split(gene.l1000_symbols),
+    )
+
+
+def gene_registry_release() -> GeneRegistryRelease | None:
+    return GeneRegistryRelease.objects.order_by("-id").first()
+
+
+def gene_resolver() -> GeneResolver:
+    """The in-memory resolver of the current registry release: built once per release."""
+    release = gene_registry_release()
+    key = (release.pk, release.source_checksum, release.loaded_at) if release else (None,)
+    database = str(connection.settings_dict["NAME"])
+    with _resolver_lock:
+        cached = _resolver_cache.get(database)
+        if cached and cached[0] == key:
+            return cached[1]
+        genes = Gene.objects.iterator(chunk_size=5000)
+        resolver = GeneResolver(gene_record(gene) for gene in genes)
+        _resolver_cache[database] = (key, resolver)
+    return resolver
+
+
+def gene_identifiers_resolve(*, identifiers: list[str]) -> list[Resolution]:
+    return gene_resolver().resolve_many(identifiers)
+
+
+def gene_autocomplete(*, query: str, limit: int = 20) -> QuerySet[Gene]:
+    """Genes whose symbol starts with `query` (case-insensitive), or whose Entrez ID is `query`.
+
+    Ranked: exact matches first, then landmarks, then other L1000-space genes, then protein-coding
+    genes, then shorter symbols, then alphabetically.
+    """
+    key = query.strip().upper()
+    matches = Gene.objects.filter(symbol_key__startswith=key)
+    if key.isdigit():
+        matches = matches | Gene.objects.filter(entrez_id=int(key))
+    exact = When(symbol_key=key, then=Value(0))
+    if key.isdigit():
+        exact = When(entrez_id=int(key), then=Value(0))
+    return matches.annotate(
+        exact_rank=Case(exact, default=Value(1), output_field=IntegerField()),
+        space_rank=Case(
+            When(l1000_type=L1000Type.LANDMARK, then=Value(0)),
+            When(l1000_type__in=[L1000Type.BEST_INFERRED, L1000Type.INFERRED], then=Value(1)),
+            When(gene_type="protein-coding", then=Value(2)),
+            default=Value(3),
+            output_field=IntegerField(),
+        ),
+        symbol_length=Length("symbol"),
+    ).order_by("exact_rank", "space_rank", "symbol_length", "symbol")[
+        : min(limit, AUTOCOMPLETE_MAX)
+    ]
+
+
+def _split(value: str) -> tuple[str, ...]:
+    return tuple(item for item in value.split("|") if item)
+
+
+def gene_lookup(*, identifier: str) -> tuple[Resolution, GeneRecord]:
+    """The one gene an identifier names; raises UnknownGeneError or AmbiguousGeneError."""
+    resolver = gene_resolver()
+    resolution = resolver.resolve(identifier)
+    if resolution.status is ResolutionStatus.UNKNOWN:
+        raise UnknownGeneError(f"no gene matches {identifier!r}", identifier=identifier)
+    if resolution.status is ResolutionStatus.AMBIGUOUS:
+        raise AmbiguousGeneError(
+            f"{identifier!r} is an {resolution.matched_by} of {len(resolution.entrez_ids)} genes",
+            identifier=identifier,
+            matched_by=str(resolution.matched_by),
+            candidates=[resolver.genes[i].as_dict() for i in resolution.entrez_ids],
+        )
+    return resolution, resolver.genes[resolution.entrez_ids[0]]
+
+
+def signature_set_current(*, version: str | None) -> SignatureSet | None:
+    """The loaded signature set of that index version, else the latest loaded one."""
+    sets = SignatureSet.objects.order_by("-id")
+    return (sets.filter(version=version).first() if version else None) or sets.first()
+
+
+def signature_facets(*, signature_set: SignatureSet | None) -> dict[str, list[object]]:
+    """The distinct values of each filterable field, for the search form (kept at load time)."""
+    return dict(signature_set.facets) if signature_set else {}
+
+
+def signature_get(*, signature_set: SignatureSet | None, sig_id: str) -> Signature:
+    try:
+        return Signature.objects.get(signature_set=signature_set, sig_id=sig_id)
+    except Signature.DoesNotExist:
+        raise UnknownSignatureError(f"no signature {sig_id!r}", sig_id=sig_id) from None
+
+
+def signatures_by_id(
+    *, signature_set: SignatureSet | None, sig_ids: list[str]
+) -> dict[str, Signature]:
+    rows = Signature.objects.filter(signature_set=signature_set, sig_id__in=sig_ids)
+    return {row.sig_id: row for row in rows}

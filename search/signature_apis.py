@@ -1,0 +1,66 @@
+"""Signature APIs (one signature, its genes, its neighbours) and a gene's signatures."""
+
+from __future__ import annotations
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from search.signature_pages import (
+    gene_reverse_search,
+    signature_detail,
+    signature_genes,
+    signature_neighbours,
+)
+
+MAX_ROWS = 1000
+
+
+class SignatureDetailApi(APIView):
+    @extend_schema(operation_id="signature_detail", responses={200: OpenApiTypes.OBJECT,
+                   404: OpenApiTypes.OBJECT})  # fmt: skip
+    def get(self, request: Request, sig_id: str) -> Response:
+        return Response(signature_detail(sig_id=sig_id))
+
+
+class SignatureGenesApi(APIView):
+    class InputSerializer(serializers.Serializer):
+        n = serializers.IntegerField(min_value=1, max_value=MAX_ROWS, default=50)
+
+    @extend_schema(operation_id="signature_genes", parameters=[InputSerializer],
+                   responses=OpenApiTypes.OBJECT)  # fmt: skip
+    def get(self, request: Request, sig_id: str) -> Response:
+        params = self.InputSerializer(data=request.query_params)
+        params.is_valid(raise_exception=True)
+        return Response(signature_genes(sig_id=sig_id, n=params.validated_data["n"]))
+
+
+class SignatureSimilarApi(APIView):
+    class InputSerializer(serializers.Serializer):
+        limit = serializers.IntegerField(min_value=1, max_value=MAX_ROWS, default=20)
+
+    @extend_schema(operation_id="signature_similar", parameters=[InputSerializer],
+                   responses=OpenApiTypes.OBJECT)  # fmt: skip
+    def get(self, request: Request, sig_id: str) -> Response:
+        params = self.InputSerializer(data=request.query_params)
+        params.is_valid(raise_exception=True)
+        rows = signature_neighbours(sig_id=sig_id, k=params.validated_data["limit"])
+        return Response({"sig_id": sig_id, "results": rows})
+
+
+class GeneSignaturesApi(APIView):
+    class InputSerializer(serializers.Serializer):
+        direction = serializers.ChoiceField(choices=["up", "down", "both"], default="both")
+        pert_type = serializers.CharField(required=False, max_length=32)
+        cell_id = serializers.CharField(required=False, max_length=64)
+        limit = serializers.IntegerField(min_value=1, max_value=MAX_ROWS, default=25)
+
+    @extend_schema(operation_id="gene_signatures", parameters=[InputSerializer],
+                   responses={200: OpenApiTypes.OBJECT, 404: OpenApiTypes.OBJECT})  # fmt: skip
+    def get(self, request: Request, identifier: str) -> Response:
+        params = self.InputSerializer(data=request.query_params)
+        params.is_valid(raise_exception=True)
+        return Response(gene_reverse_search(identifier=identifier, **params.validated_data))

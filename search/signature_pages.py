@@ -1,0 +1,110 @@
+"""Reads for the signature and gene pages and their APIs: the index's values, the registry's genes.
+
+Each function returns plain data (dicts, lists) that the API returns as JSON and the page embeds.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from django.urls import reverse
+
+from search.engine.errors import UnknownGeneError
+from search.index_access import search_index
+from search.searches import json_value
+from search.selectors import gene_lookup
+
+GENE_TABLE_ROWS = 25
+
+
+def _linked(row: dict[str, Any]) -> dict[str, Any]:
+    clean = {key: json_value(value) for key, value in row.items()}
+    clean["url"] = reverse("search:signature", args=[row["sig_id"]])
+    return clean
+
+
+def _gene_links(genes: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{"gene": item["gene"], "value": json_value(item["value"]),
+             "url": reverse("search:gene", args=[item["gene"]])} for item in genes]  # fmt: skip
+
+
+def signature_detail(*, sig_id: str, n_genes: int = 50) -> dict[str, Any]:
+    index = search_index()
+    detail = index.signature(sig_id, n=n_genes)
+    meta = {key: json_value(value) for key, value in detail.items()
+            if key not in ("top_up", "top_down")}  # fmt: skip
+    return {
+        **meta,
+        "index_version": index.version,
+        "top_up": _gene_links(detail["top_up"]),
+        "top_down": _gene_links(detail["top_down"]),
+        "links": {
+            "genes": reverse("api:signature-genes", args=[sig_id]),
+            "similar": reverse("api:signature-similar", args=[sig_id]),
+        },
+    }
+
+
+def signature_genes(*, sig_id: str, n: int) -> dict[str, Any]:
+    detail = search_index().signature(sig_id, n=n)
+    return {"sig_id": sig_id, "up": _gene_links(detail["top_up"]),
+            "down": _gene_links(detail["top_down"])}  # fmt: skip
+
+
+def signature_neighbours(*, sig_id: str, k: int) -> list[dict[str, Any]]:
+    return [_linked(row) for row in search_index().similar(sig_id, k=k)]
+
+
+def gene_reverse_search(
+    *,
+    identifier: str,
+    direction: str = "both",
+    pert_type: str | None = None,
+    cell_id: str | None = None,
+    limit: int = GENE_TABLE_ROWS,
+) -> dict[str, Any]:
+    """The signatures that raise and lower one gene most, per perturbation type, with plot data."""
+    resolution, gene = gene_lookup(identifier=identifier)
+    index = search_index()
+    if not index.has_gene(gene.symbol):
+        raise UnknownGeneError(
+            f"{gene.symbol} is not in the search index's gene space", identifier=identifier
+        )
+    values = index.gene_values(gene.symbol)
+    types = [pert_type] if pert_type else sorted(set(map(str, values["pert_type"])))
+    directions = ["up", "down"] if direction == "both" else [direction]
+    tables = {
+        kind: {way: [_linked(row) for row in index.gene_signatures(
+            gene.symbol, direction=way, pert_type=kind, cell_id=cell_id, limit=limit)]
+            for way in directions}
+        for kind in types
+    }  # fmt: skip
+    return {
+        "gene": gene.as_dict(),
+        "matched_by": str(resolution.matched_by),
+        "in_output_space": True,
+        "index_version": index.version,
+        "filters": {"direction": direction, "pert_type": pert_type, "cell_id": cell_id},
+        "tables": tables,
+        "by_cell_line": _boxes(values, pert_type),
+    }
+
+
+def _boxes(values: dict[str, Any], pert_type: str | None) -> list[dict[str, Any]]:
+    """Per cell line: quartiles and whiskers of the gene's signature values (a box plot)."""
+    cd = np.asarray(values["values"], dtype=np.float64)
+    cells = np.asarray(values["cell_id"]).astype(str)
+    keep = np.ones(len(cd), dtype=bool)
+    if pert_type:
+        keep &= np.asarray(values["pert_type"]).astype(str) == pert_type
+    boxes = []
+    for cell in sorted(set(cells[keep])):
+        part = cd[keep & (cells == cell)]
+        q1, median, q3 = np.quantile(part, [0.25, 0.5, 0.75])
+        spread = 1.5 * (q3 - q1)
+        inside = part[(part >= q1 - spread) & (part <= q3 + spread)]
+        boxes.append({"cell_id": cell, "n": len(part), "q1": float(q1),
+                      "median": float(median), "q3": float(q3), "lowerfence": float(inside.min()),
+                      "upperfence": float(inside.max()), "mean": float(part.mean())})  # fmt: skip
+    return boxes

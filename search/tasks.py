@@ -1,0 +1,37 @@
+"""Celery tasks: take ids or paths, call one selector or service."""
+
+from __future__ import annotations
+
+import os
+import socket
+from typing import Any
+
+from celery import shared_task
+
+from search.batches import batch_search_fail, batch_search_run
+from search.health import search_index_health
+
+
+@shared_task(name="search.tasks.search_index_check")
+def search_index_check() -> dict[str, Any]:
+    """The search index state as this worker sees it, with the worker's host and process."""
+    return {**search_index_health(), "host": socket.gethostname(), "pid": os.getpid()}
+
+
+@shared_task(
+    name="search.tasks.batch_search_run",
+    bind=True,
+    acks_late=True,
+    reject_on_worker_lost=True,
+    max_retries=3,
+)
+def batch_search_run_task(self: Any, batch_id: str) -> str:
+    """Run one batch search (resumable: finished queries are kept and skipped on a retry)."""
+    try:
+        batch = batch_search_run(batch_id=batch_id)
+    except OSError as error:  # a full or unavailable disk: transient, retried
+        raise self.retry(exc=error, countdown=5) from error
+    except Exception as error:
+        batch_search_fail(batch_id=batch_id, error=str(error))
+        raise
+    return str(batch.status)

@@ -1,0 +1,35 @@
+// Batch page: submit a GMT to POST /api/search/batch; batch detail page: poll until done.
+(function () {
+  "use strict";
+  const form = document.getElementById("batch-form");
+  if (form) {
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const status = document.getElementById("batch-status");
+      const file = document.getElementById("gmt-file").files[0];
+      const gmt = file ? await file.text() : document.getElementById("gmt-text").value;
+      status.textContent = "Submitting…";
+      const response = await fetch("/api/search/batch", {
+        method: "POST", headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ gmt: gmt, mode: document.getElementById("batch-mode").value,
+          limit: Number(document.getElementById("batch-limit").value) }),
+      });
+      const body = await response.json().catch(() => ({ detail: response.statusText }));
+      if (response.ok) window.location.assign(body.page);
+      else status.textContent = "Refused: " + Object.entries(body).map(([k, v]) => k + ": " + v).join("; ");
+    });
+  }
+  const state = document.getElementById("batch-state");
+  if (state) {
+    const poll = async () => {
+      const body = await (await fetch(state.dataset.statusUrl)).json();
+      state.textContent = body.status;
+      document.getElementById("batch-done").textContent = body.n_done;
+      document.getElementById("batch-progress").value = body.n_done;
+      document.getElementById("batch-error").textContent = body.error || "";
+      if (body.status === "done") document.getElementById("batch-download").hidden = false;
+      else if (body.status !== "failed") setTimeout(poll, 1000);
+    };
+    poll();
+  }
+})();

@@ -1,0 +1,69 @@
+// The search form of the home page: counts, one-click examples, POST /api/search, then the results.
+(function () {
+  "use strict";
+  const form = document.getElementById("search-form");
+  const examples = JSON.parse(document.getElementById("examples").textContent);
+  const status = document.getElementById("search-status");
+  const sides = ["up", "down"];
+
+  function genes(name) {
+    return document.getElementById(name).value.split(/[\s,;]+/).filter((s) => s.length > 0);
+  }
+
+  function recount() {
+    for (const name of sides) {
+      document.getElementById(name + "-count").textContent = genes(name).length;
+    }
+  }
+
+  function showErrors(body) {
+    for (const name of sides) document.getElementById("error-" + name).textContent = "";
+    const messages = [];
+    for (const [field, value] of Object.entries(body)) {
+      const text = Array.isArray(value) ? value.join(" ") : typeof value === "string" ? value : "";
+      const slot = document.getElementById("error-" + (body.field || field));
+      if (slot && text) slot.textContent = text;
+      else if (text) messages.push(field === "detail" ? text : field + ": " + text);
+    }
+    status.textContent = messages.join(" ");
+  }
+
+  for (const name of sides) document.getElementById(name).addEventListener("input", recount);
+  for (const button of document.querySelectorAll("button.example")) {
+    button.addEventListener("click", () => {
+      const example = examples.find((e) => e.key === button.dataset.example);
+      document.getElementById("up").value = example.up.join("\n");
+      document.getElementById("down").value = example.down.join("\n");
+      recount();
+    });
+  }
+
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const data = new FormData(form);
+    const filters = {};
+    for (const key of ["pert_type", "cell_id", "pert_iname", "pert_time"]) {
+      if (data.get(key)) filters[key] = [data.get(key)];
+    }
+    const request = {
+      up: genes("up"), down: genes("down"), mode: data.get("mode"), score: data.get("score"),
+      limit: Number(data.get("limit")), filters: filters,
+    };
+    status.textContent = "Searching…";
+    const response = await fetch("/api/search", {
+      method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(request),
+    });
+    const body = await response.json().catch(() => ({ detail: response.statusText }));
+    if (response.ok) {
+      window.location.assign(body.permalink);
+    } else {
+      showErrors(body);
+    }
+  });
+  // Links from signature pages preset a filter: /?pert_iname=X or /?cell_id=Y.
+  const preset = new URLSearchParams(window.location.search);
+  for (const key of ["pert_type", "cell_id", "pert_iname", "pert_time"]) {
+    if (preset.get(key)) document.getElementById(key).value = preset.get(key);
+  }
+  recount();
+})();

@@ -1,0 +1,73 @@
+"""The demo data for the browser tests, built once by the same commands as `make run`.
+
+Training is cut to a few epochs (the pages, not the model, are under test here); every other step
+is the demo pipeline's own: world, both trainings, bundle, convert, signatures, publish, the search
+index, the database. Built under var/test-demo and reused while its stamp matches STEPS.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.conftest import REPO
+
+DEMO_DIR = REPO / "var" / "test-demo"
+EPOCHS = "2"
+
+
+def steps(data: Path) -> list[list[str]]:
+    world, model, sigs = data / "world", data / "model", data / "signatures"
+    profiles, l1000 = str(data / "profiles.gctx"), world / "l1000"
+    transform = [sys.executable, "-m", "transform"]
+    manage = [sys.executable, "manage.py"]
+    return [
+        [*transform, "world", "--size", "demo", "--out", str(world), "--force"],
+        [*transform, "train-cyclegan", "--world", str(world), "--out", str(model / "cyclegan"),
+         "--preset", "demo", "--epochs", EPOCHS],
+        [*transform, "train-extrapolator", "--world", str(world), "--out",
+         str(model / "extrapolator"), "--preset", "demo", "--epochs", EPOCHS],
+        [*transform, "bundle", "--cyclegan", str(model / "cyclegan" / "checkpoint.pt"),
+         "--extrapolator", str(model / "extrapolator" / "checkpoint.pt"),
+         "--out", str(model / "model.pt")],
+        [*transform, "convert", "--checkpoint", str(model / "model.pt"), "--input",
+         str(l1000 / "level3.gctx"), "--output", profiles, "--force"],
+        [*transform, "signatures", "--profiles", profiles, "--inst-info",
+         str(l1000 / "inst_info.txt"), "--sig-info", str(l1000 / "sig_info.txt"),
+         "--output", str(sigs)],
+        [*transform, "publish", "--signatures", str(sigs), "--profiles", profiles,
+         "--inst-info", str(l1000 / "inst_info.txt"), "--model", str(model / "model.pt"),
+         "--out", str(data / "downloads")],
+        [*manage, "migrate", "--noinput", "-v", "0"],
+        [*manage, "load_genes", "-v", "0"],
+        [*manage, "build_search_index", "--signatures", str(sigs)],
+    ]  # fmt: skip
+
+
+def demo_environment(data: Path) -> dict[str, str]:
+    env = {key: value for key, value in os.environ.items() if key != "DATABASE_URL"}
+    env.update(DEBUG="1", DATA_DIR=str(data), DJANGO_SETTINGS_MODULE="portal.settings",
+               CELERY_BROKER_URL="", OMP_WAIT_POLICY="PASSIVE")  # fmt: skip
+    return env
+
+
+def build_demo(data: Path = DEMO_DIR) -> Path:
+    """Run the steps not yet done (a stamp per step), so an interrupted build resumes."""
+    data.mkdir(parents=True, exist_ok=True)
+    env = demo_environment(data)
+    for number, command in enumerate(steps(data)):
+        key = hashlib.sha256(json.dumps(command[1:]).encode()).hexdigest()[:16]
+        stamp = data / f".step-{number:02d}-{key}"
+        if stamp.exists():
+            continue
+        result = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True)
+        if result.returncode != 0:
+            raise RuntimeError(
+                f"demo step {' '.join(command[1:4])} failed:\n{result.stderr[-3000:]}"
+            )
+        stamp.touch()
+    return data

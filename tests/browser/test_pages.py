@@ -1,0 +1,121 @@
+"""The pages in Chromium against the real server on the demo data; screenshots of each page.
+
+Screenshots land in var/test-screenshots/ (the README shows them).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from playwright.sync_api import Page, expect
+
+from tests.browser.conftest import screenshot
+
+
+def _search_dexamethasone(page: Page) -> None:
+    page.goto("/")
+    page.get_by_role("button", name="Dexamethasone, airway smooth muscle (RNA-seq)").click()
+    expect(page.locator("#up-count")).to_have_text("150")
+    expect(page.locator("#down-count")).to_have_text("150")
+    screenshot(page, "home")
+    page.locator("#search-button").click()
+    page.wait_for_url("**/search/*")
+
+
+def test_a_search_from_an_example_gives_a_sortable_filterable_table_and_plots(page: Page) -> None:
+    _search_dexamethasone(page)
+    rows = page.locator("#results-table tbody tr")
+    expect(rows.first).to_be_visible()
+    count = rows.count()
+    assert count == 100
+    expect(page.locator("#query-report")).to_contain_text("of 150 genes searched")
+    expect(page.locator("#scatter .main-svg").first).to_be_visible()
+    expect(page.locator("#bars .main-svg").first).to_be_visible()
+    z_sum = page.locator("#results-table th[data-key='z_sum']")
+    z_sum.click()
+    values = [
+        float(v) for v in page.locator("#results-table tbody tr td:nth-child(9)").all_inner_texts()
+    ]
+    assert values == sorted(values)
+    z_sum.click()
+    values = [
+        float(v) for v in page.locator("#results-table tbody tr td:nth-child(9)").all_inner_texts()
+    ]
+    assert values == sorted(values, reverse=True)
+    page.select_option("#direction-filter", "reverse")
+    directions = page.locator("#results-table tbody tr td:nth-child(2)")
+    assert all(
+        "reverse" in (c or "") for c in directions.evaluate_all("els => els.map(e => e.className)")
+    )
+    page.select_option("#direction-filter", "")
+    first_cell = page.locator("#results-table tbody tr td:nth-child(4)").first.inner_text()
+    page.fill("#text-filter", first_cell)
+    expect(page.locator("#row-count")).to_contain_text("shown")
+    cells = page.locator("#results-table tbody tr td:nth-child(4)").all_inner_texts()
+    assert cells
+    assert all(cell == first_cell for cell in cells)
+    expect(page.locator("#consensus-table tbody tr").first).to_be_visible()
+    screenshot(page, "results")
+
+
+def test_the_results_download_as_tsv(page: Page, tmp_path: Path) -> None:
+    _search_dexamethasone(page)
+    with page.expect_download() as download:
+        page.locator("#export-tsv").click()
+    path = tmp_path / "results.tsv"
+    download.value.save_as(path)
+    lines = path.read_text().splitlines()
+    assert lines[0].startswith("# search ")
+    assert lines[1].split("\t")[:3] == ["rank", "sig_id", "pert_type"]
+    assert len(lines) == 102
+
+
+def test_a_signature_page_and_a_gene_page_with_its_plots(page: Page) -> None:
+    _search_dexamethasone(page)
+    page.locator("#results-table tbody tr td:nth-child(13) a").first.click()
+    page.wait_for_url("**/signatures/*")
+    expect(page.locator("#top-up tbody tr")).to_have_count(50)
+    expect(page.locator("#top-down tbody tr")).to_have_count(50)
+    expect(page.locator("#similar tbody tr").first).to_be_visible()
+    screenshot(page, "signature")
+    gene = page.locator("#top-up tbody tr td a").first
+    symbol = gene.inner_text()
+    gene.click()
+    page.wait_for_url(f"**/genes/{symbol}")
+    expect(page.locator("h1")).to_contain_text(symbol)
+    expect(page.locator("#volcano .main-svg").first).to_be_visible()
+    expect(page.locator("#by-cell .main-svg").first).to_be_visible()
+    expect(page.locator("table.gene-table tbody tr").first).to_be_visible()
+    screenshot(page, "gene")
+
+
+def test_a_batch_is_submitted_and_finishes(page: Page, tmp_path: Path) -> None:
+    page.goto("/batch/")
+    gmt = "\n".join([
+        "DEX_up\tdemo\t" + "\t".join(["FKBP5", "TSC22D3", "PER1", "ZBTB16", "KLF15", "DUSP1"]),
+        "DEX_down\tdemo\t" + "\t".join(["CCL2", "IL6", "CXCL8", "PTGS2", "IL1B", "SERPINE1"]),
+        "TOO_SMALL\tdemo\tTP53",
+    ])  # fmt: skip
+    page.fill("#gmt-text", gmt)
+    page.locator("#batch-submit").click()
+    page.wait_for_url("**/batch/*")
+    expect(page.locator("#batch-state")).to_have_text("done", timeout=60_000)
+    expect(page.locator("#batch-download")).to_be_visible()
+    screenshot(page, "batch")
+    with page.expect_download() as download:
+        page.locator("#batch-download").click()
+    path = tmp_path / "batch.tsv"
+    download.value.save_as(path)
+    lines = path.read_text().splitlines()
+    assert lines[0].startswith("query\trank\tsig_id")
+    assert sum(line.startswith("DEX\t") for line in lines) == 50
+    assert any(line.startswith("TOO_SMALL") and "at least 5" in line for line in lines)
+
+
+def test_the_downloads_page_lists_the_published_files(page: Page) -> None:
+    page.goto("/downloads/")
+    names = page.locator("#downloads-table tbody tr td:first-child").all_inner_texts()
+    assert "signatures_trt_cp.gctx" in names
+    assert "profiles_rnaseq_like.gctx" in names
+    assert "model.pt" in names
+    screenshot(page, "downloads")

@@ -1,0 +1,161 @@
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from django.core.management import CommandError, call_command
+
+from search.engine import layout
+from search.engine.build import build_index
+from search.engine.errors import IndexArtifactError
+from search.engine.index import IndexError_, SearchIndex
+from search.engine.index_state import index_state
+from search.engine.sources import FrameSource
+from tests.engine.conftest import TEST_BUILD, signature_metadata
+from tests.engine.reference import structured_signatures
+from transform.io import GeneMatrix, write_gctx
+
+SMALL = replace(TEST_BUILD, pq_from=10_000, recall_queries=4, sample=200)
+
+
+def small_source(n_sigs: int = 200, seed: int = 0) -> FrameSource:
+    genes = [f"G{g:03d}" for g in range(60)]
+    values = structured_signatures(60, n_sigs, seed=seed)
+    return FrameSource(pd.DataFrame(values, index=genes), signature_metadata(n_sigs, seed))
+
+
+@pytest.fixture
+def built(tmp_path: Path) -> Path:
+    build_index(small_source(), tmp_path / "index", SMALL)
+    return tmp_path / "index"
+
+
+def test_a_build_writes_a_versioned_folder_and_a_manifest(built: Path) -> None:
+    manifest = json.loads((built / "index.json").read_text())
+    folder = built / manifest["folder"]
+    assert manifest["version"] == folder.name
+    assert manifest["n_signatures"] == 200
+    assert manifest["gene_space"]["n_genes"] == 60
+    assert manifest["fast"]["recall_at_100"] > 0
+    assert {"ranks.npy", "values.npy", "fast.faiss", "metadata.h5", "genes.txt"} <= set(
+        manifest["files"]
+    )
+    assert manifest["files"]["ranks.npy"] == {**manifest["files"]["ranks.npy"],
+                                              "dtype": "uint16", "shape": [60, 200]}  # fmt: skip
+    state = index_state(built)
+    assert (state.state, state.n_signatures, state.version) == ("ready", 200, manifest["version"])
+    index = SearchIndex.open(built)
+    assert index.version == manifest["version"]
+    assert index.n_signatures == 200
+
+
+def flip_byte(path: Path, offset: int) -> None:
+    data = bytearray(path.read_bytes())
+    data[offset] ^= 0xFF
+    path.write_bytes(bytes(data))
+
+
+def folder_of(built: Path) -> Path:
+    return built / json.loads((built / "index.json").read_text())["folder"]
+
+
+@pytest.mark.parametrize("damage", ["flipped byte", "truncated", "missing", "shape"])
+def test_a_damaged_index_is_refused_with_the_reason(built: Path, damage: str) -> None:
+    ranks = folder_of(built) / "ranks.npy"
+    if damage == "flipped byte":
+        flip_byte(ranks, ranks.stat().st_size - 10)  # inside the last sampled block
+        reason = "sampled sha256"
+    elif damage == "truncated":
+        ranks.write_bytes(ranks.read_bytes()[:-100])
+        reason = "bytes"
+    elif damage == "missing":
+        ranks.unlink()
+        reason = "missing"
+    else:
+        np.save(ranks, np.zeros((200, 60), dtype=np.uint16))  # same bytes, transposed
+        reason = r"\[200, 60\]"
+    with pytest.raises(IndexArtifactError, match=reason):
+        SearchIndex.open(built)
+
+
+def test_a_byte_outside_the_samples_is_caught_by_the_full_check(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(layout, "SAMPLE_BYTES", 64)  # so that most bytes go unsampled
+    build_index(small_source(), tmp_path, SMALL)
+    values = folder_of(tmp_path) / "values.npy"
+    flip_byte(values, values.stat().st_size // 2 + 7)
+    index = SearchIndex.open(tmp_path)  # sampled checks pass
+    with pytest.raises(IndexError_, match="sha256"):
+        index.verify()
+
+
+def test_another_format_version_or_a_missing_folder_is_refused(built: Path) -> None:
+    manifest_path = built / "index.json"
+    manifest = json.loads(manifest_path.read_text())
+    manifest_path.write_text(json.dumps({**manifest, "format_version": 99}))
+    with pytest.raises(IndexArtifactError, match="format version 99"):
+        SearchIndex.open(built)
+    manifest_path.write_text(json.dumps({**manifest, "folder": "gone"}))
+    with pytest.raises(IndexArtifactError, match="missing"):
+        SearchIndex.open(built)
+    manifest_path.write_text("{not json")
+    with pytest.raises(IndexArtifactError, match="unreadable"):
+        SearchIndex.open(built)
+
+
+def test_a_rebuild_publishes_a_new_version_and_keeps_the_previous_one(built: Path) -> None:
+    first = SearchIndex.open(built)
+    build_index(small_source(seed=1), built, SMALL)
+    second = SearchIndex.open(built)
+    assert second.version != first.version
+    assert first.folder.exists()
+    assert first.search(["G001", "G002", "G003", "G004", "G005"], []).n_searched == 200
+    build_index(small_source(seed=2), built, SMALL)
+    assert not first.folder.exists()
+    assert second.folder.exists()
+
+
+@pytest.mark.django_db
+def test_the_command_builds_from_a_signature_folder_and_verifies(tmp_path: Path) -> None:
+    source = small_source(120)
+    genes = pd.DataFrame({"pr_gene_symbol": source.genes},
+                         index=[f"{i}_at" for i in range(60)])  # fmt: skip
+    meta = source.metadata.set_index("sig_id")
+    (tmp_path / "sigs").mkdir()
+    write_gctx(tmp_path / "sigs" / "signatures.gctx",
+               GeneMatrix(source.read(np.arange(120)).T, genes, meta))  # fmt: skip
+    out = tmp_path / "index"
+    call_command("build_search_index", signatures=tmp_path / "sigs", out=out, embedding_dim=8,
+                 stdout=(log := _Log()))  # fmt: skip
+    assert "120 signatures x 60 genes" in log.text
+    index = SearchIndex.open(out)
+    assert index.genes == source.genes
+    assert index.has_gene("G007")
+    assert index.manifest["source"]["signatures"].endswith("signatures.gctx")
+    from search.models import Signature  # the command also loads the metadata, in index order
+
+    rows = Signature.objects.filter(signature_set__version=index.version).order_by("position")
+    assert list(rows.values_list("sig_id", flat=True)) == list(index.table.sig_ids)
+    call_command("build_search_index", out=out, verify=True, stdout=_Log())
+    shutil.rmtree(out / index.manifest["folder"])
+    with pytest.raises(CommandError, match="missing"):
+        call_command("build_search_index", out=out, verify=True, stdout=_Log())
+    with pytest.raises(CommandError, match=r"signatures\.gctx"):
+        call_command("build_search_index", signatures=tmp_path / "nothing", out=out)
+
+
+class _Log:
+    def __init__(self) -> None:
+        self.text = ""
+
+    def write(self, text: str) -> None:
+        self.text += text
+
+    def flush(self) -> None:
+        pass

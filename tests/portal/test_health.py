@@ -1,0 +1,66 @@
+"""GET /api/health reports the database, the broker and the search index, each for real."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from django.test import override_settings
+from rest_framework.test import APIClient
+
+from tests.conftest import REDIS_URL
+
+pytestmark = pytest.mark.django_db
+
+
+def _health() -> tuple[int, dict]:
+    response = APIClient().get("/api/health")
+    return response.status_code, response.json()
+
+
+def test_the_embedded_default_is_healthy_with_eager_tasks_and_no_index(tmp_path: Path) -> None:
+    with override_settings(SEARCH_INDEX_DIR=tmp_path):
+        code, body = _health()
+    assert code == 200
+    assert body["status"] == "ok"
+    assert body["database"]["ok"] is True
+    assert body["database"]["gene_registry"]["n_genes"] == 65191
+    assert body["broker"]["mode"] == "eager"
+    assert body["search_index"]["state"] == "absent"
+
+
+@pytest.mark.services
+def test_it_reaches_the_running_redis_broker() -> None:
+    with override_settings(CELERY_BROKER_URL=REDIS_URL):
+        code, body = _health()
+    assert code == 200
+    assert body["broker"]["ok"] is True
+    assert body["broker"]["mode"] == "broker"
+    assert body["broker"]["latency_ms"] >= 0
+
+
+def test_an_unreachable_broker_degrades_the_portal_and_hides_the_password() -> None:
+    with override_settings(CELERY_BROKER_URL="redis://user:s3cret@127.0.0.1:9/0"):
+        code, body = _health()
+    assert code == 503
+    assert body["status"] == "degraded"
+    assert body["broker"]["ok"] is False
+    assert body["broker"]["error"]
+    assert "s3cret" not in json.dumps(body)
+
+
+def test_it_reports_a_ready_or_an_invalid_index(tmp_path: Path) -> None:
+    manifest = {"format_version": 1, "n_signatures": 42, "gene_space": "demo", "version": "v1"}
+    (tmp_path / "index.json").write_text(json.dumps(manifest))
+    with override_settings(SEARCH_INDEX_DIR=tmp_path):
+        code, body = _health()
+    assert (code, body["search_index"]["state"], body["search_index"]["n_signatures"]) == (
+        200,
+        "ready",
+        42,
+    )
+    (tmp_path / "index.json").write_text("{broken")
+    with override_settings(SEARCH_INDEX_DIR=tmp_path):
+        code, body = _health()
+    assert (code, body["search_index"]["state"]) == (503, "invalid")

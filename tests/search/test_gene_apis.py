@@ -1,0 +1,139 @@
+"""The gene APIs: autocomplete, detail, bulk resolution, and their refusals."""
+
+from __future__ import annotations
+
+import csv
+
+import pytest
+from rest_framework.test import APIClient
+
+from tests.conftest import REFERENCE_DIR
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def api() -> APIClient:
+    return APIClient()
+
+
+def _symbols(response) -> list[str]:
+    return [gene["symbol"] for gene in response.json()["results"]]
+
+
+def test_autocomplete_ranks_the_exact_symbol_first(api: APIClient) -> None:
+    response = api.get("/api/genes", {"q": "tp53"})
+    assert response.status_code == 200
+    symbols = _symbols(response)
+    assert symbols[0] == "TP53"
+    assert all(symbol.upper().startswith("TP53") for symbol in symbols)
+    assert {"TP53BP1", "TP53I3"} <= set(symbols)
+
+
+def test_autocomplete_puts_landmarks_before_other_prefix_matches(api: APIClient) -> None:
+    results = api.get("/api/genes", {"q": "TP5", "limit": 50}).json()["results"]
+    flags = [gene["is_landmark"] for gene in results]
+    assert flags[0] is True
+    assert flags == sorted(flags, reverse=True)
+
+
+def test_autocomplete_finds_an_entrez_id_and_honours_the_limit(api: APIClient) -> None:
+    assert _symbols(api.get("/api/genes", {"q": "7157"}))[0] == "TP53"
+    assert len(_symbols(api.get("/api/genes", {"q": "A", "limit": 7}))) == 7
+
+
+def test_autocomplete_refuses_a_missing_query_or_a_bad_limit(api: APIClient) -> None:
+    assert api.get("/api/genes").json() == {"q": ["This field is required."]}
+    response = api.get("/api/genes", {"q": "TP", "limit": 5000})
+    assert response.status_code == 400
+    assert "limit" in response.json()
+
+
+@pytest.mark.parametrize(
+    ("identifier", "matched_by"),
+    [
+        ("TP53", "symbol"),
+        ("7157", "entrez_id"),
+        ("ENSG00000141510", "ensembl_id"),
+        ("p53", "alias"),
+    ],
+)
+def test_gene_detail_accepts_any_identifier(
+    api: APIClient, identifier: str, matched_by: str
+) -> None:
+    response = api.get(f"/api/genes/{identifier}")
+    assert response.status_code == 200
+    body = response.json()
+    assert (body["entrez_id"], body["symbol"], body["matched_by"]) == (7157, "TP53", matched_by)
+    assert body["l1000_type"] == "landmark"
+
+
+def test_gene_detail_answers_an_ambiguous_alias_with_its_candidates(api: APIClient) -> None:
+    response = api.get("/api/genes/MDR1")
+    assert response.status_code == 300
+    body = response.json()
+    assert {gene["symbol"] for gene in body["candidates"]} == {"ABCB1", "TBC1D9"}
+    assert body["identifier"] == "MDR1"
+
+
+def test_gene_detail_answers_404_for_an_unknown_identifier(api: APIClient) -> None:
+    response = api.get("/api/genes/NOT_A_GENE")
+    assert response.status_code == 404
+    assert "NOT_A_GENE" in response.json()["detail"]
+
+
+def test_resolve_answers_for_all_978_landmarks_by_2017_symbol_and_entrez_id(api: APIClient) -> None:
+    with (REFERENCE_DIR / "l1000_landmark_genes_978.tsv").open(newline="") as handle:
+        landmarks = list(csv.DictReader(handle, delimiter="\t"))
+    for column in ("pr_gene_symbol", "pr_gene_id"):
+        queries = [row[column] for row in landmarks]
+        response = api.post("/api/genes/resolve", {"identifiers": queries}, format="json")
+        assert response.status_code == 200
+        body = response.json()
+        assert body["summary"] == {"resolved": 978, "ambiguous": 0, "unknown": 0}
+        assert [r["query"] for r in body["results"]] == queries
+        assert [r["gene"]["entrez_id"] for r in body["results"]] == [
+            int(row["pr_gene_id"]) for row in landmarks
+        ]
+        assert all(r["gene"]["is_landmark"] for r in body["results"])
+
+
+def test_resolve_reports_each_item_resolved_ambiguous_or_unknown(api: APIClient) -> None:
+    queries = ["TP53", "MDR1", "NOT_A_GENE", "tp53"]
+    body = api.post("/api/genes/resolve", {"identifiers": queries}, format="json").json()
+    assert body["summary"] == {"resolved": 2, "ambiguous": 1, "unknown": 1}
+    resolved, ambiguous, unknown, again = body["results"]
+    assert resolved["gene"]["symbol"] == again["gene"]["symbol"] == "TP53"
+    assert ambiguous["gene"] is None
+    assert ambiguous["matched_by"] == "alias"
+    assert [c["symbol"] for c in ambiguous["candidates"]] == ["ABCB1", "TBC1D9"]
+    assert unknown == {
+        "query": "NOT_A_GENE", "status": "unknown", "matched_by": None, "gene": None,
+        "candidates": [],
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("body", "field_error"),
+    [
+        ({"identifiers": ["TP53"] * 5001}, "no more than 5000"),
+        ({"identifiers": ["TP53", 7157]}, "Not a string: got int."),
+        ({"identifiers": ["TP53", None]}, "may not be null"),
+        ({"identifiers": []}, "may not be empty"),
+        ({"identifiers": "TP53"}, "Expected a list"),
+        ({"genes": ["TP53"]}, "required"),
+        ({"identifiers": ["x" * 101]}, "no more than 100 characters"),
+    ],
+)
+def test_resolve_refuses_malformed_input_with_a_field_message(
+    api: APIClient, body: dict, field_error: str
+) -> None:
+    response = api.post("/api/genes/resolve", body, format="json")
+    assert response.status_code == 400
+    assert field_error in str(response.json()["identifiers"])
+
+
+def test_resolve_refuses_a_body_that_is_not_json(api: APIClient) -> None:
+    response = api.post("/api/genes/resolve", "TP53,MDR1", content_type="application/json")
+    assert response.status_code == 400
+    assert "JSON parse error" in response.json()["detail"]

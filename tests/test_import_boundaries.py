@@ -1,0 +1,51 @@
+"""transform/ never imports Django; search/engine/ imports neither Django nor torch."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO
+
+RULES = {"transform": {"django", "rest_framework", "search", "portal"},
+         "search/engine": {"django", "rest_framework", "torch", "portal"}}  # fmt: skip
+
+
+def _imported_roots(path: Path) -> set[str]:
+    roots: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.Import):
+            roots.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            roots.add(node.module.split(".")[0])
+    return roots
+
+
+@pytest.mark.parametrize(("package", "forbidden"), RULES.items())
+def test_no_module_imports_what_its_package_must_not(package: str, forbidden: set[str]) -> None:
+    files = sorted((REPO / package).rglob("*.py"))
+    assert files, package
+    offenders = {str(f.relative_to(REPO)): _imported_roots(f) & forbidden for f in files}
+    assert {f: roots for f, roots in offenders.items() if roots} == {}
+
+
+def test_the_rule_checker_sees_an_offending_import(tmp_path: Path) -> None:
+    module = tmp_path / "bad.py"
+    module.write_text("import os\nfrom django.db import models\nimport torch.nn as nn\n")
+    assert _imported_roots(module) == {"os", "django", "torch"}
+
+
+@pytest.mark.parametrize(("module", "forbidden"),
+                         [("transform", "django"), ("search.engine.genes", "django"),
+                          ("search.engine.gene_reference", "torch"),
+                          ("search.engine.index_state", "django")])  # fmt: skip
+def test_importing_the_package_loads_none_of_them(module: str, forbidden: str) -> None:
+    code = f"import sys, {module}; print({forbidden!r} in sys.modules)"
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "False"

@@ -1,0 +1,78 @@
+"""What the command refuses, with the reason: an existing output, an unfinished job of other
+settings (both unless --force), and a bundle of another gene space."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.transform.convert.helpers import convert, leave_unfinished, manifest_of, tiny_bundle
+from transform.cli import main as transform_main
+from transform.convert.job import JobMismatch
+from transform.gene_space import GeneSpaceMismatch
+
+
+def test_an_existing_output_is_kept_without_force(
+    level3: Path, small_bundle: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    output = tmp_path / "profiles.gctx"
+    first = convert(small_bundle, level3, output, chunk_size=1000)
+    with pytest.raises(FileExistsError, match=r"profiles\.gctx exists; pass --force to replace it"):
+        convert(small_bundle, level3, output, chunk_size=1000, dtype="float16")
+    arguments = ["convert", "--checkpoint", str(small_bundle), "--input", str(level3),
+                 "--output", str(output)]  # fmt: skip
+    assert transform_main(arguments) == 2
+    assert "pass --force to replace it" in capsys.readouterr().err
+    assert manifest_of(output) == first.manifest
+    again = convert(small_bundle, level3, output, chunk_size=1000, dtype="float16", force=True)
+    assert again.converted == 2000
+    assert manifest_of(output)["dtype"] == "float16"
+
+
+@pytest.mark.parametrize(
+    ("changed", "reason"),
+    [
+        ({"dtype": "float16"}, "another output dtype (dtype: float32 -> float16)"),
+        ({"chunk_size": 300}, "another chunking (chunk_size: 400 -> 300)"),
+        ({"limit": 1500}, "another chunking (n_profiles: 2000 -> 1500)"),
+    ],
+)
+def test_an_unfinished_job_of_other_settings_is_refused_without_force(
+    level3: Path,
+    small_bundle: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    changed: dict,
+    reason: str,
+) -> None:
+    output = tmp_path / "profiles.gctx"
+    work = leave_unfinished(monkeypatch, small_bundle, level3, output, chunk_size=400)
+    settings = {"chunk_size": 400, **changed}
+    with pytest.raises(JobMismatch, match="pass --force to discard it") as refused:
+        convert(small_bundle, level3, output, **settings)
+    assert reason in str(refused.value)
+    assert len(work.read_records(work.load_job())) == 5  # left as it was
+    summary = convert(small_bundle, level3, output, force=True, **settings)
+    assert summary.chunks_before == 0
+    assert summary.converted == summary.profiles
+    assert not work.path.exists()
+
+
+def test_an_unfinished_job_of_another_checkpoint_is_refused(
+    level3: Path, small_bundle: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    output = tmp_path / "profiles.gctx"
+    leave_unfinished(monkeypatch, small_bundle, level3, output, chunk_size=500)
+    other = tiny_bundle(tmp_path / "other.pt", [f"G{i:03d}" for i in range(30)], n_outputs=70)
+    with pytest.raises(JobMismatch, match=r"another checkpoint \(checkpoint_sha256: "):
+        convert(other, level3, output, chunk_size=500)
+
+
+def test_a_bundle_of_another_gene_space_is_refused_naming_its_genes(
+    level3: Path, tmp_path: Path
+) -> None:
+    bundle = tiny_bundle(tmp_path / "model.pt", ["TP53", "EGFR", "MYC"])
+    with pytest.raises(GeneSpaceMismatch, match="3 missing: 'TP53', 'EGFR', 'MYC'"):
+        convert(bundle, level3, tmp_path / "profiles.gctx")
+    assert not (tmp_path / "profiles.gctx.work").exists()

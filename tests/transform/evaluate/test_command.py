@@ -1,0 +1,94 @@
+"""`python -m transform evaluate` end to end: a tiny world, a model trained one epoch per step
+from the command line, bundled, then evaluated into markdown, CSV, JSON and PNG files."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from transform.cli import main
+from transform.evaluate.metrics import METRICS
+from transform.evaluate.run import BASELINE, INFORMATIVE, LEVELS, MODEL
+from transform.world.config import world_config
+from transform.world.generate import generate_world
+
+TINY_WORLD = {
+    "n_rnaseq_samples": 200,
+    "n_paired_samples": 48,
+    "chunk_samples": 100,
+    "n_compound_batches": 1,
+    "n_knockout_batches": 0,
+    "replicate_plates": 1,
+}
+PNG = b"\x89PNG\r\n\x1a\n"
+CYCLEGAN = ["--hidden", "16", "--bottleneck", "8", "--disc-hidden", "16,8", "--batch-size", "32"]
+EXTRAPOLATOR = ["--hidden", "8,8,16", "--batch-size", "64"]
+
+
+def _run(*argv: object) -> None:
+    assert main([str(arg) for arg in argv]) == 0, argv
+
+
+@pytest.fixture(scope="module")
+def evaluated(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("evaluate")
+    world = root / "world"
+    config = world_config("demo", seed=5, **TINY_WORLD)
+    generate_world(config, world, parts=("l1000", "rnaseq", "paired"), progress=lambda _: None)
+    common = ["--world", world, "--data", root / "data", "--preset", "paper", "--epochs", 1]
+    _run("train-cyclegan", *common, "--out", root / "step1", *CYCLEGAN)
+    _run("train-extrapolator", *common, "--out", root / "step2", *EXTRAPOLATOR)
+    model = root / "model.pt"
+    _run("bundle", "--cyclegan", root / "step1" / "checkpoint.pt",
+         "--extrapolator", root / "step2" / "checkpoint.pt", "--out", model)  # fmt: skip
+    out = root / "evaluation"
+    _run("evaluate", "--model", model, "--world", world, "--out", out,
+         "--reference-samples", 150)  # fmt: skip
+    return out
+
+
+def test_it_writes_the_markdown_report_with_both_levels_and_the_papers_figures(
+    evaluated: Path,
+) -> None:
+    report = (evaluated / "evaluation.md").read_text()
+    assert "Paired samples: 48" in report
+    for heading in (*LEVELS, "Does the model beat every baseline", "Real plates"):
+        assert f"**{heading}" in report, heading
+    assert "0.914" in report
+    assert "1.167" in report
+    assert "| two-step model |" in report
+    step1 = next(line for line in report.splitlines() if line.startswith("Settings of step 1"))
+    assert "epochs=1;" in step1
+    assert "generator.hidden=(16);" in step1
+
+
+def test_the_csv_has_every_metric_for_the_model_and_the_baselines_at_both_levels(
+    evaluated: Path,
+) -> None:
+    table = pd.read_csv(evaluated / "evaluation.csv")
+    assert list(table.columns) == ["level", "method", "role", *METRICS]
+    assert np.isfinite(table[list(METRICS)].to_numpy()).all()
+    for level in LEVELS:
+        roles = table.loc[table["level"] == level, "role"].value_counts()
+        assert roles[MODEL] == 1, level
+        assert roles[BASELINE] >= 3, level
+        assert roles[INFORMATIVE] >= 2, level
+    shuffled = table[table["method"] == "gene-shuffled model output"]
+    assert (shuffled["global_pcc"].abs() < 0.5).all()
+
+
+def test_the_plots_and_the_json_summary_are_written(evaluated: Path) -> None:
+    for name in ("scatter_two_step.png", "scatter_step1.png", "sample_pcc.png"):
+        assert (evaluated / name).read_bytes()[:8] == PNG, name
+    summary = json.loads((evaluated / "evaluation.json").read_text())
+    assert summary["samples"] == 48
+    assert set(summary["beats_every_baseline"]) == set(LEVELS)
+    verdict = pd.read_csv(evaluated / "verdict.csv")
+    assert set(verdict["level"]) == set(LEVELS)
+    real = pd.read_csv(evaluated / "real_plates.csv")
+    assert len(real) == 2
+    assert (real["n_shared"] >= 20).all()

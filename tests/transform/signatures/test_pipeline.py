@@ -1,0 +1,139 @@
+"""The signatures command on a demo world's Level 3 plates: outputs, truth, resumption."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pandas as pd
+import pytest
+
+from transform.io import read_gctx
+from transform.io.gmt import read_gmt
+from transform.signatures import pipeline
+from transform.signatures.compute import SignatureSettings
+from transform.signatures.pipeline import OutputSettings, compute_signatures
+from transform.world.config import world_config
+from transform.world.generate import generate_world
+
+LEVEL3 = SignatureSettings(scale="log2")
+SMALL = OutputSettings(top_genes=50, top_signatures=10)
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("sig-world")
+    config = world_config("demo", seed=5, n_rnaseq_samples=100, n_paired_samples=10)
+    generate_world(config, out, progress=lambda _: None, parts=("l1000", "truth"))
+    return out
+
+
+@pytest.fixture(scope="module")
+def signatures(world: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("sigs")
+    compute_signatures(world / "l1000" / "level3.gctx", world / "l1000" / "inst_info.txt", out,
+                       settings=LEVEL3, outputs=SMALL)  # fmt: skip
+    return out
+
+
+def test_every_perturbation_of_every_batch_gets_one_signature(
+    world: Path, signatures: Path
+) -> None:
+    sigs = pd.read_csv(signatures / "sig_info.txt", sep="\t")
+    truth = pd.read_csv(world / "l1000" / "sig_info.txt", sep="\t")
+    assert sorted(sigs["sig_id"]) == sorted(truth["sig_id"])
+    assert (sigs["n_cases"] >= 3).all()
+    assert (sigs["n_cases"] + sigs["n_controls"] == 3 * 384).all()  # batch rule: the whole batch
+    matrix = read_gctx(signatures / "signatures.gctx")
+    assert list(matrix.col_ids) == list(sigs["sig_id"])
+    assert np.linalg.norm(matrix.values, axis=0) == pytest.approx(1.0, abs=1e-5)
+    manifest = json.loads((signatures / "manifest.json").read_text())
+    assert manifest["n_signatures"] == len(sigs)
+    assert not (signatures / "work").exists()
+
+
+def test_knockouts_lower_their_landmark_targets(world: Path, signatures: Path) -> None:
+    matrix = read_gctx(signatures / "signatures.gctx")
+    sigs = pd.read_csv(signatures / "sig_info.txt", sep="\t")
+    truth = pd.read_csv(world / "truth" / "perturbations.txt", sep="\t").set_index("pert_id")
+    rows = {s: i for i, s in enumerate(matrix.row_meta["pr_gene_symbol"])}
+    ranks = []
+    for column, pert_id in enumerate(sigs["pert_id"]):
+        target = truth.loc[pert_id, "target_gene"]
+        if isinstance(target, str) and target in rows:
+            ranks.append(
+                int(np.sum(matrix.values[:, column] < matrix.values[rows[target], column]))
+            )
+    assert len(ranks) >= 5
+    assert np.median(ranks) < 20  # the target is among the most lowered of 978 genes
+
+
+def test_gene_sets_hold_the_strongest_genes_split_by_sign(signatures: Path) -> None:
+    matrix = read_gctx(signatures / "signatures.gctx")
+    up = {s.name: s.genes for s in read_gmt(signatures / "up.gmt")}
+    down = {s.name: s.genes for s in read_gmt(signatures / "down.gmt")}
+    sig_id, column = matrix.col_ids[7], matrix.values[:, 7]
+    symbols = matrix.row_meta["pr_gene_symbol"].astype(str).to_numpy()
+    strongest = set(symbols[np.argsort(-np.abs(column))[:50]])
+    assert set(up[f"{sig_id}_up"]) | set(down[f"{sig_id}_down"]) == strongest
+    assert up[f"{sig_id}_up"][0] == symbols[np.argmax(column)]
+    assert all(column[symbols == g][0] < 0 for g in down[f"{sig_id}_down"])
+
+
+def test_reverse_tables_equal_a_brute_force_ranking(signatures: Path) -> None:
+    matrix = read_gctx(signatures / "signatures.gctx")
+    sigs = pd.read_csv(signatures / "sig_info.txt", sep="\t")
+    with h5py.File(signatures / "reverse_search.h5") as tables:
+        top = tables["trt_cp/up/sig"][:]
+        cd = tables["trt_cp/down/cd"][:]
+        rank = tables["trt_cp/up/rank"][:]
+    compounds = np.flatnonzero(sigs["pert_type"] == "trt_cp")
+    gene = 123
+    values = matrix.values[gene, compounds]
+    assert list(top[gene]) == list(compounds[np.argsort(-values, kind="stable")[:10]])
+    assert cd[gene] == pytest.approx(np.sort(values)[:10])
+    best = top[gene, 0]
+    assert rank[gene, 0] == 1 + np.sum(matrix.values[:, best] > matrix.values[gene, best])
+
+
+def test_a_crashed_run_resumes_to_the_same_files(
+    world: Path, signatures: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_save = pipeline._save_batch
+    calls = {"n": 0}
+
+    def crash_after_first(*args, **kwargs):
+        real_save(*args, **kwargs)
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise KeyboardInterrupt("killed")
+
+    monkeypatch.setattr(pipeline, "_save_batch", crash_after_first)
+    args = (world / "l1000" / "level3.gctx", world / "l1000" / "inst_info.txt", tmp_path)
+    with pytest.raises(KeyboardInterrupt):
+        compute_signatures(*args, settings=LEVEL3, outputs=SMALL)
+    assert len(json.loads((tmp_path / "work" / "progress.json").read_text())["batches"]) == 1
+    compute_signatures(*args, settings=LEVEL3, outputs=SMALL)
+    assert calls["n"] == 3  # the finished batch was not computed again
+    for name in ("signatures.gctx", "up.gmt", "reverse_search.h5"):
+        expected = json.loads((signatures / "manifest.json").read_text())["files"][name]["sha256"]
+        assert (
+            json.loads((tmp_path / "manifest.json").read_text())["files"][name]["sha256"]
+            == expected
+        )
+
+
+def test_it_refuses_to_resume_with_other_settings(
+    world: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def stop(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(pipeline, "_assemble", stop)
+    args = (world / "l1000" / "level3.gctx", world / "l1000" / "inst_info.txt", tmp_path)
+    with pytest.raises(KeyboardInterrupt):
+        compute_signatures(*args, settings=LEVEL3, outputs=SMALL)
+    with pytest.raises(ValueError, match="other settings"):
+        compute_signatures(*args, settings=SignatureSettings(scale="log2", rule="vehicle"))

@@ -1,0 +1,37 @@
+"""Signatures of the real LJP005 and LJP009 plates: shared compounds find themselves."""
+
+from __future__ import annotations
+
+import pytest
+
+from transform.io import read_gct
+from transform.signatures.command import REAL_DIR
+from transform.signatures.real_plates import (
+    REAL_PLATES,
+    compound_signatures,
+    cross_plate_ranks,
+    nearest,
+)
+
+
+@pytest.fixture(scope="module")
+def plates():
+    return [read_gct(REAL_DIR / name) for name in REAL_PLATES]
+
+
+@pytest.mark.parametrize("rule", ["batch", "vehicle"])
+def test_shared_compounds_are_closest_to_themselves_across_plates(plates, rule: str) -> None:
+    first, second = (compound_signatures(p, rule) for p in plates)
+    table = cross_plate_ranks(first, second)
+    assert sorted(table["compound"]) == [
+        "CGP-60474", "GSK-1059615", "PD-0325901", "dasatinib", "mitoxantrone",
+    ]  # fmt: skip
+    assert (table["cosine_self"] > table["cosine_others_median"]).all()
+    assert table["rank_005_in_009"].median() <= 2  # of 63 compounds on LJP009
+    assert table["rank_005_in_009"].max() <= 5
+
+
+def test_with_vehicle_controls_vemurafenib_finds_the_mapk_inhibitors(plates) -> None:
+    first, second = (compound_signatures(p, "vehicle") for p in plates)
+    top = [entry.split(" ")[0] for entry in nearest(first, second, "vemurafenib", k=5)]
+    assert {"PD-0325901", "dabrafenib", "GDC-0879"} <= set(top)

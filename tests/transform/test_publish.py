@@ -1,0 +1,55 @@
+"""`transform publish`: per-type signature files equal the columns of the whole, others linked."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from transform import publish
+from transform.io import GctxWriter, read_gctx
+
+
+def _signatures(folder: Path, n: int = 11) -> np.ndarray:
+    folder.mkdir()
+    rng = np.random.default_rng(3)
+    values = rng.normal(size=(6, n)).astype(np.float32)
+    rows = pd.DataFrame(
+        {"pr_gene_symbol": list("ABCDEF")}, index=pd.Index(list("abcdef"), name="rid")
+    )
+    types = ["trt_cp" if i % 3 else "trt_xpr" for i in range(n)]
+    cols = pd.DataFrame({"pert_type": types, "cell_id": "A375"},
+                        index=pd.Index([f"S{i}" for i in range(n)], name="cid"))  # fmt: skip
+    with GctxWriter(folder / "signatures.gctx", rows) as writer:
+        writer.append(values[:, :5], cols.iloc[:5])
+        writer.append(values[:, 5:], cols.iloc[5:])
+    for name in ("up.gmt", "down.gmt", "sig_info.txt"):
+        (folder / name).write_text(f"{name}\n")
+    return values
+
+
+def test_each_perturbation_type_gets_its_own_file_with_its_columns(tmp_path: Path, monkeypatch):
+    monkeypatch.setattr(publish, "BLOCK_COLUMNS", 2)  # several blocks per file
+    values = _signatures(tmp_path / "sigs")
+    names = publish.publish_downloads(signatures=tmp_path / "sigs", out=tmp_path / "dl")
+    assert names == ["signatures_trt_cp.gctx", "signatures_trt_xpr.gctx", "signatures_up.gmt",
+                     "signatures_down.gmt", "signatures_metadata.tsv"]  # fmt: skip
+    xpr = read_gctx(tmp_path / "dl" / "signatures_trt_xpr.gctx")
+    assert list(xpr.col_ids) == ["S0", "S3", "S6", "S9"]
+    np.testing.assert_array_equal(xpr.values, values[:, [0, 3, 6, 9]])
+    cp = read_gctx(tmp_path / "dl" / "signatures_trt_cp.gctx")
+    assert len(cp.col_ids) == 7
+    assert set(cp.col_meta["pert_type"]) == {"trt_cp"}
+    assert list(cp.row_meta["pr_gene_symbol"]) == list("ABCDEF")
+    assert (tmp_path / "dl" / "signatures_up.gmt").read_text() == "up.gmt\n"
+    assert not list((tmp_path / "dl").glob(".*partial"))
+
+
+def test_publishing_again_replaces_the_files_in_place(tmp_path: Path) -> None:
+    _signatures(tmp_path / "sigs")
+    publish.publish_downloads(signatures=tmp_path / "sigs", out=tmp_path / "dl")
+    (tmp_path / "sigs" / "up.gmt").unlink()
+    (tmp_path / "sigs" / "up.gmt").write_text("new\n")
+    publish.publish_downloads(signatures=tmp_path / "sigs", out=tmp_path / "dl")
+    assert (tmp_path / "dl" / "signatures_up.gmt").read_text() == "new\n"

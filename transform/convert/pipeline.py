@@ -1,0 +1,230 @@
+"""The chunk pipeline: read -> host-to-device -> compute -> device-to-host -> write -> verify.
+
+    reader thread    input columns of chunk i+1 into a (pinned) host buffer
+    main thread      chunk i through `DeviceStage` (CUDA streams: copies overlap compute)
+    writer thread    chunk i-1 from its host buffer into the output (pwrite, fdatasync)
+    verifier pool    chunks written: read back, compared, hashed, recorded in the work folder
+
+Host buffers circulate through free pools (INPUT_BUFFERS and OUTPUT_BUFFERS of `chunk_size`
+profiles), so memory is fixed by the chunk size whatever the number of profiles. A chunk counts
+as done only when its record is written, after its bytes were flushed and read back. Any stage's
+error stops the others and is raised by `run`.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+import h5py
+import numpy as np
+import torch
+
+from transform.convert.compute import ChunkModel, DeviceStage, host_buffer
+from transform.convert.job import Chunk, ChunkRecord, ConvertJob, WorkFolder
+from transform.convert.output import OutputFile
+from transform.io.gctx import MATRIX
+
+INPUT_BUFFERS = 3
+OUTPUT_BUFFERS = 3
+VERIFY_THREADS = max(1, min(4, (os.cpu_count() or 1) // 2))
+POLL_S = 0.05
+
+
+class InputReader:
+    """Chunks of Level 3 profiles, restricted to the model's input rows, in its order."""
+
+    def __init__(self, path: str, rows: Sequence[int], chunk_size: int) -> None:
+        self.file = h5py.File(path, "r")
+        self.matrix = self.file[MATRIX]  # (n_cols, n_rows) profiles x probes
+        self.rows = np.asarray(rows, dtype=np.int64)
+        self.block = np.empty((chunk_size, self.matrix.shape[1]), dtype=self.matrix.dtype)
+
+    def read(self, chunk: Chunk, out: np.ndarray) -> None:
+        """(chunk.size, n_input) values into the first rows of `out`."""
+        block = self.block[: chunk.size]
+        self.matrix.read_direct(block, np.s_[chunk.start : chunk.stop], np.s_[0 : chunk.size])
+        out[: chunk.size] = np.take(block, self.rows, axis=1)
+
+    def close(self) -> None:
+        self.file.close()
+
+
+@dataclass
+class _Buffer:
+    tensor: torch.Tensor  # host memory, (chunk_size, n) rows of profiles
+    ready: torch.cuda.Event | None = None  # the device is done with it once this has fired
+
+    @property
+    def array(self) -> np.ndarray:
+        return self.tensor.numpy()
+
+    def wait(self) -> None:
+        if self.ready is not None:
+            self.ready.synchronize()
+            self.ready = None
+
+
+class _Stopped(Exception):
+    """Another stage failed; this one stops."""
+
+
+class _Failure:
+    """The first error of any stage; waits on queues give up once there is one."""
+
+    def __init__(self) -> None:
+        self.errors: list[BaseException] = []
+        self.happened = threading.Event()
+
+    def take(self, source: queue.Queue) -> Any:
+        while not self.happened.is_set():
+            try:
+                return source.get(timeout=POLL_S)
+            except queue.Empty:
+                continue
+        raise _Stopped
+
+    def guard(self, stage: Callable[..., None]) -> Callable[..., None]:
+        def guarded(*args: object) -> None:
+            try:
+                stage(*args)
+            except _Stopped:
+                pass
+            except BaseException as error:
+                self.errors.append(error)
+                self.happened.set()
+
+        return guarded
+
+    def raise_first(self) -> None:
+        if self.errors:
+            raise self.errors[0]
+
+
+class Pipeline:
+    """Converts chunks of a job into its output; buffers are kept from one run to the next."""
+
+    def __init__(
+        self,
+        job: ConvertJob,
+        model: ChunkModel,
+        work: WorkFolder,
+        *,
+        on_chunk: Callable[[ChunkRecord], None] | None = None,
+        note: Callable[[str], None] | None = None,
+    ) -> None:
+        self.job, self.model, self.work = job, model, work
+        self.on_chunk, self.note = on_chunk, note
+        self.stage = DeviceStage(model.device)
+        self.device = device_name(model.device)
+        pinned = model.device.type == "cuda"
+        self.free_inputs: queue.Queue[_Buffer] = queue.Queue()
+        self.free_outputs: queue.Queue[_Buffer] = queue.Queue()
+        for _ in range(INPUT_BUFFERS):
+            tensor = host_buffer(job.chunk_size, model.n_inputs, torch.float32, pinned=pinned)
+            self.free_inputs.put(_Buffer(tensor))
+        for _ in range(OUTPUT_BUFFERS):
+            tensor = host_buffer(job.chunk_size, model.n_outputs, model.dtype, pinned=pinned)
+            self.free_outputs.put(_Buffer(tensor))
+
+    def run(self, chunks: Sequence[Chunk]) -> None:
+        failure = _Failure()
+        to_compute: queue.Queue = queue.Queue()
+        to_write: queue.Queue = queue.Queue()
+        reader = InputReader(self.job.input, self.job.input_rows, self.job.chunk_size)
+        output = OutputFile(self.work.partial)
+        try:
+            with ThreadPoolExecutor(VERIFY_THREADS, thread_name_prefix="verify") as verifiers:
+                threads = [
+                    threading.Thread(target=failure.guard(self._read),
+                                     args=(reader, chunks, to_compute, failure)),
+                    threading.Thread(target=failure.guard(self._write),
+                                     args=(output, to_write, verifiers, failure)),
+                ]  # fmt: skip
+                for thread in threads:
+                    thread.start()
+                failure.guard(self._compute)(to_compute, to_write, failure)
+                for thread in threads:
+                    thread.join()
+        finally:
+            reader.close()
+            output.close()
+        failure.raise_first()
+
+    def _read(
+        self,
+        reader: InputReader,
+        chunks: Sequence[Chunk],
+        to_compute: queue.Queue,
+        failure: _Failure,
+    ) -> None:
+        for chunk in chunks:
+            buffer = failure.take(self.free_inputs)
+            buffer.wait()
+            reader.read(chunk, buffer.array)
+            to_compute.put((chunk, buffer))
+        to_compute.put(None)
+
+    def _compute(self, to_compute: queue.Queue, to_write: queue.Queue, failure: _Failure) -> None:
+        while (item := failure.take(to_compute)) is not None:
+            chunk, inputs = item
+            outputs = failure.take(self.free_outputs)
+            rows = slice(0, chunk.size)
+            check = self._check_autocast(chunk, inputs.tensor[rows])
+            inputs.ready, outputs.ready = self.stage.run(
+                self.model, inputs.tensor[rows], outputs.tensor[rows]
+            )
+            self.free_inputs.put(inputs)
+            to_write.put((chunk, outputs, check))
+        to_write.put(None)
+
+    def _check_autocast(self, chunk: Chunk, inputs: torch.Tensor) -> dict[str, Any] | None:
+        if chunk.index != 0 or self.model.autocast is None:
+            return None
+        check = self.model.check_autocast(inputs)
+        if self.note:
+            self.note(autocast_line(check))
+        return check
+
+    def _write(
+        self,
+        output: OutputFile,
+        to_write: queue.Queue,
+        verifiers: ThreadPoolExecutor,
+        failure: _Failure,
+    ) -> None:
+        while (item := failure.take(to_write)) is not None:
+            chunk, buffer, check = item
+            buffer.wait()
+            output.write(chunk.start, buffer.array[: chunk.size])
+            verifiers.submit(failure.guard(self._verify), output, chunk, buffer, check)
+
+    def _verify(
+        self, output: OutputFile, chunk: Chunk, buffer: _Buffer, check: dict[str, Any] | None
+    ) -> None:
+        sha256 = output.checksum(chunk.start, chunk.stop, expected=buffer.array[: chunk.size])
+        self.free_outputs.put(buffer)
+        record = ChunkRecord(chunk.index, chunk.start, chunk.stop, sha256, device=self.device,
+                             autocast_check=check)  # fmt: skip
+        self.work.write_record(record)
+        if self.on_chunk:
+            self.on_chunk(record)
+
+
+def device_name(device: torch.device) -> str:
+    if device.type == "cuda":
+        return f"{device} ({torch.cuda.get_device_name(device)})"
+    return str(device)
+
+
+def autocast_line(check: dict[str, Any]) -> str:
+    return (
+        f"autocast {check['autocast']} against float32 on the first chunk "
+        f"({check['profiles']:,} profiles): max |difference| {check['max_abs_diff']:.4g}, "
+        f"PCC {check['pcc']:.6f}"
+    )

@@ -1,0 +1,1 @@
+"""Evaluation of the two-step model on a paired set, against baselines (PAPER.md conventions)."""

@@ -1,0 +1,153 @@
+"""The two-step model at inference: L1000 Level 3 profiles -> RNA-seq-like profiles.
+
+    model = TwoStepModel.load("model.pt")
+    landmarks = model.align_inputs(level3)          # (n_input, n) in the model's gene order
+    profiles = model.transform(landmarks)           # (n_output, n), log10(CPM + 1) QN scale
+    truth = model.rnaseq_to_model_scale(counts)     # RNA-seq counts on the same scale
+
+Matrices are genes x profiles, as everywhere in `transform`. Networks run in eval mode (batch norm
+uses its running statistics) under torch.no_grad, in chunks of profiles.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from transform.bundle import BUNDLE_FORMAT
+from transform.gene_space import GeneSpace, GeneSpaceMismatch
+from transform.io import GeneMatrix
+from transform.models import Extrapolator, ExtrapolatorConfig, Generator, GeneratorConfig
+from transform.rnaseq import Missing, Normalization
+from transform.train.checkpoint import load_checkpoint
+
+CHUNK = 4096  # profiles per forward pass
+SYMBOL, ENTREZ, LANDMARK_FLAG = "pr_gene_symbol", "pr_gene_id", "pr_is_lm"
+
+
+class TwoStepModel:
+    """G_AB (step 1) and the extrapolator (step 2) with their gene spaces and RNA-seq scale."""
+
+    def __init__(
+        self,
+        generator: Generator,
+        extrapolator: Extrapolator,
+        genes: dict[str, Any],
+        *,
+        device: str | torch.device = "cpu",
+    ) -> None:
+        self.device = torch.device(device)
+        self.generator = generator.to(self.device).eval()
+        self.extrapolator = extrapolator.to(self.device).eval()
+        self.input_space = GeneSpace.from_dict(genes["input_genes"])
+        self.output_space = GeneSpace.from_dict(genes["output_genes"])
+        self.input_gene_ids: dict[str, int | None] = dict(genes["input_gene_ids"])
+        self.normalization = Normalization.from_dict(genes["normalization"])
+        self.input_genes: tuple[str, ...] = self.input_space.symbols
+        self.output_genes: tuple[str, ...] = self.output_space.symbols
+
+    @classmethod
+    def load(cls, path: str | Path, *, device: str = "cpu") -> TwoStepModel:
+        """A bundle written by `python -m transform bundle`."""
+        bundle = load_checkpoint(Path(path))
+        if bundle["format"] != BUNDLE_FORMAT:
+            raise ValueError(f"{path}: a {bundle['format']} file, not a model bundle")
+        genes = bundle["genes"]
+        n_in, n_out = len(genes["input_genes"]["symbols"]), len(genes["output_genes"]["symbols"])
+        generator = Generator(n_in, GeneratorConfig.from_dict(bundle["generator"]["config"]))
+        generator.load_state_dict(bundle["generator"]["state"])
+        config = ExtrapolatorConfig.from_dict(bundle["extrapolator"]["config"])
+        extrapolator = Extrapolator(n_in, n_out, config)
+        extrapolator.load_state_dict(bundle["extrapolator"]["state"])
+        return cls(generator, extrapolator, genes, device=device)
+
+    def align_inputs(self, matrix: GeneMatrix) -> np.ndarray:
+        """(n_input, n) float32: the rows of a Level 3 matrix in the model's input gene order.
+
+        Rows are found by pr_gene_symbol (the row ids where the field is absent) among the
+        landmark rows (pr_is_lm == 1, where flagged), else by Entrez id (pr_gene_id) through the
+        table saved with the model. Genes found neither way raise GeneSpaceMismatch.
+        """
+        rows = matrix.row_meta
+        candidates = np.arange(len(rows))
+        if LANDMARK_FLAG in rows.columns and (rows[LANDMARK_FLAG] == 1).any():
+            candidates = np.flatnonzero((rows[LANDMARK_FLAG] == 1).to_numpy())
+        symbols = rows[SYMBOL] if SYMBOL in rows.columns else rows.index.to_series()
+        by_symbol = _unique_lookup(symbols.iloc[candidates].astype(str), candidates)
+        by_entrez = {}
+        if ENTREZ in rows.columns:
+            by_entrez = _unique_lookup(rows[ENTREZ].iloc[candidates].map(_entrez), candidates)
+        found = [
+            by_symbol.get(s, by_entrez.get(self.input_gene_ids.get(s))) for s in self.input_genes
+        ]
+        missing = [s for s, at in zip(self.input_genes, found, strict=True) if at is None]
+        if missing:
+            raise GeneSpaceMismatch(
+                "the L1000 matrix lacks input genes of the model (by symbol and by Entrez id)",
+                missing=missing,
+            )
+        return np.asarray(matrix.values[np.asarray(found)], dtype=np.float32)
+
+    def step1(self, l1000: np.ndarray) -> np.ndarray:
+        """(n_input, n) Level 3 values -> (n_input, n) on the RNA-seq scale (G_AB)."""
+        return self._run(self.generator, l1000, len(self.input_genes))
+
+    def step2(self, landmarks: np.ndarray) -> np.ndarray:
+        """(n_input, n) RNA-seq-scale landmarks -> (n_output, n), negatives clipped to 0."""
+        return np.maximum(self._run(self.extrapolator, landmarks, len(self.output_genes)), 0)
+
+    def transform(self, l1000: np.ndarray) -> np.ndarray:
+        """(n_input, n) Level 3 values -> (n_output, n) RNA-seq-like profiles."""
+        return self.step2(self.step1(l1000))
+
+    def rnaseq_to_model_scale(
+        self, counts: GeneMatrix, *, missing: Missing = "error"
+    ) -> GeneMatrix:
+        """Raw counts (genes x samples; symbols as row ids or a `symbol` field) -> the output genes
+        on the training scale: log10(CPM + 1) over the training's full gene matrix, quantile-mapped
+        onto its reference. See `Normalization.align` for genes the counts lack (`missing`)."""
+        aligned = self.normalization.align(counts, missing=missing)
+        rows = np.array([self.normalization.genes.positions[s] for s in self.output_genes])
+        values = np.empty((len(rows), aligned.shape[1]), dtype=np.float32)
+        for start in range(0, aligned.shape[1], CHUNK):
+            values[:, start : start + CHUNK] = self.normalization.apply(
+                aligned[:, start : start + CHUNK]
+            )[rows]
+        row_meta = pd.DataFrame(index=pd.Index(self.output_genes, name="rid"))
+        return GeneMatrix(values, row_meta, counts.col_meta)
+
+    @torch.no_grad()
+    def _run(self, network: torch.nn.Module, values: np.ndarray, n_out: int) -> np.ndarray:
+        values = np.asarray(values, dtype=np.float32)
+        if values.ndim != 2 or values.shape[0] != len(self.input_genes):
+            raise ValueError(
+                f"expected ({len(self.input_genes)}, n) values in the input gene order, "
+                f"got {values.shape}"
+            )
+        out = np.empty((n_out, values.shape[1]), dtype=np.float32)
+        for start in range(0, values.shape[1], CHUNK):
+            batch = torch.from_numpy(np.ascontiguousarray(values[:, start : start + CHUNK].T))
+            out[:, start : start + CHUNK] = network(batch.to(self.device)).cpu().numpy().T
+        return out
+
+
+def _entrez(value: object) -> int | None:
+    try:
+        number = int(float(value))  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+    return number if number > 0 else None
+
+
+def _unique_lookup(keys: pd.Series, positions: np.ndarray) -> dict[Any, int]:
+    """key -> row position, for keys that name one row only (and are not missing)."""
+    counts = keys.value_counts()
+    return {
+        key: int(at)
+        for key, at in zip(keys, positions, strict=True)
+        if key is not None and counts.get(key) == 1
+    }

@@ -1,0 +1,29 @@
+"""Small file helpers shared by the text formats: atomic replacement and tolerant decoding."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+GZIP_MAGIC = b"\x1f\x8b"
+
+
+@contextmanager
+def replaced_atomically(path: str | Path) -> Iterator[Path]:
+    """Yield `<path>.tmp` to write; it replaces `path` only if the block ends without an error."""
+    path = Path(path)
+    temp = path.with_name(path.name + ".tmp")
+    try:
+        yield temp
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
+    os.replace(temp, path)
+
+
+def is_gzip(path: str | Path) -> bool:
+    """Whether the file starts with the gzip signature (whatever its name)."""
+    with open(path, "rb") as handle:
+        return handle.read(2) == GZIP_MAGIC

@@ -1,0 +1,61 @@
+"""GMT gene-set files: one set per line, `name<TAB>description<TAB>gene<TAB>gene...`.
+
+Enrichr writes an empty description (`name<TAB><TAB>genes`); both forms read the same.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+
+class GmtFormatError(ValueError):
+    """A GMT file that cannot be read, with the line that broke it."""
+
+
+@dataclass(frozen=True)
+class GeneSet:
+    name: str
+    description: str
+    genes: tuple[str, ...]
+
+
+def parse_gmt(text: str, *, source: str = "GMT") -> list[GeneSet]:
+    sets: list[GeneSet] = []
+    seen: set[str] = set()
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        fields = line.rstrip("\r").split("\t")
+        if len(fields) < 3:
+            raise GmtFormatError(
+                f"{source} line {number}: expected name, description and genes separated by tabs"
+            )
+        name = fields[0].strip()
+        if not name:
+            raise GmtFormatError(f"{source} line {number}: the gene set has no name")
+        if name in seen:
+            raise GmtFormatError(f"{source} line {number}: duplicate gene set name {name!r}")
+        seen.add(name)
+        genes = tuple(dict.fromkeys(g.strip() for g in fields[2:] if g.strip()))
+        sets.append(GeneSet(name, fields[1].strip(), genes))
+    return sets
+
+
+def read_gmt(path: str | Path) -> list[GeneSet]:
+    return parse_gmt(Path(path).read_text(encoding="utf-8"), source=str(path))
+
+
+def format_gmt(sets: Iterable[GeneSet]) -> str:
+    lines = []
+    for gene_set in sets:
+        for text in (gene_set.name, gene_set.description, *gene_set.genes):
+            if "\t" in text or "\n" in text:
+                raise GmtFormatError(f"gene set {gene_set.name!r}: {text!r} holds a tab or newline")
+        lines.append("\t".join([gene_set.name, gene_set.description, *gene_set.genes]))
+    return "\n".join(lines) + "\n" if lines else ""
+
+
+def write_gmt(path: str | Path, sets: Iterable[GeneSet]) -> None:
+    Path(path).write_text(format_gmt(sets), encoding="utf-8")

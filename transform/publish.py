@@ -1,0 +1,97 @@
+"""`python -m transform publish`: the pipeline's outputs laid out as the portal's downloads.
+
+Into one folder (the portal's DOWNLOADS_DIR), without subfolders:
+    profiles_rnaseq_like.gctx            every converted profile (genes x profiles)
+    signatures_<pert_type>.gctx          one perturbation type's signatures (genes x signatures)
+    signatures_up.gmt, signatures_down.gmt   each signature's top genes by |CD|
+    signatures_metadata.tsv              one row per signature (sig_info)
+    profiles_metadata.tsv                one row per profile (inst_info)
+    model.pt, model.json                 the model bundle and its manifest
+Large files are hard-linked where the file system allows (no copy), else copied. The per-type
+signature files are written in column blocks, so memory stays bounded at any size.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+
+from transform.io import GctxWriter, read_gctx, read_gctx_meta
+
+BLOCK_COLUMNS = 4096
+
+
+def add_parser(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser(
+        "publish", help="lay out profiles, signatures, gene sets and the model as downloads"
+    )
+    parser.add_argument("--signatures", type=Path, required=True, help="signatures output folder")
+    parser.add_argument("--profiles", type=Path, help="the converted profiles GCTX")
+    parser.add_argument("--inst-info", type=Path, help="inst_info table of the profiles")
+    parser.add_argument("--model", type=Path, help="the model bundle (model.pt)")
+    parser.add_argument("--out", type=Path, required=True, help="the downloads folder")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    names = publish_downloads(signatures=args.signatures, profiles=args.profiles,
+                              inst_info=args.inst_info, model=args.model, out=args.out)  # fmt: skip
+    print(f"published {len(names)} files into {args.out}: {', '.join(names)}")
+    return 0
+
+
+def publish_downloads(
+    *,
+    signatures: Path,
+    out: Path,
+    profiles: Path | None = None,
+    inst_info: Path | None = None,
+    model: Path | None = None,
+) -> list[str]:
+    out.mkdir(parents=True, exist_ok=True)
+    names = split_by_pert_type(signatures / "signatures.gctx", out)
+    links = {
+        "signatures_up.gmt": signatures / "up.gmt",
+        "signatures_down.gmt": signatures / "down.gmt",
+        "signatures_metadata.tsv": signatures / "sig_info.txt",
+        "profiles_rnaseq_like.gctx": profiles,
+        "profiles_metadata.tsv": inst_info,
+        "model.pt": model,
+        "model.json": model.with_suffix(".json") if model else None,
+    }
+    for name, source in links.items():
+        if source is not None and source.is_file():
+            _link(source, out / name)
+            names.append(name)
+    return names
+
+
+def split_by_pert_type(path: Path, out: Path) -> list[str]:
+    """One GCTX per perturbation type, each written in blocks of columns."""
+    rows, cols = read_gctx_meta(path)
+    names = []
+    for pert_type in sorted(cols["pert_type"].astype(str).unique()):
+        at = np.flatnonzero(cols["pert_type"].astype(str).to_numpy() == pert_type)
+        name = f"signatures_{pert_type}.gctx"
+        partial = out / f".{name}.partial"
+        with GctxWriter(partial, rows) as writer:
+            for start in range(0, len(at), BLOCK_COLUMNS):
+                block = read_gctx(path, cols=at[start : start + BLOCK_COLUMNS])
+                writer.append(block.values, block.col_meta)
+        os.replace(partial, out / name)
+        names.append(name)
+    return names
+
+
+def _link(source: Path, target: Path) -> None:
+    partial = target.with_name(f".{target.name}.partial")
+    partial.unlink(missing_ok=True)
+    try:
+        os.link(source, partial)
+    except OSError:
+        shutil.copyfile(source, partial)
+    os.replace(partial, target)

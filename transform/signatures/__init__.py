@@ -1,0 +1,1 @@
+"""Perturbation signatures: characteristic direction per batch, gene sets, reverse-search tables."""

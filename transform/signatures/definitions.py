@@ -1,0 +1,78 @@
+"""Which profiles make each signature, and against which controls.
+
+A signature is one perturbation (perturbagen, dose, time, cell line) within one plate batch: the
+batch is the rna_plate without its "_X<n>" replicate suffix, the cases are the perturbation's
+profiles in the batch (its replicates), and the controls are, by rule:
+- "batch" (SigCom LINCS): every other profile of the batch;
+- "vehicle": the batch's control profiles only (pert_type ctl_*: DMSO, empty vector, ...).
+Where a sig_info table is given, its signatures (sig_id and the inst_ids of distil_id) are used.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pandas as pd
+
+REPLICATE_SUFFIX = re.compile(r"_X\d+$")
+RULES = ("batch", "vehicle")
+METADATA = ("pert_type", "pert_id", "pert_iname", "pert_dose", "pert_dose_unit", "pert_time",
+            "pert_time_unit", "cell_id")  # fmt: skip
+
+
+def batch_of(rna_plate: str) -> str:
+    return REPLICATE_SUFFIX.sub("", str(rna_plate))
+
+
+def is_control(pert_type: pd.Series) -> np.ndarray:
+    return pert_type.astype(str).str.startswith("ctl_").to_numpy()
+
+
+def signature_definitions(inst: pd.DataFrame, sig_info: pd.DataFrame | None = None) -> pd.DataFrame:
+    """One row per signature: sig_id, batch, its metadata, distil_id ('|'-joined inst_ids), n_cases.
+
+    inst: inst_info indexed by inst_id (only the profiles at hand). Rows in batch order.
+    """
+    inst = inst.assign(batch=inst["rna_plate"].map(batch_of))
+    if sig_info is not None:
+        return _from_sig_info(inst, sig_info)
+    treated = inst[~is_control(inst["pert_type"])]
+    dose = pd.to_numeric(treated["pert_dose"], errors="coerce")
+    keys = treated.assign(dose_key=dose.round(6).fillna(-666.0))
+    rows = []
+    for (batch, pert_id, dose_key, _time, _cell), group in keys.groupby(
+        ["batch", "pert_id", "dose_key", "pert_time", "cell_id"], sort=True, dropna=False
+    ):
+        dosed = "" if dose_key == -666.0 else f":{dose_key:g}"
+        rows.append(_row(f"{batch}:{pert_id}{dosed}", batch, group))
+    return pd.DataFrame(rows)
+
+
+def _from_sig_info(inst: pd.DataFrame, sig_info: pd.DataFrame) -> pd.DataFrame:
+    rows = []
+    for sig_id, record in sig_info.iterrows():
+        cases = [i for i in str(record["distil_id"]).split("|") if i in inst.index]
+        if not cases:
+            continue
+        batches = inst.loc[cases, "batch"].unique()
+        if len(batches) != 1:
+            raise ValueError(f"signature {sig_id} spans several batches: {', '.join(batches)}")
+        rows.append(_row(str(sig_id), batches[0], inst.loc[cases]))
+    return pd.DataFrame(rows).sort_values(["batch", "sig_id"], kind="stable")
+
+
+def _row(sig_id: str, batch: str, group: pd.DataFrame) -> dict[str, object]:
+    first = group.iloc[0]
+    meta = {name: first[name] for name in METADATA if name in group.columns}
+    return {"sig_id": sig_id, "batch": batch, **meta, "distil_id": "|".join(group.index),
+            "n_cases": len(group)}  # fmt: skip
+
+
+def batch_masks(batch_inst: pd.DataFrame, sigs: pd.DataFrame) -> np.ndarray:
+    """Case masks (n_profiles x n_signatures) of a batch's signatures over its profiles."""
+    position = pd.Series(np.arange(len(batch_inst)), index=batch_inst.index)
+    masks = np.zeros((len(batch_inst), len(sigs)), dtype=bool)
+    for column, distil in enumerate(sigs["distil_id"]):
+        masks[position.loc[distil.split("|")].to_numpy(), column] = True
+    return masks

@@ -1,0 +1,226 @@
+"""`python -m transform signatures`: every signature of a profiles file, batch by batch.
+
+Resumable: each finished batch is saved in OUT/work/ (written to a temporary name, then renamed)
+and recorded in OUT/work/progress.json with its checksum; a restarted run skips recorded batches
+whose file still matches. When every batch is done the outputs are assembled in a streaming pass:
+    signatures.gctx      genes x signatures, unit CD vectors (float32), signature metadata
+    sig_info.txt         one row per signature (LINCS columns, batch, n_cases, n_controls)
+    up.gmt, down.gmt     each signature's top N genes by |CD|, split by sign
+    reverse_search.h5    per gene, perturbation type and direction, the top K signatures
+    manifest.json        settings, gene space, counts, checksums, versions
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from transform.io import GctxWriter, read_gctx, read_gctx_meta, read_inst_info, read_sig_info
+from transform.io.gmt import GeneSet, format_gmt
+from transform.signatures.compute import SignatureSettings, batch_signatures
+from transform.signatures.definitions import batch_of, signature_definitions
+from transform.signatures.reverse import DIRECTIONS, TopSignatures, write_reverse_tables
+
+FORMAT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class OutputSettings:
+    top_genes: int = 250  # genes per signature in the up/down GMT (split by sign)
+    top_signatures: int = 100  # signatures per gene and direction in the reverse tables
+
+
+DEFAULT_SETTINGS = SignatureSettings()
+DEFAULT_OUTPUTS = OutputSettings()
+
+
+def compute_signatures(profiles: Path, inst_info: Path, out: Path, *,
+                       sig_info: Path | None = None,
+                       settings: SignatureSettings = DEFAULT_SETTINGS,
+                       outputs: OutputSettings = DEFAULT_OUTPUTS,
+                       progress: Callable[[str], None] = lambda _: None) -> dict:  # fmt: skip
+    started = time.perf_counter()
+    row_meta, col_meta = read_gctx_meta(profiles)
+    inst = read_inst_info(inst_info)
+    inst = inst.loc[inst.index.intersection(col_meta.index)].copy()
+    if inst.empty:
+        raise ValueError(f"no profile of {profiles} is listed in {inst_info}")
+    inst["batch"] = inst["rna_plate"].map(batch_of)
+    sigs = signature_definitions(inst, read_sig_info(sig_info) if sig_info else None)
+    work = out / "work"
+    work.mkdir(parents=True, exist_ok=True)
+    record = _job_record(work, profiles, inst_info, settings)
+    batches = list(dict.fromkeys(sigs["batch"]))
+    for done, batch in enumerate(batches, start=1):
+        if _batch_done(work, record, batch):
+            continue
+        batch_sigs = sigs[sigs["batch"] == batch]
+        batch_inst = inst[inst["batch"] == batch]
+        values = read_gctx(profiles, cols=list(batch_inst.index)).values
+        result = batch_signatures(values, batch_inst, batch_sigs, settings)
+        _save_batch(work, record, batch, result)
+        rate = len(sigs[sigs["batch"].isin(batches[:done])]) / (time.perf_counter() - started)
+        progress(f"signatures: batch {done} of {len(batches)} ({batch}), {rate:,.0f} signatures/s")
+    manifest = _assemble(out, work, record, row_meta, sigs, batches, outputs, settings)
+    manifest["seconds"] = round(time.perf_counter() - started, 2)
+    (out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    shutil.rmtree(work)
+    return manifest
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _job_record(work: Path, profiles: Path, inst_info: Path, settings: SignatureSettings) -> dict:
+    """The job's identity and its finished batches; refuses to resume a different job."""
+    job = {"profiles": str(profiles.resolve()), "profiles_bytes": profiles.stat().st_size,
+           "inst_info": _sha256(inst_info), "settings": asdict(settings)}  # fmt: skip
+    path = work / "progress.json"
+    if path.exists():
+        record = json.loads(path.read_text())
+        changed = [key for key, value in job.items() if record["job"].get(key) != value]
+        if changed:
+            raise ValueError(
+                f"{work} holds a run with other {', '.join(changed)}; remove it to start afresh"
+            )
+        return record
+    record = {"job": job, "batches": {}}
+    _write_json(path, record)
+    return record
+
+
+def _batch_file(work: Path, record: dict, batch: str) -> Path:
+    index = record["batches"].get(batch, {}).get("index", len(record["batches"]))
+    return work / f"batch-{index:06d}.npz"
+
+
+def _batch_done(work: Path, record: dict, batch: str) -> bool:
+    entry = record["batches"].get(batch)
+    if entry is None or not entry.get("sha256"):
+        return False
+    path = work / entry["file"]
+    return path.exists() and _sha256(path) == entry["sha256"]
+
+
+def _save_batch(work: Path, record: dict, batch: str, result) -> None:
+    path = _batch_file(work, record, batch)
+    tmp = path.with_name(path.stem + ".tmp.npz")
+    np.savez(tmp, cd=result.cd, lfc=result.log2_fold_change, n_controls=result.n_controls)
+    tmp.replace(path)
+    index = int(path.stem.split("-")[1])
+    record["batches"][batch] = {"index": index, "file": path.name, "sha256": _sha256(path)}
+    _write_json(work / "progress.json", record)
+
+
+def _write_json(path: Path, value: dict) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(value, indent=1))
+    tmp.replace(path)
+
+
+def _assemble(
+    out: Path,
+    work: Path,
+    record: dict,
+    row_meta: pd.DataFrame,
+    sigs: pd.DataFrame,
+    batches: list[str],
+    outputs: OutputSettings,
+    settings: SignatureSettings,
+) -> dict:
+    genes = _gene_labels(row_meta)
+    n_genes = len(genes)
+    types = sorted(sigs["pert_type"].astype(str).unique())
+    tables = {
+        (t, d): TopSignatures(outputs.top_signatures, n_genes, d) for t in types for d in DIRECTIONS
+    }
+    n_controls: list[np.ndarray] = []
+    first = 0
+    with (
+        GctxWriter(out / "signatures.gctx", row_meta) as writer,
+        (out / "up.gmt").open("w", encoding="utf-8") as up,
+        (out / "down.gmt").open("w", encoding="utf-8") as down,
+    ):
+        for batch in batches:
+            batch_sigs = sigs[sigs["batch"] == batch]
+            stored = np.load(work / record["batches"][batch]["file"])
+            cd, lfc = stored["cd"], stored["lfc"]
+            writer.append(cd, _column_meta(batch_sigs, stored["n_controls"]))
+            n_controls.append(stored["n_controls"])
+            up_sets, down_sets = _gene_sets(batch_sigs["sig_id"], cd, genes, outputs.top_genes)
+            up.write(format_gmt(up_sets))
+            down.write(format_gmt(down_sets))
+            kinds = batch_sigs["pert_type"].astype(str).to_numpy()
+            for pert_type in np.unique(kinds):
+                at = np.flatnonzero(kinds == pert_type)
+                for direction in DIRECTIONS:
+                    tables[(pert_type, direction)].merge(cd[:, at], lfc[:, at], first + at)
+            first += len(batch_sigs)
+    sig_table = sigs.assign(n_controls=np.concatenate(n_controls))
+    sig_table.to_csv(out / "sig_info.txt", sep="\t", index=False)
+    write_reverse_tables(out / "reverse_search.h5", genes, list(sigs["sig_id"]), tables)
+    return _manifest(out, genes, sig_table, settings, outputs)
+
+
+def _gene_labels(row_meta: pd.DataFrame) -> list[str]:
+    """Gene symbols of the rows: pr_gene_symbol where the file has it, else the row ids."""
+    labels = row_meta.get("pr_gene_symbol", row_meta.index.to_series())
+    return [str(label) for label in labels]
+
+
+def _column_meta(batch_sigs: pd.DataFrame, n_controls: np.ndarray) -> pd.DataFrame:
+    columns = batch_sigs.drop(columns=["distil_id"]).assign(n_controls=n_controls)
+    return columns.set_index("sig_id")
+
+
+def _gene_sets(sig_ids: pd.Series, cd: np.ndarray, genes: list[str],
+               top: int) -> tuple[list[GeneSet], list[GeneSet]]:  # fmt: skip
+    """Each signature's top genes by |CD|, split into raised and lowered."""
+    names = np.asarray(genes, dtype=object)
+    top = min(top, cd.shape[0])
+    strongest = np.argsort(-np.abs(cd), axis=0, kind="stable")[:top]
+    up, down = [], []
+    for column, sig_id in enumerate(sig_ids):
+        picked = strongest[:, column]
+        values = cd[picked, column]
+        up.append(GeneSet(f"{sig_id}_up", "", tuple(names[picked[values > 0]])))
+        down.append(GeneSet(f"{sig_id}_down", "", tuple(names[picked[values < 0]])))
+    return up, down
+
+
+def _manifest(out: Path, genes: list[str], sigs: pd.DataFrame, settings: SignatureSettings,
+              outputs: OutputSettings) -> dict:  # fmt: skip
+    files = {
+        name: {"bytes": (out / name).stat().st_size, "sha256": _sha256(out / name)}
+        for name in ("signatures.gctx", "sig_info.txt", "up.gmt", "down.gmt", "reverse_search.h5")
+    }
+    return {
+        "format_version": FORMAT_VERSION,
+        "kind": "characteristic direction signatures",
+        "settings": asdict(settings),
+        "outputs": asdict(outputs),
+        "gene_space": {
+            "n_genes": len(genes),
+            "sha256": hashlib.sha256("\n".join(genes).encode()).hexdigest(),
+        },
+        "n_signatures": len(sigs),
+        "n_batches": int(sigs["batch"].nunique()),
+        "by_pert_type": sigs["pert_type"].astype(str).value_counts().to_dict(),
+        "files": files,
+        "created_by": " ".join(["python -m transform", *sys.argv[1:]]),
+        "versions": {"numpy": np.__version__, "pandas": pd.__version__},
+    }

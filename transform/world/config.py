@@ -1,0 +1,86 @@
+"""The world's size and parameters: one frozen config, saved in the world's manifest."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+
+REFERENCE_DIR = Path(__file__).resolve().parents[2] / "search" / "reference" / "genes"
+
+# Real L1000 cell lines (the CMap core lines first); a world uses the first n_cell_lines.
+CELL_LINES = (
+    "A375", "MCF7", "PC3", "A549", "HA1E", "HT29", "VCAP", "HEPG2", "HCC515", "NPC",
+    "ASC", "PHH", "SKL", "YAPC", "HELA", "HEK293T", "JURKAT", "U2OS", "HUH7", "BT20",
+    "MDAMB231", "SKBR3", "LNCAP", "DU145", "A673", "HL60", "THP1", "K562", "NCIH716", "PANC1",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class WorldConfig:
+    """Every number the generative model uses (docs/world.md explains each)."""
+
+    size: str = "demo"
+    seed: int = 0
+    # gene universe: protein-coding genes plus lncRNA/ncRNA genes with an Ensembl ID
+    n_noncoding_genes: int = 6000
+    n_modules: int = 60
+    modules_per_gene: int = 3
+    # biology
+    n_cell_lines: int = 2
+    n_tissues: int = 40
+    n_compounds: int = 58
+    compounds_per_moa: int = 3
+    n_knockouts: int = 44
+    ko_target_log2: float = -3.0
+    doses_um: tuple[float, ...] = (0.04, 0.12, 0.37, 1.11, 3.33, 10.0)
+    compound_times_h: tuple[int, ...] = (24,)
+    knockout_time_h: int = 96
+    # L1000 plates: batches of replicate plates (_X1.._Xn) of 384 wells
+    n_compound_batches: int = 2
+    n_knockout_batches: int = 1
+    replicate_plates: int = 3
+    vehicle_wells: int = 32
+    # RNA-seq collection (ARCHS4-like) and the paired set (GSE92743-like)
+    n_rnaseq_samples: int = 1000
+    n_paired_samples: int = 192
+    median_library_size: float = 2.0e7
+    # output chunking (columns per chunk) and storage
+    chunk_profiles: int = 4096
+    chunk_samples: int = 500
+
+    def as_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+SIZES: dict[str, WorldConfig] = {
+    "demo": WorldConfig(),
+    "small": WorldConfig(
+        size="small",
+        n_cell_lines=8,
+        n_compounds=300,
+        n_knockouts=120,
+        compound_times_h=(6, 24),
+        n_compound_batches=20,
+        n_knockout_batches=6,
+        n_rnaseq_samples=10000,
+        n_paired_samples=960,
+    ),
+    "large": WorldConfig(
+        size="large",
+        n_cell_lines=30,
+        n_compounds=6000,
+        n_knockouts=2000,
+        compound_times_h=(6, 24),
+        n_compound_batches=740,
+        n_knockout_batches=128,
+        n_rnaseq_samples=50000,
+        n_paired_samples=2880,
+        chunk_profiles=8192,
+    ),
+}
+
+
+def world_config(size: str, *, seed: int = 0, **overrides: object) -> WorldConfig:
+    if size not in SIZES:
+        raise ValueError(f"unknown world size {size!r}; choose one of {', '.join(SIZES)}")
+    return replace(SIZES[size], seed=seed, **overrides)
