@@ -37,8 +37,9 @@ def start_server(data: Path, workers: int) -> tuple[subprocess.Popen, int]:
     env["DJANGO_SETTINGS_MODULE"] = "portal.settings"
     env.pop("DATABASE_URL", None)
     process = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "portal.wsgi:application", "--bind",
-         f"127.0.0.1:{port}", "--workers", str(workers), "--log-level", "warning"],
+        [sys.executable, "-m", "gunicorn", "portal.wsgi:application", "-c",
+         "python:portal.gunicorn_conf", "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
+         "--log-level", "warning"],
         cwd=REPO, env=env,
     )  # fmt: skip
     deadline = time.monotonic() + 60

@@ -62,6 +62,8 @@ def test_the_command_names_a_module_and_app_that_exist(name: str) -> None:
     if command[0] == "gunicorn":
         module, attribute = command[1].split(":")
         assert callable(getattr(importlib.import_module(module), attribute))
+        config = command[command.index("-c") + 1].removeprefix("python:")
+        assert callable(importlib.import_module(config).post_worker_init)
     else:
         assert command[:2] == ["celery", "-A"]
         app = importlib.import_module(command[2])

@@ -35,6 +35,7 @@ PROFILES, CHUNK = 4000, 50
 RECEIVED = re.compile(r"Task transform\.convert\.chunk\[([0-9a-f-]+)\] received")
 SUCCEEDED = re.compile(r"Task transform\.convert\.chunk\[([0-9a-f-]+)\] succeeded")
 CONVERTED = re.compile(r"chunk (\d+) of (\S+): converted")
+RECORDED = re.compile(r"chunk (\d+) of (\S+): recorded before")
 
 
 class Workers:
@@ -127,13 +128,13 @@ def broker(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CELERY_RESULT_BACKEND", REDIS_URL)
 
 
-def converted_chunks(workers: Workers, output: Path) -> Counter:
+def converted_chunks(workers: Workers, output: Path, pattern: re.Pattern = CONVERTED) -> Counter:
     """How often each chunk of the job of `output` was converted, by the workers' logs."""
     work = str(WorkFolder.beside(output).path)
     return Counter(
         int(index)
         for name in workers.processes
-        for index, folder in workers.lines(CONVERTED, name)
+        for index, folder in workers.lines(pattern, name)
         if folder == work
     )
 
@@ -189,8 +190,12 @@ def test_a_worker_killed_mid_job_loses_nothing_and_duplicates_nothing(
     redone = set(workers.lines(SUCCEEDED, "b")) | set(workers.lines(SUCCEEDED, "c"))
     assert lost <= redone
     converted = converted_chunks(workers, output)
-    assert sorted(converted) == list(range(PROFILES // CHUNK))
     assert set(converted.values()) == {1}
+    # A chunk worker a converted and recorded just before the kill, its log line not yet written:
+    # the redelivered task finds the record and does not convert it again.
+    unlogged = set(range(PROFILES // CHUNK)) - set(converted)
+    assert len(unlogged) <= 1
+    assert unlogged <= set(converted_chunks(workers, output, RECORDED))
 
 
 def _holds_a_task(workers: Workers, name: str) -> bool:

@@ -1,0 +1,27 @@
+"""Open what a search needs before the first request: the index and the gene resolver."""
+
+from __future__ import annotations
+
+from django.db import DatabaseError, connections
+
+from search.index_access import IndexUnavailable, search_index
+from search.selectors import gene_resolver
+
+
+def warm_up() -> str:
+    """Open the search index and build the gene resolver; say what is ready, never raise."""
+    done = []
+    try:
+        index = search_index()
+        genes = index.genes[:20]
+        index.search(up=genes[:10], down=genes[10:], k=10)  # imports and first page-ins
+        done.append(f"search index {index.version} open")
+    except IndexUnavailable as error:
+        done.append(f"no search index ({error})")
+    try:
+        done.append(f"gene resolver of {len(gene_resolver().genes):,} genes built")
+    except DatabaseError as error:
+        done.append(f"no gene resolver ({error})")
+    finally:
+        connections.close_all()  # the worker's requests open their own
+    return "; ".join(done)
