@@ -74,10 +74,13 @@ def gene_reverse_search(
     values = index.gene_values(gene.symbol)
     types = [pert_type] if pert_type else sorted(set(map(str, values["pert_type"])))
     directions = ["up", "down"] if direction == "both" else [direction]
+    stored = index.reverse.entries(gene.symbol, pert_type) if index.reverse else []
+    fold_changes = {entry["sig_id"]: entry["log2_fold_change"] for entry in stored}
     tables = {
-        kind: {way: [_linked(row) for row in index.gene_signatures(
-            gene.symbol, direction=way, pert_type=kind, cell_id=cell_id, limit=limit)]
-            for way in directions}
+        kind: {way: [_with_fold_change(_linked(row), fold_changes) for row in
+                     index.gene_signatures(gene.symbol, direction=way, pert_type=kind,
+                                           cell_id=cell_id, limit=limit)]
+               for way in directions}
         for kind in types
     }  # fmt: skip
     return {
@@ -88,7 +91,13 @@ def gene_reverse_search(
         "filters": {"direction": direction, "pert_type": pert_type, "cell_id": cell_id},
         "tables": tables,
         "by_cell_line": _boxes(values, pert_type),
+        "volcano": [entry for entry in stored if entry["direction"] in directions],
     }
+
+
+def _with_fold_change(row: dict[str, Any], fold_changes: dict[str, float]) -> dict[str, Any]:
+    """The row with its CD ("value" in the engine) and log2 fold change (None when not stored)."""
+    return {**row, "cd": row.get("value"), "log2_fold_change": fold_changes.get(row["sig_id"])}
 
 
 def _boxes(values: dict[str, Any], pert_type: str | None) -> list[dict[str, Any]]:

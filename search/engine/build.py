@@ -19,9 +19,10 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -67,9 +68,13 @@ class BuildSettings:
 
 
 def build_index(source: SignatureSource, directory: Path, settings: BuildSettings = BuildSettings(),
-                *, provenance: dict | None = None,
+                *, provenance: dict | None = None, companions: Mapping[str, Path] | None = None,
                 progress: Callable[[str], None] = lambda _: None) -> dict:  # fmt: skip
-    """Write a new version of the index in directory and make it current; returns index.json."""
+    """Write a new version of the index in directory and make it current; returns index.json.
+
+    companions: files copied into the version (checksummed with it), such as the signature
+    pipeline's reverse-search tables (reverse_tables.FILE_NAME).
+    """
     started = time.perf_counter()
     genes, meta = _checked(source)
     order = _order(meta, settings.order_by)
@@ -86,6 +91,8 @@ def build_index(source: SignatureSource, directory: Path, settings: BuildSetting
     faiss.write_index(fast_index, str(work / "fast.faiss"))
     progress("calibrating the fast mode against exact mode")
     fast = recall.calibrate(work, settings)
+    for name, path in (companions or {}).items():
+        shutil.copyfile(path, work / name)
     progress("checksums")
     files = layout.describe_files(work, full=settings.full_checksums)
     version = _version(files)

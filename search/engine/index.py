@@ -15,7 +15,7 @@ from typing import Any
 import faiss
 import numpy as np
 
-from search.engine import kernels, layout
+from search.engine import kernels, layout, reverse_tables
 from search.engine.errors import IndexArtifactError, InvalidQueryError, UnknownGeneError
 from search.engine.fast import FastSettings, candidates
 from search.engine.metadata import SignatureTable
@@ -47,6 +47,8 @@ class SearchIndex:
         self.flat = self._array("flat", required=False)
         self.basis = self._array("basis", required=False)
         self.embedded = self._array("embedded", required=False)
+        reverse_file = self.folder / reverse_tables.FILE_NAME
+        self.reverse = reverse_tables.ReverseTables(reverse_file) if reverse_file.exists() else None
         fast_file = self.folder / "fast.faiss"
         self.faiss = faiss.read_index(str(fast_file)) if fast_file.exists() else None
         fast = manifest.get("fast") or {}

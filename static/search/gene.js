@@ -17,11 +17,14 @@
 
   if (!window.Plotly) return;
   const colors = { up: "#1b7f3b", down: "#b3261e" };
+  // The stored reverse-search entries (top signatures by CD, with fold changes) when the index
+  // has them; otherwise the rows of the tables below.
+  const points = data.volcano && data.volcano.length ? data.volcano : rows;
   const traces = Object.entries(colors).map(([way, color]) => {
-    const part = rows.filter((r) => r.direction === way);
+    const part = points.filter((r) => r.direction === way && r.log2_fold_change != null);
     return { type: "scatter", mode: "markers", name: way === "up" ? "raise" : "lower",
-      x: part.map((r) => r.log2_fold_change ?? 0), y: part.map((r) => Math.abs(r.cd)),
-      text: part.map((r) => r.pert_iname + " · " + r.cell_id), marker: { color: color, size: 6 } };
+      x: part.map((r) => r.log2_fold_change), y: part.map((r) => Math.abs(r.cd)),
+      text: part.map((r) => r.sig_id + " · " + r.pert_type), marker: { color: color, size: 6 } };
   });
   Plotly.newPlot("volcano", traces, { title: { text: data.gene.symbol + ": top signatures" },
     xaxis: { title: { text: "log2 fold change" } }, yaxis: { title: { text: "|CD coefficient|" } },

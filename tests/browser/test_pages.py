@@ -77,6 +77,8 @@ def test_a_signature_page_and_a_gene_page_with_its_plots(page: Page) -> None:
     expect(page.locator("#top-up tbody tr")).to_have_count(50)
     expect(page.locator("#top-down tbody tr")).to_have_count(50)
     expect(page.locator("#similar tbody tr").first).to_be_visible()
+    rho = page.locator("#similar tbody tr td:nth-child(6)").all_inner_texts()
+    assert all(-1 <= float(value) <= 1 for value in rho)
     screenshot(page, "signature")
     gene = page.locator("#top-up tbody tr td a").first
     symbol = gene.inner_text()
@@ -86,6 +88,13 @@ def test_a_signature_page_and_a_gene_page_with_its_plots(page: Page) -> None:
     expect(page.locator("#volcano .main-svg").first).to_be_visible()
     expect(page.locator("#by-cell .main-svg").first).to_be_visible()
     expect(page.locator("table.gene-table tbody tr").first).to_be_visible()
+    first_rows = page.locator("table.gene-table tbody tr:first-child")
+    cells = first_rows.evaluate_all("rows => rows.map(r => [...r.cells].map(c => c.innerText))")
+    for row in cells:  # CD and log2 fold change shown
+        assert float(row[3]) != 0
+        assert row[4].strip()
+    points = page.locator("#volcano").evaluate("el => el.data.map(t => t.x.length)")
+    assert sum(points) > 0
     screenshot(page, "gene")
 
 

@@ -7,6 +7,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from search.engine import reverse_tables
 from search.engine.build import BuildSettings, build_index
 from search.engine.errors import IndexArtifactError
 from search.engine.index import SearchIndex
@@ -62,10 +63,18 @@ class Command(BaseCommand):
             source, provenance = signatures_source(options["signatures"])
         except (FileNotFoundError, ValueError) as error:
             raise CommandError(str(error)) from error
+        reverse = options["signatures"] / reverse_tables.FILE_NAME
+        companions = {reverse_tables.FILE_NAME: reverse} if reverse.is_file() else {}
         with source:
             try:
-                manifest = build_index(source, out, build, provenance=provenance,
-                                       progress=self.stdout.write)  # fmt: skip
+                manifest = build_index(
+                    source,
+                    out,
+                    build,
+                    provenance=provenance,
+                    companions=companions,
+                    progress=self.stdout.write,
+                )
             except ValueError as error:
                 raise CommandError(str(error)) from error
         loaded = signature_set_load_from_index(directory=out)

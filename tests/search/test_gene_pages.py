@@ -1,0 +1,105 @@
+"""The gene page and its API: the reverse search tables with CD, log2 fold change and plot data.
+
+A small real index (real gene symbols of the registry) is built with the signature pipeline's
+reverse-search tables beside it, as `build_search_index` does; the fold changes the page shows are
+checked against the values the tables were written from.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from rest_framework.test import APIClient
+
+from search.engine import reverse_tables
+from search.engine.build import build_index
+from search.engine.sources import FrameSource
+from search.examples import example_queries
+from tests.engine.conftest import TEST_BUILD, signature_metadata
+from tests.engine.reference import structured_signatures
+from transform.signatures.reverse import TopSignatures, write_reverse_tables
+
+pytestmark = pytest.mark.django_db
+N_SIGS = 300
+TOP = 40
+
+
+@pytest.fixture(scope="module")
+def gene_index(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, pd.DataFrame, np.ndarray]:
+    example = example_queries()[0]
+    genes = sorted(set(example.up) | set(example.down))
+    cd = structured_signatures(len(genes), N_SIGS, seed=5)
+    lfc = (cd * 3 + np.random.default_rng(1).normal(0, 0.1, cd.shape)).astype(np.float32)
+    meta = signature_metadata(N_SIGS, seed=2)
+    folder = tmp_path_factory.mktemp("gene-index")
+    tables = {}
+    for kind in sorted(set(meta["pert_type"])):
+        numbers = np.flatnonzero(meta["pert_type"].to_numpy() == kind)
+        for direction in reverse_tables.DIRECTIONS:
+            top = TopSignatures(TOP, len(genes), direction)
+            top.merge(cd[:, numbers], lfc[:, numbers], numbers)
+            tables[(kind, direction)] = top
+    table_file = folder / "reverse.h5"
+    write_reverse_tables(table_file, genes, list(meta["sig_id"]), tables)
+    build_index(FrameSource(pd.DataFrame(cd, index=genes), meta), folder / "index", TEST_BUILD,
+                companions={reverse_tables.FILE_NAME: table_file})  # fmt: skip
+    frame = pd.DataFrame(lfc, index=genes, columns=meta["sig_id"])
+    return folder / "index", meta, frame
+
+
+@pytest.fixture(autouse=True)
+def serve(gene_index, settings) -> None:
+    settings.SEARCH_INDEX_DIR = gene_index[0]
+
+
+def test_the_gene_api_gives_each_signature_its_cd_and_log2_fold_change(gene_index) -> None:
+    _, meta, lfc = gene_index
+    gene = lfc.index[3]
+    response = APIClient().get(f"/api/genes/{gene}/signatures", {"limit": 10})
+    assert response.status_code == 200, response.content
+    body = response.json()
+    kinds = sorted(set(meta["pert_type"]))
+    assert sorted(body["tables"]) == kinds
+    for kind in kinds:
+        up, down = body["tables"][kind]["up"], body["tables"][kind]["down"]
+        assert len(up) == len(down) == 10
+        assert [row["cd"] for row in up] == sorted((row["cd"] for row in up), reverse=True)
+        assert [row["cd"] for row in down] == sorted(row["cd"] for row in down)
+        for row in up + down:
+            assert row["pert_type"] == kind
+            assert row["log2_fold_change"] == pytest.approx(lfc.at[gene, row["sig_id"]], rel=1e-6)
+    volcano = body["volcano"]
+    counts = meta["pert_type"].value_counts()
+    assert len(volcano) == sum(2 * min(TOP, counts[kind]) for kind in kinds)
+    for point in volcano:
+        assert point["log2_fold_change"] == pytest.approx(lfc.at[gene, point["sig_id"]], rel=1e-6)
+
+
+def test_the_gene_page_shows_fold_changes_and_embeds_the_volcano_data(gene_index) -> None:
+    _, _, lfc = gene_index
+    gene = lfc.index[0]
+    response = APIClient().get(f"/genes/{gene}")
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert '"volcano": [{' in page
+    first_up = APIClient().get(f"/api/genes/{gene}/signatures").json()["tables"]["trt_cp"]["up"][0]
+    assert f"{first_up['log2_fold_change']:.3f}" in page
+
+
+def test_an_index_without_reverse_tables_still_serves_the_gene_page(
+    tmp_path: Path, settings
+) -> None:
+    example = example_queries()[0]
+    genes = sorted(set(example.up) | set(example.down))
+    values = structured_signatures(len(genes), 50, seed=2)
+    build_index(FrameSource(pd.DataFrame(values, index=genes), signature_metadata(50)),
+                tmp_path, TEST_BUILD)  # fmt: skip
+    settings.SEARCH_INDEX_DIR = tmp_path
+    body = APIClient().get(f"/api/genes/{genes[0]}/signatures").json()
+    assert body["volcano"] == []
+    rows = [row for ways in body["tables"].values() for way in ways.values() for row in way]
+    assert rows
+    assert all(row["log2_fold_change"] is None and row["cd"] is not None for row in rows)
