@@ -1,62 +1,32 @@
 """The gene page and its API: the reverse search tables with CD, log2 fold change and plot data.
 
-A small real index (real gene symbols of the registry) is built with the signature pipeline's
-reverse-search tables beside it, as `build_search_index` does; the fold changes the page shows are
-checked against the values the tables were written from.
+The small real index of conftest.py carries the signature pipeline's reverse-search tables, as
+`build_search_index` copies them; the fold changes the page shows are checked against the values
+the tables were written from.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
 from rest_framework.test import APIClient
 
-from search.engine import reverse_tables
 from search.engine.build import build_index
 from search.engine.sources import FrameSource
 from search.examples import example_queries
 from tests.engine.conftest import TEST_BUILD, signature_metadata
 from tests.engine.reference import structured_signatures
-from transform.signatures.reverse import TopSignatures, write_reverse_tables
+from tests.search.conftest import TOP, PortalIndex
 
 pytestmark = pytest.mark.django_db
-N_SIGS = 300
-TOP = 40
 
 
-@pytest.fixture(scope="module")
-def gene_index(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, pd.DataFrame, np.ndarray]:
-    example = example_queries()[0]
-    genes = sorted(set(example.up) | set(example.down))
-    cd = structured_signatures(len(genes), N_SIGS, seed=5)
-    lfc = (cd * 3 + np.random.default_rng(1).normal(0, 0.1, cd.shape)).astype(np.float32)
-    meta = signature_metadata(N_SIGS, seed=2)
-    folder = tmp_path_factory.mktemp("gene-index")
-    tables = {}
-    for kind in sorted(set(meta["pert_type"])):
-        numbers = np.flatnonzero(meta["pert_type"].to_numpy() == kind)
-        for direction in reverse_tables.DIRECTIONS:
-            top = TopSignatures(TOP, len(genes), direction)
-            top.merge(cd[:, numbers], lfc[:, numbers], numbers)
-            tables[(kind, direction)] = top
-    table_file = folder / "reverse.h5"
-    write_reverse_tables(table_file, genes, list(meta["sig_id"]), tables)
-    build_index(FrameSource(pd.DataFrame(cd, index=genes), meta), folder / "index", TEST_BUILD,
-                companions={reverse_tables.FILE_NAME: table_file})  # fmt: skip
-    frame = pd.DataFrame(lfc, index=genes, columns=meta["sig_id"])
-    return folder / "index", meta, frame
-
-
-@pytest.fixture(autouse=True)
-def serve(gene_index, settings) -> None:
-    settings.SEARCH_INDEX_DIR = gene_index[0]
-
-
-def test_the_gene_api_gives_each_signature_its_cd_and_log2_fold_change(gene_index) -> None:
-    _, meta, lfc = gene_index
+def test_the_gene_api_gives_each_signature_its_cd_and_log2_fold_change(
+    serve_portal_index: PortalIndex,
+) -> None:
+    meta, lfc = serve_portal_index.meta, serve_portal_index.lfc
     gene = lfc.index[3]
     response = APIClient().get(f"/api/genes/{gene}/signatures", {"limit": 10})
     assert response.status_code == 200, response.content
@@ -78,8 +48,10 @@ def test_the_gene_api_gives_each_signature_its_cd_and_log2_fold_change(gene_inde
         assert point["log2_fold_change"] == pytest.approx(lfc.at[gene, point["sig_id"]], rel=1e-6)
 
 
-def test_the_gene_page_shows_fold_changes_and_embeds_the_volcano_data(gene_index) -> None:
-    _, _, lfc = gene_index
+def test_the_gene_page_shows_fold_changes_and_embeds_the_volcano_data(
+    serve_portal_index: PortalIndex,
+) -> None:
+    lfc = serve_portal_index.lfc
     gene = lfc.index[0]
     response = APIClient().get(f"/genes/{gene}")
     assert response.status_code == 200

@@ -1,0 +1,150 @@
+"""The search, batch and signature APIs end to end on a small real index, on both databases.
+
+Scores are checked against the plain float64 reference of tests/engine/reference.py.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+import numpy as np
+import pytest
+from rest_framework.test import APIClient
+
+from search.batches import batch_folder, batch_search_run
+from search.models import BatchSearch, BatchStatus
+from search.searches import SearchOptions
+from tests.engine.reference import reference_scores, reference_top
+from tests.engine.test_search import P_RTOL
+from tests.search.conftest import PortalIndex
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def api() -> APIClient:
+    return APIClient()
+
+
+def _text(response) -> list[str]:
+    return b"".join(response.streaming_content).decode().splitlines()
+
+
+def _rows(index: PortalIndex, symbols: list[str]) -> list[int]:
+    return [index.genes.index(symbol) for symbol in symbols]
+
+
+def test_a_search_answers_the_reference_scores_and_reports_unknown_genes(
+    api: APIClient, serve_portal_index: PortalIndex
+) -> None:
+    index = serve_portal_index
+    up, down = index.genes[:20], index.genes[40:60]
+    response = api.post("/api/search", {"up": [*up, "NOT_A_GENE"], "down": down, "limit": 25},
+                        format="json")  # fmt: skip
+    assert response.status_code == 201, response.content
+    body = response.json()
+    assert body["report"]["up"]["unknown"] == ["NOT_A_GENE"]
+    assert sorted(body["report"]["up"]["matched"]) == sorted(up)
+    assert body["n_searched"] == len(index.meta)
+    reference = reference_scores(index.cd.to_numpy(np.float64), _rows(index, up),
+                                 _rows(index, down))  # fmt: skip
+    reference.index = index.meta["sig_id"]
+    top = reference.iloc[reference_top(reference.reset_index(drop=True), "both", 25)]
+    assert [row["sig_id"] for row in body["results"]] == list(top.index)
+    for row in body["results"]:
+        expected = reference.loc[row["sig_id"]]
+        for key in ("z_up", "z_down", "z_sum"):
+            assert row[key] == pytest.approx(expected[key], rel=1e-9, abs=1e-12), key
+        for key in ("p", "fdr"):  # the engine's erfc: relative error below 1.2e-7
+            assert row[key] == pytest.approx(expected[key], rel=P_RTOL), key
+    again = api.get(f"/api/search/{body['id']}").json()
+    assert again["results"] == body["results"]
+
+
+def test_filters_apply_before_ranking_and_modes_keep_one_direction(
+    api: APIClient, serve_portal_index: PortalIndex
+) -> None:
+    index = serve_portal_index
+    query = {"up": index.genes[:15], "down": index.genes[15:30], "limit": 10}
+    shrna = api.post("/api/search", {**query, "filters": {"pert_type": ["trt_sh"]}},
+                     format="json").json()  # fmt: skip
+    assert shrna["n_searched"] == int((index.meta["pert_type"] == "trt_sh").sum())
+    assert {row["pert_type"] for row in shrna["results"]} == {"trt_sh"}
+    mimic = api.post("/api/search", {**query, "mode": "mimic"}, format="json").json()
+    reverse = api.post("/api/search", {**query, "mode": "reverse"}, format="json").json()
+    assert all(row["z_sum"] > 0 for row in mimic["results"])
+    assert all(row["z_sum"] < 0 for row in reverse["results"])
+    z = [row["z_sum"] for row in mimic["results"]]
+    assert z == sorted(z, reverse=True)
+
+
+def test_a_batch_runs_to_the_end_and_its_tsv_has_a_row_per_result_and_refusal(
+    api: APIClient,
+    serve_portal_index: PortalIndex,
+    settings,
+    tmp_path,
+    django_capture_on_commit_callbacks,
+) -> None:
+    settings.BATCHES_DIR = tmp_path
+    genes = serve_portal_index.genes
+    gmt = "\n".join([
+        "A_up\tx\t" + "\t".join(genes[:10]), "A_down\tx\t" + "\t".join(genes[10:20]),
+        "B\tx\t" + "\t".join(genes[30:40]), "SMALL\tx\t" + genes[50],
+    ])  # fmt: skip
+    with django_capture_on_commit_callbacks(execute=True):  # the task is queued on commit
+        response = api.post("/api/search/batch", {"gmt": gmt, "limit": 7}, format="json")
+    assert response.status_code == 202, response.content
+    body = response.json()
+    assert [(q["name"], q["n_up"], q["n_down"]) for q in body["queries"]] == [
+        ("A", 10, 10), ("B", 10, 0), ("SMALL", 1, 0)]  # fmt: skip
+    status = api.get(body["status_url"]).json()  # Celery runs in process here: done already
+    assert (status["status"], status["n_done"]) == ("done", 3)
+    lines = _text(api.get(status["results_url"]))
+    header = lines[0].split("\t")
+    rows = [dict(zip(header, line.split("\t"), strict=True)) for line in lines[1:]]
+    assert [row["query"] for row in rows] == ["A"] * 7 + ["B"] * 7 + ["SMALL"]
+    assert "at least 5" in rows[-1]["error"]
+    single = api.post("/api/search", {"up": genes[:10], "down": genes[10:20], "limit": 7},
+                      format="json").json()  # fmt: skip
+    assert [row["sig_id"] for row in rows[:7]] == [row["sig_id"] for row in single["results"]]
+
+
+def test_a_batch_not_done_answers_409_and_a_restarted_run_keeps_finished_queries(
+    api: APIClient, serve_portal_index: PortalIndex, settings, tmp_path
+) -> None:
+    settings.BATCHES_DIR = tmp_path
+    genes = serve_portal_index.genes
+    queries = [{"name": name, "up": genes[i : i + 10], "down": []}
+               for name, i in (("Q1", 0), ("Q2", 20), ("Q3", 40))]  # fmt: skip
+    batch = BatchSearch.objects.create(id=uuid.uuid4(), options=SearchOptions(limit=3).as_dict(),
+                                       queries=queries, n_queries=3)  # fmt: skip
+    assert api.get(f"/api/search/batch/{batch.id}/results").status_code == 409
+    folder = batch_folder(batch)  # as a run that died after its first query left it
+    folder.mkdir(parents=True)
+    (folder / "00000.tsv").write_text("Q1\tkept from the first run\n")
+    BatchSearch.objects.filter(id=batch.id).update(status=BatchStatus.RUNNING, n_done=1)
+    done = batch_search_run(batch_id=str(batch.id))
+    assert (done.status, done.n_done) == (BatchStatus.DONE, 3)
+    lines = _text(api.get(f"/api/search/batch/{batch.id}/results"))
+    assert lines[1] == "Q1\tkept from the first run"
+    assert [line.split("\t")[0] for line in lines[2:]] == ["Q2"] * 3 + ["Q3"] * 3
+    assert batch_search_run(batch_id=str(batch.id)).finished_at == done.finished_at
+
+
+def test_the_signature_apis_give_metadata_top_genes_and_neighbours(
+    api: APIClient, serve_portal_index: PortalIndex
+) -> None:
+    index = serve_portal_index
+    sig_id = index.meta["sig_id"].iloc[7]
+    detail = api.get(f"/api/signatures/{sig_id}").json()
+    assert detail["pert_iname"] == index.meta["pert_iname"].iloc[7]
+    genes = api.get(f"/api/signatures/{sig_id}/genes", {"n": 5}).json()
+    column = index.cd[sig_id]
+    assert [g["gene"] for g in genes["up"]] == list(column.sort_values(ascending=False).index[:5])
+    assert [g["gene"] for g in genes["down"]] == list(column.sort_values().index[:5])
+    similar = api.get(f"/api/signatures/{sig_id}/similar", {"limit": 5}).json()
+    rho = [row["rho"] for row in similar["results"]]
+    ranks = index.cd.rank()
+    expected = ranks.corrwith(ranks[sig_id]).drop(sig_id).sort_values(ascending=False)
+    assert rho == pytest.approx(list(expected.iloc[:5]), abs=1e-9)
+    assert api.get("/api/signatures/NOT-A-SIGNATURE").status_code == 404
