@@ -38,6 +38,43 @@
     });
   }
 
+  // Gene autocomplete: suggestions from GET /api/genes?q= as you type, added to either side.
+  const geneInput = document.getElementById("gene-input");
+  const suggestions = document.getElementById("gene-suggestions");
+  const hint = document.getElementById("gene-hint");
+  let pending = null;
+  geneInput.addEventListener("input", () => {
+    clearTimeout(pending);
+    const query = geneInput.value.trim();
+    if (query.length < 2) return;
+    pending = setTimeout(async () => {
+      const response = await fetch("/api/genes?" + new URLSearchParams({ q: query, limit: 10 }));
+      if (!response.ok) return;
+      const body = await response.json();
+      suggestions.replaceChildren(...body.results.map((gene) => {
+        const option = document.createElement("option");
+        option.value = gene.symbol;
+        const landmark = gene.is_landmark ? " (landmark)" : "";
+        option.label = gene.symbol + " · " + (gene.name || "") + landmark;
+        return option;
+      }));
+      hint.textContent = body.results.length ? "" : "no gene starts with " + query;
+    }, 150);
+  });
+  function addGene(side) {
+    const symbol = geneInput.value.trim();
+    if (!symbol) return;
+    const box = document.getElementById(side);
+    if (!genes(side).includes(symbol)) box.value = (box.value.trim() + "\n" + symbol).trim();
+    geneInput.value = "";
+    recount();
+  }
+  document.getElementById("add-up").addEventListener("click", () => addGene("up"));
+  document.getElementById("add-down").addEventListener("click", () => addGene("down"));
+  geneInput.addEventListener("keydown", (event) => {
+    if (event.key === "Enter") { event.preventDefault(); addGene("up"); }
+  });
+
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     const data = new FormData(form);

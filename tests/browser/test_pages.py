@@ -22,6 +22,17 @@ def _search_dexamethasone(page: Page) -> None:
     page.wait_for_url("**/search/*")
 
 
+def test_the_gene_box_suggests_genes_and_adds_them_to_a_side(page: Page) -> None:
+    page.goto("/")
+    page.fill("#gene-input", "FKBP")
+    expect(page.locator("#gene-suggestions option[value='FKBP5']")).to_have_count(1)
+    page.fill("#gene-input", "FKBP5")
+    page.locator("#add-down").click()
+    expect(page.locator("#down")).to_have_value("FKBP5")
+    expect(page.locator("#down-count")).to_have_text("1")
+    expect(page.locator("#gene-input")).to_have_value("")
+
+
 def test_a_search_from_an_example_gives_a_sortable_filterable_table_and_plots(page: Page) -> None:
     _search_dexamethasone(page)
     rows = page.locator("#results-table tbody tr")
