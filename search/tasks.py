@@ -1,4 +1,8 @@
-"""Celery tasks: take ids or paths, call one selector or service."""
+"""Celery tasks: take ids or paths, call one selector or service.
+
+Bound to the portal's app (not shared_task): another Celery app made current in the same process
+(a client, the conversion workers' app) must not take them over, eager settings and all.
+"""
 
 from __future__ import annotations
 
@@ -6,19 +10,18 @@ import os
 import socket
 from typing import Any
 
-from celery import shared_task
-
+from portal.celery import app
 from search.batches import batch_search_fail, batch_search_run
 from search.health import search_index_health
 
 
-@shared_task(name="search.tasks.search_index_check")
+@app.task(name="search.tasks.search_index_check")
 def search_index_check() -> dict[str, Any]:
     """The search index state as this worker sees it, with the worker's host and process."""
     return {**search_index_health(), "host": socket.gethostname(), "pid": os.getpid()}
 
 
-@shared_task(
+@app.task(
     name="search.tasks.batch_search_run",
     bind=True,
     acks_late=True,

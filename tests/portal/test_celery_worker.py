@@ -57,7 +57,7 @@ def test_a_task_sent_through_redis_runs_in_the_worker(worker: tuple[str, Path]) 
     queue, index_dir = worker
     manifest = {"format_version": 1, "n_signatures": 7, "gene_space": "demo", "version": "w1"}
     (index_dir / "index.json").write_text(json.dumps(manifest))
-    client = Celery(broker=REDIS_URL, backend=REDIS_URL)
+    client = Celery(broker=REDIS_URL, backend=REDIS_URL, set_as_current=False)
     try:
         result = client.send_task("search.tasks.search_index_check", queue=queue)
         answer = result.get(timeout=60)
