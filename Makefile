@@ -105,6 +105,12 @@ benchmark-train: install
 benchmark-convert: install
 	$(PY) -m benchmarks.convert
 
+# On a machine with a CUDA GPU (torch with CUDA in the venv, or PYTHON=...): the gpu-marked tests,
+# then the search and conversion benchmarks on the GPU; logs and tables under var/bench-gpu.
+.PHONY: benchmark-gpu
+benchmark-gpu: install
+	PYTHON=$(PY) benchmarks/gpu.sh
+
 compare-real: $(WORLD)/world.json
 	$(PY) -m transform world --compare-real --size $(WORLD_SIZE) --seed $(WORLD_SEED) --out $(WORLD)
 

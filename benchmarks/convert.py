@@ -171,7 +171,8 @@ def autocast_check(model: TwoStepModel, batch: int, name: str) -> dict[str, floa
     return {"rate": model_rate(model, batch, autocast=name), **check}
 
 
-def table(cpu: dict[str, object], gpu: dict[str, object] | None) -> list[dict[str, object]]:
+def table(cpu: dict[str, object] | None, gpu: dict[str, object] | None,
+          ) -> list[dict[str, object]]:  # fmt: skip
     rows = [
         ("matmul GFLOP/s (float32, measured)", "gflops", 1),
         ("model FLOP floor (profiles/s)", "floor", 1),
@@ -185,7 +186,8 @@ def table(cpu: dict[str, object], gpu: dict[str, object] | None) -> list[dict[st
     ]
     out = []
     for label, key, scale in rows:
-        out.append({"measure": label, "CPU": _value(cpu, key, label, scale),
+        out.append({"measure": label,
+                    "CPU": _value(cpu, key, label, scale) if cpu else "not measured here",
                     "GPU": _value(gpu, key, label, scale) if gpu else NO_GPU})  # fmt: skip
     return out
 
@@ -209,6 +211,10 @@ def main() -> None:
         "--model-batch", type=int, help="model-only batch (the chunk size on a GPU, else 2,048)"
     )
     parser.add_argument("--dir", type=Path, help="where the files go (a temporary folder)")
+    parser.add_argument(
+        "--devices", default="cpu,cuda",
+        help="measured devices (cuda when torch sees one); a GPU host: --devices cuda",
+    )  # fmt: skip
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="convert-bench-", dir=args.dir))
     try:
@@ -225,27 +231,33 @@ def run(args: argparse.Namespace, folder: Path) -> None:
     write_inputs(folder / "level3.gctx", inputs, args.profiles)
     print(f"wrote the bundle and {args.profiles:,} profiles in "
           f"{time.perf_counter() - started:,.0f} s", file=sys.stderr)  # fmt: skip
-    cpu = measure(args, folder, torch.device("cpu"))
-    gpu = measure(args, folder, torch.device("cuda")) if torch.cuda.is_available() else None
-    sizes = output_sizes(folder, folder / "level3.gctx", outputs, cpu["converted"])
+    devices = args.devices.split(",")
+    cpu = measure(args, folder, torch.device("cpu")) if "cpu" in devices else None
+    gpu = None
+    if "cuda" in devices and torch.cuda.is_available():
+        gpu = measure(args, folder, torch.device("cuda"))
+    first = cpu or gpu
+    if first is None:
+        sys.exit(f"none of --devices {args.devices} is here")
+    sizes = output_sizes(folder, folder / "level3.gctx", outputs, first["converted"])
     print(f"Conversion benchmark on {machine()}"
           f"{f', {torch.cuda.get_device_name()}' if gpu else ''}: bundle {N_INPUTS} -> "
-          f"{N_OUTPUTS} genes ({cpu['flops'] / 1e9:.3f} GFLOP per profile), input "
-          f"{args.profiles:,} profiles, {cpu['converted']:,} converted end to end in chunks of "
+          f"{N_OUTPUTS} genes ({first['flops'] / 1e9:.3f} GFLOP per profile), input "
+          f"{args.profiles:,} profiles, {first['converted']:,} converted end to end in chunks of "
           f"{args.chunk_size:,}, float16 output\n")  # fmt: skip
     print(markdown(table(cpu, gpu)))
     print()
-    print(markdown(size_rows(sizes, cpu)))
+    print(markdown(size_rows(sizes, first)))
     print()
     print(markdown(autocast_rows(gpu)))
 
 
-def size_rows(sizes: dict[str, int], cpu: dict[str, object]) -> list[dict[str, object]]:
-    n = cpu["converted"]
+def size_rows(sizes: dict[str, int], found: dict[str, object]) -> list[dict[str, object]]:
+    n = found["converted"]
     return [
         {"output": dtype, "bytes per profile": sizes[dtype] / n,
          "3,000,000 profiles (GB)": sizes[dtype] / n * PROJECTED / 1e9,
-         "max abs difference from float32": cpu["rounding"] if dtype == "float16" else 0.0}
+         "max abs difference from float32": found["rounding"] if dtype == "float16" else 0.0}
         for dtype in ("float16", "float32")
     ]  # fmt: skip
 

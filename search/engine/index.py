@@ -58,6 +58,7 @@ class SearchIndex:
         self.recall_at_100 = fast.get("recall_at_100")
         self.fast_meets_target = bool(fast.get("meets_target", False))
         self._check_shapes()
+        self._device_ranks = None
 
     @classmethod
     def open(cls, directory: str | Path, *, verify: bool = False, threads: int = 1) -> SearchIndex:
@@ -69,6 +70,14 @@ class SearchIndex:
         folder = layout.version_folder(Path(directory), manifest)
         layout.check_files(folder, manifest.get("files", {}), full=verify)
         return cls(folder, manifest, threads=threads)
+
+    def device_ranks(self):
+        """The rank matrix in GPU memory (search/engine/gpu.py), copied on first use."""
+        if self._device_ranks is None:
+            from search.engine.gpu import DeviceRanks
+
+            self._device_ranks = DeviceRanks(self.ranks)
+        return self._device_ranks
 
     def _array(self, name: str, *, required: bool = True) -> np.ndarray | None:
         path = self.folder / f"{name}.npy"

@@ -4,7 +4,9 @@ Paths (the results agree; tests/engine checks them against a float64 reference):
 - exact: the set sums gathered from the gene-major matrix (ranks, or CD values for "cd");
 - flat: the same sums as FAISS inner products of indicator vectors with the signature-major
   centred ranks (flat.npy; "rank" only, small indexes);
-- gpu: the flat path on a GPU through FAISS GPU (when FAISS has GPU support and a GPU is there);
+- gpu: the exact sums on a GPU: the gather over the rank matrix held in device memory through
+  torch (search/engine/gpu.py), or, when FAISS has GPU support and the index stores flat vectors,
+  the flat path through FAISS GPU;
 - fast: FAISS candidates from the embedding, rescored exactly ("rank" only). Its FDR is an upper
   bound: BH over the candidates with the searched count as n (the candidates' true ranks among
   all p-values can only be larger, and the minimum runs over fewer terms).
@@ -22,7 +24,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from search.engine import kernels, scores
+from search.engine import gpu, kernels, scores
 from search.engine.errors import InvalidQueryError
 from search.engine.fast import candidates
 from search.engine.metadata import Selection
@@ -125,10 +127,10 @@ def choose_path(index: SearchIndex, query: GeneQuery, selection: Selection, scor
                 path: str, k: int = 100) -> str:  # fmt: skip
     if path in ("flat", "gpu", "fast") and score != "rank":
         raise InvalidQueryError(f"the {path} path scores 'rank' only; use exact for {score!r}")
-    if path in ("flat", "gpu") and index.flat is None:
-        raise InvalidQueryError(f"this index has no flat vectors for the {path} path")
-    if path == "gpu" and not kernels.gpu_available():
-        raise InvalidQueryError("the gpu path needs FAISS with GPU support and a GPU")
+    if path == "flat" and index.flat is None:
+        raise InvalidQueryError("this index has no flat vectors for the flat path")
+    if path == "gpu" and gpu_backend(index) is None:
+        raise InvalidQueryError("the gpu path needs a CUDA GPU (torch with CUDA, or FAISS GPU)")
     if path == "fast" and index.faiss is None:
         raise InvalidQueryError("this index has no fast-mode FAISS index")
     if path != "auto":
@@ -137,6 +139,14 @@ def choose_path(index: SearchIndex, query: GeneQuery, selection: Selection, scor
     fast_ok = index.faiss is not None and index.fast_meets_target
     fast_ok &= 2 * k <= index.fast_settings.candidates  # its recall is measured for the top 100
     return "fast" if score == "rank" and fast_ok and touched > EXACT_BUDGET_BYTES else "exact"
+
+
+def gpu_backend(index: SearchIndex) -> str | None:
+    """What runs the gpu path here: "faiss" (FAISS GPU over the flat vectors), "torch" (the rank
+    matrix on a CUDA device), or None without a GPU."""
+    if kernels.gpu_available() and index.flat is not None:
+        return "faiss"
+    return "torch" if gpu.cuda_available() else None
 
 
 def fast_candidates(index: SearchIndex, query: GeneQuery, selection: Selection,
@@ -157,7 +167,8 @@ def score_query(index: SearchIndex, query: GeneQuery, selection: Selection, scor
         return _cd_scored(index, query, selection)
     n_genes = index.n_genes
     mean, var = scores.rank_moments(n_genes)
-    if path in ("flat", "gpu"):
+    backend = gpu_backend(index) if path == "gpu" else None
+    if path == "flat" or backend == "faiss":
         vectors = []
         for rows in (query.up, query.down):
             vector = np.zeros(n_genes, dtype=np.float32)
@@ -166,6 +177,10 @@ def score_query(index: SearchIndex, query: GeneQuery, selection: Selection, scor
         centred = kernels.flat_products(index.flat, np.stack(vectors), selection,
                                         gpu=path == "gpu", threads=index.threads)  # fmt: skip
         sums, mean = (centred[0], centred[1]), 0.0
+    elif backend == "torch":
+        device_ranks = index.device_ranks()
+        sums = tuple(device_ranks.set_sums(rows, selection) if rows.size else None
+                     for rows in (query.up, query.down))  # fmt: skip
     else:
         sums = tuple(
             kernels.set_sums(index.ranks, rows, selection, index.threads) if rows.size else None

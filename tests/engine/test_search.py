@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from search.engine import kernels
+from search.engine import gpu, kernels
 from search.engine.errors import InvalidQueryError
 from search.engine.fast import FastSettings
 from tests.engine.conftest import Indexed
@@ -170,7 +170,9 @@ def test_auto_takes_exact_on_a_small_index(indexed: Indexed) -> None:
 
 
 @pytest.mark.gpu
-@pytest.mark.skipif(not kernels.gpu_available(), reason="needs FAISS GPU and a GPU")
+@pytest.mark.skipif(
+    not (kernels.gpu_available() or gpu.cuda_available()), reason="needs a CUDA GPU"
+)
 def test_the_gpu_path_equals_the_cpu_paths(indexed: Indexed) -> None:
     up, down = query(indexed, seed=21)
     gpu = indexed.index.search(up, down, path="gpu", k=50).table

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Everything that needs a CUDA device, in one run (`make bench-gpu`): the tests marked `gpu`, then
+# the GPU benchmarks of the search (benchmarks/search_gpu.py) and of the conversion
+# (benchmarks/convert.py --devices cuda). Logs and tables go to $OUT (default var/bench-gpu).
+# Needs torch with CUDA, faiss (faiss-cpu will do: the gpu path runs on torch), h5py, pandas and
+# Django importable by $PYTHON (default python3); Celery and a database are not used.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+PYTHON=${PYTHON:-python3}
+OUT=${OUT:-var/bench-gpu}
+mkdir -p "$OUT"
+export PYTHONUNBUFFERED=1
+status=0
+
+nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv >"$OUT/gpu.txt" 2>&1
+cat "$OUT/gpu.txt"
+# The gpu tests, without the Django plugin or the database fixtures (tests/conftest.py).
+for part in engine transform; do
+  files=(tests/engine/test_gpu.py tests/engine/test_search.py)
+  [ "$part" = transform ] && files=(tests/transform/convert/test_gpu.py
+                                    tests/transform/signatures/test_cd.py)
+  "$PYTHON" -m pytest -p no:cacheprovider -p no:django --confcutdir="tests/$part" -m gpu \
+    "${files[@]}" 2>&1 | tee "$OUT/tests-$part.log" || status=1
+done
+"$PYTHON" -m benchmarks.search_gpu --json "$OUT/search-gpu.json" 2>&1 \
+  | tee "$OUT/search-gpu.md" || status=1
+"$PYTHON" -m benchmarks.convert --devices cuda --dir "${BENCH_DIR:-/tmp}" 2>&1 \
+  | tee "$OUT/convert-gpu.md" || status=1
+exit $status

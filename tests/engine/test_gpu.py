@@ -1,0 +1,83 @@
+"""The gpu path: the rank matrix in device memory through torch gives the exact path's integers.
+
+Without a GPU (CI), the same torch code runs with the matrix on the CPU device, and the engine's
+gpu branch is driven through it; on a GPU (marker `gpu`) the path runs on CUDA against the float64
+reference.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from search.engine import gpu, kernels, searching
+from search.engine.errors import InvalidQueryError
+from search.engine.gpu import DeviceRanks
+from tests.engine.conftest import Indexed
+from tests.engine.reference import reference_scores, reference_top
+from tests.engine.test_search import assert_matches_reference, query, rows_of
+
+HAS_GPU = gpu.cuda_available() or kernels.gpu_available()
+FILTERS = ({}, {"pert_type": ["trt_sh"]}, {"cell_id": ["PC3"], "pert_time": [6]})
+
+
+@pytest.mark.parametrize("filters", FILTERS)
+def test_device_sums_equal_the_exact_kernel(indexed: Indexed, filters: dict,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    monkeypatch.setattr(gpu, "UPLOAD_COLUMNS", 333)  # several upload blocks
+    monkeypatch.setattr(gpu, "GATHER_ROWS", 7)  # several gather blocks, one partial
+    index = indexed.index
+    device = DeviceRanks(index.ranks, device="cpu")
+    assert np.array_equal(device.matrix.numpy().view(np.uint16), index.ranks)
+    selection = index.table.select(filters)
+    rows = np.array(rows_of(indexed, query(indexed, seed=31, n_up=40)[0]))
+    sums = device.set_sums(rows, selection)
+    assert sums.dtype == np.uint32
+    assert np.array_equal(sums, kernels.set_sums(index.ranks, rows, selection))
+    expected = indexed.ranks[rows][:, selection.positions].sum(axis=0)  # the reference ranks
+    assert np.array_equal(sums, expected)
+
+
+def test_a_matrix_that_cannot_be_int16_is_refused() -> None:
+    with pytest.raises(ValueError, match="uint16"):
+        DeviceRanks(np.zeros((3, 4), dtype=np.float32), device="cpu")
+
+
+def test_the_engine_gpu_branch_gives_the_exact_results(
+    indexed: Indexed, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The torch branch of score_query, its device swapped for the CPU: results equal exact."""
+    index = indexed.index
+    monkeypatch.setattr(searching, "gpu_backend", lambda _index: "torch")
+    monkeypatch.setattr(index, "_device_ranks", DeviceRanks(index.ranks, device="cpu"))
+    up, down = query(indexed, seed=32)
+    for filters in FILTERS:
+        on_gpu = index.search(up, down, path="gpu", k=40, filters=filters)
+        exact = index.search(up, down, path="exact", k=40, filters=filters)
+        assert on_gpu.path == "gpu"
+        pd.testing.assert_frame_equal(on_gpu.table, exact.table)
+
+
+@pytest.mark.skipif(HAS_GPU, reason="a GPU is here")
+def test_without_a_gpu_the_gpu_path_is_refused_with_the_reason(indexed: Indexed) -> None:
+    with pytest.raises(InvalidQueryError, match="needs a CUDA GPU"):
+        indexed.index.search(*query(indexed, seed=33), path="gpu")
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not gpu.cuda_available(), reason="no CUDA device")
+@pytest.mark.parametrize("mode", ["both", "mimic", "reverse"])
+def test_on_cuda_the_gpu_path_agrees_with_the_float64_reference(indexed: Indexed,
+                                                                mode: str) -> None:  # fmt: skip
+    index = indexed.index
+    up, down = query(indexed, seed=34)
+    result = index.search(up, down, mode=mode, k=30, path="gpu")
+    assert result.path == "gpu"
+    assert index.device_ranks().device.type == "cuda"
+    reference = reference_scores(indexed.values, rows_of(indexed, up), rows_of(indexed, down),
+                                 ranks=indexed.ranks)  # fmt: skip
+    positions = reference_top(reference, mode, 30)
+    assert_matches_reference(result, reference, positions, index, rtol=1e-9)
+    exact = index.search(up, down, mode=mode, k=30, path="exact")
+    pd.testing.assert_frame_equal(result.table, exact.table)
