@@ -116,8 +116,12 @@ class DeviceStage:
             self.h2d, self.compute, self.d2h = (torch.cuda.Stream(device) for _ in range(3))
 
     def run(
-        self, model: ChunkModel, host_in: torch.Tensor, host_out: torch.Tensor
-    ) -> tuple[torch.cuda.Event | None, torch.cuda.Event | None]:
+        self, model: ChunkModel, host_in: torch.Tensor, host_out: torch.Tensor,
+        overflow: torch.Tensor | None = None,
+    ) -> tuple[torch.cuda.Event | None, torch.cuda.Event | None]:  # fmt: skip
+        """overflow (CUDA, float16 output): a pinned one-element bool tensor that receives, with
+        the outputs, whether any profile value is beyond float16's range (inf), checked on the
+        device so that the writer need not scan the chunk."""
         if not self.cuda:
             host_out.copy_(model.forward(host_in))
             return None, None
@@ -128,11 +132,15 @@ class DeviceStage:
         self.compute.wait_event(inputs_copied)
         with torch.cuda.stream(self.compute):
             device_out = model.forward(device_in)
+            infinite = torch.isinf(device_out).any().reshape(1) if overflow is not None else None
             computed.record(self.compute)
         device_in.record_stream(self.compute)
         self.d2h.wait_event(computed)
         with torch.cuda.stream(self.d2h):
             host_out.copy_(device_out, non_blocking=True)
+            if infinite is not None:
+                overflow.copy_(infinite, non_blocking=True)
+                infinite.record_stream(self.d2h)
             outputs_copied.record(self.d2h)
         device_out.record_stream(self.d2h)
         return inputs_copied, outputs_copied

@@ -94,11 +94,16 @@ class OutputFile:
     def close(self) -> None:
         os.close(self.fd)
 
-    def write(self, start: int, block: np.ndarray) -> None:
-        """Store (k, n_genes) profiles from profile `start` on and flush them to the disk."""
+    def write(self, start: int, block: np.ndarray, *, infinite: bool | None = None) -> None:
+        """Store (k, n_genes) profiles from profile `start` on and flush them to the disk.
+
+        infinite: whether the block holds inf, when the caller knows (the GPU checks it on the
+        device); None scans the block here (float16 only)."""
         if block.dtype != self.dtype or block.shape[1] != self.shape[1]:
             raise ValueError(f"a {block.dtype} block {block.shape} for a {self.dtype} matrix")
-        if self.dtype == np.float16 and np.isinf(block).any():
+        if infinite is None:
+            infinite = self.dtype == np.float16 and bool(np.isinf(block).any())
+        if infinite:
             raise ValueError("profiles hold values beyond the float16 range; convert to float32")
         data = memoryview(np.ascontiguousarray(block)).cast("B")
         at = self.offset + start * self.profile_bytes
@@ -113,15 +118,27 @@ class OutputFile:
         expected: the block that was written there; ChunkMismatch if the file holds other bytes.
         """
         digest = hashlib.sha256()
-        wanted = None if expected is None else memoryview(np.ascontiguousarray(expected)).cast("B")
+        wanted = None
+        if expected is not None:
+            wanted = np.ascontiguousarray(expected).reshape(-1).view(np.uint8)
         at, end = self.offset + start * self.profile_bytes, self.offset + stop * self.profile_bytes
         done = 0
         while at < end:
             piece = os.pread(self.fd, min(READ_BLOCK, end - at), at)
             if not piece:
                 raise ChunkMismatch(f"{self.path}: ends before profile {stop}")
-            if wanted is not None and wanted[done : done + len(piece)] != piece:
+            if wanted is not None and not same_bytes(wanted[done : done + len(piece)], piece):
                 raise ChunkMismatch(f"{self.path}: profiles {start}..{stop - 1} read back differ")
             digest.update(piece)
             at, done = at + len(piece), done + len(piece)
         return digest.hexdigest()
+
+
+def same_bytes(wanted: np.ndarray, piece: bytes) -> bool:
+    """wanted (uint8) holds the bytes of piece: compared as 8-byte words, outside the GIL."""
+    if wanted.size != len(piece):
+        return False
+    words = len(piece) // 8 * 8
+    stored = np.frombuffer(piece, np.uint64, words // 8)
+    tail_same = wanted[words:].tobytes() == piece[words:]
+    return tail_same and np.array_equal(wanted[:words].view(np.uint64), stored)

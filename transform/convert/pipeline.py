@@ -31,7 +31,7 @@ from transform.convert.output import OutputFile
 from transform.io.gctx import MATRIX
 
 INPUT_BUFFERS = 3
-OUTPUT_BUFFERS = 3
+OUTPUT_BUFFERS = 4  # one being filled, one written, two being verified
 VERIFY_THREADS = max(1, min(4, (os.cpu_count() or 1) // 2))
 POLL_S = 0.05
 
@@ -59,6 +59,7 @@ class InputReader:
 class _Buffer:
     tensor: torch.Tensor  # host memory, (chunk_size, n) rows of profiles
     ready: torch.cuda.Event | None = None  # the device is done with it once this has fired
+    overflow: torch.Tensor | None = None  # CUDA float16 outputs: inf found on the device
 
     @property
     def array(self) -> np.ndarray:
@@ -128,9 +129,11 @@ class Pipeline:
         for _ in range(INPUT_BUFFERS):
             tensor = host_buffer(job.chunk_size, model.n_inputs, torch.float32, pinned=pinned)
             self.free_inputs.put(_Buffer(tensor))
+        check_on_device = pinned and model.dtype == torch.float16
         for _ in range(OUTPUT_BUFFERS):
             tensor = host_buffer(job.chunk_size, model.n_outputs, model.dtype, pinned=pinned)
-            self.free_outputs.put(_Buffer(tensor))
+            overflow = torch.zeros(1, dtype=torch.bool).pin_memory() if check_on_device else None
+            self.free_outputs.put(_Buffer(tensor, overflow=overflow))
 
     def run(self, chunks: Sequence[Chunk]) -> None:
         failure = _Failure()
@@ -177,7 +180,7 @@ class Pipeline:
             rows = slice(0, chunk.size)
             check = self._check_autocast(chunk, inputs.tensor[rows])
             inputs.ready, outputs.ready = self.stage.run(
-                self.model, inputs.tensor[rows], outputs.tensor[rows]
+                self.model, inputs.tensor[rows], outputs.tensor[rows], outputs.overflow
             )
             self.free_inputs.put(inputs)
             to_write.put((chunk, outputs, check))
@@ -201,7 +204,8 @@ class Pipeline:
         while (item := failure.take(to_write)) is not None:
             chunk, buffer, check = item
             buffer.wait()
-            output.write(chunk.start, buffer.array[: chunk.size])
+            infinite = None if buffer.overflow is None else bool(buffer.overflow.item())
+            output.write(chunk.start, buffer.array[: chunk.size], infinite=infinite)
             verifiers.submit(failure.guard(self._verify), output, chunk, buffer, check)
 
     def _verify(

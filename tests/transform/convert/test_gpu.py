@@ -34,7 +34,10 @@ def test_the_gpu_writes_the_profiles_of_the_cpu(
 ) -> None:
     summary = convert_on_cuda(plate_bundle, plate, tmp_path / "gpu.gctx", chunk_size=100)
     assert summary.profiles == 377
-    assert manifest_of(tmp_path / "gpu.gctx")["devices"] == ["cuda"]
+    devices = manifest_of(tmp_path / "gpu.gctx")["devices"]
+    assert len(devices) == 1
+    assert devices[0].startswith("cuda")
+    assert torch.cuda.get_device_name() in devices[0]
     np.testing.assert_allclose(read_gctx(tmp_path / "gpu.gctx").values, expected,
                                rtol=1e-4, atol=1e-5)  # fmt: skip
     cpu = convert(plate_bundle, plate, tmp_path / "cpu.gctx", chunk_size=100, dtype="float16")
@@ -82,3 +85,14 @@ def test_a_gpu_run_that_failed_part_way_converts_only_the_chunks_left(
     resumed = convert_on_cuda(plate_bundle, plate, output, chunk_size=50)
     assert (resumed.chunks_before, resumed.converted) == (done, 377 - 50 * done)
     assert resumed.manifest["checksum"] == whole.manifest["checksum"]
+
+
+def test_float16_overflow_found_on_the_device_stops_the_run(
+    plate: Path, plate_bundle: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clipped = ChunkModel._clipped
+    monkeypatch.setattr(ChunkModel, "_clipped", lambda self, x: clipped(self, x) * 1e9)
+    with pytest.raises(ValueError, match="beyond the float16 range"):
+        convert_on_cuda(plate_bundle, plate, tmp_path / "out.gctx", chunk_size=100,
+                        dtype="float16")  # fmt: skip
+    assert not (tmp_path / "out.gctx").exists()
