@@ -94,7 +94,7 @@ class OutputFile:
     def close(self) -> None:
         os.close(self.fd)
 
-    def write(self, start: int, block: np.ndarray, *, infinite: bool | None = None) -> None:
+    def write(self, start: int, block: np.ndarray, infinite: bool | None = None) -> None:
         """Store (k, n_genes) profiles from profile `start` on and flush them to the disk.
 
         infinite: whether the block holds inf, when the caller knows (the GPU checks it on the
@@ -112,7 +112,7 @@ class OutputFile:
             data, at = data[written:], at + written
         os.fdatasync(self.fd)
 
-    def checksum(self, start: int, stop: int, *, expected: np.ndarray | None = None) -> str:
+    def checksum(self, start: int, stop: int, expected: np.ndarray | None = None) -> str:
         """SHA-256 of the stored bytes of profiles start..stop-1, read back from the file.
 
         expected: the block that was written there; ChunkMismatch if the file holds other bytes.

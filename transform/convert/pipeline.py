@@ -2,7 +2,8 @@
 
     reader thread    input columns of chunk i+1 into a (pinned) host buffer
     main thread      chunk i through `DeviceStage` (CUDA streams: copies overlap compute)
-    writer thread    chunk i-1 from its host buffer into the output (pwrite, fdatasync)
+    writer threads   chunks i-1, i-2 from their host buffers into the output (pwrite, fdatasync;
+                     two side by side on a GPU, whose chunks come faster than one stream writes)
     verifier pool    chunks written: read back, compared, hashed, recorded in the work folder
 
 Host buffers circulate through free pools (INPUT_BUFFERS and OUTPUT_BUFFERS of `chunk_size`
@@ -16,6 +17,7 @@ from __future__ import annotations
 import os
 import queue
 import threading
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -31,7 +33,9 @@ from transform.convert.output import OutputFile
 from transform.io.gctx import MATRIX
 
 INPUT_BUFFERS = 3
-OUTPUT_BUFFERS = 4  # one being filled, one written, two being verified
+OUTPUT_BUFFERS = 5  # one being filled, two written, two being verified
+CPU_WRITERS = 1
+GPU_WRITERS = 2  # chunks written (pwrite + fdatasync) side by side: a deeper queue for the disk
 VERIFY_THREADS = max(1, min(4, (os.cpu_count() or 1) // 2))
 POLL_S = 0.05
 
@@ -69,6 +73,28 @@ class _Buffer:
         if self.ready is not None:
             self.ready.synchronize()
             self.ready = None
+
+
+class StageClock:
+    """Seconds spent in each stage (summed over its threads), for the run's closing note."""
+
+    STAGES = ("read", "wait for an output buffer", "wait for the device", "write", "verify")
+
+    def __init__(self) -> None:
+        self.seconds = dict.fromkeys(self.STAGES, 0.0)
+        self.lock = threading.Lock()
+
+    def timed(self, stage: str, run: Callable[..., Any], *args: object) -> Any:
+        started = time.perf_counter()
+        try:
+            return run(*args)
+        finally:
+            with self.lock:
+                self.seconds[stage] += time.perf_counter() - started
+
+    def line(self, wall_s: float) -> str:
+        parts = ", ".join(f"{stage} {s:,.1f}" for stage, s in self.seconds.items())
+        return f"stage seconds over {wall_s:,.1f} s: {parts} (summed over the threads)"
 
 
 class _Stopped(Exception):
@@ -124,6 +150,7 @@ class Pipeline:
         self.stage = DeviceStage(model.device)
         self.device = device_name(model.device)
         pinned = model.device.type == "cuda"
+        self.writers = GPU_WRITERS if pinned else CPU_WRITERS
         self.free_inputs: queue.Queue[_Buffer] = queue.Queue()
         self.free_outputs: queue.Queue[_Buffer] = queue.Queue()
         for _ in range(INPUT_BUFFERS):
@@ -137,6 +164,7 @@ class Pipeline:
 
     def run(self, chunks: Sequence[Chunk]) -> None:
         failure = _Failure()
+        self.clock, started = StageClock(), time.perf_counter()
         to_compute: queue.Queue = queue.Queue()
         to_write: queue.Queue = queue.Queue()
         reader = InputReader(self.job.input, self.job.input_rows, self.job.chunk_size)
@@ -144,11 +172,13 @@ class Pipeline:
         try:
             with ThreadPoolExecutor(VERIFY_THREADS, thread_name_prefix="verify") as verifiers:
                 threads = [
-                    threading.Thread(target=failure.guard(self._read),
-                                     args=(reader, chunks, to_compute, failure)),
-                    threading.Thread(target=failure.guard(self._write),
-                                     args=(output, to_write, verifiers, failure)),
-                ]  # fmt: skip
+                    threading.Thread(
+                        target=failure.guard(self._read), args=(reader, chunks, to_compute, failure)
+                    )
+                ]
+                threads += [threading.Thread(target=failure.guard(self._write),
+                                             args=(output, to_write, verifiers, failure))
+                            for _ in range(self.writers)]  # fmt: skip
                 for thread in threads:
                     thread.start()
                 failure.guard(self._compute)(to_compute, to_write, failure)
@@ -158,6 +188,8 @@ class Pipeline:
             reader.close()
             output.close()
         failure.raise_first()
+        if self.note and chunks:
+            self.note(self.clock.line(time.perf_counter() - started))
 
     def _read(
         self,
@@ -169,14 +201,14 @@ class Pipeline:
         for chunk in chunks:
             buffer = failure.take(self.free_inputs)
             buffer.wait()
-            reader.read(chunk, buffer.array)
+            self.clock.timed("read", reader.read, chunk, buffer.array)
             to_compute.put((chunk, buffer))
         to_compute.put(None)
 
     def _compute(self, to_compute: queue.Queue, to_write: queue.Queue, failure: _Failure) -> None:
         while (item := failure.take(to_compute)) is not None:
             chunk, inputs = item
-            outputs = failure.take(self.free_outputs)
+            outputs = self.clock.timed("wait for an output buffer", failure.take, self.free_outputs)
             rows = slice(0, chunk.size)
             check = self._check_autocast(chunk, inputs.tensor[rows])
             inputs.ready, outputs.ready = self.stage.run(
@@ -184,7 +216,8 @@ class Pipeline:
             )
             self.free_inputs.put(inputs)
             to_write.put((chunk, outputs, check))
-        to_write.put(None)
+        for _ in range(self.writers):
+            to_write.put(None)
 
     def _check_autocast(self, chunk: Chunk, inputs: torch.Tensor) -> dict[str, Any] | None:
         if chunk.index != 0 or self.model.autocast is None:
@@ -203,15 +236,17 @@ class Pipeline:
     ) -> None:
         while (item := failure.take(to_write)) is not None:
             chunk, buffer, check = item
-            buffer.wait()
+            self.clock.timed("wait for the device", buffer.wait)
             infinite = None if buffer.overflow is None else bool(buffer.overflow.item())
-            output.write(chunk.start, buffer.array[: chunk.size], infinite=infinite)
+            self.clock.timed("write", output.write, chunk.start, buffer.array[: chunk.size],
+                             infinite)  # fmt: skip
             verifiers.submit(failure.guard(self._verify), output, chunk, buffer, check)
 
     def _verify(
         self, output: OutputFile, chunk: Chunk, buffer: _Buffer, check: dict[str, Any] | None
     ) -> None:
-        sha256 = output.checksum(chunk.start, chunk.stop, expected=buffer.array[: chunk.size])
+        sha256 = self.clock.timed("verify", output.checksum, chunk.start, chunk.stop,
+                                  buffer.array[: chunk.size])  # fmt: skip
         self.free_outputs.put(buffer)
         record = ChunkRecord(chunk.index, chunk.start, chunk.stop, sha256, device=self.device,
                              autocast_check=check)  # fmt: skip
