@@ -58,11 +58,12 @@ class TwoStepModel:
             raise ValueError(f"{path}: a {bundle['format']} file, not a model bundle")
         genes = bundle["genes"]
         n_in, n_out = len(genes["input_genes"]["symbols"]), len(genes["output_genes"]["symbols"])
-        generator = Generator(n_in, GeneratorConfig.from_dict(bundle["generator"]["config"]))
-        generator.load_state_dict(bundle["generator"]["state"])
-        config = ExtrapolatorConfig.from_dict(bundle["extrapolator"]["config"])
-        extrapolator = Extrapolator(n_in, n_out, config)
-        extrapolator.load_state_dict(bundle["extrapolator"]["state"])
+        with torch.device("meta"):  # no random initialization of weights about to be replaced
+            generator = Generator(n_in, GeneratorConfig.from_dict(bundle["generator"]["config"]))
+            config = ExtrapolatorConfig.from_dict(bundle["extrapolator"]["config"])
+            extrapolator = Extrapolator(n_in, n_out, config)
+        generator.load_state_dict(bundle["generator"]["state"], assign=True)
+        extrapolator.load_state_dict(bundle["extrapolator"]["state"], assign=True)
         return cls(generator, extrapolator, genes, device=device)
 
     def align_inputs(self, matrix: GeneMatrix) -> np.ndarray:

@@ -69,6 +69,7 @@ class ConvertSummary:
     seconds: float
     chunks_before: int  # chunks found done when this run started
     autocast_check: dict[str, Any] | None = field(default=None)
+    pipeline_seconds: float | None = None  # the chunks' conversion alone (not on workers)
 
     @property
     def profiles(self) -> int:
@@ -112,13 +113,15 @@ def convert_profiles(
         from transform.convert.dispatch import run_on_workers
 
         run_on_workers(work.path, pending, queue=options.queue, progress=progress)
-        checked = set(records)
+        checked, pipeline_seconds = set(records), None
     else:
         chunk_model = ChunkModel(model, dtype=job.dtype, autocast=job.autocast)
         pipeline = Pipeline(job, chunk_model, work,
                             on_chunk=lambda r: progress.advance(r.stop - r.start),
                             note=progress.note)  # fmt: skip
+        pipeline_started = time.perf_counter()
         pipeline.run(pending)
+        pipeline_seconds = time.perf_counter() - pipeline_started
         checked = set(range(job.n_chunks))
     progress.finish()
     manifest = _finish(work, job, model, checked, started, options.command)
@@ -126,6 +129,7 @@ def convert_profiles(
         output, manifest, converted=sum(chunk.size for chunk in pending),
         seconds=time.perf_counter() - started, chunks_before=len(records),
         autocast_check=(manifest["autocast"] or {}).get("check"),
+        pipeline_seconds=pipeline_seconds,
     )  # fmt: skip
 
 
