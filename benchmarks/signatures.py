@@ -5,7 +5,9 @@ cases each) over the full RNA-seq-like gene space (23,614 genes), on this machin
 - batch: `batch_signatures` (one PCA and covariance per batch, a projection per signature);
 - naive: the released algorithm run per signature (its own z-scoring, PCA and inverse), timed on a
   few signatures and scaled to the batch.
-Projected time for 1,000,000 signatures from the batch rate. Run: python -m benchmarks.signatures
+On a GPU also the batch rule through torch (`SignatureSettings(device="cuda")`), with its largest
+difference from the CPU's CD vectors. Projected time for 1,000,000 signatures from the batch rate.
+Run: python -m benchmarks.signatures
 """
 
 from __future__ import annotations
@@ -15,8 +17,9 @@ import time
 
 import numpy as np
 import pandas as pd
+import torch
 
-from benchmarks.common import machine, markdown
+from benchmarks.common import best_time, machine, markdown
 from transform.signatures.cd import characteristic_direction
 from transform.signatures.compute import SignatureSettings, batch_signatures
 
@@ -51,7 +54,7 @@ def main() -> None:
     args = parser.parse_args()
     profiles, inst, sigs = synthetic_batch(args.genes, args.plates)
     started = time.perf_counter()
-    batch_signatures(profiles, inst, sigs, SignatureSettings())
+    on_cpu = batch_signatures(profiles, inst, sigs, SignatureSettings())
     batch_seconds = time.perf_counter() - started
     masks = [inst.index.isin(d.split("|")) for d in sigs["distil_id"][: args.naive_signatures]]
     started = time.perf_counter()
@@ -64,9 +67,25 @@ def main() -> None:
         _row("per signature (the same algorithm, each alone)", naive_rate, naive_rate),
         _row("per batch (shared PCA and covariance)", batch_rate, naive_rate),
     ]
+    if torch.cuda.is_available():
+        rows.append(_gpu_row(profiles, inst, sigs, on_cpu.cd, naive_rate))
     print(f"Signatures benchmark on {machine()}: one batch of {inst.shape[0]} profiles x "
           f"{args.genes} genes, {n} signatures\n")  # fmt: skip
     print(markdown(rows))
+
+
+def _gpu_row(profiles: np.ndarray, inst: pd.DataFrame, sigs: pd.DataFrame, cpu_cd: np.ndarray,
+             naive_rate: float) -> dict[str, object]:  # fmt: skip
+    """The batch rule through torch on the GPU (best of 3 after a warm-up), and its largest
+    difference from the CPU's unit CD vectors."""
+    settings = SignatureSettings(device="cuda")
+    batch_signatures(profiles, inst, sigs, settings)  # CUDA context, kernels, cuBLAS
+    seconds = best_time(lambda: batch_signatures(profiles, inst, sigs, settings))
+    cd = batch_signatures(profiles, inst, sigs, settings).cd
+    difference = float(np.abs(cd - cpu_cd).max())
+    gpu = torch.cuda.get_device_name()
+    name = f"per batch on the GPU ({gpu}; max |CD - CPU's| {difference:.1e})"
+    return _row(name, len(sigs) / seconds, naive_rate)
 
 
 def _row(method: str, rate: float, baseline: float) -> dict[str, object]:
