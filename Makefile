@@ -105,11 +105,13 @@ benchmark-train: install
 benchmark-convert: install
 	$(PY) -m benchmarks.convert
 
-# On a machine with a CUDA GPU (torch with CUDA in the venv, or PYTHON=...): the gpu-marked tests,
-# then the search and conversion benchmarks on the GPU; logs and tables under var/bench-gpu.
+# On a machine with a CUDA GPU: the gpu-marked tests, then the search, conversion, training and
+# signature benchmarks on the GPU; logs and tables under var/bench-gpu. GPU_PYTHON=... names an
+# interpreter with CUDA torch (default: the venv's, whose CPU torch would skip every GPU part).
+GPU_PYTHON ?= $(PY)
 .PHONY: benchmark-gpu
-benchmark-gpu: install
-	PYTHON=$(PY) benchmarks/gpu.sh
+benchmark-gpu:
+	PYTHON=$(GPU_PYTHON) benchmarks/gpu.sh
 
 compare-real: $(WORLD)/world.json
 	$(PY) -m transform world --compare-real --size $(WORLD_SIZE) --seed $(WORLD_SEED) --out $(WORLD)

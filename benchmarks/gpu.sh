@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Everything that needs a CUDA device, in one run (`make bench-gpu`): the tests marked `gpu`, then
-# the GPU benchmarks of the search (benchmarks/search_gpu.py) and of the conversion
-# (benchmarks/convert.py --devices cuda). Logs and tables go to $OUT (default var/bench-gpu).
+# Everything that needs a CUDA device, in one run (`make benchmark-gpu`): the tests marked `gpu`,
+# then the GPU benchmarks of the search (benchmarks/search_gpu.py), the conversion
+# (benchmarks/convert.py --devices cuda), training and signatures (their CUDA rows).
+# Logs and tables go to $OUT (default var/bench-gpu).
 # Needs torch with CUDA, faiss (faiss-cpu will do: the gpu path runs on torch), h5py, pandas and
 # Django importable by $PYTHON (default python3); Celery and a database are not used.
 set -uo pipefail
@@ -25,5 +26,8 @@ done
 "$PYTHON" -m benchmarks.search_gpu --json "$OUT/search-gpu.json" 2>&1 \
   | tee "$OUT/search-gpu.md" || status=1
 "$PYTHON" -m benchmarks.convert --devices cuda --dir "${BENCH_DIR:-/tmp}" 2>&1 \
-  | tee "$OUT/convert-gpu.md" || status=1
+  | grep -v '^convert:' | tee "$OUT/convert-gpu.md" || status=1
+"$PYTHON" -m benchmarks.train --threads "$(nproc)" --seconds 2 2>&1 | tee "$OUT/train-gpu.md" \
+  || status=1
+"$PYTHON" -m benchmarks.signatures 2>&1 | tee "$OUT/signatures-gpu.md" || status=1
 exit $status
