@@ -2,7 +2,7 @@
 
 The signatures are those of `benchmarks.search` (the same generator and seeds), computed and
 ranked on the GPU itself (building a 1,000,000-signature index on disk first would take an hour),
-into the (G, N) int16 matrix that `search.engine.gpu.DeviceRanks` holds for the gpu path. Queries:
+into the (G, N) int16 matrix that `search.gpu.DeviceRanks` holds for the gpu path. Queries:
 2 x 250 genes, the most raised and lowered genes of held-out signatures, as in `benchmarks.search`.
 Measured in the same run, per size:
 - GPU set sums: the engine's `DeviceRanks.device_sums` for both sets, synchronized; its floor is
@@ -40,9 +40,9 @@ from benchmarks.search import (
     _row,
 )
 from search.engine import kernels, scores
-from search.engine.gpu import DeviceRanks
 from search.engine.metadata import Selection
 from search.engine.searching import top_positions
+from search.gpu import DeviceRanks
 
 BLOCK = 8192  # signatures generated and ranked at once on the device
 HOST_QUERIES = 3  # queries timed on the host paths (each reads the matrix once)

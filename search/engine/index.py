@@ -72,9 +72,9 @@ class SearchIndex:
         return cls(folder, manifest, threads=threads)
 
     def device_ranks(self):
-        """The rank matrix in GPU memory (search/engine/gpu.py), copied on first use."""
+        """The rank matrix in GPU memory (search/gpu.py), copied on first use."""
         if self._device_ranks is None:
-            from search.engine.gpu import DeviceRanks
+            from search.gpu import DeviceRanks
 
             self._device_ranks = DeviceRanks(self.ranks)
         return self._device_ranks

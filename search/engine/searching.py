@@ -5,8 +5,8 @@ Paths (the results agree; tests/engine checks them against a float64 reference):
 - flat: the same sums as FAISS inner products of indicator vectors with the signature-major
   centred ranks (flat.npy; "rank" only, small indexes);
 - gpu: the exact sums on a GPU: the gather over the rank matrix held in device memory through
-  torch (search/engine/gpu.py), or, when FAISS has GPU support and the index stores flat vectors,
-  the flat path through FAISS GPU;
+  torch (search/gpu.py, outside the engine, imported only then), or, when FAISS has GPU support
+  and the index stores flat vectors, the flat path through FAISS GPU;
 - fast: FAISS candidates from the embedding, rescored exactly ("rank" only). Its FDR is an upper
   bound: BH over the candidates with the searched count as n (the candidates' true ranks among
   all p-values can only be larger, and the minimum runs over fewer terms).
@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from search.engine import gpu, kernels, scores
+from search.engine import kernels, scores
 from search.engine.errors import InvalidQueryError
 from search.engine.fast import candidates
 from search.engine.metadata import Selection
@@ -146,7 +146,9 @@ def gpu_backend(index: SearchIndex) -> str | None:
     matrix on a CUDA device), or None without a GPU."""
     if kernels.gpu_available() and index.flat is not None:
         return "faiss"
-    return "torch" if gpu.cuda_available() else None
+    from search.gpu import cuda_available  # torch, only when the gpu path is asked for
+
+    return "torch" if cuda_available() else None
 
 
 def fast_candidates(index: SearchIndex, query: GeneQuery, selection: Selection,

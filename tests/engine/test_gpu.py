@@ -11,9 +11,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from search.engine import gpu, kernels, searching
+from search import gpu
+from search.engine import kernels, searching
 from search.engine.errors import InvalidQueryError
-from search.engine.gpu import DeviceRanks
+from search.gpu import DeviceRanks
 from tests.engine.conftest import Indexed
 from tests.engine.reference import reference_scores, reference_top
 from tests.engine.test_search import assert_matches_reference, query, rows_of

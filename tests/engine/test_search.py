@@ -4,7 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from search.engine import gpu, kernels
+from search import gpu
+from search.engine import kernels
 from search.engine.errors import InvalidQueryError
 from search.engine.fast import FastSettings
 from tests.engine.conftest import Indexed

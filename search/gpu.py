@@ -1,9 +1,9 @@
 """Exact rank scoring on a GPU with torch: the gene-major rank matrix held in device memory.
 
-The search's `gpu` path runs here when FAISS has no GPU support (the PyPI faiss-gpu wheel is not
-always there; torch with CUDA is, in a GPU worker). torch is imported by this module only, and
-only when the gpu path is asked for: the engine's other modules and the web processes never
-load it.
+The search engine's `gpu` path runs here when FAISS has no GPU support (the PyPI faiss-gpu wheel
+is not always there; torch with CUDA is, in a GPU worker). It lives outside search/engine, which
+never imports torch: the engine imports this module only when the gpu path is asked for, so web
+processes never load torch.
 
 `DeviceRanks` copies an index's rank matrix to the device once (int16: ranks are at most
 G <= 32767), in column blocks, so the host holds one block beyond the memory map. A gene set's
