@@ -100,18 +100,28 @@ def fdr_for(abs_z: np.ndarray, picks: np.ndarray, *, sd: float = 1.0) -> np.ndar
     n = abs_z.size
     picks = np.asarray(picks, dtype=np.int64)
     if n < FULL_SORT_BELOW or picks.size == 0:
-        return bh_fdr(two_sided_p(abs_z / sd))[picks]
+        return _sorted_bh(abs_z, picks, sd)
     m = min(n, max(1024, 4 * picks.size))
     top = np.sort(abs_z[np.argpartition(abs_z, n - m)[n - m :]])[::-1]
     values = abs_z[picks]
     if m == n or np.any(values <= top[-1]):
-        return bh_fdr(two_sided_p(abs_z / sd))[picks]
+        return _sorted_bh(abs_z, picks, sd)
     p_top = two_sided_p(top / sd)
     suffix = np.minimum.accumulate((p_top * n / np.arange(1, m + 1))[::-1])[::-1]
     at = suffix[np.searchsorted(-top, -values, side="right") - 1]
     if np.all(at <= p_top[-1]) or np.all(at <= _tail_bound(abs_z, top[-1], m, sd)):
         return np.minimum(at, 1.0)
-    return bh_fdr(two_sided_p(abs_z / sd))[picks]
+    return _sorted_bh(abs_z, picks, sd)
+
+
+def _sorted_bh(abs_z: np.ndarray, picks: np.ndarray, sd: float) -> np.ndarray:
+    """bh_fdr(two_sided_p(abs_z / sd))[picks] from the sorted p-values, without an argsort:
+    tied p-values share their q, so a pick's q is the suffix minimum at its value's first rank."""
+    p = two_sided_p(abs_z / sd)
+    ordered = np.sort(p)
+    scaled = ordered * (p.size / np.arange(1, p.size + 1))
+    suffix = np.minimum.accumulate(scaled[::-1])[::-1]
+    return np.minimum(suffix[np.searchsorted(ordered, p[picks], side="left")], 1.0)
 
 
 def _tail_bound(abs_z: np.ndarray, boundary: float, m: int, sd: float) -> float:

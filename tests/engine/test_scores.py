@@ -72,3 +72,13 @@ def test_fdr_of_a_pick_outside_the_top_falls_back_to_the_full_sort() -> None:
     picks = np.array([0, 1, 2])
     expected = scores.bh_fdr(scores.two_sided_p(abs_z))[picks]
     assert np.allclose(scores.fdr_for(abs_z, picks), expected, rtol=1e-12)
+
+
+def test_the_sorted_fallback_equals_full_bh_with_ties_and_scattered_picks() -> None:
+    rng = np.random.default_rng(3)
+    abs_z = np.abs(rng.standard_normal(150_000)).round(2)  # many tied p-values
+    abs_z[:30] += 6
+    picks = np.concatenate([np.arange(30), rng.choice(150_000, 200, replace=False)])
+    for sd in (1.0, 1.3):
+        expected = scores.bh_fdr(scores.two_sided_p(abs_z / sd))[picks]
+        assert np.allclose(scores.fdr_for(abs_z, picks, sd=sd), expected, rtol=1e-12, atol=0)
