@@ -19,6 +19,8 @@ cat "$OUT/gpu.txt"
 for part in engine transform; do
   files=(tests/engine/test_gpu.py tests/engine/test_search.py)
   [ "$part" = transform ] && files=(tests/transform/convert/test_gpu.py
+                                    tests/transform/convert/test_output.py
+                                    tests/transform/convert/test_resume.py
                                     tests/transform/signatures/test_cd.py)
   "$PYTHON" -m pytest -p no:cacheprovider -p no:django --confcutdir="tests/$part" -m gpu \
     "${files[@]}" 2>&1 | tee "$OUT/tests-$part.log" || status=1

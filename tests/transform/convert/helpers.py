@@ -14,6 +14,7 @@ import h5py
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 from tests.conftest import REPO
 from transform.convert import ConvertOptions, ConvertSummary, convert_profiles, run
@@ -99,11 +100,21 @@ def run_convert(*command: str) -> subprocess.CompletedProcess:
     )
 
 
-def convert(checkpoint: Path, source: Path, output: Path, **options: object) -> ConvertSummary:
-    """`convert_profiles` on the CPU, its progress lines kept out of the test's output."""
+# A test parametrized over DEVICES runs on the CPU, and on CUDA where there is a GPU (marker gpu).
+CUDA_MARKS = [
+    pytest.mark.gpu,
+    pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device"),
+]
+DEVICES = ["cpu", pytest.param("cuda", marks=CUDA_MARKS)]
+
+
+def convert(checkpoint: Path, source: Path, output: Path, *, device: str = "cpu",
+            **options: object) -> ConvertSummary:  # fmt: skip
+    """`convert_profiles` (on the CPU unless told), its progress lines kept out of the test's
+    output."""
     return convert_profiles(
         checkpoint=checkpoint, input=source, output=output,
-        options=ConvertOptions(device="cpu", **options), stream=io.StringIO(),
+        options=ConvertOptions(device=device, **options), stream=io.StringIO(),
     )  # fmt: skip
 
 

@@ -1,10 +1,9 @@
 """On a CUDA device (marker `gpu`, skipped without one): the pinned, overlapped GPU pipeline writes
-the CPU's profiles, resumes as the CPU's does, and measures its autocast against float32."""
+the CPU's profiles and refuses float16 overflow found on the device. Resuming and autocast run on
+CUDA too, in test_resume.py and test_output.py (parametrized over DEVICES)."""
 
 from __future__ import annotations
 
-import io
-from itertools import count
 from pathlib import Path
 
 import numpy as np
@@ -12,9 +11,8 @@ import pytest
 import torch
 
 from tests.transform.convert.helpers import convert, manifest_of
-from transform.convert import ConvertOptions, ConvertSummary, convert_profiles
+from transform.convert import ConvertSummary
 from transform.convert.compute import ChunkModel
-from transform.convert.job import WorkFolder
 from transform.io import read_gctx
 
 pytestmark = [
@@ -24,9 +22,7 @@ pytestmark = [
 
 
 def convert_on_cuda(bundle: Path, source: Path, output: Path, **options: object) -> ConvertSummary:
-    return convert_profiles(checkpoint=bundle, input=source, output=output,
-                            options=ConvertOptions(device="cuda", **options),
-                            stream=io.StringIO())  # fmt: skip
+    return convert(bundle, source, output, device="cuda", **options)
 
 
 def test_the_gpu_writes_the_profiles_of_the_cpu(
@@ -47,44 +43,6 @@ def test_the_gpu_writes_the_profiles_of_the_cpu(
                         - read_gctx(tmp_path / "cpu.gctx").values)  # fmt: skip
     assert difference.max() <= 2e-3 * max(1.0, float(np.abs(expected).max()))
     assert cpu.profiles == gpu.profiles
-
-
-@pytest.mark.parametrize("autocast", ["bf16", "fp16"])
-def test_autocast_on_the_gpu_is_measured_against_float32(
-    plate: Path, plate_bundle: Path, expected: np.ndarray, tmp_path: Path, autocast: str
-) -> None:
-    output = tmp_path / f"{autocast}.gctx"
-    check = convert_on_cuda(plate_bundle, plate, output, chunk_size=200,
-                            autocast=autocast).autocast_check  # fmt: skip
-    assert check is not None
-    assert check["autocast"] == autocast
-    assert 0 < check["max_abs_diff"] < 1
-    assert 0.99 < check["pcc"] < 1
-    first = read_gctx(output).values[:, :200]
-    assert np.abs(first - expected[:, :200]).max() == pytest.approx(check["max_abs_diff"], rel=1e-3)
-
-
-def test_a_gpu_run_that_failed_part_way_converts_only_the_chunks_left(
-    plate: Path, plate_bundle: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    whole = convert_on_cuda(plate_bundle, plate, tmp_path / "whole.gctx", chunk_size=50)
-    output = tmp_path / "resumed.gctx"
-    forward, calls = ChunkModel.forward, count()
-
-    def failing_at_the_fifth_chunk(self: ChunkModel, inputs: torch.Tensor) -> torch.Tensor:
-        if next(calls) == 4:
-            raise RuntimeError("the device went away")
-        return forward(self, inputs)
-
-    with monkeypatch.context() as patched:
-        patched.setattr(ChunkModel, "forward", failing_at_the_fifth_chunk)
-        with pytest.raises(RuntimeError, match="the device went away"):
-            convert_on_cuda(plate_bundle, plate, output, chunk_size=50)
-    done = len(list(WorkFolder.beside(output).done.glob("*.json")))
-    assert 1 <= done <= 4
-    resumed = convert_on_cuda(plate_bundle, plate, output, chunk_size=50)
-    assert (resumed.chunks_before, resumed.converted) == (done, 377 - 50 * done)
-    assert resumed.manifest["checksum"] == whole.manifest["checksum"]
 
 
 def test_float16_overflow_found_on_the_device_stops_the_run(

@@ -14,6 +14,7 @@ import pytest
 import torch
 
 from tests.transform.convert.helpers import (
+    CUDA_MARKS,
     convert,
     file_checksum,
     manifest_of,
@@ -154,18 +155,28 @@ def test_a_limit_converts_the_first_profiles_only(
     assert list(profiles.col_meta.index) == list(read_gctx(plate).col_meta.index[:40])
 
 
+@pytest.mark.parametrize(
+    ("device", "autocast"),
+    [
+        ("cpu", "bf16"),
+        pytest.param("cuda", "bf16", marks=CUDA_MARKS),
+        pytest.param("cuda", "fp16", marks=CUDA_MARKS),
+    ],
+)
 def test_autocast_is_checked_against_float32_and_the_check_is_kept(
-    plate: Path, plate_bundle: Path, expected: np.ndarray, tmp_path: Path
-) -> None:
-    output = tmp_path / "bf16.gctx"
-    summary = convert(plate_bundle, plate, output, chunk_size=200, autocast="bf16")
+    plate: Path, plate_bundle: Path, expected: np.ndarray, tmp_path: Path, device: str,
+    autocast: str,
+) -> None:  # fmt: skip
+    output = tmp_path / f"{autocast}.gctx"
+    summary = convert(plate_bundle, plate, output, chunk_size=200, autocast=autocast,
+                      device=device)  # fmt: skip
     check = summary.autocast_check
     assert check is not None
-    assert check["autocast"] == "bf16"
+    assert check["autocast"] == autocast
     assert check["profiles"] == 200
     assert 0 < check["max_abs_diff"] < 1
     assert 0.99 < check["pcc"] < 1
-    assert manifest_of(output)["autocast"] == {"dtype": "bf16", "check": check}
+    assert manifest_of(output)["autocast"] == {"dtype": autocast, "check": check}
     first = read_gctx(output).values[:, :200]
     assert np.abs(first - expected[:, :200]).max() == pytest.approx(check["max_abs_diff"], rel=1e-3)
 

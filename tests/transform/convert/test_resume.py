@@ -18,6 +18,7 @@ import torch
 
 from tests.conftest import REPO
 from tests.transform.convert.helpers import (
+    DEVICES,
     Stopped,
     convert,
     convert_command,
@@ -93,10 +94,12 @@ def test_a_run_killed_mid_way_finishes_with_the_checksum_of_an_uninterrupted_run
     assert not work.path.exists()
 
 
+@pytest.mark.parametrize("device", DEVICES)
 def test_a_run_that_failed_part_way_converts_only_the_chunks_left(
-    level3: Path, small_bundle: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    level3: Path, small_bundle: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, device: str
 ) -> None:
-    reference = convert(small_bundle, level3, tmp_path / "reference.gctx", chunk_size=100)
+    reference = convert(small_bundle, level3, tmp_path / "reference.gctx", chunk_size=100,
+                        device=device)  # fmt: skip
     output = tmp_path / "profiles.gctx"
     forward, calls = ChunkModel.forward, count()
 
@@ -108,12 +111,12 @@ def test_a_run_that_failed_part_way_converts_only_the_chunks_left(
     with monkeypatch.context() as patched:
         patched.setattr(ChunkModel, "forward", failing_at_the_ninth_chunk)
         with pytest.raises(RuntimeError, match="the device went away"):
-            convert(small_bundle, level3, output, chunk_size=100)
+            convert(small_bundle, level3, output, chunk_size=100, device=device)
     work = WorkFolder.beside(output)
     done = recorded_checksums(work)
-    assert 1 <= len(done) <= 8
-    assert set(done) == set(range(len(done)))
-    summary = convert(small_bundle, level3, output, chunk_size=100)
+    assert 1 <= len(done) <= 8  # the ninth chunk needs a buffer that a recorded chunk freed
+    assert set(done) <= set(range(8))  # on a GPU two writers may record out of order
+    summary = convert(small_bundle, level3, output, chunk_size=100, device=device)
     assert (summary.chunks_before, summary.converted) == (len(done), 2000 - 100 * len(done))
     assert summary.manifest["checksum"] == reference.manifest["checksum"]
 
