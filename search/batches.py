@@ -4,10 +4,13 @@ A GMT's sets pair up by name: `X_up` with `X_down` make query X; a set without s
 up-only query (`X_down` alone, a down-only one). The task is resumable and idempotent: each query's
 rows are written to BATCHES_DIR/<id>/NNNNN.tsv (to a temporary name, then renamed) and a retried or
 restarted task skips the queries whose file is there; the final TSV is assembled the same way.
+Beside each query's rows, NNNNN.json (written first) says what became of it: the number of results,
+the identifiers that were unknown, ambiguous or outside the index, or why it could not run.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import uuid
 from pathlib import Path
@@ -75,7 +78,9 @@ def batch_search_run(*, batch_id: str) -> BatchSearch:
     for number, query in enumerate(batch.queries):
         part = folder / f"{number:05d}.tsv"
         if not part.exists():
-            _write_atomic(part, _query_rows(query, options))
+            rows, outcome = _run_query(query, options)
+            _write_atomic(part.with_suffix(".json"), json.dumps(outcome))
+            _write_atomic(part, rows)
         BatchSearch.objects.filter(id=batch.id).update(n_done=number + 1)
     result = folder / RESULT_NAME
     header = "\t".join(("query", *EXPORT_COLUMNS, "error")) + "\n"
@@ -92,18 +97,55 @@ def batch_search_fail(*, batch_id: str, error: str) -> None:
     BatchSearch.objects.filter(id=batch_id).update(status=BatchStatus.FAILED, error=error)
 
 
-def _query_rows(query: dict[str, Any], options: SearchOptions) -> str:
-    """The query's result rows; a query that cannot run gives one row with the reason."""
+def batch_outcomes(batch: BatchSearch) -> list[dict[str, Any]]:
+    """Each query (name, n_up, n_down) and what became of it so far: done (False while it
+    waits), n_results, error, and the identifiers it could not use (UNRESOLVED)."""
+    folder = batch_folder(batch)
+    outcomes = []
+    for number, query in enumerate(batch.queries):
+        record = folder / f"{number:05d}.json"
+        done = (folder / f"{number:05d}.tsv").exists()
+        try:
+            outcome = json.loads(record.read_text(encoding="utf-8")) if done else {}
+        except (OSError, ValueError):  # a query finished before outcomes were recorded
+            outcome = {}
+        outcomes.append({"name": query["name"], "n_up": len(query["up"]),
+                         "n_down": len(query["down"]), "done": done,
+                         "n_results": outcome.get("n_results"),
+                         "error": outcome.get("error", ""),
+                         **{key: outcome.get(key, []) for key in UNRESOLVED}})  # fmt: skip
+    return outcomes
+
+
+UNRESOLVED = ("unknown", "ambiguous", "not_in_index")  # identifiers a query could not use
+
+
+def _run_query(query: dict[str, Any], options: SearchOptions) -> tuple[str, dict[str, Any]]:
+    """The query's result rows and its outcome; a query that cannot run gives one row with the
+    reason."""
     name = _clean(query["name"])
     try:
         search = signature_search(up=query["up"], down=query["down"], options=options, store=False)
     except PortalError as error:
-        return f"{name}" + "\t" * len(EXPORT_COLUMNS) + f"\t{_clean(str(error))}\n"
+        row = f"{name}" + "\t" * len(EXPORT_COLUMNS) + f"\t{_clean(str(error))}\n"
+        side = error.payload.get("report")  # a side too small to search, as resolved
+        return row, {"n_results": 0, "error": str(error),
+                     **_unresolved([side] if isinstance(side, dict) else [])}  # fmt: skip
     lines = []
     for row in search.results:
         cells = ["" if row.get(column) is None else str(row[column]) for column in EXPORT_COLUMNS]
         lines.append("\t".join([name, *map(_clean, cells), ""]) + "\n")
-    return "".join(lines)
+    sides = [search.report["up"], search.report["down"]]
+    outcome = {"n_results": len(lines), "error": "", **_unresolved(sides)}
+    return "".join(lines), outcome
+
+
+def _unresolved(sides: list[dict[str, Any]]) -> dict[str, list[str]]:
+    """The identifiers of the resolved sides that were unknown, ambiguous (reported with their
+    candidates) or outside the index."""
+    return {key: [str(value["query"]) if isinstance(value, dict) else str(value)
+                  for side in sides for value in (side.get(key) or [])]
+            for key in UNRESOLVED}  # fmt: skip
 
 
 def _clean(text: str) -> str:

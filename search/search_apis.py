@@ -16,7 +16,7 @@ from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
-from search.batches import batch_search_create
+from search.batches import batch_outcomes, batch_search_create
 from search.models import BatchSearch, BatchStatus, StoredSearch
 from search.queries import MAX_GENES, split_identifiers
 from search.searches import (
@@ -198,6 +198,5 @@ def batch_payload(batch: BatchSearch) -> dict[str, Any]:
         "status_url": reverse("api:search-batch-detail", args=[batch.id]),
         "results_url": reverse("api:search-batch-results", args=[batch.id]) if done else None,
         "page": reverse("search:batch-detail", args=[batch.id]),
-        "queries": [{"name": q["name"], "n_up": len(q["up"]), "n_down": len(q["down"])}
-                    for q in batch.queries],
+        "queries": batch_outcomes(batch),
     }  # fmt: skip

@@ -10,6 +10,7 @@ from django.http import FileResponse, Http404, HttpRequest, HttpResponse, Stream
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_safe
 
+from search.batches import UNRESOLVED, batch_outcomes
 from search.downloads import (
     DownloadNotFound,
     RangeNotSatisfiable,
@@ -119,7 +120,9 @@ def batch(request: HttpRequest) -> HttpResponse:
 
 def batch_detail(request: HttpRequest, batch_id: str) -> HttpResponse:
     batch = get_object_or_404(BatchSearch, id=batch_id)
-    return render(request, "search/batch_detail.html", {"batch": batch})
+    queries = [{**q, "unused": [identifier for key in UNRESOLVED for identifier in q[key]]}
+               for q in batch_outcomes(batch)]  # fmt: skip
+    return render(request, "search/batch_detail.html", {"batch": batch, "queries": queries})
 
 
 def _index_state() -> dict[str, object]:

@@ -27,6 +27,14 @@
       document.getElementById("batch-done").textContent = body.n_done;
       document.getElementById("batch-progress").value = body.n_done;
       document.getElementById("batch-error").textContent = body.error || "";
+      body.queries.forEach((query, number) => {
+        const row = document.querySelector(`tr[data-query="${number}"]`);
+        if (!row || !query.done) return;
+        row.querySelector('[data-field="results"]').textContent = query.n_results ?? "";
+        row.querySelector('[data-field="unused"]').textContent =
+          [...query.unknown, ...query.ambiguous, ...query.not_in_index].join(", ");
+        row.querySelector('[data-field="error"]').textContent = query.error;
+      });
       if (body.status === "done") document.getElementById("batch-download").hidden = false;
       else if (body.status !== "failed") setTimeout(poll, 1000);
     };

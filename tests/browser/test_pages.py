@@ -112,7 +112,8 @@ def test_a_signature_page_and_a_gene_page_with_its_plots(page: Page) -> None:
 def test_a_batch_is_submitted_and_finishes(page: Page, tmp_path: Path) -> None:
     page.goto("/batch/")
     gmt = "\n".join([
-        "DEX_up\tdemo\t" + "\t".join(["FKBP5", "TSC22D3", "PER1", "ZBTB16", "KLF15", "DUSP1"]),
+        "DEX_up\tdemo\t" + "\t".join(["FKBP5", "TSC22D3", "PER1", "ZBTB16", "KLF15", "DUSP1",
+                                    "NOTAGENE7"]),
         "DEX_down\tdemo\t" + "\t".join(["CCL2", "IL6", "CXCL8", "PTGS2", "IL1B", "SERPINE1"]),
         "TOO_SMALL\tdemo\tTP53",
     ])  # fmt: skip
@@ -121,6 +122,10 @@ def test_a_batch_is_submitted_and_finishes(page: Page, tmp_path: Path) -> None:
     page.wait_for_url("**/batch/*")
     expect(page.locator("#batch-state")).to_have_text("done", timeout=60_000)
     expect(page.locator("#batch-download")).to_be_visible()
+    dex, small = page.locator('tr[data-query="0"]'), page.locator('tr[data-query="1"]')
+    expect(dex.locator('[data-field="results"]')).to_have_text("50")
+    expect(dex.locator('[data-field="unused"]')).to_have_text("NOTAGENE7")
+    expect(small.locator('[data-field="error"]')).to_contain_text("at least 5")
     screenshot(page, "batch")
     with page.expect_download() as download:
         page.locator("#batch-download").click()

@@ -89,16 +89,26 @@ def test_a_batch_runs_to_the_end_and_its_tsv_has_a_row_per_result_and_refusal(
     genes = serve_portal_index.genes
     gmt = "\n".join([
         "A_up\tx\t" + "\t".join(genes[:10]), "A_down\tx\t" + "\t".join(genes[10:20]),
-        "B\tx\t" + "\t".join(genes[30:40]), "SMALL\tx\t" + genes[50],
+        "B\tx\t" + "\t".join([*genes[30:40], "NOTAGENE1"]), "SMALL\tx\t" + genes[50],
     ])  # fmt: skip
     with django_capture_on_commit_callbacks(execute=True):  # the task is queued on commit
         response = api.post("/api/search/batch", {"gmt": gmt, "limit": 7}, format="json")
     assert response.status_code == 202, response.content
     body = response.json()
     assert [(q["name"], q["n_up"], q["n_down"]) for q in body["queries"]] == [
-        ("A", 10, 10), ("B", 10, 0), ("SMALL", 1, 0)]  # fmt: skip
+        ("A", 10, 10), ("B", 11, 0), ("SMALL", 1, 0)]  # fmt: skip
     status = api.get(body["status_url"]).json()  # Celery runs in process here: done already
     assert (status["status"], status["n_done"]) == ("done", 3)
+    outcomes = {q["name"]: q for q in status["queries"]}
+    assert all(q["done"] for q in outcomes.values())
+    assert (outcomes["A"]["n_results"], outcomes["A"]["error"], outcomes["A"]["unknown"]) == (
+        7, "", [])  # fmt: skip
+    assert (outcomes["B"]["n_results"], outcomes["B"]["unknown"]) == (7, ["NOTAGENE1"])
+    assert outcomes["SMALL"]["n_results"] == 0
+    assert "at least 5" in outcomes["SMALL"]["error"]
+    page = api.get(status["page"]).content.decode()
+    assert "NOTAGENE1" in page
+    assert "at least 5" in page
     lines = _text(api.get(status["results_url"]))
     header = lines[0].split("\t")
     rows = [dict(zip(header, line.split("\t"), strict=True)) for line in lines[1:]]
