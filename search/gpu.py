@@ -15,10 +15,12 @@ signatures' sums come back to the host (4 bytes each).
 from __future__ import annotations
 
 import functools
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
 
+from search.engine import scores
 from search.engine.metadata import Selection
 
 if TYPE_CHECKING:
@@ -82,3 +84,82 @@ class DeviceRanks:
         if not (selection.is_span and selection.start == 0 and selection.stop == total.numel()):
             total = total[torch.as_tensor(selection.positions, device=self.device)]
         return total.cpu().numpy().astype(np.uint32)
+
+
+class DeviceAbsZ:
+    """|z| of every signature searched, on the device, with the methods of scores.HostAbsZ:
+    fdr_for brings back only the m largest, the picks' values and a histogram (all of them only
+    when it must sort every p-value)."""
+
+    def __init__(self, tensor: torch.Tensor) -> None:
+        self.tensor = tensor
+        self.size = int(tensor.numel())
+
+    def values(self) -> np.ndarray:
+        return self.tensor.cpu().numpy()
+
+    def largest(self, m: int) -> np.ndarray:
+        import torch
+
+        return torch.topk(self.tensor, m, sorted=True).values.cpu().numpy()
+
+    def at(self, picks: np.ndarray) -> np.ndarray:
+        import torch
+
+        where = torch.as_tensor(np.ascontiguousarray(picks), device=self.tensor.device)
+        return self.tensor[where].cpu().numpy()
+
+    def histogram(self, boundary: float, bins: int) -> np.ndarray:
+        import torch
+
+        where = torch.clamp((self.tensor * float(bins / boundary)).long(), max=bins)
+        return torch.bincount(where, minlength=bins + 1).cpu().numpy()
+
+
+@dataclass(frozen=True)
+class DeviceScores:
+    """A query scored on the device: what the host needs to rank it and take its FDR."""
+
+    candidates: np.ndarray  # selection indices whose key reaches the k-th largest (sorted)
+    z_up: np.ndarray  # at the candidates (NaN for an empty side)
+    z_down: np.ndarray
+    abs_z: DeviceAbsZ  # |z_sum| / its null sd, every selected signature
+
+
+def rank_on_device(ranks: DeviceRanks, up: np.ndarray, down: np.ndarray, selection: Selection,
+                   n_genes: int, mode: str, k: int, sd: float) -> DeviceScores:  # fmt: skip
+    """z_up, z_down, z_sum and the ranking key of every selected signature on the device, with the
+    float64 operations of scores.set_z and searching._ranked (so the values are the host's, bit
+    for bit); only the candidates for the top k cross to the host."""
+    import torch
+
+    every = selection.is_span and selection.start == 0 and selection.stop == ranks.shape[1]
+    where = None if every else torch.as_tensor(selection.positions, device=ranks.device)
+    mean, var = scores.rank_moments(n_genes)
+    z = []
+    for rows in (up, down):
+        if rows.size == 0:
+            z.append(None)
+            continue
+        sums = ranks.device_sums(rows)
+        sums = sums if where is None else sums[where]
+        n = rows.size
+        set_sd = np.sqrt(np.float64(var) * (n * (n_genes - n) / (n_genes - 1)))
+        z.append((sums.double() - float(n * np.float64(mean))) / float(set_sd))
+    size = selection.size
+    zero = torch.zeros(size, dtype=torch.float64, device=ranks.device)
+    z_sum = (zero if z[0] is None else z[0]) - (zero if z[1] is None else z[1])
+    key = {"both": torch.abs(z_sum), "mimic": z_sum, "reverse": -z_sum}[mode]
+    if k < size:
+        threshold = torch.topk(key, k, sorted=True).values[-1]
+        candidates = torch.nonzero(key >= threshold).flatten()
+    else:
+        candidates = torch.arange(size, device=ranks.device)
+
+    def at_candidates(values: torch.Tensor | None) -> np.ndarray:
+        if values is None:
+            return np.full(candidates.numel(), np.nan)
+        return values[candidates].cpu().numpy()
+
+    return DeviceScores(candidates.cpu().numpy(), at_candidates(z[0]), at_candidates(z[1]),
+                        DeviceAbsZ(torch.abs(z_sum) / sd))  # fmt: skip

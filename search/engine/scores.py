@@ -90,28 +90,57 @@ def bh_fdr(p: np.ndarray) -> np.ndarray:
     return q
 
 
-def fdr_for(abs_z: np.ndarray, picks: np.ndarray, *, sd: float = 1.0) -> np.ndarray:
+class HostAbsZ:
+    """|z| of every signature searched, as fdr_for reads them: the size, the m largest, the
+    picks' values, a histogram and, for the full sort, all of them. (search/gpu.py has the same
+    over a device tensor, so that only these small pieces cross to the host.)"""
+
+    def __init__(self, values: np.ndarray) -> None:
+        self.array = np.asarray(values, dtype=np.float64)
+        self.size = int(self.array.size)
+
+    def values(self) -> np.ndarray:
+        return self.array
+
+    def largest(self, m: int) -> np.ndarray:
+        """The m largest, in descending order."""
+        return np.sort(self.array[np.argpartition(self.array, self.size - m)[self.size - m :]])[
+            ::-1
+        ]
+
+    def at(self, picks: np.ndarray) -> np.ndarray:
+        return self.array[picks]
+
+    def histogram(self, boundary: float, bins: int) -> np.ndarray:
+        """Counts of min(floor(|z| * bins / boundary), bins): bins + 1 of them."""
+        where = np.minimum((self.array * (bins / boundary)).astype(np.int64), bins)
+        return np.bincount(where, minlength=bins + 1)
+
+
+def fdr_for(abs_z: np.ndarray | HostAbsZ, picks: np.ndarray, *, sd: float = 1.0) -> np.ndarray:
     """BH-adjusted p of the picked signatures among all, where p = two_sided_p(abs_z / sd).
 
     Equal to bh_fdr(two_sided_p(abs_z / sd))[picks]. BH needs q_(i) = min over j >= i of
     n p_(j) / j; the m largest |z| give that minimum exactly up to rank m, and the ranks beyond m
     only matter when a lower bound of their minimum (p_(m), then a histogram of |z|) falls below
-    it: then, and only then, every signature is sorted."""
-    n = abs_z.size
+    it: then, and only then, every signature is sorted. abs_z: an array, or an object with
+    HostAbsZ's methods (the gpu path's, on the device)."""
+    source = abs_z if hasattr(abs_z, "largest") else HostAbsZ(abs_z)
+    n = source.size
     picks = np.asarray(picks, dtype=np.int64)
     if n < FULL_SORT_BELOW or picks.size == 0:
-        return _sorted_bh(abs_z, picks, sd)
+        return _sorted_bh(source.values(), picks, sd)
     m = min(n, max(1024, 4 * picks.size))
-    top = np.sort(abs_z[np.argpartition(abs_z, n - m)[n - m :]])[::-1]
-    values = abs_z[picks]
+    top = source.largest(m)
+    values = source.at(picks)
     if m == n or np.any(values <= top[-1]):
-        return _sorted_bh(abs_z, picks, sd)
+        return _sorted_bh(source.values(), picks, sd)
     p_top = two_sided_p(top / sd)
     suffix = np.minimum.accumulate((p_top * n / np.arange(1, m + 1))[::-1])[::-1]
     at = suffix[np.searchsorted(-top, -values, side="right") - 1]
-    if np.all(at <= p_top[-1]) or np.all(at <= _tail_bound(abs_z, top[-1], m, sd)):
+    if np.all(at <= p_top[-1]) or np.all(at <= _tail_bound(source, top[-1], m, sd)):
         return np.minimum(at, 1.0)
-    return _sorted_bh(abs_z, picks, sd)
+    return _sorted_bh(source.values(), picks, sd)
 
 
 def _sorted_bh(abs_z: np.ndarray, picks: np.ndarray, sd: float) -> np.ndarray:
@@ -124,15 +153,14 @@ def _sorted_bh(abs_z: np.ndarray, picks: np.ndarray, sd: float) -> np.ndarray:
     return np.minimum(suffix[np.searchsorted(ordered, p[picks], side="left")], 1.0)
 
 
-def _tail_bound(abs_z: np.ndarray, boundary: float, m: int, sd: float) -> float:
+def _tail_bound(source: HostAbsZ, boundary: float, m: int, sd: float) -> float:
     """A lower bound of n p_(j) / j over the ranks j > m, from a histogram of |z| below the m-th
     largest (boundary): a bin's members have p >= p(its upper edge) and ranks <= those above it
     plus its own count."""
-    n = abs_z.size
+    n = source.size
     if boundary <= 0:
         return 0.0
-    bins = np.minimum((abs_z * (HISTOGRAM_BINS / boundary)).astype(np.int64), HISTOGRAM_BINS)
-    counts = np.bincount(bins, minlength=HISTOGRAM_BINS + 1)
+    counts = source.histogram(boundary, HISTOGRAM_BINS)
     last_rank = np.cumsum(counts[::-1])[::-1]  # ranks reach this far in each bin
     edges = np.arange(1, HISTOGRAM_BINS + 2) * (boundary / HISTOGRAM_BINS)
     edges[-1] = boundary

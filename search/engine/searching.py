@@ -17,7 +17,7 @@ Ranking: "both" by |score|, "mimic" by score, "reverse" by -score; ties by index
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -109,9 +109,29 @@ def run_search(index: SearchIndex, up: Sequence[str], down: Sequence[str], *, mo
               "recall_at_100": index.recall_at_100, "fdr_exact": chosen != "fast"}  # fmt: skip
     if selection.size == 0:
         return SearchResult(table=_empty_table(index, score), **result)
+    if chosen == "gpu" and gpu_backend(index) == "torch":
+        return SearchResult(table=_device_ranked(index, query, selection, mode, k), **result)
     scored = score_query(index, query, scored_selection, score, chosen)
     table = _ranked(index, query, scored, selection.size, mode, score, k, exact=chosen != "fast")
     return SearchResult(table=table, **result)
+
+
+def _device_ranked(index: SearchIndex, query: GeneQuery, selection: Selection, mode: str,
+                   k: int) -> pd.DataFrame:  # fmt: skip
+    """The gpu path through torch: every z on the device; the host ranks the candidates for the
+    top k and takes their FDR from the device's |z| (search/gpu.py)."""
+    from search.gpu import rank_on_device
+
+    sd = scores.z_sum_sd(index.n_genes, query.up.size, query.down.size)
+    found = rank_on_device(index.device_ranks(), query.up, query.down, selection,
+                           index.n_genes, mode, k, sd)  # fmt: skip
+    scored = Scored(selection.positions[found.candidates], found.z_up, found.z_down)
+
+    def fdr_of(picks: np.ndarray) -> np.ndarray:
+        return scores.fdr_for(found.abs_z, found.candidates[picks])
+
+    return _ranked(index, query, scored, selection.size, mode, "rank", k, exact=True,
+                   fdr_of=fdr_of)  # fmt: skip
 
 
 def _check_options(mode: str, score: str, path: str, k: int) -> None:
@@ -179,10 +199,6 @@ def score_query(index: SearchIndex, query: GeneQuery, selection: Selection, scor
         centred = kernels.flat_products(index.flat, np.stack(vectors), selection,
                                         gpu=path == "gpu", threads=index.threads)  # fmt: skip
         sums, mean = (centred[0], centred[1]), 0.0
-    elif backend == "torch":
-        device_ranks = index.device_ranks()
-        sums = tuple(device_ranks.set_sums(rows, selection) if rows.size else None
-                     for rows in (query.up, query.down))  # fmt: skip
     else:
         sums = tuple(
             kernels.set_sums(index.ranks, rows, selection, index.threads) if rows.size else None
@@ -229,7 +245,10 @@ def _cd_scored(index: SearchIndex, query: GeneQuery, selection: Selection) -> Sc
 
 
 def _ranked(index: SearchIndex, query: GeneQuery, scored: Scored, n_searched: int, mode: str,
-            score: str, k: int, *, exact: bool) -> pd.DataFrame:  # fmt: skip
+            score: str, k: int, *, exact: bool,
+            fdr_of: Callable[[np.ndarray], np.ndarray] | None = None) -> pd.DataFrame:  # fmt: skip
+    """The top k of the scored signatures as the result table. fdr_of: the picks' FDR when
+    `scored` holds only candidates (the gpu path), not every signature searched."""
     z_sum = np.nan_to_num(scored.z_up) - np.nan_to_num(scored.z_down)
     value = z_sum
     if score == "cd":
@@ -238,7 +257,10 @@ def _ranked(index: SearchIndex, query: GeneQuery, scored: Scored, n_searched: in
     picks = top_positions(key, k)
     sd = scores.z_sum_sd(index.n_genes, query.up.size, query.down.size)
     abs_z = np.abs(z_sum) / sd
-    fdr = scores.fdr_for(abs_z, picks) if exact else _bh_upper_bound(abs_z, picks, n_searched)
+    if fdr_of is not None:
+        fdr = fdr_of(picks)
+    else:
+        fdr = scores.fdr_for(abs_z, picks) if exact else _bh_upper_bound(abs_z, picks, n_searched)
     meta = index.table.columns_at(scored.positions[picks])
     columns = {"sig_id": meta.pop("sig_id"), "score": value[picks]}
     if score == "cd":

@@ -10,11 +10,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 from search import gpu
-from search.engine import kernels, searching
+from search.engine import kernels, scores, searching
 from search.engine.errors import InvalidQueryError
-from search.gpu import DeviceRanks
+from search.gpu import DeviceAbsZ, DeviceRanks
 from tests.engine.conftest import Indexed
 from tests.engine.reference import reference_scores, reference_top
 from tests.engine.test_search import assert_matches_reference, query, rows_of
@@ -53,11 +54,29 @@ def test_the_engine_gpu_branch_gives_the_exact_results(
     monkeypatch.setattr(searching, "gpu_backend", lambda _index: "torch")
     monkeypatch.setattr(index, "_device_ranks", DeviceRanks(index.ranks, device="cpu"))
     up, down = query(indexed, seed=32)
-    for filters in FILTERS:
-        on_gpu = index.search(up, down, path="gpu", k=40, filters=filters)
-        exact = index.search(up, down, path="exact", k=40, filters=filters)
+    cases = [({}, "both", (up, down), 40), (FILTERS[1], "mimic", (up, []), 40),
+             (FILTERS[2], "reverse", ([], down), 10_000)]  # fmt: skip
+    for filters, mode, sides, k in cases:
+        on_gpu = index.search(*sides, path="gpu", k=k, filters=filters, mode=mode)
+        exact = index.search(*sides, path="exact", k=k, filters=filters, mode=mode)
         assert on_gpu.path == "gpu"
-        pd.testing.assert_frame_equal(on_gpu.table, exact.table)
+        pd.testing.assert_frame_equal(on_gpu.table, exact.table, check_exact=True)
+
+
+@pytest.mark.parametrize("kind", ["strong hits", "moderate hits", "null"])
+def test_the_fdr_from_device_values_equals_the_hosts(kind: str) -> None:
+    """fdr_for over a tensor (the m largest, a histogram, all only when it must) gives the
+    host's values bit for bit, on each of its ways: the top alone, the tail bound, the full sort."""
+    rng = np.random.default_rng(5)
+    z = rng.standard_normal(200_000)
+    z[:50] += 12 if kind == "strong hits" else 0
+    z[:400] += 4.2 if kind == "moderate hits" else 0
+    abs_z = np.abs(z)
+    picks = np.argsort(-abs_z, kind="stable")[:100]
+    device = DeviceAbsZ(torch.from_numpy(abs_z))
+    for chosen in (picks, picks[::-1][:5], np.array([0, 1, 2])):
+        assert np.array_equal(scores.fdr_for(device, chosen, sd=1.1),
+                              scores.fdr_for(abs_z, chosen, sd=1.1))  # fmt: skip
 
 
 @pytest.mark.skipif(HAS_GPU, reason="a GPU is here")
