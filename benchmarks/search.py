@@ -246,13 +246,13 @@ def report(results: list[dict]) -> str:
         exact = statistics.median(t["repeat"])
         recall = f"recall@100 {np.mean(r['recall']):.4f} (lowest {min(r['recall']):.2f})"
         flat_note = "every vector read" if len(t["flat"]) else "not stored at this size"
-        gpu_note = "FAISS GPU" if len(t["gpu"]) else "not measured (no GPU lent)"
+        gpu_note = "FAISS GPU" if len(t["gpu"]) else "no FAISS GPU here: benchmarks.search_gpu"
         rows = [
             _row("exact (gather), repeat", t["repeat"], exact, f"{exact / floor_ms:.2f}x floor"),
             _row("exact (gather), first run", t["first"], exact, "rows not yet in the page cache"),
             _row("fast (FAISS + exact rescoring)", t["fast"], exact, recall),
             _row("flat (FAISS flat IP)", t["flat"], exact, flat_note),
-            _row("GPU (flat IP on the GPU)", t["gpu"], exact, gpu_note),
+            _row("GPU (FAISS GPU flat IP)", t["gpu"], exact, gpu_note),
             _row("numpy, precomputed ranks", t["numpy"], exact, "ranks[genes].sum(0), same matrix"),
             _row("numpy, ranking every signature", t["ranking"], exact,
                  f"timed on {min(r['n'], RANKING_SAMPLE):,} signatures, scaled"),
