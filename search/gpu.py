@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from search.engine import scores
+from search.engine.errors import InvalidQueryError
 from search.engine.metadata import Selection
 
 if TYPE_CHECKING:
@@ -28,6 +29,18 @@ if TYPE_CHECKING:
 
 UPLOAD_COLUMNS = 1 << 15  # signatures per host-to-device copy
 GATHER_ROWS = 64  # gene rows gathered at once (a 64 x N int16 temporary)
+
+
+HEADROOM = 0.9  # of the device's free memory the matrix may take (queries need the rest)
+
+
+def check_fits(needed: int, free: int) -> None:
+    """InvalidQueryError, naming both sizes, when the rank matrix would not fit on the device."""
+    if needed > HEADROOM * free:
+        raise InvalidQueryError(
+            f"the gpu path needs {needed / 1e9:,.1f} GB of GPU memory for this index's rank "
+            f"matrix and the GPU has {free / 1e9:,.1f} GB free; use path exact or fast"
+        )
 
 
 @functools.cache
@@ -50,6 +63,8 @@ class DeviceRanks:
             raise ValueError("DeviceRanks takes a uint16 rank matrix of at most 32,767 genes")
         self.device = torch.device(device)
         n_genes, n = ranks.shape
+        if self.device.type == "cuda":
+            check_fits(2 * n_genes * n, torch.cuda.mem_get_info(self.device)[0])
         self.matrix = torch.empty((n_genes, n), dtype=torch.int16, device=self.device)
         for lo in range(0, n, UPLOAD_COLUMNS):
             block = np.array(ranks[:, lo : lo + UPLOAD_COLUMNS], order="C").view(np.int16)

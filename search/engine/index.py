@@ -8,6 +8,7 @@ and the FAISS index are loaded. Open once per process and share it (threads may 
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -59,6 +60,7 @@ class SearchIndex:
         self.fast_meets_target = bool(fast.get("meets_target", False))
         self._check_shapes()
         self._device_ranks = None
+        self._device_lock = threading.Lock()
 
     @classmethod
     def open(cls, directory: str | Path, *, verify: bool = False, threads: int = 1) -> SearchIndex:
@@ -72,11 +74,13 @@ class SearchIndex:
         return cls(folder, manifest, threads=threads)
 
     def device_ranks(self):
-        """The rank matrix in GPU memory (search/gpu.py), copied on first use."""
-        if self._device_ranks is None:
-            from search.gpu import DeviceRanks
+        """The rank matrix in GPU memory (search/gpu.py), copied on first use (once, whatever
+        the number of threads asking)."""
+        with self._device_lock:
+            if self._device_ranks is None:
+                from search.gpu import DeviceRanks
 
-            self._device_ranks = DeviceRanks(self.ranks)
+                self._device_ranks = DeviceRanks(self.ranks)
         return self._device_ranks
 
     def _array(self, name: str, *, required: bool = True) -> np.ndarray | None:

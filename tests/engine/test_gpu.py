@@ -15,7 +15,7 @@ import torch
 from search import gpu
 from search.engine import kernels, scores, searching
 from search.engine.errors import InvalidQueryError
-from search.gpu import DeviceAbsZ, DeviceRanks
+from search.gpu import DeviceAbsZ, DeviceRanks, check_fits
 from tests.engine.conftest import Indexed
 from tests.engine.reference import reference_scores, reference_top
 from tests.engine.test_search import assert_matches_reference, query, rows_of
@@ -101,3 +101,9 @@ def test_on_cuda_the_gpu_path_agrees_with_the_float64_reference(indexed: Indexed
     assert_matches_reference(result, reference, positions, index, rtol=1e-9)
     exact = index.search(up, down, mode=mode, k=30, path="exact")
     pd.testing.assert_frame_equal(result.table, exact.table)
+
+
+def test_a_matrix_too_large_for_the_gpu_is_refused_naming_both_sizes() -> None:
+    check_fits(40_000_000_000, 50_000_000_000)  # fits within the headroom
+    with pytest.raises(InvalidQueryError, match=r"needs 47\.2 GB .* has 24\.0 GB free"):
+        check_fits(47_227_999_999, 24_000_000_000)
