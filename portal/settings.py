@@ -10,7 +10,15 @@ from pathlib import Path
 
 import dj_database_url
 
-from portal.env import env_bool, env_int, env_list, env_path, env_required, env_str
+from portal.env import (
+    env_bool,
+    env_choice,
+    env_int,
+    env_list,
+    env_path,
+    env_required,
+    env_str,
+)
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -26,6 +34,9 @@ SEARCH_INDEX_DIR = env_path("SEARCH_INDEX_DIR", DATA_DIR / "index")
 BATCHES_DIR = env_path("BATCHES_DIR", DATA_DIR / "batches")  # batch search results
 DOWNLOADS_DIR = env_path("DOWNLOADS_DIR", DATA_DIR / "downloads")  # the files the portal offers
 GENE_REFERENCE_DIR = env_path("GENE_REFERENCE_DIR", BASE_DIR / "search" / "reference" / "genes")
+# How the portal's searches score: auto (exact, or fast on a large index), exact, fast, or gpu
+# (a process on a GPU host: the rank matrix in device memory, search/gpu.py; same results).
+SEARCH_PATH = env_choice("SEARCH_PATH", "auto", ("auto", "exact", "fast", "gpu"))
 
 INSTALLED_APPS = [
     "django.contrib.contenttypes",

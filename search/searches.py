@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.conf import settings
 from django.urls import reverse
 
 from search.index_access import search_index
@@ -54,6 +55,7 @@ def signature_search(*, up: Sequence[str], down: Sequence[str], options: SearchO
     answer = index.search(
         up=up_report.matched, down=down_report.matched, mode=options.mode,
         score=options.score, filters=options.filters, k=options.limit,
+        path=settings.SEARCH_PATH if options.score == "rank" else "auto",
     )  # fmt: skip
     search = StoredSearch(
         id=uuid.uuid4(), index_version=index.version,

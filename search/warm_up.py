@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import DatabaseError, connections
 
+from search.engine.errors import PortalError
 from search.index_access import IndexUnavailable, search_index
 from search.selectors import gene_resolver
 
@@ -14,10 +16,13 @@ def warm_up() -> str:
     try:
         index = search_index()
         genes = index.genes[:20]
-        index.search(up=genes[:10], down=genes[10:], k=10)  # imports and first page-ins
-        done.append(f"search index {index.version} open")
+        path = settings.SEARCH_PATH  # gpu: the rank matrix goes to the device now
+        index.search(up=genes[:10], down=genes[10:], k=10, path=path)  # imports, page-ins
+        done.append(f"search index {index.version} open (path {path})")
     except IndexUnavailable as error:
         done.append(f"no search index ({error})")
+    except PortalError as error:  # SEARCH_PATH=gpu without a usable GPU: said, searches refuse
+        done.append(f"search index open, but its {settings.SEARCH_PATH} path fails: {error}")
     try:
         done.append(f"gene resolver of {len(gene_resolver().genes):,} genes built")
     except DatabaseError as error:

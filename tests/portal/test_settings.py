@@ -84,3 +84,9 @@ def test_production_settings_pass_the_deploy_checks(tmp_path) -> None:
     )  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
+
+
+def test_a_search_path_that_does_not_exist_is_refused_naming_the_choices(tmp_path) -> None:
+    result = _settings(DEBUG="1", DATA_DIR=str(tmp_path), SEARCH_PATH="quantum")
+    assert result.returncode != 0
+    assert "SEARCH_PATH='quantum' is not one of auto, exact, fast, gpu" in result.stderr

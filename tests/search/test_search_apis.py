@@ -12,7 +12,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from search.batches import batch_folder, batch_search_run
-from search.models import BatchSearch, BatchStatus
+from search.models import BatchSearch, BatchStatus, StoredSearch
 from search.searches import SearchOptions
 from tests.engine.reference import reference_scores, reference_top
 from tests.engine.test_search import P_RTOL
@@ -158,3 +158,31 @@ def test_the_signature_apis_give_metadata_top_genes_and_neighbours(
     expected = ranks.corrwith(ranks[sig_id]).drop(sig_id).sort_values(ascending=False)
     assert rho == pytest.approx(list(expected.iloc[:5]), abs=1e-9)
     assert api.get("/api/signatures/NOT-A-SIGNATURE").status_code == 404
+
+
+def test_search_path_gpu_scores_the_portals_searches_on_the_device(
+    api: APIClient, serve_portal_index: PortalIndex, settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SEARCH_PATH=gpu (a GPU host): the API's answers come from the gpu path, equal to auto's;
+    the device is the CPU here, through the same torch code."""
+    from search import warm_up as warm_up_module
+    from search.engine import searching
+    from search.gpu import DeviceRanks
+    from search.index_access import search_index
+    from search.warm_up import warm_up
+
+    # warm_up closes the worker's connections; here they hold the test's transaction
+    monkeypatch.setattr(warm_up_module.connections, "close_all", lambda: None)
+    genes = serve_portal_index.genes
+    query = {"up": genes[:12], "down": genes[12:24], "limit": 15}
+    auto = api.post("/api/search", query, format="json").json()
+    settings.SEARCH_PATH = "gpu"
+    assert "gpu path fails: the gpu path needs a CUDA GPU" in warm_up()  # no GPU: said, not raised
+    index = search_index()
+    monkeypatch.setattr(searching, "gpu_backend", lambda _index: "torch")
+    monkeypatch.setattr(index, "_device_ranks", DeviceRanks(index.ranks, device="cpu"))
+    assert "(path gpu)" in warm_up()
+    on_gpu = api.post("/api/search", query, format="json").json()
+    stored = StoredSearch.objects.get(id=on_gpu["id"])
+    assert (stored.report["path"], auto["n_searched"]) == ("gpu", on_gpu["n_searched"])
+    assert on_gpu["results"] == auto["results"]
