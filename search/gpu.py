@@ -91,14 +91,18 @@ class DeviceRanks:
             total += self.matrix.index_select(0, part).sum(0, dtype=torch.int32)
         return total
 
-    def set_sums(self, rows: np.ndarray, selection: Selection) -> np.ndarray:
-        """uint32 sums of the selected columns, as `kernels.set_sums` gives them."""
+    def selected_sums(self, rows: np.ndarray, selection: Selection) -> torch.Tensor:
+        """device_sums of the selected columns only, in selection order (on the device)."""
         import torch
 
         total = self.device_sums(rows)
-        if not (selection.is_span and selection.start == 0 and selection.stop == total.numel()):
-            total = total[torch.as_tensor(selection.positions, device=self.device)]
-        return total.cpu().numpy().astype(np.uint32)
+        if selection.is_span and selection.start == 0 and selection.stop == total.numel():
+            return total
+        return total[torch.as_tensor(selection.positions, device=self.device)]
+
+    def set_sums(self, rows: np.ndarray, selection: Selection) -> np.ndarray:
+        """uint32 sums of the selected columns, as `kernels.set_sums` gives them."""
+        return self.selected_sums(rows, selection).cpu().numpy().astype(np.uint32)
 
 
 class DeviceAbsZ:
@@ -148,19 +152,14 @@ def rank_on_device(ranks: DeviceRanks, up: np.ndarray, down: np.ndarray, selecti
     for bit); only the candidates for the top k cross to the host."""
     import torch
 
-    every = selection.is_span and selection.start == 0 and selection.stop == ranks.shape[1]
-    where = None if every else torch.as_tensor(selection.positions, device=ranks.device)
     mean, var = scores.rank_moments(n_genes)
     z = []
     for rows in (up, down):
         if rows.size == 0:
             z.append(None)
             continue
-        sums = ranks.device_sums(rows)
-        sums = sums if where is None else sums[where]
-        n = rows.size
-        set_sd = np.sqrt(np.float64(var) * (n * (n_genes - n) / (n_genes - 1)))
-        z.append((sums.double() - float(n * np.float64(mean))) / float(set_sd))
+        centre, set_sd = scores.set_null(rows.size, n_genes, mean, var)
+        z.append((ranks.selected_sums(rows, selection).double() - float(centre)) / float(set_sd))
     size = selection.size
     zero = torch.zeros(size, dtype=torch.float64, device=ranks.device)
     z_sum = (zero if z[0] is None else z[0]) - (zero if z[1] is None else z[1])

@@ -40,10 +40,18 @@ def set_z(sums: np.ndarray, n: int, n_genes: int, mean: object, var: object) -> 
     signature whose values are all equal gives 0."""
     if n == 0:
         return np.full(np.shape(sums), np.nan)
-    sd = np.sqrt(np.asarray(var, dtype=np.float64) * (n * (n_genes - n) / (n_genes - 1)))
+    centre, sd = set_null(n, n_genes, mean, var)
     with np.errstate(divide="ignore", invalid="ignore"):
-        z = (np.asarray(sums, dtype=np.float64) - n * np.asarray(mean, dtype=np.float64)) / sd
+        z = (np.asarray(sums, dtype=np.float64) - centre) / sd
     return np.where(np.isfinite(z), z, 0.0)
+
+
+def set_null(n: int, n_genes: int, mean: object, var: object) -> tuple[np.ndarray, np.ndarray]:
+    """The null mean and sd of a set sum of n genes (float64; per signature where mean and var
+    are): set_z divides by them, and the gpu path uses the same values on the device."""
+    centre = n * np.asarray(mean, dtype=np.float64)
+    sd = np.sqrt(np.asarray(var, dtype=np.float64) * (n * (n_genes - n) / (n_genes - 1)))
+    return centre, sd
 
 
 def rank_moments(n_genes: int) -> tuple[float, float]:

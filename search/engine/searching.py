@@ -189,8 +189,7 @@ def score_query(index: SearchIndex, query: GeneQuery, selection: Selection, scor
         return _cd_scored(index, query, selection)
     n_genes = index.n_genes
     mean, var = scores.rank_moments(n_genes)
-    backend = gpu_backend(index) if path == "gpu" else None
-    if path == "flat" or backend == "faiss":
+    if path in ("flat", "gpu"):  # gpu here is FAISS GPU's flat path: torch's ran in run_search
         vectors = []
         for rows in (query.up, query.down):
             vector = np.zeros(n_genes, dtype=np.float32)
