@@ -3,8 +3,8 @@
 # then the GPU benchmarks of the search (benchmarks/search_gpu.py), the conversion
 # (benchmarks/convert.py --devices cuda), training and signatures (their CUDA rows).
 # Logs and tables go to $OUT (default var/bench-gpu).
-# Needs torch with CUDA, faiss (faiss-cpu will do: the gpu path runs on torch), h5py, pandas and
-# Django importable by $PYTHON (default python3); Celery and a database are not used.
+# Needs torch with CUDA, faiss (faiss-cpu will do: the gpu path runs on torch), numba, h5py, pandas
+# and Django importable by $PYTHON (default python3); Celery and a database are not used.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}

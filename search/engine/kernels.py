@@ -2,15 +2,14 @@
 
 - `set_sums`: for a gene set, each selected signature's values (ranks or CD) summed over its
   genes: a gather of the set's rows of the gene-major matrix, so it reads n_set_genes x
-  n_selected entries and nothing else (the bytes-touched floor of a gene-set query). Ranks are
-  uint16 and G <= 32767, so two rows add in uint16 without overflow before they are widened into
-  the uint32 accumulator: half the mixed-type additions, which numpy runs slower than same-type
-  ones.
+  n_selected entries and nothing else (the bytes-touched floor of a gene-set query). uint16
+  ranks go through the compiled loops of `compiled` (uint32 sums, at the memory bandwidth); float
+  values (CD) through numpy, row by row, in float64.
 - `dense_products`: w . column for every selected column (a whole-signature query), block by block.
 - `flat_products`: the same inner products from signature-major float32 vectors through FAISS
   (`faiss.pairwise_distances`, inner product), or on a GPU through `faiss.pairwise_distance_gpu`.
-Threads: the selection is cut into `threads` contiguous parts scored side by side (numpy and FAISS
-release the GIL); 1 thread (the default) suits a web worker that serves one query at a time.
+Threads: the selection is cut into `threads` contiguous parts scored side by side (numba, numpy
+and FAISS release the GIL); 1 thread (the default) suits a web worker serving one query at a time.
 """
 
 from __future__ import annotations
@@ -23,6 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 import faiss
 import numpy as np
 
+from search.engine import compiled
 from search.engine.metadata import Selection
 
 BLOCK_COLUMNS = 1 << 15  # signatures per block of the dense and flat products
@@ -38,37 +38,38 @@ def set_sums(matrix: np.ndarray, genes: np.ndarray, selection: Selection, thread
 
 
 def _set_sums(matrix: np.ndarray, genes: np.ndarray, part: Selection) -> np.ndarray:
-    integer = matrix.dtype == np.uint16
+    if matrix.dtype == np.uint16:
+        return _rank_sums(matrix, genes, part)
     if not part.read_span and part.size * genes.size <= SMALL_GATHER:  # a few candidates
-        return matrix[np.ix_(genes, part.positions)].sum(
-            axis=0, dtype=np.uint32 if integer else np.float64
-        )
+        return matrix[np.ix_(genes, part.positions)].sum(axis=0, dtype=np.float64)
     if part.read_span:
 
         def row(g: int) -> np.ndarray:
             return matrix[g, part.start : part.stop]
 
-        width = part.stop - part.start
     else:
 
         def row(g: int) -> np.ndarray:
             return matrix[g].take(part.positions)
 
-        width = part.size
-    total = np.zeros(width, dtype=np.uint32 if integer else np.float64)
-    if integer:
-        pair = np.empty(width, dtype=np.uint16)
-        for a, b in zip(genes[0:-1:2], genes[1::2], strict=True):
-            np.add(row(a), row(b), out=pair)
-            np.add(total, pair, out=total)
-        if genes.size % 2:
-            np.add(total, row(genes[-1]), out=total)
-    else:
-        for g in genes:
-            np.add(total, row(g), out=total)
+    total = np.zeros(part.stop - part.start if part.read_span else part.size)
+    for g in genes:
+        np.add(total, row(g), out=total)
     if part.read_span and not part.is_span:
         return total[part.positions - part.start]
     return total
+
+
+def _rank_sums(matrix: np.ndarray, genes: np.ndarray, part: Selection) -> np.ndarray:
+    """uint32 rank sums through the compiled loops: a span read whole, or scattered columns."""
+    genes = np.ascontiguousarray(genes, dtype=np.int64)
+    if not part.read_span:
+        total = np.empty(part.size, dtype=np.uint32)
+        compiled.rank_sums_at(matrix, genes, part.positions, total)
+        return total
+    total = np.empty(part.stop - part.start, dtype=np.uint32)
+    compiled.rank_sums(matrix, genes, part.start, part.stop, total)
+    return total if part.is_span else total[part.positions - part.start]
 
 
 def dense_products(matrix: np.ndarray, weights: np.ndarray, selection: Selection,

@@ -29,6 +29,8 @@ import math
 
 import numpy as np
 
+from search.engine import compiled
+
 SCORES = ("rank", "cd")
 FULL_SORT_BELOW = 1 << 16  # below this many signatures the FDR sorts them all
 HISTOGRAM_BINS = 4096
@@ -112,9 +114,7 @@ class HostAbsZ:
 
     def largest(self, m: int) -> np.ndarray:
         """The m largest, in descending order."""
-        return np.sort(self.array[np.argpartition(self.array, self.size - m)[self.size - m :]])[
-            ::-1
-        ]
+        return np.sort(self.array[compiled.largest(self.array, m)])[::-1]
 
     def at(self, picks: np.ndarray) -> np.ndarray:
         return self.array[picks]

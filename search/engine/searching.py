@@ -1,7 +1,9 @@
 """An up/down gene-set search on an open index: resolve rows, score every path, rank, FDR.
 
 Paths (the results agree; tests/engine checks them against a float64 reference):
-- exact: the set sums gathered from the gene-major matrix (ranks, or CD values for "cd");
+- exact: the set sums gathered from the gene-major matrix (ranks, or CD values for "cd"); for
+  "rank", every key comes from the two sums in one compiled pass and only the top candidates get
+  their z (`_exact_ranked`);
 - flat: the same sums as FAISS inner products of indicator vectors with the signature-major
   centred ranks (flat.npy; "rank" only, small indexes);
 - gpu: the exact sums on a GPU: the gather over the rank matrix held in device memory through
@@ -24,7 +26,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from search.engine import kernels, scores
+from search.engine import compiled, kernels, scores
 from search.engine.errors import InvalidQueryError
 from search.engine.fast import candidates
 from search.engine.metadata import Selection
@@ -111,6 +113,8 @@ def run_search(index: SearchIndex, up: Sequence[str], down: Sequence[str], *, mo
         return SearchResult(table=_empty_table(index, score), **result)
     if chosen == "gpu" and gpu_backend(index) == "torch":
         return SearchResult(table=_device_ranked(index, query, selection, mode, k), **result)
+    if chosen == "exact" and score == "rank":
+        return SearchResult(table=_exact_ranked(index, query, selection, mode, k), **result)
     scored = score_query(index, query, scored_selection, score, chosen)
     table = _ranked(index, query, scored, selection.size, mode, score, k, exact=chosen != "fast")
     return SearchResult(table=table, **result)
@@ -132,6 +136,38 @@ def _device_ranked(index: SearchIndex, query: GeneQuery, selection: Selection, m
 
     return _ranked(index, query, scored, selection.size, mode, "rank", k, exact=True,
                    fdr_of=fdr_of)  # fmt: skip
+
+
+def _exact_ranked(index: SearchIndex, query: GeneQuery, selection: Selection, mode: str,
+                  k: int) -> pd.DataFrame:  # fmt: skip
+    """The exact path for the rank score: the two rank sums, then every signature's ranking key
+    in one compiled pass; only the candidates for the top k (the keys at least the k-th largest)
+    get their z, and the FDR reads the keys."""
+    n_genes, n = index.n_genes, selection.size
+    mean, var = scores.rank_moments(n_genes)
+    sums, sides = [], []
+    for rows in (query.up, query.down):
+        if rows.size:
+            sums.append(kernels.set_sums(index.ranks, rows, selection, index.threads))
+            sides.append(np.array([1.0, *scores.set_null(rows.size, n_genes, mean, var)]))
+        else:
+            sums.append(np.zeros(n, dtype=np.uint32))
+            sides.append(np.array([0.0, 0.0, 1.0]))
+    keys = np.empty(n)
+    sign = {"both": 0, "mimic": 1, "reverse": -1}[mode]
+    compiled.z_sum_keys(sums[0], sums[1], sides[0], sides[1], sign, keys)
+    found = np.flatnonzero(keys >= keys[compiled.largest(keys, min(k, n))].min())
+    z_up, z_down = (
+        scores.set_z(total[found], rows.size, n_genes, mean, var)
+        for total, rows in zip(sums, (query.up, query.down), strict=True)
+    )
+    sd = scores.z_sum_sd(n_genes, query.up.size, query.down.size)
+
+    def fdr_of(picks: np.ndarray) -> np.ndarray:
+        return scores.fdr_for(keys if sign == 0 else np.abs(keys), found[picks], sd=sd)
+
+    scored = Scored(selection.positions[found], z_up, z_down)
+    return _ranked(index, query, scored, n, mode, "rank", k, exact=True, fdr_of=fdr_of)
 
 
 def _check_options(mode: str, score: str, path: str, k: int) -> None:
@@ -247,7 +283,7 @@ def _ranked(index: SearchIndex, query: GeneQuery, scored: Scored, n_searched: in
             score: str, k: int, *, exact: bool,
             fdr_of: Callable[[np.ndarray], np.ndarray] | None = None) -> pd.DataFrame:  # fmt: skip
     """The top k of the scored signatures as the result table. fdr_of: the picks' FDR when
-    `scored` holds only candidates (the gpu path), not every signature searched."""
+    `scored` holds only candidates (the exact rank and gpu paths), not every signature searched."""
     z_sum = np.nan_to_num(scored.z_up) - np.nan_to_num(scored.z_down)
     value = z_sum
     if score == "cd":
@@ -277,7 +313,7 @@ def top_positions(key: np.ndarray, k: int) -> np.ndarray:
     """Positions of the k largest keys, largest first, ties by position."""
     n = key.size
     if k < n:
-        threshold = np.partition(key, n - k)[n - k]
+        threshold = key[compiled.largest(key, k)].min()
         candidates_ = np.flatnonzero(key >= threshold)
     else:
         candidates_ = np.arange(n)
