@@ -5,7 +5,8 @@ Each size is a generated signature set (below) built into a real index by the en
 afterwards unless --keep), then queried by 2 x 250-gene queries (the 250 most raised and lowered
 genes of held-out signatures of the same model), mode "both", top 100:
 - exact: the engine's gather over the gene-major uint16 rank matrix; "first" is a query's first
-  run, "repeat" its second (its rows then in the page cache), the in-memory figure;
+  run, "repeat" its second (its rows then in the page cache), the in-memory figure; "rank sums
+  alone" times the compiled gather of the two sets without z, top k, FDR or the result table;
 - fast: FAISS candidates from the PCA embedding, rescored exactly; recall@100 against exact;
 - flat: FAISS flat inner product over signature-major float32 vectors (stored for 10,000 only);
 - numpy, precomputed ranks: `ranks[genes].sum(0)` on the same gene-major matrix, then z and a sort;
@@ -22,6 +23,7 @@ to genes by fixed random loadings, plus noise from shifted copies of a pool of r
 third of the variance, not low-dimensional); stored as int16 keys (values x 4000), ranked stably.
 
 Run: python -m benchmarks.search [--sizes 10000,100000,1000000] [--queries 30] [--dir D] [--keep]
+[--reuse] (--reuse measures an index an earlier --keep run left, instead of building it again)
 """
 
 from __future__ import annotations
@@ -52,6 +54,7 @@ NOISE = float(os.environ.get("SEARCH_BENCH_NOISE", "0.8"))  # sd of each of the 
 RANKING_SAMPLE = 2000
 QUERIES_FILE = "benchmark-queries.json"
 SAMPLE_FILE = "benchmark-ranking-sample.npy"
+BUILT_FILE = "benchmark-build.json"  # what the build measured, for --reuse
 
 
 class SyntheticSignatures:
@@ -123,11 +126,10 @@ def build_worker(n: int, folder: Path) -> dict:
     (folder / QUERIES_FILE).write_text(json.dumps(source.held_out_queries(100)))
     np.save(folder / SAMPLE_FILE, source.read(np.arange(min(n, RANKING_SAMPLE))))
     disk = sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
-    return {
-        "build_s": time.perf_counter() - started,
-        "fast": manifest["fast"],
-        "disk_gb": disk / 1e9,
-    }
+    built = {"build_s": time.perf_counter() - started, "fast": manifest["fast"],
+             "disk_gb": disk / 1e9}  # fmt: skip
+    (folder / BUILT_FILE).write_text(json.dumps(built))
+    return built
 
 
 def measure_worker(n: int, folder: Path, n_queries: int) -> dict:
@@ -135,7 +137,7 @@ def measure_worker(n: int, folder: Path, n_queries: int) -> dict:
 
     index = SearchIndex.open(folder)
     queries = json.loads((folder / QUERIES_FILE).read_text())[:n_queries]
-    paths = ("first", "repeat", "fast", "flat", "gpu", "numpy")
+    paths = ("first", "repeat", "sums", "fast", "flat", "gpu", "numpy")
     timings: dict[str, list[float]] = {key: [] for key in paths}
     recalls, memory = [], {"rss_anon_mb": 0.0, "rss_file_mb": 0.0}
     for up, down in queries:
@@ -159,11 +161,18 @@ def measure_worker(n: int, folder: Path, n_queries: int) -> dict:
 def _engine_query(index, up: list[str], down: list[str], timings: dict[str, list]) -> float:
     """Time one query on every path; the fast mode's recall@100 against exact."""
     from search.engine import kernels
+    from search.engine.metadata import Selection
 
     for key in ("first", "repeat"):
         started = time.perf_counter()
         exact = index.search(up, down, path="exact", k=100)
         timings[key].append(time.perf_counter() - started)
+    rows = [np.array([index.gene_row(g) for g in side]) for side in (up, down)]
+    selection = Selection.every(index.n_signatures)
+    started = time.perf_counter()
+    for side in rows:
+        kernels.set_sums(index.ranks, side, selection)
+    timings["sums"].append(time.perf_counter() - started)
     started = time.perf_counter()
     fast = index.search(up, down, path="fast", k=100)
     timings["fast"].append(time.perf_counter() - started)
@@ -224,8 +233,12 @@ def _child(*args: str) -> dict:
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
-def run_size(n: int, base: Path, n_queries: int, keep: bool) -> dict:
+def run_size(n: int, base: Path, n_queries: int, keep: bool, reuse: bool = False) -> dict:
     folder = base / f"search-benchmark-{n}"
+    if reuse and (folder / BUILT_FILE).exists():
+        print(f"reusing the index of {n:,} signatures in {folder}", file=sys.stderr, flush=True)
+        built = json.loads((folder / BUILT_FILE).read_text())
+        return {"n": n, **built, **_child("measure", str(n), str(folder), str(n_queries))}
     shutil.rmtree(folder, ignore_errors=True)
     try:
         print(f"building {n:,} signatures in {folder} ...", file=sys.stderr, flush=True)
@@ -246,10 +259,14 @@ def report(results: list[dict]) -> str:
         exact = statistics.median(t["repeat"])
         recall = f"recall@100 {np.mean(r['recall']):.4f} (lowest {min(r['recall']):.2f})"
         flat_note = "every vector read" if len(t["flat"]) else "not stored at this size"
+        sums_note = "the compiled gather"
+        if len(t.get("sums", [])):
+            sums_note += f": {statistics.median(t['sums']) / floor_ms:.2f}x floor"
         gpu_note = "FAISS GPU" if len(t["gpu"]) else "no FAISS GPU here: benchmarks.search_gpu"
         rows = [
             _row("exact (gather), repeat", t["repeat"], exact, f"{exact / floor_ms:.2f}x floor"),
             _row("exact (gather), first run", t["first"], exact, "rows not yet in the page cache"),
+            _row("exact, its rank sums alone", t.get("sums", []), exact, sums_note),
             _row("fast (FAISS + exact rescoring)", t["fast"], exact, recall),
             _row("flat (FAISS flat IP)", t["flat"], exact, flat_note),
             _row("GPU (FAISS GPU flat IP)", t["gpu"], exact, gpu_note),
@@ -291,6 +308,9 @@ def main() -> None:
         "--dir", type=Path, default=Path(os.environ.get("SEARCH_BENCH_DIR", "/tmp"))
     )
     parser.add_argument("--keep", action="store_true", help="keep the generated indexes")
+    parser.add_argument(
+        "--reuse", action="store_true", help="measure an index an earlier --keep run left"
+    )
     parser.add_argument("--report-only", action="store_true", help="print the last run's tables")
     parser.add_argument("--worker", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -305,7 +325,7 @@ def main() -> None:
     results = json.loads(saved.read_text())["results"] if saved.exists() else []
     if not args.report_only:  # a run adds its sizes to those saved by earlier runs
         for n in (int(size) for size in args.sizes.split(",")):
-            result = run_size(n, args.dir, args.queries, args.keep)
+            result = run_size(n, args.dir, args.queries, args.keep or args.reuse, args.reuse)
             results = sorted([r for r in results if r["n"] != n] + [result], key=lambda r: r["n"])
             saved.write_text(json.dumps({"results": results}))
     print(f"Search benchmark on {machine()}: 2 x {QUERY_GENES}-gene queries, mode both, top 100\n")
