@@ -7,6 +7,8 @@ genes of held-out signatures of the same model), mode "both", top 100:
 - exact: the engine's gather over the gene-major uint16 rank matrix; "first" is a query's first
   run, "repeat" its second (its rows then in the page cache), the in-memory figure; "rank sums
   alone" times the compiled gather of the two sets without z, top k, FDR or the result table;
+  "2 threads" is the same search from an index opened with threads=2 (both cores on one query),
+  against the bandwidth two threads reach;
 - fast: FAISS candidates from the PCA embedding, rescored exactly; recall@100 against exact;
 - flat: FAISS flat inner product over signature-major float32 vectors (stored for 10,000 only);
 - numpy, precomputed ranks: `ranks[genes].sum(0)` on the same gene-major matrix, then z and a sort;
@@ -37,6 +39,7 @@ import statistics
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 
@@ -133,6 +136,8 @@ def build_worker(n: int, folder: Path) -> dict:
 
 
 def measure_worker(n: int, folder: Path, n_queries: int) -> dict:
+    import faiss
+
     from search.engine.index import SearchIndex
 
     index = SearchIndex.open(folder)
@@ -148,14 +153,23 @@ def measure_worker(n: int, folder: Path, n_queries: int) -> dict:
         rows = [[index.gene_row(g) for g in side] for side in (up, down)]
         timings["numpy"].append(_numpy_gather_seconds(index.ranks, rows))
     path_auto = index.search(*queries[0]).path
+    both_cores = SearchIndex.open(folder, threads=2)  # the machine's two cores on one query
+    timings["two"] = []
+    for up, down in queries:
+        both_cores.search(up, down, path="exact", k=100)
+        started = time.perf_counter()
+        both_cores.search(up, down, path="exact", k=100)
+        timings["two"].append(time.perf_counter() - started)
+    faiss.omp_set_num_threads(1)
     sample = np.load(folder / SAMPLE_FILE).astype(np.float32)
     timings["ranking"] = [
         _ranking_baseline_seconds(sample, [[index.gene_row(g) for g in side] for side in q], n)
         for q in queries[:3]
     ]
     bandwidth = max(memory_bandwidth(), memory_bandwidth())
+    bandwidth_two = max(memory_bandwidth(2), memory_bandwidth(2))
     return {"timings": timings, "recall": recalls, "path_auto": path_auto, "bandwidth": bandwidth,
-            "load": os.getloadavg()[0], **memory}  # fmt: skip
+            "bandwidth_two": bandwidth_two, "load": os.getloadavg()[0], **memory}  # fmt: skip
 
 
 def _engine_query(index, up: list[str], down: list[str], timings: dict[str, list]) -> float:
@@ -207,15 +221,16 @@ def _ranking_baseline_seconds(values: np.ndarray, rows: list[list[int]], n: int)
     return (time.perf_counter() - started) * n / sample
 
 
-def memory_bandwidth() -> float:
-    """Bytes per second a one-thread numpy sum reads from memory (best of 5, 1 GiB)."""
-    data = np.ones(1 << 27, dtype=np.int64)
+def memory_bandwidth(threads: int = 1) -> float:
+    """Bytes per second numpy sums read from memory, 1 GiB a thread (best of 5)."""
+    parts = [np.ones(1 << 27, dtype=np.int64) for _ in range(threads)]
     best = math.inf
-    for _ in range(5):
-        started = time.perf_counter()
-        data.sum()
-        best = min(best, time.perf_counter() - started)
-    return data.nbytes / best
+    with ThreadPoolExecutor(threads) as pool:
+        for _ in range(5):
+            started = time.perf_counter()
+            list(pool.map(np.sum, parts))
+            best = min(best, time.perf_counter() - started)
+    return sum(part.nbytes for part in parts) / best
 
 
 def _proc_status() -> dict[str, int]:
@@ -262,11 +277,17 @@ def report(results: list[dict]) -> str:
         sums_note = "the compiled gather"
         if len(t.get("sums", [])):
             sums_note += f": {statistics.median(t['sums']) / floor_ms:.2f}x floor"
+        two_note = "-"
+        if len(t.get("two", [])):
+            floor_two = 2 * 2 * QUERY_GENES * r["n"] / r["bandwidth_two"] * 1000
+            two_note = (f"{statistics.median(t['two']) / floor_two:.2f}x its floor ({floor_two:.1f}"
+                        f" ms at {r['bandwidth_two'] / 1e9:.1f} GB/s, two threads)")  # fmt: skip
         gpu_note = "FAISS GPU" if len(t["gpu"]) else "no FAISS GPU here: benchmarks.search_gpu"
         rows = [
             _row("exact (gather), repeat", t["repeat"], exact, f"{exact / floor_ms:.2f}x floor"),
             _row("exact (gather), first run", t["first"], exact, "rows not yet in the page cache"),
             _row("exact, its rank sums alone", t.get("sums", []), exact, sums_note),
+            _row("exact, 2 threads", t.get("two", []), exact, two_note),
             _row("fast (FAISS + exact rescoring)", t["fast"], exact, recall),
             _row("flat (FAISS flat IP)", t["flat"], exact, flat_note),
             _row("GPU (FAISS GPU flat IP)", t["gpu"], exact, gpu_note),
