@@ -103,6 +103,22 @@ def test_filters_apply_before_ranking_and_the_fdr_is_over_the_filtered_set(
     assert set(result.table["cell_id"]) == {"MCF7"}
 
 
+@pytest.mark.parametrize("mode", ["both", "mimic", "reverse"])
+def test_a_k_beyond_the_selection_returns_all_of_it_in_order(indexed: Indexed, mode: str) -> None:
+    up, down = query(indexed, seed=16)
+    filters = {"cell_id": ["MCF7"], "pert_type": ["trt_sh"]}
+    result = indexed.index.search(up, down, mode=mode, filters=filters, k=10_000, path="exact")
+    meta = indexed.index.table.rows(np.arange(indexed.values.shape[1]))
+    keep = np.flatnonzero((meta["cell_id"] == "MCF7") & (meta["pert_type"] == "trt_sh"))
+    reference = reference_scores(indexed.values[:, keep], rows_of(indexed, up),
+                                 rows_of(indexed, down), ranks=indexed.ranks[:, keep])  # fmt: skip
+    assert len(result.table) == result.n_searched == keep.size
+    expected = reference.iloc[reference_top(reference, mode, keep.size)]
+    assert result.table["sig_id"].tolist() == meta["sig_id"].iloc[keep[expected.index]].tolist()
+    assert np.allclose(result.table["z_sum"], expected["z_sum"], rtol=1e-9)
+    assert np.allclose(result.table["fdr"], expected["fdr"], rtol=P_RTOL)
+
+
 def test_a_dose_range_filter_and_a_filter_matching_nothing(indexed: Indexed) -> None:
     up, down = query(indexed, seed=15)
     ranged = indexed.index.search(up, down, filters={"pert_dose": {"min": 0.5}}, k=50)
