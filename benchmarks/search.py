@@ -146,11 +146,11 @@ def measure_worker(n: int, folder: Path, n_queries: int) -> dict:
     timings: dict[str, list[float]] = {key: [] for key in paths}
     recalls, memory = [], {"rss_anon_mb": 0.0, "rss_file_mb": 0.0}
     for up, down in queries:
-        recalls.append(_engine_query(index, up, down, timings))
+        rows = _gene_rows(index, (up, down))
+        recalls.append(_engine_query(index, up, down, rows, timings))
         status = _proc_status()  # the engine's memory, before the baseline's temporaries
         memory = {"rss_anon_mb": max(memory["rss_anon_mb"], status["RssAnon"] / 1024),
                   "rss_file_mb": max(memory["rss_file_mb"], status["RssFile"] / 1024)}  # fmt: skip
-        rows = [[index.gene_row(g) for g in side] for side in (up, down)]
         timings["numpy"].append(_numpy_gather_seconds(index.ranks, rows))
     path_auto = index.search(*queries[0]).path
     both_cores = SearchIndex.open(folder, threads=2)  # the machine's two cores on one query
@@ -163,8 +163,7 @@ def measure_worker(n: int, folder: Path, n_queries: int) -> dict:
     faiss.omp_set_num_threads(1)
     sample = np.load(folder / SAMPLE_FILE).astype(np.float32)
     timings["ranking"] = [
-        _ranking_baseline_seconds(sample, [[index.gene_row(g) for g in side] for side in q], n)
-        for q in queries[:3]
+        _ranking_baseline_seconds(sample, _gene_rows(index, q), n) for q in queries[:3]
     ]
     bandwidth = max(memory_bandwidth(), memory_bandwidth())
     bandwidth_two = max(memory_bandwidth(2), memory_bandwidth(2))
@@ -172,8 +171,20 @@ def measure_worker(n: int, folder: Path, n_queries: int) -> dict:
             "bandwidth_two": bandwidth_two, "load": os.getloadavg()[0], **memory}  # fmt: skip
 
 
-def _engine_query(index, up: list[str], down: list[str], timings: dict[str, list]) -> float:
-    """Time one query on every path; the fast mode's recall@100 against exact."""
+def _gene_rows(index, sides) -> list[np.ndarray]:
+    """The index rows of each side's gene symbols."""
+    return [np.array([index.gene_row(g) for g in side], dtype=np.int64) for side in sides]
+
+
+def _floor_ms(n: int, bandwidth: float) -> float:
+    """The exact path's bytes-touched floor: 2 bytes x (n_up + n_down) x n at the bandwidth."""
+    return 2 * 2 * QUERY_GENES * n / bandwidth * 1000
+
+
+def _engine_query(index, up: list[str], down: list[str], rows: list[np.ndarray],
+                  timings: dict[str, list]) -> float:  # fmt: skip
+    """Time one query on every path (rows: its genes' index rows); the fast mode's recall@100
+    against exact."""
     from search.engine import kernels
     from search.engine.metadata import Selection
 
@@ -181,7 +192,6 @@ def _engine_query(index, up: list[str], down: list[str], timings: dict[str, list
         started = time.perf_counter()
         exact = index.search(up, down, path="exact", k=100)
         timings[key].append(time.perf_counter() - started)
-    rows = [np.array([index.gene_row(g) for g in side]) for side in (up, down)]
     selection = Selection.every(index.n_signatures)
     started = time.perf_counter()
     for side in rows:
@@ -270,7 +280,7 @@ def report(results: list[dict]) -> str:
     for r in results:
         t = {key: np.array(values) * 1000 for key, values in r["timings"].items()}
         bandwidth = r["bandwidth"]
-        floor_ms = 2 * 2 * QUERY_GENES * r["n"] / bandwidth * 1000
+        floor_ms = _floor_ms(r["n"], bandwidth)
         exact = statistics.median(t["repeat"])
         recall = f"recall@100 {np.mean(r['recall']):.4f} (lowest {min(r['recall']):.2f})"
         flat_note = "every vector read" if len(t["flat"]) else "not stored at this size"
@@ -279,7 +289,7 @@ def report(results: list[dict]) -> str:
             sums_note += f": {statistics.median(t['sums']) / floor_ms:.2f}x floor"
         two_note = "-"
         if len(t.get("two", [])):
-            floor_two = 2 * 2 * QUERY_GENES * r["n"] / r["bandwidth_two"] * 1000
+            floor_two = _floor_ms(r["n"], r["bandwidth_two"])
             two_note = (f"{statistics.median(t['two']) / floor_two:.2f}x its floor ({floor_two:.1f}"
                         f" ms at {r['bandwidth_two'] / 1e9:.1f} GB/s, two threads)")  # fmt: skip
         gpu_note = "FAISS GPU" if len(t["gpu"]) else "no FAISS GPU here: benchmarks.search_gpu"

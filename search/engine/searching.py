@@ -156,7 +156,7 @@ def _exact_ranked(index: SearchIndex, query: GeneQuery, selection: Selection, mo
     keys = np.empty(n)
     sign = {"both": 0, "mimic": 1, "reverse": -1}[mode]
     compiled.z_sum_keys(sums[0], sums[1], sides[0], sides[1], sign, keys)
-    found = np.flatnonzero(keys >= keys[compiled.largest(keys, min(k, n))].min())
+    found = top_candidates(keys, k)
     z_up, z_down = (
         scores.set_z(total[found], rows.size, n_genes, mean, var)
         for total, rows in zip(sums, (query.up, query.down), strict=True)
@@ -311,14 +311,16 @@ def _ranked(index: SearchIndex, query: GeneQuery, scored: Scored, n_searched: in
 
 def top_positions(key: np.ndarray, k: int) -> np.ndarray:
     """Positions of the k largest keys, largest first, ties by position."""
-    n = key.size
-    if k < n:
-        threshold = key[compiled.largest(key, k)].min()
-        candidates_ = np.flatnonzero(key >= threshold)
-    else:
-        candidates_ = np.arange(n)
+    candidates_ = top_candidates(key, k)
     ordered = candidates_[np.lexsort((candidates_, -key[candidates_]))]
     return ordered[:k]
+
+
+def top_candidates(key: np.ndarray, k: int) -> np.ndarray:
+    """Positions (ascending) of every key at least the k-th largest: the top k, ties included."""
+    if k >= key.size:
+        return np.arange(key.size)
+    return np.flatnonzero(key >= key[compiled.largest(key, k)].min())
 
 
 def _bh_upper_bound(abs_z: np.ndarray, picks: np.ndarray, n_searched: int) -> np.ndarray:
