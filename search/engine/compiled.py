@@ -10,6 +10,8 @@ would read or write the data several times.
 - `z_sum_keys`: the ranking key of every signature (|z_sum|, z_sum or -z_sum) straight from the two
   sums, in one pass and with the same float64 operations as `scores.set_z`, so the keys are the
   reference's bit for bit.
+- `row_products`: inner products of a query with scattered rows of a matrix (the fast mode's
+  shortlist against the stored embedding), without copying the rows.
 - `largest`: the positions of the m largest values by a size-m heap: one pass, no copy (numpy's
   partition copies and moves the whole array).
 Every function releases the GIL, so the engine's threads run them side by side. Compiled on first
@@ -106,6 +108,18 @@ def z_sum_keys(sum_up, sum_down, up, down, sign, out):  # pragma: no cover - com
         z_down = (np.float64(sum_down[j]) - down[1]) / down[2] if down[0] else 0.0
         z = z_up - z_down
         out[j] = abs(z) if sign == 0 else sign * z
+
+
+@numba.njit(nogil=True, cache=True, boundscheck=False, fastmath=True)  # vectorized sums
+def row_products(matrix, rows, query, out):  # pragma: no cover - compiled
+    """out[i] = matrix[rows[i]] . query in float32 (0 where rows[i] < 0); matrix (N, d)."""
+    for i in range(rows.size):
+        total = np.float32(0.0)
+        if rows[i] >= 0:
+            row = matrix[rows[i]]
+            for j in range(query.size):
+                total += row[j] * query[j]
+        out[i] = total
 
 
 @_jit

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 import faiss
 import numpy as np
 
+from search.engine import compiled
 from search.engine.metadata import Selection
 
 FLAT_UP_TO = 1 << 16
@@ -94,20 +95,27 @@ def candidates(index: faiss.Index, query: np.ndarray, directions: tuple[int, ...
 def refined(embedded: np.ndarray, query: np.ndarray, directions: tuple[int, ...],
             ids: np.ndarray) -> np.ndarray:  # fmt: skip
     """The exact embedding inner products of a FAISS answer's ids (-inf where there is none)."""
-    flat = ids.ravel()
-    vectors = embedded[np.maximum(flat, 0)]
+    products = np.empty(ids.size, dtype=np.float32)
+    # compiled: no copy of the rows, and no threaded BLAS waiting for a busy core
+    compiled.row_products(embedded, ids.ravel(), query.astype(np.float32), products)
     signs = np.repeat(np.asarray(directions, dtype=np.float32), ids.shape[1])
-    # einsum, not BLAS: OpenBLAS threads this product and waits for a core that is busy
-    scores = signs * np.einsum("ij,j->i", vectors, query.astype(np.float32))
-    return np.where(flat >= 0, scores, -np.inf).reshape(ids.shape)
+    return np.where(ids.ravel() >= 0, signs * products, -np.inf).reshape(ids.shape)
 
 
 def merged(scores: np.ndarray, ids: np.ndarray, k: int) -> np.ndarray:
-    """The k distinct ids of best score across the rows of a FAISS answer, sorted by id."""
+    """The k distinct ids of best score across the rows of a FAISS answer, sorted by id (ties
+    by their place in the answer)."""
+    rows = ids.shape[0] if ids.ndim == 2 else 1
     scores, ids = scores.ravel(), ids.ravel()
     valid = ids >= 0
     scores, ids = scores[valid], ids[valid]
-    order = np.argsort(-scores, kind="stable")
+    # an id is in each row at most once, so the first k distinct ids of the order by score lie
+    # among its first rows x k entries: only the entries at least that good are sorted
+    keep = np.arange(scores.size)
+    if scores.size > rows * k:
+        bound = np.partition(scores, scores.size - rows * k)[scores.size - rows * k]
+        keep = np.flatnonzero(scores >= bound)
+    order = keep[np.argsort(-scores[keep], kind="stable")]
     _, first = np.unique(ids[order], return_index=True)
     best = order[np.sort(first)][:k]
     return np.sort(ids[best]).astype(np.int64)

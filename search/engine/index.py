@@ -105,6 +105,11 @@ class SearchIndex:
             raise IndexArtifactError("index.json disagrees with the gene space or the metadata")
 
     # genes ------------------------------------------------------------------------------------
+    @property
+    def exact_rows(self) -> Mapping[str, int]:
+        """Gene symbol -> row, exact spelling only (gene_row also matches any case)."""
+        return self._rows
+
     def gene_row(self, symbol: str) -> int | None:
         """The row of a gene symbol (exact, then case-insensitive), None outside the gene space."""
         row = self._rows.get(symbol)

@@ -82,16 +82,17 @@ def gene_query(index: SearchIndex, up: Sequence[str], down: Sequence[str]) -> Ge
 
 
 def _side(index: SearchIndex, symbols: Sequence[str]) -> tuple[np.ndarray, SideReport]:
-    rows: dict[int, None] = {}
+    symbols = list(dict.fromkeys(map(str, symbols)))
+    found = list(map(index.exact_rows.get, symbols))  # the common case, without a Python loop
     missing: list[str] = []
-    for symbol in dict.fromkeys(str(s) for s in symbols):
-        row = index.gene_row(symbol)
+    for at, row in enumerate(found):
         if row is None:
-            missing.append(symbol)
-        else:
-            rows[row] = None
+            found[at] = index.gene_row(symbols[at])
+            if found[at] is None:
+                missing.append(symbols[at])
+    rows = list(dict.fromkeys(row for row in found if row is not None))
     used = [index.genes[row] for row in rows]
-    return np.fromiter(rows, dtype=np.int64, count=len(rows)), SideReport(used, missing)
+    return np.array(rows, dtype=np.int64), SideReport(used, missing)
 
 
 def run_search(index: SearchIndex, up: Sequence[str], down: Sequence[str], *, mode: str,

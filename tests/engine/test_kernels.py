@@ -109,3 +109,15 @@ def test_z_sum_keys_are_set_z_bit_for_bit(sign: int) -> None:
     assert np.array_equal(keys, expected)
     compiled.z_sum_keys(sum_up, sum_down, sides[0], np.array([0.0, 0.0, 1.0]), sign, keys)
     assert np.array_equal(keys, {0: np.abs(z_up), 1: z_up, -1: -z_up}[sign])
+
+
+def test_row_products_are_the_scattered_rows_inner_products() -> None:
+    rng = np.random.default_rng(6)
+    matrix = rng.standard_normal((3000, 64)).astype(np.float32)
+    rows = rng.integers(-1, 3000, 700)  # -1: no row (FAISS's empty answer)
+    query = rng.standard_normal(64).astype(np.float32)
+    out = np.empty(rows.size, dtype=np.float32)
+    compiled.row_products(matrix, rows, query, out)
+    expected = np.where(rows >= 0, matrix[rows].astype(np.float64) @ query, 0.0)
+    assert np.allclose(out, expected, rtol=1e-5, atol=1e-4)
+    assert (out[rows < 0] == 0).all()
