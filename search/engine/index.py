@@ -19,7 +19,8 @@ import numpy as np
 from search.engine import kernels, layout, reverse_tables
 from search.engine.errors import IndexArtifactError, InvalidQueryError, UnknownGeneError
 from search.engine.fast import FastSettings, candidates
-from search.engine.metadata import SignatureTable
+from search.engine.metadata import Selection, SignatureTable
+from search.engine.readahead import RowReader
 from search.engine.results import SearchResult
 from search.engine.searching import run_search, top_positions
 
@@ -59,6 +60,9 @@ class SearchIndex:
         self.recall_at_100 = fast.get("recall_at_100")
         self.fast_meets_target = bool(fast.get("meets_target", False))
         self._check_shapes()
+        self.readers = {name: RowReader(self.folder / f"{name}.npy", matrix)
+                         for name, matrix in (("ranks", self.ranks), ("values", self.values))
+                         if matrix is not None}  # fmt: skip
         self._device_ranks = None
         self._device_lock = threading.Lock()
 
@@ -82,6 +86,11 @@ class SearchIndex:
 
                 self._device_ranks = DeviceRanks(self.ranks)
         return self._device_ranks
+
+    def read_ahead(self, rows: np.ndarray, selection: Selection, matrix: str = "ranks") -> bool:
+        """Ask the disk for the selected span of these rows of the rank (or values) matrix at
+        once when they are not in memory (readahead.py); True when it asked."""
+        return self.readers[matrix].ahead(rows, selection.start, selection.stop)
 
     def _array(self, name: str, *, required: bool = True) -> np.ndarray | None:
         path = self.folder / f"{name}.npy"

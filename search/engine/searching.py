@@ -146,6 +146,7 @@ def _exact_ranked(index: SearchIndex, query: GeneQuery, selection: Selection, mo
     get their z, and the FDR reads the keys."""
     n_genes, n = index.n_genes, selection.size
     mean, var = scores.rank_moments(n_genes)
+    index.read_ahead(np.concatenate([query.up, query.down]), selection)
     sums, sides = [], []
     for rows in (query.up, query.down):
         if rows.size:
@@ -236,6 +237,7 @@ def score_query(index: SearchIndex, query: GeneQuery, selection: Selection, scor
                                         gpu=path == "gpu", threads=index.threads)  # fmt: skip
         sums, mean = (centred[0], centred[1]), 0.0
     else:
+        index.read_ahead(np.concatenate([query.up, query.down]), selection)
         sums = tuple(
             kernels.set_sums(index.ranks, rows, selection, index.threads) if rows.size else None
             for rows in (query.up, query.down)
@@ -268,6 +270,7 @@ def _cd_scored(index: SearchIndex, query: GeneQuery, selection: Selection) -> Sc
     if index.values is None:
         raise InvalidQueryError("this index stores no signature values for the 'cd' score")
     stats = np.asarray(index.value_stats[selection.positions])
+    index.read_ahead(np.concatenate([query.up, query.down]), selection, "values")
     means, zs = [], []
     for rows in (query.up, query.down):
         if rows.size == 0:
