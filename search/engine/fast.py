@@ -34,7 +34,7 @@ from search.engine.metadata import Selection
 FLAT_UP_TO = 1 << 16
 PQ_TRAIN = 1 << 16  # signatures the product quantizer is trained on
 MAX_OVERFETCH = 20  # a filtered fast search fetches at most this many times the candidates
-SHORTLIST = 4096
+SHORTLIST = 2048  # as good as 4,096 at 1,000,000 signatures (recall@100 at 600 and 1,200)
 
 
 def fit_basis(sample: np.ndarray, dim: int, seed: int = 0) -> np.ndarray:

@@ -13,6 +13,7 @@ the selection is dense in it (signatures are stored sorted by perturbation type 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,7 +38,7 @@ class Selection:
 
     @classmethod
     def every(cls, n: int) -> Selection:
-        return cls(np.arange(n, dtype=np.int64), 0, n)
+        return cls(_every(n), 0, n)
 
     @property
     def size(self) -> int:
@@ -52,6 +53,15 @@ class Selection:
     def read_span(self) -> bool:
         """Cheaper to read the span and keep the positions than to gather them one by one."""
         return self.size >= SPAN_DENSITY * (self.stop - self.start)
+
+
+@functools.lru_cache(maxsize=8)
+def _every(n: int) -> np.ndarray:
+    """0..n-1, read-only and made once: an unfiltered search at 1,000,000 signatures would
+    otherwise write 8 MB before scoring (0.3 ms)."""
+    positions = np.arange(n, dtype=np.int64)
+    positions.flags.writeable = False
+    return positions
 
 
 def write_metadata(path: Path, table: pd.DataFrame) -> None:
