@@ -31,7 +31,6 @@ class RowReader:
         self.row_bytes = matrix.shape[1] * matrix.itemsize
         self.offset = np.load(path, mmap_mode="r").offset  # of the data in the file
         self.enabled = hasattr(os, "posix_fadvise") and None not in (_mincore, _madvise)
-        self._resident = (ctypes.c_ubyte * 1)()
 
     def ahead(self, rows: np.ndarray, start: int, stop: int) -> bool:
         """Ask for columns [start, stop) of the rows when a sample of them is not in memory;
@@ -74,9 +73,10 @@ class RowReader:
         """Whether the page holding matrix[row, column] is in the page cache."""
         address = self.matrix.ctypes.data + row * self.row_bytes + column * self.matrix.itemsize
         page = address - address % mmap.PAGESIZE
-        if _mincore(ctypes.c_void_p(page), ctypes.c_size_t(1), self._resident) != 0:
+        resident = (ctypes.c_ubyte * 1)()  # its own: searches of one index run in threads
+        if _mincore(ctypes.c_void_p(page), ctypes.c_size_t(1), resident) != 0:
             return True  # unknown: assume it is, and ask for nothing
-        return bool(self._resident[0] & 1)
+        return bool(resident[0] & 1)
 
 
 def _libc(name: str, *argtypes):
