@@ -213,10 +213,11 @@ def _engine_query(index, up: list[str], down: list[str], rows: list[np.ndarray],
     searching.score_query(index, query, found, "rank", "fast")
     timings["rescoring"].append(time.perf_counter() - started)
     truth = exact.table["sig_id"].to_numpy()
+    embedded = searching.embedded_query(index, query)
     for count in CANDIDATE_GRID:
         settings = replace(index.fast_settings, candidates=count)
-        ids = candidates(index.faiss, searching.embedded_query(index, query), (1, -1), selection,
-                         index.n_signatures, settings, index.embedded)  # fmt: skip
+        ids = candidates(index.faiss, embedded, (1, -1), selection, index.n_signatures, settings,
+                         index.embedded)  # fmt: skip
         proposed = index.table.columns_at(ids)["sig_id"]
         timings.setdefault(f"recall {count}", []).append(float(np.isin(truth, proposed).mean()))
     for path in ("flat", "gpu"):

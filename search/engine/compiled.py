@@ -13,7 +13,8 @@ would read or write the data several times.
 - `row_products`: inner products of a query with scattered rows of a matrix (the fast mode's
   shortlist against the stored embedding), without copying the rows.
 - `largest`: the positions of the m largest values by a size-m heap: one pass, no copy (numpy's
-  partition copies and moves the whole array).
+  partition copies and moves the whole array); `top_candidates`, every value at least the m-th
+  largest, from it.
 Every function releases the GIL, so the engine's threads run them side by side. Compiled on first
 use and cached beside this file (numba's cache; a read-only install compiles once per process).
 """
@@ -136,6 +137,13 @@ def largest(values, m):  # pragma: no cover - compiled
             where[0] = j
             _sift(heap, where, 0)
     return where
+
+
+def top_candidates(values: np.ndarray, m: int) -> np.ndarray:
+    """Positions (ascending) of every value at least the m-th largest: the top m, ties included."""
+    if m >= values.size:
+        return np.arange(values.size)
+    return np.flatnonzero(values >= values[largest(values, m)].min())
 
 
 @numba.njit(inline="always")

@@ -111,10 +111,7 @@ def merged(scores: np.ndarray, ids: np.ndarray, k: int) -> np.ndarray:
     scores, ids = scores[valid], ids[valid]
     # an id is in each row at most once, so the first k distinct ids of the order by score lie
     # among its first rows x k entries: only the entries at least that good are sorted
-    keep = np.arange(scores.size)
-    if scores.size > rows * k:
-        bound = np.partition(scores, scores.size - rows * k)[scores.size - rows * k]
-        keep = np.flatnonzero(scores >= bound)
+    keep = compiled.top_candidates(scores, rows * k)
     order = keep[np.argsort(-scores[keep], kind="stable")]
     _, first = np.unique(ids[order], return_index=True)
     best = order[np.sort(first)][:k]

@@ -52,6 +52,11 @@ class GeneQuery:
     down: np.ndarray
     report: QueryReport
 
+    @property
+    def rows(self) -> np.ndarray:
+        """Every query gene's row, up then down."""
+        return np.concatenate([self.up, self.down])
+
 
 @dataclass(frozen=True)
 class Scored:
@@ -146,7 +151,7 @@ def _exact_ranked(index: SearchIndex, query: GeneQuery, selection: Selection, mo
     get their z, and the FDR reads the keys."""
     n_genes, n = index.n_genes, selection.size
     mean, var = scores.rank_moments(n_genes)
-    index.read_ahead(np.concatenate([query.up, query.down]), selection)
+    index.read_ahead(query.rows, selection)
     sums, sides = [], []
     for rows in (query.up, query.down):
         if rows.size:
@@ -158,7 +163,7 @@ def _exact_ranked(index: SearchIndex, query: GeneQuery, selection: Selection, mo
     keys = np.empty(n)
     sign = {"both": 0, "mimic": 1, "reverse": -1}[mode]
     compiled.z_sum_keys(sums[0], sums[1], sides[0], sides[1], sign, keys)
-    found = top_candidates(keys, k)
+    found = compiled.top_candidates(keys, k)
     z_up, z_down = (
         scores.set_z(total[found], rows.size, n_genes, mean, var)
         for total, rows in zip(sums, (query.up, query.down), strict=True)
@@ -237,7 +242,7 @@ def score_query(index: SearchIndex, query: GeneQuery, selection: Selection, scor
                                         gpu=path == "gpu", threads=index.threads)  # fmt: skip
         sums, mean = (centred[0], centred[1]), 0.0
     else:
-        index.read_ahead(np.concatenate([query.up, query.down]), selection)
+        index.read_ahead(query.rows, selection)
         sums = tuple(
             kernels.set_sums(index.ranks, rows, selection, index.threads) if rows.size else None
             for rows in (query.up, query.down)
@@ -251,7 +256,7 @@ def score_query(index: SearchIndex, query: GeneQuery, selection: Selection, scor
 
 def embedded_query(index: SearchIndex, query: GeneQuery) -> np.ndarray:
     """P^T w, from the query genes' rows of the basis only."""
-    rows = np.concatenate([query.up, query.down])
+    rows = query.rows
     weights = query_weights(index, query)[rows]
     return (weights @ index.basis[rows]).astype(np.float32)
 
@@ -270,7 +275,7 @@ def _cd_scored(index: SearchIndex, query: GeneQuery, selection: Selection) -> Sc
     if index.values is None:
         raise InvalidQueryError("this index stores no signature values for the 'cd' score")
     stats = np.asarray(index.value_stats[selection.positions])
-    index.read_ahead(np.concatenate([query.up, query.down]), selection, "values")
+    index.read_ahead(query.rows, selection, "values")
     means, zs = [], []
     for rows in (query.up, query.down):
         if rows.size == 0:
@@ -315,16 +320,9 @@ def _ranked(index: SearchIndex, query: GeneQuery, scored: Scored, n_searched: in
 
 def top_positions(key: np.ndarray, k: int) -> np.ndarray:
     """Positions of the k largest keys, largest first, ties by position."""
-    candidates_ = top_candidates(key, k)
+    candidates_ = compiled.top_candidates(key, k)
     ordered = candidates_[np.lexsort((candidates_, -key[candidates_]))]
     return ordered[:k]
-
-
-def top_candidates(key: np.ndarray, k: int) -> np.ndarray:
-    """Positions (ascending) of every key at least the k-th largest: the top k, ties included."""
-    if k >= key.size:
-        return np.arange(key.size)
-    return np.flatnonzero(key >= key[compiled.largest(key, k)].min())
 
 
 def _bh_upper_bound(abs_z: np.ndarray, picks: np.ndarray, n_searched: int) -> np.ndarray:
