@@ -69,9 +69,11 @@ class TwoStepModel:
     def align_inputs(self, matrix: GeneMatrix) -> np.ndarray:
         """(n_input, n) float32: the rows of a Level 3 matrix in the model's input gene order.
 
-        Rows are found by pr_gene_symbol (the row ids where the field is absent) among the
-        landmark rows (pr_is_lm == 1, where flagged), else by Entrez id (pr_gene_id) through the
-        table saved with the model. Genes found neither way raise GeneSpaceMismatch.
+        Rows are found among the landmark rows (pr_is_lm == 1, where flagged) by Entrez id
+        (pr_gene_id, through the input symbol -> Entrez table saved with the model: symbols
+        change, ids do not), else by pr_gene_symbol (the row ids where the field is absent).
+        Genes found neither way raise GeneSpaceMismatch. Give a GCTX that carries no row
+        metadata its gene table first (`transform.io.level3`).
         """
         rows = matrix.row_meta
         candidates = np.arange(len(rows))
@@ -83,7 +85,7 @@ class TwoStepModel:
         if ENTREZ in rows.columns:
             by_entrez = _unique_lookup(rows[ENTREZ].iloc[candidates].map(_entrez), candidates)
         found = [
-            by_symbol.get(s, by_entrez.get(self.input_gene_ids.get(s))) for s in self.input_genes
+            by_entrez.get(self.input_gene_ids.get(s), by_symbol.get(s)) for s in self.input_genes
         ]
         missing = [s for s, at in zip(self.input_genes, found, strict=True) if at is None]
         if missing:

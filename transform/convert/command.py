@@ -10,6 +10,7 @@ from pathlib import Path
 from transform.convert.pipeline import autocast_line
 from transform.convert.run import ConvertOptions, ConvertSummary, convert_profiles
 from transform.gene_space import GeneSpaceMismatch
+from transform.inputs import add_table_options
 
 HELP = "convert L1000 Level 3 profiles into RNA-seq-like profiles with a model bundle"
 
@@ -18,6 +19,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser("convert", help=HELP, description=HELP)
     parser.add_argument("--checkpoint", type=Path, required=True, help="model bundle (model.pt)")
     parser.add_argument("--input", type=Path, required=True, help="Level 3 GCTX")
+    add_table_options(parser, sig_info=False)
     parser.add_argument(
         "--output", type=Path, required=True, help="GCTX to write; its manifest goes beside it"
     )
@@ -60,6 +62,8 @@ def run(args: argparse.Namespace) -> int:
         queue=args.queue,
         force=args.force,
         command=shlex.join(sys.orig_argv),
+        gene_info=args.gene_info,
+        inst_info=args.inst_info,
     )
     try:
         summary = convert_profiles(

@@ -10,7 +10,6 @@ CUDA stream so that consecutive chunks overlap; on the CPU the same call runs th
 from __future__ import annotations
 
 from contextlib import AbstractContextManager, nullcontext
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -19,9 +18,6 @@ from torch import nn
 
 from transform.inference import TwoStepModel
 from transform.io import GeneMatrix
-from transform.io.errors import GctxFormatError
-from transform.io.gctx import ROW_META
-from transform.io.hdf5 import open_hdf5, read_ids, read_meta
 
 AUTOCAST = {"bf16": torch.bfloat16, "fp16": torch.float16}
 STORED = {"float32": torch.float32, "float16": torch.float16}
@@ -151,14 +147,6 @@ def host_buffer(rows: int, cols: int, dtype: torch.dtype, *, pinned: bool) -> to
     if pinned:
         return torch.empty((rows, cols), dtype=dtype, pin_memory=True)
     return torch.from_numpy(np.empty((rows, cols), dtype=HOST[dtype]))
-
-
-def read_row_meta(path: Path) -> pd.DataFrame:
-    """The row metadata of a GCTX (indexed by `rid`), without reading its columns."""
-    with open_hdf5(path, GctxFormatError) as file:
-        rows = file[ROW_META]
-        ids = read_ids(rows["id"], GctxFormatError, "row")
-        return read_meta(rows, None, pd.Index(ids, name="rid"), skip="id")
 
 
 def input_rows(model: TwoStepModel, row_meta: pd.DataFrame) -> np.ndarray:

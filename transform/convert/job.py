@@ -26,7 +26,14 @@ FORMAT_VERSION = 1
 # What must be equal to resume a job, by the name the refusal gives it.
 IDENTITY = {
     "checkpoint": ("checkpoint_sha256",),
-    "input": ("input", "input_bytes", "input_mtime_ns", "input_shape", "input_rows"),
+    "input": (
+        "input",
+        "input_bytes",
+        "input_mtime_ns",
+        "input_shape",
+        "input_rows",
+        "input_tables",
+    ),
     "chunking": ("chunk_size", "n_profiles"),
     "output dtype": ("dtype",),
     "autocast": ("autocast",),
@@ -68,6 +75,7 @@ class ConvertJob:
     dtype: str  # float32 | float16
     autocast: str | None  # None | bf16 | fp16
     device: str  # auto | cpu | cuda, resolved by each process
+    input_tables: tuple[str, ...] = ()  # "gene_info <path> sha256:<hex>", inst_info alike
 
     @property
     def n_chunks(self) -> int:
@@ -99,9 +107,10 @@ class ConvertJob:
     def from_dict(cls, stored: dict[str, Any]) -> ConvertJob:
         if stored.get("format") != JOB_FORMAT:
             raise ValueError(f"not a conversion job: format {stored.get('format')!r}")
-        values = {f.name: stored[f.name] for f in fields(cls)}
+        values = {f.name: stored[f.name] for f in fields(cls) if f.name in stored}
         values["input_shape"] = tuple(values["input_shape"])
         values["input_rows"] = tuple(values["input_rows"])
+        values["input_tables"] = tuple(values.get("input_tables", ()))
         return cls(**values)
 
 

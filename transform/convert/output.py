@@ -31,12 +31,14 @@ class ChunkMismatch(OSError):
 
 
 def create_output(
-    path: Path, *, source: Path, n_profiles: int, genes: list[str], dtype: str, name: str
-) -> None:
+    path: Path, *, source: Path, n_profiles: int, genes: list[str], dtype: str, name: str,
+    col_meta: pd.DataFrame | None = None,
+) -> None:  # fmt: skip
     """Write the complete, unfilled output GCTX at `path` (via `<path>.tmp` and a rename).
 
-    source: the input GCTX whose first n_profiles columns' metadata are copied; genes: the row
-    ids; dtype: float32 or float16; name: the final file name (the `src` attribute).
+    source: the input GCTX whose first n_profiles columns' metadata are copied, unless
+    `col_meta` (indexed by column id, the profile table's rows of those columns) is given;
+    genes: the row ids; dtype: float32 or float16; name: the final file name (`src`).
     """
     temp = path.with_name(path.name + ".tmp")
     with h5py.File(temp, "w") as file:
@@ -44,7 +46,11 @@ def create_output(
         file.attrs["src"] = np.bytes_(name.encode("utf-8"))
         rows = file.create_group(ROW_META, track_order=True)
         append_field(rows, "id", pd.Series(genes, dtype=object))
-        _copy_column_meta(source, file.create_group(COL_META, track_order=True), n_profiles)
+        cols = file.create_group(COL_META, track_order=True)
+        if col_meta is None:
+            _copy_column_meta(source, cols, n_profiles)
+        else:
+            _write_column_meta(col_meta.iloc[:n_profiles], cols)
         file.create_dataset(
             MATRIX, shape=(n_profiles, len(genes)), dtype=np.dtype(dtype).newbyteorder("<"),
             dcpl=_allocated_unfilled(),
@@ -73,6 +79,15 @@ def _copy_column_meta(source: Path, target: h5py.Group, n: int) -> None:
             for start in range(0, n, COPY_BLOCK):
                 stop = min(start + COPY_BLOCK, n)
                 copy[start:stop] = stored[start:stop]
+
+
+def _write_column_meta(col_meta: pd.DataFrame, target: h5py.Group) -> None:
+    """The profile table's fields as column metadata (id first), in blocks of values."""
+    columns = {"id": pd.Series(col_meta.index.astype(str), dtype=object)}
+    columns.update({str(name): col_meta[name].reset_index(drop=True) for name in col_meta})
+    for name, values in columns.items():
+        for start in range(0, len(values), COPY_BLOCK):
+            append_field(target, name, values.iloc[start : start + COPY_BLOCK])
 
 
 class OutputFile:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sys
 import time
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -25,7 +26,7 @@ from typing import Any, TextIO
 
 import numpy as np
 
-from transform.convert.compute import AUTOCAST, STORED, ChunkModel, input_rows, read_row_meta
+from transform.convert.compute import AUTOCAST, STORED, ChunkModel, input_rows
 from transform.convert.job import ChunkRecord, ConvertJob, JobMismatch, WorkFolder
 from transform.convert.job import write_json_atomically as write_json
 from transform.convert.manifest import manifest_path, profiles_manifest
@@ -35,6 +36,7 @@ from transform.convert.progress import Progress
 from transform.inference import TwoStepModel
 from transform.io import gctx_shape
 from transform.io.errors import name_some
+from transform.io.level3 import Level3, open_level3
 from transform.train.checkpoint import resolve_device, sha256_file
 
 
@@ -49,6 +51,8 @@ class ConvertOptions:
     queue: str = "gpu"  # the workers' queue
     force: bool = False  # replace an existing output, discard another job's work folder
     command: str = ""  # the command line, for the manifest
+    gene_info: Path | None = None  # the input's gene table, when the GCTX carries no row metadata
+    inst_info: Path | None = None  # its profile table: copied into the output's column metadata
 
     def __post_init__(self) -> None:
         if self.chunk_size < 1:
@@ -101,9 +105,12 @@ def convert_profiles(
         shutil.rmtree(work.path)  # stopped before the output was created, or after the manifest
     _refuse_existing(output, force=options.force)
     device = "cpu" if options.workers else str(resolve_device(options.device))
+    level3 = open_level3(input, gene_info=options.gene_info, inst_info=options.inst_info)
+    for note in level3.notes:
+        (stream or sys.stderr).write(f"note: {note}\n")
     model = TwoStepModel.load(checkpoint, device=device)
-    job = _make_job(model, Path(checkpoint), Path(input), output, options)
-    _open_work(work, job, model, force=options.force)
+    job = _make_job(model, Path(checkpoint), level3, output, options)
+    _open_work(work, job, model, force=options.force, level3=level3)
     progress = Progress(job.n_profiles, stream=stream)
     records = _checked_records(work, job, progress)
     pending = [chunk for chunk in job.chunks() if chunk.index not in records]
@@ -140,12 +147,13 @@ def _refuse_existing(output: Path, *, force: bool) -> None:
 
 
 def _make_job(
-    model: TwoStepModel, checkpoint: Path, source: Path, output: Path, options: ConvertOptions
+    model: TwoStepModel, checkpoint: Path, level3: Level3, output: Path, options: ConvertOptions
 ) -> ConvertJob:
+    source = level3.path
     n_rows, n_cols = gctx_shape(source)
     if n_cols == 0:
         raise ValueError(f"{source} holds no profiles")
-    rows = input_rows(model, read_row_meta(source))  # GeneSpaceMismatch names missing genes
+    rows = input_rows(model, level3.row_meta)  # GeneSpaceMismatch names missing genes
     stat = source.stat()
     return ConvertJob(
         output=str(output), checkpoint=str(checkpoint.absolute()),
@@ -154,10 +162,13 @@ def _make_job(
         input_rows=tuple(int(row) for row in rows), n_outputs=len(model.output_genes),
         n_profiles=min(options.limit or n_cols, n_cols), chunk_size=options.chunk_size,
         dtype=options.dtype, autocast=options.autocast, device=options.device,
+        input_tables=tuple(f"{k} {v}" for k, v in level3.identity().items()),
     )  # fmt: skip
 
 
-def _open_work(work: WorkFolder, job: ConvertJob, model: TwoStepModel, *, force: bool) -> None:
+def _open_work(
+    work: WorkFolder, job: ConvertJob, model: TwoStepModel, *, force: bool, level3: Level3
+) -> None:
     """Resume the work folder's job if it is this one; else refuse, or discard it with force."""
     if work.exists():
         try:
@@ -177,7 +188,7 @@ def _open_work(work: WorkFolder, job: ConvertJob, model: TwoStepModel, *, force:
         work.drop_records()
         create_output(work.partial, source=Path(job.input), n_profiles=job.n_profiles,
                       genes=list(model.output_genes), dtype=job.dtype,
-                      name=Path(job.output).name)  # fmt: skip
+                      name=Path(job.output).name, col_meta=level3.inst)  # fmt: skip
 
 
 def _checked_records(work: WorkFolder, job: ConvertJob, progress: Progress) -> dict[int, Any]:

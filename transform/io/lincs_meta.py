@@ -1,4 +1,4 @@
-"""LINCS metadata tables as GEO ships them (GSE92742, GSE70138): tab-separated text, one row per id.
+"""LINCS metadata tables as CMap publishes them: tab-separated text, one row per id.
 
     inst_info   one row per profile (well):   inst_id, rna_plate, rna_well, pert_*, cell_id
     sig_info    one row per signature:        sig_id, pert_*, cell_id, distil_id ("|"-joined wells)
@@ -6,10 +6,13 @@
     cell_info   one row per cell line:        cell_id, then whatever the release describes
     pert_info   one row per perturbagen:      pert_id, pert_iname, pert_type, ...
 
-Readers return a DataFrame indexed by the id column, after checking the required columns and
-that every id is present and unique. Plain or gzip-compressed files (any name) are read, as UTF-8
-or else latin-1. Cells are typed as in `transform.io.meta`: "-666" is missing (NaN), columns of
-numbers come back numeric (pr_gene_id as int64). `write_lincs_table` writes the same format.
+The gene, profile and signature tables are read in any dialect of `transform.io.dialects` (GEO's
+GSE92742 / GSE70138 files, LINCS 2020's *_beta files, the clue.io gene space) and come back in the
+GEO names above; `table.attrs["dialect"]` says which was read. Readers return a DataFrame indexed
+by the id column, after checking the required columns and that every id is present and unique.
+Plain or gzip-compressed files (any name) are read, as UTF-8 or else latin-1. Cells are typed as
+in `transform.io.meta`: "-666" (and an empty cell) is missing (NaN), columns of numbers come back
+numeric (pr_gene_id as int64). `write_lincs_table` writes the GEO format.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from transform.io.dialects import expected_headers, recognise
 from transform.io.errors import LincsTableError, name_some
 from transform.io.files import is_gzip, replaced_atomically
 from transform.io.meta import id_index, refuse_breaks, text_values, typed_frame
@@ -35,19 +39,27 @@ class TableKind:
     name: str
     id_column: str
     required: tuple[str, ...]  # beside the id column
+    optional: tuple[str, ...] = ()  # read as missing where a release lacks them
+    dialects: str | None = None  # the table kind of `transform.io.dialects`, if it has dialects
+
+    @property
+    def fields(self) -> tuple[str, ...]:
+        """The required and optional fields, in the order GEO's files give them."""
+        return tuple(name for name in FIELD_ORDER if name in (*self.required, *self.optional))
 
 
+FIELD_ORDER = ("rna_plate", "rna_well", *PERT, "pert_dose", "pert_dose_unit", "pert_time",
+               "pert_time_unit", "cell_id", "pert_idose", "pert_itime", "distil_id")  # fmt: skip
 INST_INFO = TableKind(
     "inst_info", "inst_id",
     ("rna_plate", "rna_well", *PERT, "pert_dose", "pert_dose_unit", "pert_time",
-     "pert_time_unit", "cell_id"),
+     "pert_time_unit", "cell_id"), (), "profiles",
 )  # fmt: skip
 SIG_INFO = TableKind(
-    "sig_info", "sig_id", (*PERT, "cell_id", "pert_idose", "pert_itime", "distil_id")
-)
-GENE_INFO = TableKind(
-    "gene_info", "pr_gene_id", ("pr_gene_symbol", "pr_gene_title", "pr_is_lm", "pr_is_bing")
-)
+    "sig_info", "sig_id", (*PERT, "cell_id", "distil_id"), ("pert_idose", "pert_itime"),
+    "signatures",
+)  # fmt: skip
+GENE_INFO = TableKind("gene_info", "pr_gene_id", ("pr_gene_symbol",), (), "genes")
 CELL_INFO = TableKind("cell_info", "cell_id", ())
 PERT_INFO = TableKind("pert_info", "pert_id", PERT[1:])
 INST_ID = re.compile(r"^(?P<plate>.+)_B\d+[^:_]*:(?P<well>[A-P]\d{2})$")  # LJP005_..._X1_B19:A03
@@ -76,12 +88,37 @@ def read_pert_info(path: str | Path) -> pd.DataFrame:
 def read_lincs_table(path: str | Path, kind: TableKind) -> pd.DataFrame:
     """A LINCS table of `kind`, typed and indexed by its id column (see the module docstring)."""
     cells = _read_cells(path)
+    dialect = None
+    if kind.dialects:
+        dialect = recognise(cells.columns.tolist(), kind.dialects)
+        if dialect is None:
+            raise LincsTableError(
+                f"{path}: not a {kind.name} table of a known release: its header starts "
+                f"{cells.columns[:6].tolist()}; expected ({expected_headers(kind.dialects)})"
+            )
+        cells = _with_plate_and_well(dialect.to_ours(cells), kind)
     missing = [name for name in (kind.id_column, *kind.required) if name not in cells.columns]
     if missing:
-        raise LincsTableError(f"{path}: {kind.name} lacks the required columns {missing}")
+        read_as = f" (read as {dialect.name})" if dialect else ""
+        raise LincsTableError(f"{path}: {kind.name} lacks the required columns {missing}{read_as}")
+    cells = cells.assign(**{name: "-666" for name in kind.optional if name not in cells})
     columns = {name: cells[name].to_numpy(dtype=object) for name in cells.columns}
-    table = typed_frame(columns, pd.RangeIndex(len(cells)))
-    return _indexed(table, kind.id_column, str(path), first_line=2)
+    table = _indexed(typed_frame(columns, pd.RangeIndex(len(cells))), kind.id_column, str(path), 2)
+    table.attrs["dialect"] = dialect.name if dialect else kind.name
+    return table
+
+
+def _with_plate_and_well(cells: pd.DataFrame, kind: TableKind) -> pd.DataFrame:
+    """rna_plate and rna_well from CMap well ids, for a profile table that lacks them."""
+    if kind is not INST_INFO or kind.id_column not in cells:
+        return cells
+    wanted = [name for name in ("rna_plate", "rna_well") if name not in cells]
+    if not wanted:
+        return cells
+    parts = cells[kind.id_column].astype(str).str.extract(INST_ID)
+    if parts.isna().any().any():
+        return cells  # refused below as lacking rna_plate, when it does
+    return cells.assign(**{name: parts[name[4:]].to_numpy() for name in wanted})
 
 
 def _read_cells(path: str | Path) -> pd.DataFrame:
@@ -149,6 +186,7 @@ def inst_info_from_gctx_cols(col_meta: pd.DataFrame) -> pd.DataFrame:
     missing = [name for name in INST_INFO.required if name not in table]
     if missing:
         raise LincsTableError(f"the column metadata lack the inst_info fields {missing}")
-    table = table[list(INST_INFO.required)]
+    table = table.assign(**{name: np.nan for name in INST_INFO.optional if name not in table})
+    table = table[list(INST_INFO.fields)]
     table.insert(0, INST_INFO.id_column, ids)
     return _indexed(table.reset_index(drop=True), INST_INFO.id_column, "column metadata", None)

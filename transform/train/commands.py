@@ -13,6 +13,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from transform.inputs import add_table_options
+
 RUN_FILE = "run.json"
 STEPS = {
     "train-cyclegan": ("cyclegan", "train step 1, the CycleGAN (L1000 <-> RNA-seq landmarks)"),
@@ -41,6 +43,7 @@ def _add_inputs(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--l1000", type=Path, help="L1000 Level 3 GCTX")
     parser.add_argument("--rnaseq", type=Path, help="ARCHS4 gene-count HDF5")
+    add_table_options(parser, sig_info=False, qc=True)
     parser.add_argument("--out", type=Path, required=True, help="run folder (RUN_DIR)")
     parser.add_argument(
         "--data", type=Path, help="prepared data folder to write or reuse (default RUN_DIR/data)"
@@ -130,15 +133,13 @@ def _run_training(args: argparse.Namespace) -> int:
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # no spinning threads on a shared CPU
     import torch
 
-    from transform.train.sources import Sources
-
     if args.threads:
         torch.set_num_threads(args.threads)
     run_dir: Path = args.out
     config, sources, data_dir = _resumed(args) if args.resume else _started(args)
     from transform.train.prepare import prepare_data
 
-    data = prepare_data(Sources(**sources), config.data, data_dir, progress=_say)
+    data = prepare_data(sources, config.data, data_dir, progress=_say)
     train = _trainer(args.kind)
     path = train(
         config, data, run_dir, device=args.device, resume=args.resume, until_epoch=args.until_epoch
@@ -157,16 +158,19 @@ def _trainer(kind: str) -> Any:
     return train_extrapolator
 
 
-def _started(args: argparse.Namespace) -> tuple[Any, dict[str, Path], Path]:
+def _started(args: argparse.Namespace) -> tuple[Any, Any, Path]:
     """A new run: config from the preset and options; run.json records it for --resume."""
     from transform.train.sources import Sources
 
     if args.world is not None:
-        sources = vars(Sources.from_world(args.world))
+        sources = Sources.from_world(args.world)
     elif args.l1000 is not None and args.rnaseq is not None:
-        sources = {"l1000": args.l1000, "rnaseq": args.rnaseq}
+        sources = Sources(args.l1000, args.rnaseq)
     else:
         raise ValueError("give --world DIR, or both --l1000 GCTX and --rnaseq H5")
+    sources = replace(sources, gene_info=args.gene_info, inst_info=args.inst_info,
+                      qc_pass_only=args.qc_pass_only)  # fmt: skip
+    sources.level3()  # refuses inconsistent files and tables before anything is written
     config = build_config(args)
     data_dir = args.data or args.out / "data"
     args.out.mkdir(parents=True, exist_ok=True)
@@ -176,16 +180,17 @@ def _started(args: argparse.Namespace) -> tuple[Any, dict[str, Path], Path]:
         "kind": args.kind,
         "config": config.as_dict(),
         "data": str(data_dir.resolve()),
-        "sources": {k: str(v.resolve()) for k, v in sources.items()},
+        "sources": sources.as_dict(),
         "argv": sys.argv,
     }
     (args.out / RUN_FILE).write_text(json.dumps(run, indent=1) + "\n")
     return config, sources, data_dir
 
 
-def _resumed(args: argparse.Namespace) -> tuple[Any, dict[str, Path], Path]:
+def _resumed(args: argparse.Namespace) -> tuple[Any, Any, Path]:
     """The run's own config, files and data folder; only --epochs may change (to extend it)."""
     from transform.train.config import CycleGanTrainConfig, ExtrapolatorTrainConfig
+    from transform.train.sources import Sources
 
     path = args.out / RUN_FILE
     if not path.exists():
@@ -197,8 +202,7 @@ def _resumed(args: argparse.Namespace) -> tuple[Any, dict[str, Path], Path]:
     config = kind.from_dict(run["config"])
     if args.epochs is not None:
         config = replace(config, epochs=args.epochs)
-    sources = {name: Path(value) for name, value in run["sources"].items()}
-    return config, sources, Path(run["data"])
+    return config, Sources.from_dict(run["sources"]), Path(run["data"])
 
 
 def _run_bundle(args: argparse.Namespace) -> int:

@@ -27,7 +27,9 @@ from pathlib import Path
 
 import numpy as np
 
-from transform.gene_space import GeneSpace, input_gene_space, output_gene_space
+from transform.gene_ids import match_landmarks
+from transform.gene_space import GeneSpace, GeneSpaceMismatch, output_gene_space
+from transform.io.level3 import Level3
 from transform.normalize import normalize_rnaseq_chunked
 from transform.rnaseq import Normalization, SymbolRows
 from transform.train.config import DataConfig
@@ -36,10 +38,10 @@ from transform.train.sources import (
     Sources,
     draw,
     iter_counts,
-    l1000_profile_count,
+    l1000_positions,
     read_l1000_profiles,
-    read_landmarks,
     read_sample_meta,
+    rnaseq_genes,
     rnaseq_symbols,
     training_sample_positions,
 )
@@ -104,8 +106,14 @@ def prepare_data(
 def _prepare(sources: Sources, config: DataConfig, out: Path, progress: Progress) -> dict:
     started = time.perf_counter()
     rows = rnaseq_symbols(sources.rnaseq)
-    landmarks = read_landmarks(sources.l1000)
-    input_genes = input_gene_space(landmarks["symbol"], rows.symbols)
+    level3 = sources.level3()
+    for note in level3.notes:
+        progress(f"note: {note}")
+    match = match_landmarks(level3.landmarks(), rnaseq_genes(sources.rnaseq))
+    progress(match.report())
+    if match.matched.empty:
+        raise GeneSpaceMismatch(f"no landmark of {sources.l1000} is among the RNA-seq genes")
+    input_genes = GeneSpace("input", tuple(sorted(match.matched["rnaseq_symbol"])))
     samples = read_sample_meta(sources.rnaseq)
     progress(f"output genes: counting reads in up to {config.gene_filter_samples:,} samples")
     output_genes = _output_genes(sources, rows, len(samples), config)
@@ -116,9 +124,9 @@ def _prepare(sources: Sources, config: DataConfig, out: Path, progress: Progress
     progress(f"RNA-seq: normalizing {len(chosen):,} of {len(kept):,} eligible samples")
     normalization = _write_rnaseq(sources, chosen, rows, (input_genes, output_genes), config, out)
     _write_lines(out / "rnaseq_ids.txt", samples["geo_accession"].iloc[chosen].astype(str))
-    by_symbol = landmarks.reset_index(names="probe").drop_duplicates("symbol").set_index("symbol")
+    by_symbol = match.matched.reset_index(names="probe").set_index("rnaseq_symbol")
     probes = by_symbol.loc[list(input_genes.symbols)]
-    cells = _write_l1000(sources, probes["probe"].tolist(), config, out, progress)
+    cells = _write_l1000(sources, level3, probes["probe"].tolist(), config, out, progress)
     matched = named_cell_lines(samples["description"].iloc[chosen].tolist(), cells)
     (out / "cell_lines.json").write_text(json.dumps({"l1000": cells, "rnaseq": matched}) + "\n")
     entrez = {s: None if _missing(e) else int(e) for s, e in probes["entrez"].items()}
@@ -131,7 +139,7 @@ def _prepare(sources: Sources, config: DataConfig, out: Path, progress: Progress
     (out / "genes.json").write_text(json.dumps(genes) + "\n")
     return {
         "counts": {
-            "landmarks": len(landmarks),
+            "landmarks": len(match.matched) + len(match.dropped),
             "input_genes": len(input_genes),
             "output_genes": len(output_genes),
             "rnaseq_genes": len(rows.symbols),
@@ -143,6 +151,7 @@ def _prepare(sources: Sources, config: DataConfig, out: Path, progress: Progress
             "l1000_cell_lines": len(cells),
         },
         "input_genes": input_genes.summary(),
+        "landmark_match": match.summary(),
         "output_genes": output_genes.summary(),
         "normalization": normalization.summary(),
         "seconds": round(time.perf_counter() - started, 1),
@@ -195,14 +204,18 @@ def _write_rnaseq(
 
 
 def _write_l1000(
-    sources: Sources, probes: list[str], config: DataConfig, out: Path, progress: Progress
-) -> list[str]:
+    sources: Sources, level3: Level3, probes: list[str], config: DataConfig, out: Path,
+    progress: Progress,
+) -> list[str]:  # fmt: skip
     """Write the drawn profiles; returns their distinct cell lines."""
     rng = np.random.default_rng([config.seed, 3])
-    positions = draw(np.arange(l1000_profile_count(sources.l1000)), config.max_l1000_profiles, rng)
+    eligible = l1000_positions(level3, qc_pass_only=sources.qc_pass_only)
+    if sources.qc_pass_only:
+        progress(f"L1000: {len(eligible):,} of {level3.n_profiles:,} profiles pass QC")
+    positions = draw(eligible, config.max_l1000_profiles, rng)
     progress(f"L1000: reading {len(positions):,} profiles")
     ids, values, cells = read_l1000_profiles(
-        sources.l1000, probes, positions, chunk=8 * config.chunk_samples
+        level3, probes, positions, chunk=8 * config.chunk_samples
     )
     np.save(out / "l1000_inputs.npy", values)
     _write_lines(out / "l1000_ids.txt", ids)

@@ -13,15 +13,16 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from transform.io import archs4_info, read_archs4, read_gctx, read_gctx_meta
-from transform.io.archs4 import SAMPLE_ID, SAMPLES
+from transform.gene_ids import RnaseqGenes
+from transform.io import archs4_info, read_archs4
+from transform.io.archs4 import GENES, SAMPLE_ID, SAMPLES, SYMBOL_FIELDS
 from transform.io.errors import Archs4FormatError
 from transform.io.hdf5 import open_hdf5, read_meta
+from transform.io.level3 import Level3, open_level3
 from transform.rnaseq import SymbolRows
 
-SYMBOL = "pr_gene_symbol"
-ENTREZ = "pr_gene_id"
-LANDMARK_FLAG = "pr_is_lm"
+ENSEMBL_FIELDS = ("ensembl_gene_id", "ensembl_gene")  # ARCHS4 v2.2, v2.0-2.1
+ENTREZ_FIELDS = ("entrezgene_id", "entrez_id", "gene_id")  # where a counts file has them
 CELL = "cell_id"  # Level 3 column metadata, where the file has it
 SERIES = "series_id"
 READS = "readsaligned"
@@ -30,19 +31,38 @@ DESCRIPTIONS = ("source_name_ch1", "characteristics_ch1")  # free text that name
 
 @dataclass(frozen=True)
 class Sources:
-    """The two input files."""
+    """The two input files, and the L1000 file's tables where it carries no metadata."""
 
     l1000: Path
     rnaseq: Path
+    gene_info: Path | None = None  # geneinfo_beta.txt / *_gene_info.txt
+    inst_info: Path | None = None  # instinfo_beta.txt / *_inst_info.txt
+    qc_pass_only: bool = False  # draw only profiles with qc_pass == 1
 
     @classmethod
     def from_world(cls, world: Path) -> Sources:
         """The files of a synthetic world folder (docs/world.md)."""
         return cls(world / "l1000" / "level3.gctx", world / "rnaseq" / "archs4_gene_counts.h5")
 
-    def identity(self) -> dict[str, dict[str, object]]:
-        """Path, size and modification time of each file: what a reused preparation must match."""
-        return {name: _file_identity(path) for name, path in vars(self).items()}
+    @classmethod
+    def from_dict(cls, stored: dict[str, object]) -> Sources:
+        """As `as_dict` wrote them (run.json)."""
+        paths = {k: Path(str(v)) for k, v in stored.items() if k != "qc_pass_only" and v}
+        return cls(**paths, qc_pass_only=bool(stored.get("qc_pass_only", False)))
+
+    def as_dict(self) -> dict[str, object]:
+        return {name: value if isinstance(value, bool) or value is None
+                else str(Path(value).resolve()) for name, value in vars(self).items()}  # fmt: skip
+
+    def identity(self) -> dict[str, object]:
+        """Path, size and modification time of each file: what a reused preparation must match.
+        (The tables and the QC choice only where given, so earlier preparations still match.)"""
+        return {name: value if isinstance(value, bool) else _file_identity(value)
+                for name, value in vars(self).items() if value}  # fmt: skip
+
+    def level3(self) -> Level3:
+        """The L1000 file with its tables, checked before any work."""
+        return open_level3(self.l1000, gene_info=self.gene_info, inst_info=self.inst_info)
 
 
 def _file_identity(path: Path) -> dict[str, object]:
@@ -50,29 +70,16 @@ def _file_identity(path: Path) -> dict[str, object]:
     return {"path": str(Path(path).resolve()), "bytes": stat.st_size, "mtime_ns": stat.st_mtime_ns}
 
 
-def read_landmarks(path: Path) -> pd.DataFrame:
-    """Row metadata of the landmark probes (rows flagged pr_is_lm, or all rows without the flag).
-
-    Indexed by probe id, with `symbol` (pr_gene_symbol, else the row id) and `entrez` (pr_gene_id
-    where the file has it).
-    """
-    rows, _ = read_gctx_meta(path)
-    if LANDMARK_FLAG in rows.columns and (rows[LANDMARK_FLAG] == 1).any():
-        rows = rows[rows[LANDMARK_FLAG] == 1]
-    symbols = rows[SYMBOL].astype(str) if SYMBOL in rows.columns else rows.index.astype(str)
-    entrez = rows[ENTREZ] if ENTREZ in rows.columns else pd.Series(pd.NA, index=rows.index)
-    return pd.DataFrame({"symbol": list(symbols), "entrez": list(entrez)}, index=rows.index)
-
-
-def l1000_profile_count(path: Path) -> int:
-    return len(read_gctx_meta(path)[1])
+def l1000_positions(level3: Level3, *, qc_pass_only: bool) -> np.ndarray:
+    """Column positions the profiles may be drawn from: all, or those passing QC."""
+    return level3.passing() if qc_pass_only else np.arange(level3.n_profiles)
 
 
 def read_l1000_profiles(
-    path: Path, probe_ids: list[str], positions: np.ndarray, *, chunk: int
+    level3: Level3, probe_ids: list[str], positions: np.ndarray, *, chunk: int
 ) -> tuple[list[str], np.ndarray, list[str]]:
     """Profiles at sorted `positions`, rows `probe_ids` in order: (ids, (n, n_probes) float32,
-    cell ids ("" where the file has no cell_id field)).
+    cell ids ("" where neither the file nor its profile table has cell_id)).
 
     Profiles with a missing (non-finite) value on these probes are left out.
     """
@@ -80,7 +87,7 @@ def read_l1000_profiles(
     cells: list[str] = []
     blocks: list[np.ndarray] = []
     for start in range(0, len(positions), chunk):
-        matrix = read_gctx(path, rows=probe_ids, cols=positions[start : start + chunk])
+        matrix = level3.read(rows=probe_ids, cols=positions[start : start + chunk])
         values = np.asarray(matrix.values, dtype=np.float32).T
         finite = np.isfinite(values).all(axis=1)
         ids += matrix.col_ids[finite].astype(str).tolist()
@@ -132,6 +139,21 @@ def rnaseq_symbols(path: Path) -> SymbolRows:
     if not symbols:
         raise Archs4FormatError(f"{path}: no gene symbols (meta/genes/symbol or gene_symbol)")
     return SymbolRows.from_symbols(symbols)
+
+
+def rnaseq_genes(path: Path) -> RnaseqGenes:
+    """The file's genes with the stable ids it carries (ARCHS4 v2: ensembl_gene_id)."""
+    with open_hdf5(path, Archs4FormatError) as file:
+        genes = read_meta(file[GENES], None)
+    symbol = next((f for f in SYMBOL_FIELDS if f in genes), None)
+    if symbol is None:
+        raise Archs4FormatError(f"{path}: no gene symbols (meta/genes/symbol or gene_symbol)")
+    ensembl = next((f for f in ENSEMBL_FIELDS if f in genes), None)
+    entrez = next((f for f in ENTREZ_FIELDS if f in genes), None)
+    return RnaseqGenes.from_rows(
+        genes[symbol].tolist(), genes[ensembl].tolist() if ensembl else None,
+        genes[entrez].tolist() if entrez else None,
+    )  # fmt: skip
 
 
 def iter_counts(
