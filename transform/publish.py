@@ -5,7 +5,9 @@ Into one folder (the portal's DOWNLOADS_DIR), without subfolders:
     signatures_<pert_type>.gctx          one perturbation type's signatures (genes x signatures)
     signatures_up.gmt, signatures_down.gmt   each signature's top genes by |CD|
     signatures_metadata.tsv              one row per signature (sig_info)
-    profiles_metadata.tsv                one row per profile (inst_info)
+    profiles_metadata.tsv                one row per profile (inst_info, GEO's column names,
+                                         from --inst-info in any dialect or the profiles' own
+                                         column metadata)
     model.pt, model.json                 the model bundle and its manifest
 Large files are hard-linked where the file system allows (no copy), else copied. The per-type
 signature files are written in column blocks, so memory stays bounded at any size.
@@ -20,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from transform.io import GctxWriter, read_gctx, read_gctx_meta
+from transform.io import GctxWriter, read_gctx, read_gctx_meta, read_inst_info, write_lincs_table
 
 BLOCK_COLUMNS = 4096
 
@@ -31,7 +33,11 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--signatures", type=Path, required=True, help="signatures output folder")
     parser.add_argument("--profiles", type=Path, help="the converted profiles GCTX")
-    parser.add_argument("--inst-info", type=Path, help="inst_info table of the profiles")
+    parser.add_argument(
+        "--inst-info", type=Path,
+        help="profile table (instinfo_beta.txt, *_inst_info.txt[.gz]); default: the converted "
+        "GCTX's column metadata",
+    )  # fmt: skip
     parser.add_argument("--model", type=Path, help="the model bundle (model.pt)")
     parser.add_argument("--out", type=Path, required=True, help="the downloads folder")
     parser.set_defaults(run=run)
@@ -59,7 +65,6 @@ def publish_downloads(
         "signatures_down.gmt": signatures / "down.gmt",
         "signatures_metadata.tsv": signatures / "sig_info.txt",
         "profiles_rnaseq_like.gctx": profiles,
-        "profiles_metadata.tsv": inst_info,
         "model.pt": model,
         "model.json": model.with_suffix(".json") if model else None,
     }
@@ -67,7 +72,23 @@ def publish_downloads(
         if source is not None and source.is_file():
             _link(source, out / name)
             names.append(name)
+    if inst_info is not None or (profiles is not None and profiles.is_file()):
+        write_profiles_metadata(out / "profiles_metadata.tsv", profiles, inst_info)
+        names.append("profiles_metadata.tsv")
     return names
+
+
+def write_profiles_metadata(target: Path, profiles: Path | None, inst_info: Path | None) -> None:
+    """One row per profile in GEO's column names: the table given (any dialect; its rows of the
+    converted profiles where those are given too), else the converted GCTX's column metadata."""
+    if inst_info is None:
+        table = read_gctx_meta(profiles)[1].rename_axis("inst_id")
+    else:
+        table = read_inst_info(inst_info)
+        if profiles is not None and profiles.is_file():
+            converted = read_gctx_meta(profiles)[1].index
+            table = table.loc[converted.intersection(table.index.astype(str), sort=False)]
+    write_lincs_table(target, table)
 
 
 def split_by_pert_type(path: Path, out: Path) -> list[str]:

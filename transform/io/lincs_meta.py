@@ -171,11 +171,12 @@ def write_lincs_table(path: str | Path, frame: pd.DataFrame) -> None:
             out.write("\t".join(row) + "\n")
 
 
-def inst_info_from_gctx_cols(col_meta: pd.DataFrame) -> pd.DataFrame:
+def inst_info_from_gctx_cols(col_meta: pd.DataFrame, keep: tuple[str, ...] = ()) -> pd.DataFrame:
     """An inst_info table from the column metadata of a Level 3 GCT/GCTX (indexed by well id).
 
-    Takes the inst_info columns the metadata carry; rna_plate and rna_well, where absent, come
-    from CMap well ids (`<rna_plate>_<bead batch>:<well>`, e.g. LJP005_A375_24H_X1_B19:A03).
+    Takes the inst_info columns the metadata carry, and the fields of `keep` where present;
+    rna_plate and rna_well, where absent, come from CMap well ids
+    (`<rna_plate>_<bead batch>:<well>`, e.g. LJP005_A375_24H_X1_B19:A03).
     """
     table = col_meta.copy()
     ids = id_index(col_meta.index)
@@ -187,6 +188,6 @@ def inst_info_from_gctx_cols(col_meta: pd.DataFrame) -> pd.DataFrame:
     if missing:
         raise LincsTableError(f"the column metadata lack the inst_info fields {missing}")
     table = table.assign(**{name: np.nan for name in INST_INFO.optional if name not in table})
-    table = table[list(INST_INFO.fields)]
+    table = table[[*INST_INFO.fields, *(name for name in keep if name in table)]]
     table.insert(0, INST_INFO.id_column, ids)
     return _indexed(table.reset_index(drop=True), INST_INFO.id_column, "column metadata", None)

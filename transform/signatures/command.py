@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from transform.inputs import QC_HELP
 from transform.signatures.compute import SCALES, SignatureSettings
 from transform.signatures.definitions import RULES
 from transform.signatures.pipeline import OutputSettings, compute_signatures
@@ -19,8 +20,16 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         "signatures", help="characteristic-direction signatures of every perturbation, per batch"
     )
     parser.add_argument("--profiles", type=Path, help="profiles GCTX (genes x profiles)")
-    parser.add_argument("--inst-info", type=Path, help="inst_info table of the profiles")
-    parser.add_argument("--sig-info", type=Path, help="optional sig_info: its signatures are used")
+    parser.add_argument(
+        "--inst-info", type=Path,
+        help="profile table (instinfo_beta.txt, *_inst_info.txt[.gz]); default: the profiles "
+        "GCTX's own column metadata (a converted GCTX carries the table it was given)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--sig-info", type=Path,
+        help="signature table (siginfo_beta.txt, *_sig_info.txt[.gz]): its signatures are used",
+    )  # fmt: skip
+    parser.add_argument("--qc-pass-only", action="store_true", help=QC_HELP)
     parser.add_argument("--output", type=Path, help="output folder (resumes a run left there)")
     parser.add_argument("--rule", choices=RULES, default="batch", help="controls (default batch)")
     parser.add_argument(
@@ -58,11 +67,7 @@ def run(args: argparse.Namespace) -> int:
     if args.real_check:
         print(real_plate_report(args.real))
         return 0
-    missing = [
-        f"--{n}"
-        for n in ("profiles", "inst-info", "output")
-        if not getattr(args, n.replace("-", "_"))
-    ]
+    missing = [f"--{n}" for n in ("profiles", "output") if not getattr(args, n.replace("-", "_"))]
     if missing:
         raise ValueError(f"{', '.join(missing)} required")
     settings = SignatureSettings(
@@ -72,8 +77,13 @@ def run(args: argparse.Namespace) -> int:
     outputs = OutputSettings(top_genes=args.top_genes, top_signatures=args.top_signatures)
     manifest = compute_signatures(
         args.profiles, args.inst_info, args.output, sig_info=args.sig_info,
-        settings=settings, outputs=outputs, progress=_progress,
+        settings=settings, outputs=outputs, qc_pass_only=args.qc_pass_only, progress=_progress,
     )  # fmt: skip
+    used = manifest.get("sig_info")
+    if used and (used["without_profiles_here"] or used["with_some_profiles_missing"]):
+        print(f"\nsig_info: {used['used']:,} of {used['signatures']:,} signatures have profiles "
+              f"here; {used['with_some_profiles_missing']:,} of them lost some (manifest.json "
+              "names them)", file=sys.stderr)  # fmt: skip
     print(
         f"\n{manifest['n_signatures']:,} signatures in {manifest['n_batches']} batches "
         f"({manifest['by_pert_type']}) in {manifest['seconds']} s -> {args.output}"

@@ -50,16 +50,32 @@ def signature_definitions(inst: pd.DataFrame, sig_info: pd.DataFrame | None = No
 
 
 def _from_sig_info(inst: pd.DataFrame, sig_info: pd.DataFrame) -> pd.DataFrame:
-    rows = []
+    """The table's signatures over the profiles at hand. Those with no profile here, and those
+    that lost some of their profiles (not converted, or left out by QC), are counted in
+    `attrs["sig_info"]` with a few of their ids: a partial release is normal, a silent one not."""
+    rows, absent, partial = [], [], []
     for sig_id, record in sig_info.iterrows():
-        cases = [i for i in str(record["distil_id"]).split("|") if i in inst.index]
+        listed = str(record["distil_id"]).split("|")
+        cases = [i for i in listed if i in inst.index]
         if not cases:
+            absent.append(str(sig_id))
             continue
+        if len(cases) < len(listed):
+            partial.append(str(sig_id))
         batches = inst.loc[cases, "batch"].unique()
         if len(batches) != 1:
             raise ValueError(f"signature {sig_id} spans several batches: {', '.join(batches)}")
         rows.append(_row(str(sig_id), batches[0], inst.loc[cases]))
-    return pd.DataFrame(rows).sort_values(["batch", "sig_id"], kind="stable")
+    if not rows:
+        raise ValueError(f"no signature of the sig_info table has a profile here "
+                         f"({len(absent):,} signatures, e.g. {', '.join(absent[:3])})")  # fmt: skip
+    table = pd.DataFrame(rows).sort_values(["batch", "sig_id"], kind="stable")
+    table.attrs["sig_info"] = {
+        "signatures": len(sig_info), "used": len(rows),
+        "without_profiles_here": len(absent), "without_profiles_here_ids": absent[:20],
+        "with_some_profiles_missing": len(partial), "with_some_profiles_missing_ids": partial[:20],
+    }  # fmt: skip
+    return table
 
 
 def _row(sig_id: str, batch: str, group: pd.DataFrame) -> dict[str, object]:

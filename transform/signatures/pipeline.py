@@ -24,8 +24,16 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from transform.io import GctxWriter, read_gctx, read_gctx_meta, read_inst_info, read_sig_info
+from transform.io import (
+    GctxWriter,
+    inst_info_from_gctx_cols,
+    read_gctx,
+    read_gctx_meta,
+    read_inst_info,
+    read_sig_info,
+)
 from transform.io.gmt import GeneSet, format_gmt
+from transform.io.level3 import QC_PASS
 from transform.signatures.compute import SignatureSettings, batch_signatures
 from transform.signatures.definitions import batch_of, signature_definitions
 from transform.signatures.reverse import DIRECTIONS, TopSignatures, write_reverse_tables
@@ -43,22 +51,22 @@ DEFAULT_SETTINGS = SignatureSettings()
 DEFAULT_OUTPUTS = OutputSettings()
 
 
-def compute_signatures(profiles: Path, inst_info: Path, out: Path, *,
+def compute_signatures(profiles: Path, inst_info: Path | None, out: Path, *,
                        sig_info: Path | None = None,
                        settings: SignatureSettings = DEFAULT_SETTINGS,
                        outputs: OutputSettings = DEFAULT_OUTPUTS,
+                       qc_pass_only: bool = False,
                        progress: Callable[[str], None] = lambda _: None) -> dict:  # fmt: skip
+    """inst_info: the profiles' table (any dialect), or None to read the profiles GCTX's own
+    column metadata (a converted GCTX carries the table it was given)."""
     started = time.perf_counter()
     row_meta, col_meta = read_gctx_meta(profiles)
-    inst = read_inst_info(inst_info)
-    inst = inst.loc[inst.index.intersection(col_meta.index)].copy()
-    if inst.empty:
-        raise ValueError(f"no profile of {profiles} is listed in {inst_info}")
+    inst = _profile_table(profiles, col_meta, inst_info, qc_pass_only, progress)
     inst["batch"] = inst["rna_plate"].map(batch_of)
     sigs = signature_definitions(inst, read_sig_info(sig_info) if sig_info else None)
     work = out / "work"
     work.mkdir(parents=True, exist_ok=True)
-    record = _job_record(work, profiles, inst_info, settings)
+    record = _job_record(work, profiles, inst_info, settings, qc_pass_only)
     batches = list(dict.fromkeys(sigs["batch"]))
     for done, batch in enumerate(batches, start=1):
         if _batch_done(work, record, batch):
@@ -71,10 +79,33 @@ def compute_signatures(profiles: Path, inst_info: Path, out: Path, *,
         rate = len(sigs[sigs["batch"].isin(batches[:done])]) / (time.perf_counter() - started)
         progress(f"signatures: batch {done} of {len(batches)} ({batch}), {rate:,.0f} signatures/s")
     manifest = _assemble(out, work, record, row_meta, sigs, batches, outputs, settings)
+    if "sig_info" in sigs.attrs:
+        manifest["sig_info"] = sigs.attrs["sig_info"]
+    manifest["qc_pass_only"] = qc_pass_only
     manifest["seconds"] = round(time.perf_counter() - started, 2)
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
     shutil.rmtree(work)
     return manifest
+
+
+def _profile_table(profiles: Path, col_meta: pd.DataFrame, inst_info: Path | None,
+                   qc_pass_only: bool, progress: Callable[[str], None]) -> pd.DataFrame:  # fmt: skip
+    """The profiles' rows of their table (or of the GCTX's metadata), kept by QC if asked."""
+    if inst_info is None:
+        inst = inst_info_from_gctx_cols(col_meta, keep=(QC_PASS,))
+    else:
+        inst = read_inst_info(inst_info)
+        inst = inst.loc[inst.index.intersection(col_meta.index)].copy()
+    source = inst_info or profiles
+    if inst.empty:
+        raise ValueError(f"no profile of {profiles} is listed in {source}")
+    if not qc_pass_only:
+        return inst
+    if QC_PASS not in inst:
+        raise ValueError(f"{source}: no {QC_PASS} column to keep profiles by (--qc-pass-only)")
+    passing = inst[pd.to_numeric(inst[QC_PASS], errors="coerce") == 1].copy()
+    progress(f"{len(passing):,} of {len(inst):,} profiles pass QC; the others are left out")
+    return passing
 
 
 def _sha256(path: Path) -> str:
@@ -85,10 +116,14 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _job_record(work: Path, profiles: Path, inst_info: Path, settings: SignatureSettings) -> dict:
+def _job_record(work: Path, profiles: Path, inst_info: Path | None, settings: SignatureSettings,
+                qc_pass_only: bool) -> dict:  # fmt: skip
     """The job's identity and its finished batches; refuses to resume a different job."""
     job = {"profiles": str(profiles.resolve()), "profiles_bytes": profiles.stat().st_size,
-           "inst_info": _sha256(inst_info), "settings": asdict(settings)}  # fmt: skip
+           "inst_info": _sha256(inst_info) if inst_info else "in the profiles GCTX",
+           "settings": asdict(settings)}  # fmt: skip
+    if qc_pass_only:
+        job["qc_pass_only"] = True
     path = work / "progress.json"
     if path.exists():
         record = json.loads(path.read_text())
