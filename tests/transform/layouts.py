@@ -32,8 +32,17 @@ from transform.gene_ids import gene_registry
 from transform.io import GeneMatrix, read_gct, write_gctx
 
 CLUE = REPO / "search" / "reference" / "genes" / "clue_gene_space_2019-07-02.tsv.gz"
-BETA_INST = ["bead_batch", "nearest_dose", "pert_dose", "pert_dose_unit", "pert_idose", "pert_time", "pert_itime", "pert_time_unit", "cell_mfc_name", "pert_mfc_id", "det_plate", "det_well", "rna_plate", "rna_well", "count_mean", "count_cv", "qc_f_logp", "qc_iqr", "qc_slope", "pert_id", "sample_id", "pert_type", "cell_iname", "qc_pass", "dyn_range", "inv_level_10", "build_name", "failure_mode", "project_code", "cmap_name"]  # fmt: skip
-GSE70138_INST = ["inst_id", "cell_id", "det_plate", "det_well", "pert_mfc_id", "pert_dose", "pert_dose_unit", "pert_id", "pert_iname", "pert_type", "pert_time", "pert_time_unit"]  # fmt: skip
+BETA_INST_HEADER = (  # instinfo_beta.txt, in the published order
+    "bead_batch nearest_dose pert_dose pert_dose_unit pert_idose pert_time pert_itime "
+    "pert_time_unit cell_mfc_name pert_mfc_id det_plate det_well rna_plate rna_well "
+    "count_mean count_cv qc_f_logp qc_iqr qc_slope pert_id sample_id pert_type cell_iname "
+    "qc_pass dyn_range inv_level_10 build_name failure_mode project_code cmap_name"
+)
+GSE70138_INST_HEADER = (  # GSE70138_Broad_LINCS_inst_info_2017-03-06.txt
+    "inst_id cell_id det_plate det_well pert_mfc_id pert_dose pert_dose_unit pert_id "
+    "pert_iname pert_type pert_time pert_time_unit"
+)
+BETA_INST, GSE70138_INST = BETA_INST_HEADER.split(), GSE70138_INST_HEADER.split()
 FAILING_QC = 12  # wells given qc_pass 0 in the beta table (every 31st well)
 
 
@@ -97,7 +106,8 @@ def write_beta(folder: Path, genes: pd.DataFrame, frame: pd.DataFrame, real: Gen
 
 def beta_inst(cols: pd.DataFrame) -> pd.DataFrame:
     """instinfo_beta rows of the plate's wells (shuffled) and of 5 wells of another plate."""
-    named = {"sample_id": cols.index, "cmap_name": cols["pert_iname"], "cell_iname": cols["cell_id"],
+    named = {"sample_id": cols.index, "cmap_name": cols["pert_iname"],
+             "cell_iname": cols["cell_id"],
              "cell_mfc_name": cols["cell_id"], "nearest_dose": cols["pert_dose"],
              "build_name": "", "failure_mode": "", "project_code": "LJP", "dyn_range": 10.0,
              "inv_level_10": 3000}  # fmt: skip
@@ -111,8 +121,8 @@ def beta_inst(cols: pd.DataFrame) -> pd.DataFrame:
 def write_geo(folder: Path, genes: pd.DataFrame, frame: pd.DataFrame, real: GeneMatrix) -> Layout:
     gctx = write_cmap_gctx(folder / "GSE70138_Broad_LINCS_Level3_INF_mlr12k_n377x12328.gctx",
                            frame.sort_index(), chunks=None)  # fmt: skip
-    symbols_2017 = dict(zip(real.row_meta["pr_gene_id"].astype(int), real.row_meta["pr_gene_symbol"],
-                            strict=True))  # fmt: skip
+    rows = real.row_meta
+    symbols_2017 = dict(zip(rows["pr_gene_id"].astype(int), rows["pr_gene_symbol"], strict=True))
     kind = genes["Type"]
     table = pd.DataFrame({
         "pr_gene_id": genes.index,

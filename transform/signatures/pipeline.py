@@ -88,8 +88,10 @@ def compute_signatures(profiles: Path, inst_info: Path | None, out: Path, *,
     return manifest
 
 
-def _profile_table(profiles: Path, col_meta: pd.DataFrame, inst_info: Path | None,
-                   qc_pass_only: bool, progress: Callable[[str], None]) -> pd.DataFrame:  # fmt: skip
+def _profile_table(
+    profiles: Path, col_meta: pd.DataFrame, inst_info: Path | None, qc_pass_only: bool,
+    progress: Callable[[str], None],
+) -> pd.DataFrame:  # fmt: skip
     """The profiles' rows of their table (or of the GCTX's metadata), kept by QC if asked."""
     if inst_info is None:
         inst = inst_info_from_gctx_cols(col_meta, keep=(QC_PASS,))
