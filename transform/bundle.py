@@ -22,7 +22,8 @@ from typing import Any
 import torch
 
 from transform.gene_space import GeneSpace
-from transform.train.checkpoint import load_checkpoint, sha256_file, versions
+from transform.io.files import sha256_file
+from transform.train.checkpoint import load_checkpoint, versions
 
 BUNDLE_FORMAT = "lincs-transform-bundle"
 FORMAT_VERSION = 1

@@ -112,7 +112,7 @@ class RnaseqGenes:
         by_ensembl = _unique_map(bare_ensembl(ensembl), text) if ensembl is not None else {}
         by_entrez = {}
         if entrez is not None:
-            numbers = [_entrez(value) for value in entrez]
+            numbers = [entrez_id(value) for value in entrez]
             by_entrez = {k: v for k, v in _unique_map(numbers, text).items() if k is not None}
         return cls(tuple(named), by_ensembl, by_entrez)
 
@@ -126,7 +126,8 @@ def _unique_map(keys: Sequence[object], symbols: Sequence[str]) -> dict:
     return {key: next(iter(names)) for key, names in seen.items() if len(names) == 1}
 
 
-def _entrez(value: object) -> int | None:
+def entrez_id(value: object) -> int | None:
+    """An Entrez id as an int, from text, int or float (None for missing or not positive)."""
     try:
         number = int(float(value))  # type: ignore[arg-type]
     except (TypeError, ValueError):
@@ -178,7 +179,7 @@ def match_landmarks(
     have = set(rnaseq.symbols)
     found, dropped = {}, {}
     for row, lm in landmarks.iterrows():
-        entrez = _entrez(lm.get("entrez"))
+        entrez = entrez_id(lm.get("entrez"))
         symbol = str(lm["symbol"])
         route, genes = _first_route(entrez, symbol, lm.get("ensembl"), rnaseq, have, registry)
         if route is None:

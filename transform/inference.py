@@ -19,6 +19,7 @@ import pandas as pd
 import torch
 
 from transform.bundle import BUNDLE_FORMAT
+from transform.gene_ids import entrez_id
 from transform.gene_space import GeneSpace, GeneSpaceMismatch
 from transform.io import GeneMatrix
 from transform.models import Extrapolator, ExtrapolatorConfig, Generator, GeneratorConfig
@@ -83,7 +84,7 @@ class TwoStepModel:
         by_symbol = _unique_lookup(symbols.iloc[candidates].astype(str), candidates)
         by_entrez = {}
         if ENTREZ in rows.columns:
-            by_entrez = _unique_lookup(rows[ENTREZ].iloc[candidates].map(_entrez), candidates)
+            by_entrez = _unique_lookup(rows[ENTREZ].iloc[candidates].map(entrez_id), candidates)
         found = [
             by_entrez.get(self.input_gene_ids.get(s), by_symbol.get(s)) for s in self.input_genes
         ]
@@ -136,14 +137,6 @@ class TwoStepModel:
             batch = torch.from_numpy(np.ascontiguousarray(values[:, start : start + CHUNK].T))
             out[:, start : start + CHUNK] = network(batch.to(self.device)).cpu().numpy().T
         return out
-
-
-def _entrez(value: object) -> int | None:
-    try:
-        number = int(float(value))  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return None
-    return number if number > 0 else None
 
 
 def _unique_lookup(keys: pd.Series, positions: np.ndarray) -> dict[Any, int]:

@@ -23,17 +23,19 @@ QC_HELP = (
 
 
 def add_table_options(
-    parser: argparse.ArgumentParser, *, sig_info: bool = True, qc: bool = False
-) -> None:
-    parser.add_argument(
-        "--gene-info", type=Path,
-        help="gene table of the L1000 GCTX (geneinfo_beta.txt, *_gene_info.txt[.gz]); needed "
-        "when the GCTX carries no row metadata (LINCS 2020, GEO)",
-    )  # fmt: skip
+    parser: argparse.ArgumentParser, *, gene_info: bool = True, sig_info: bool = True,
+    qc: bool = False, inst_default: str = "the GCTX's own column metadata",
+) -> None:  # fmt: skip
+    """The options of the module docstring that a command takes (inst-info always)."""
+    if gene_info:
+        parser.add_argument(
+            "--gene-info", type=Path,
+            help="gene table of the L1000 GCTX (geneinfo_beta.txt, *_gene_info.txt[.gz]); "
+            "needed when the GCTX carries no row metadata (LINCS 2020, GEO)",
+        )  # fmt: skip
     parser.add_argument(
         "--inst-info", type=Path,
-        help="profile table (instinfo_beta.txt, *_inst_info.txt[.gz]); else the GCTX's own "
-        "column metadata",
+        help=f"profile table (instinfo_beta.txt, *_inst_info.txt[.gz]); default: {inst_default}",
     )  # fmt: skip
     if sig_info:
         parser.add_argument(

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from transform.inputs import add_table_options
 from transform.io import GctxWriter, read_gctx, read_gctx_meta, read_inst_info, write_lincs_table
 
 BLOCK_COLUMNS = 4096
@@ -33,11 +34,8 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--signatures", type=Path, required=True, help="signatures output folder")
     parser.add_argument("--profiles", type=Path, help="the converted profiles GCTX")
-    parser.add_argument(
-        "--inst-info", type=Path,
-        help="profile table (instinfo_beta.txt, *_inst_info.txt[.gz]); default: the converted "
-        "GCTX's column metadata",
-    )  # fmt: skip
+    add_table_options(parser, gene_info=False, sig_info=False,
+                      inst_default="the converted GCTX's column metadata")  # fmt: skip
     parser.add_argument("--model", type=Path, help="the model bundle (model.pt)")
     parser.add_argument("--out", type=Path, required=True, help="the downloads folder")
     parser.set_defaults(run=run)

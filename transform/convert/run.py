@@ -36,8 +36,9 @@ from transform.convert.progress import Progress
 from transform.inference import TwoStepModel
 from transform.io import gctx_shape
 from transform.io.errors import name_some
+from transform.io.files import sha256_file
 from transform.io.level3 import Level3, open_level3
-from transform.train.checkpoint import resolve_device, sha256_file
+from transform.train.checkpoint import resolve_device
 
 
 @dataclass(frozen=True)

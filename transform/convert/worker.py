@@ -30,7 +30,8 @@ from transform.convert.job import ChunkRecord, ConvertJob, WorkFolder
 from transform.convert.output import ChunkMismatch
 from transform.convert.pipeline import Pipeline
 from transform.inference import TwoStepModel
-from transform.train.checkpoint import resolve_device, sha256_file
+from transform.io.files import sha256_file
+from transform.train.checkpoint import resolve_device
 
 QUEUE = "gpu"
 VISIBILITY_TIMEOUT_S = 600

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -27,3 +28,12 @@ def is_gzip(path: str | Path) -> bool:
     """Whether the file starts with the gzip signature (whatever its name)."""
     with open(path, "rb") as handle:
         return handle.read(2) == GZIP_MAGIC
+
+
+def sha256_file(path: str | Path, block: int = 2**22) -> str:
+    """SHA-256 of a file's bytes, read in blocks (hex)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(block):
+            digest.update(chunk)
+    return digest.hexdigest()

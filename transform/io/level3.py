@@ -16,7 +16,6 @@ same name inside the file. Only the rows flagged as landmarks are ever read from
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from transform.io.errors import LincsTableError, name_some
+from transform.io.files import sha256_file
 from transform.io.gctx import read_gctx, read_gctx_meta
 from transform.io.lincs_meta import read_gene_info, read_inst_info
 from transform.io.matrix import GeneMatrix
@@ -98,7 +98,9 @@ class Level3:
 
     def identity(self) -> dict[str, str]:
         """The tables' paths and SHA-256: what a resumed job must find unchanged."""
-        return {name: f"{path} sha256:{_sha256(Path(path))}" for name, path in self.tables.items()}
+        return {
+            name: f"{path} sha256:{sha256_file(Path(path))}" for name, path in self.tables.items()
+        }
 
 
 def open_level3(
@@ -201,11 +203,3 @@ def _profiles_from_table(path: Path, col_ids: pd.Index, inst_info: Path) -> pd.D
             f"it: {name_some(absent.tolist())}"
         )
     return table.loc[col_ids].rename_axis("cid")
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()

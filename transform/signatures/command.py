@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from transform.inputs import QC_HELP
+from transform.inputs import add_table_options
 from transform.signatures.compute import SCALES, SignatureSettings
 from transform.signatures.definitions import RULES
 from transform.signatures.pipeline import OutputSettings, compute_signatures
@@ -20,16 +20,11 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         "signatures", help="characteristic-direction signatures of every perturbation, per batch"
     )
     parser.add_argument("--profiles", type=Path, help="profiles GCTX (genes x profiles)")
-    parser.add_argument(
-        "--inst-info", type=Path,
-        help="profile table (instinfo_beta.txt, *_inst_info.txt[.gz]); default: the profiles "
-        "GCTX's own column metadata (a converted GCTX carries the table it was given)",
+    add_table_options(
+        parser, gene_info=False, qc=True,
+        inst_default="the profiles GCTX's column metadata (a converted GCTX carries the table "
+        "it was given)",
     )  # fmt: skip
-    parser.add_argument(
-        "--sig-info", type=Path,
-        help="signature table (siginfo_beta.txt, *_sig_info.txt[.gz]): its signatures are used",
-    )  # fmt: skip
-    parser.add_argument("--qc-pass-only", action="store_true", help=QC_HELP)
     parser.add_argument("--output", type=Path, help="output folder (resumes a run left there)")
     parser.add_argument("--rule", choices=RULES, default="batch", help="controls (default batch)")
     parser.add_argument(

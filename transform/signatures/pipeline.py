@@ -32,6 +32,7 @@ from transform.io import (
     read_inst_info,
     read_sig_info,
 )
+from transform.io.files import sha256_file
 from transform.io.gmt import GeneSet, format_gmt
 from transform.io.level3 import QC_PASS
 from transform.signatures.compute import SignatureSettings, batch_signatures
@@ -110,19 +111,11 @@ def _profile_table(
     return passing
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _job_record(work: Path, profiles: Path, inst_info: Path | None, settings: SignatureSettings,
                 qc_pass_only: bool) -> dict:  # fmt: skip
     """The job's identity and its finished batches; refuses to resume a different job."""
     job = {"profiles": str(profiles.resolve()), "profiles_bytes": profiles.stat().st_size,
-           "inst_info": _sha256(inst_info) if inst_info else "in the profiles GCTX",
+           "inst_info": sha256_file(inst_info) if inst_info else "in the profiles GCTX",
            "settings": asdict(settings)}  # fmt: skip
     if qc_pass_only:
         job["qc_pass_only"] = True
@@ -150,7 +143,7 @@ def _batch_done(work: Path, record: dict, batch: str) -> bool:
     if entry is None or not entry.get("sha256"):
         return False
     path = work / entry["file"]
-    return path.exists() and _sha256(path) == entry["sha256"]
+    return path.exists() and sha256_file(path) == entry["sha256"]
 
 
 def _save_batch(work: Path, record: dict, batch: str, result) -> None:
@@ -159,7 +152,7 @@ def _save_batch(work: Path, record: dict, batch: str, result) -> None:
     np.savez(tmp, cd=result.cd, lfc=result.log2_fold_change, n_controls=result.n_controls)
     tmp.replace(path)
     index = int(path.stem.split("-")[1])
-    record["batches"][batch] = {"index": index, "file": path.name, "sha256": _sha256(path)}
+    record["batches"][batch] = {"index": index, "file": path.name, "sha256": sha256_file(path)}
     _write_json(work / "progress.json", record)
 
 
@@ -242,7 +235,7 @@ def _gene_sets(sig_ids: pd.Series, cd: np.ndarray, genes: list[str],
 def _manifest(out: Path, genes: list[str], sigs: pd.DataFrame, settings: SignatureSettings,
               outputs: OutputSettings) -> dict:  # fmt: skip
     files = {
-        name: {"bytes": (out / name).stat().st_size, "sha256": _sha256(out / name)}
+        name: {"bytes": (out / name).stat().st_size, "sha256": sha256_file(out / name)}
         for name in ("signatures.gctx", "sig_info.txt", "up.gmt", "down.gmt", "reverse_search.h5")
     }
     return {

@@ -7,7 +7,6 @@ number generator states and the versions it was made with.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import platform
 from importlib import metadata
@@ -44,14 +43,6 @@ def load_checkpoint(path: Path, *, kind: str | None = None) -> dict[str, Any]:
             f"{path}: format version {state['format_version']} is newer than this code"
         )
     return state
-
-
-def sha256_file(path: Path, block: int = 2**22) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as file:
-        while chunk := file.read(block):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def versions() -> dict[str, str]:

@@ -11,7 +11,6 @@ Layout of the output folder (docs/world.md):
 
 from __future__ import annotations
 
-import hashlib
 import json
 import platform as host
 import sys
@@ -24,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from transform.io import Archs4Writer, GctxWriter
+from transform.io.files import sha256_file
 from transform.world.biology import Biology, make_biology
 from transform.world.config import REFERENCE_DIR, WorldConfig
 from transform.world.genes import GeneUniverse, gene_universe
@@ -173,7 +173,10 @@ def _append_table(path: Path, frame: pd.DataFrame) -> None:
 def _manifest(config: WorldConfig, out: Path, counts: dict[str, int], seconds: float) -> dict:
     files = {}
     for path in sorted(p for p in out.rglob("*") if p.is_file() and p.name != "world.json"):
-        files[str(path.relative_to(out))] = {"bytes": path.stat().st_size, "sha256": _sha256(path)}
+        files[str(path.relative_to(out))] = {
+            "bytes": path.stat().st_size,
+            "sha256": sha256_file(path),
+        }
     return {
         "format_version": FORMAT_VERSION,
         "kind": "synthetic world",
@@ -188,14 +191,6 @@ def _manifest(config: WorldConfig, out: Path, counts: dict[str, int], seconds: f
             "pandas": pd.__version__,
         },
     }
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 __all__ = ["Batch", "World", "build_world", "generate_world"]
