@@ -6,6 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
+from transform.evaluate.paired import load_paired, report_lines
 from transform.evaluate.plots import sample_pcc_boxplot, scatter_plot
 from transform.evaluate.provenance import departures, model_lines, read_manifest
 from transform.evaluate.real_plates import before_and_after
@@ -18,7 +19,8 @@ from transform.evaluate.run import (
     verdict,
 )
 from transform.inference import TwoStepModel
-from transform.io import read_archs4, read_gct, read_gctx
+from transform.io import read_gct
+from transform.io.level3 import open_level3
 
 REAL_DIR = Path(__file__).resolve().parents[2] / "tests" / "data" / "l1000"
 REAL_PLATES = (
@@ -37,12 +39,27 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--paired-l1000", type=Path, help="Level 3 GCTX of the paired samples")
     parser.add_argument(
-        "--paired-rnaseq", type=Path, help="ARCHS4-style counts of the same samples"
+        "--paired-rnaseq",
+        type=Path,
+        help="read counts of the same samples: ARCHS4-style HDF5, or GCT (.gct, .gct.gz; e.g. "
+        "GTEx v8's *_gene_reads.gct.gz, of which only the paired columns are read)",
+    )
+    parser.add_argument(
+        "--pairs",
+        type=Path,
+        help="tab-separated table with a header line and two columns, L1000 column id and "
+        "RNA-seq sample id (default: pair identical ids)",
     )
     parser.add_argument(
         "--collection", type=Path, help="the unpaired RNA-seq collection (ARCHS4 HDF5)"
     )
     parser.add_argument("--level3", type=Path, help="the unpaired L1000 Level 3 GCTX")
+    parser.add_argument(
+        "--gene-info",
+        type=Path,
+        help="gene table of the L1000 files, needed when they carry no row metadata, e.g. "
+        "GSE92743's *_gene_info.txt.gz",
+    )
     parser.add_argument("--real", type=Path, default=REAL_DIR, help="folder of the real LJP plates")
     parser.add_argument("--reference-samples", type=int, default=5000)
     parser.add_argument("--seed", type=int, default=0)
@@ -67,15 +84,20 @@ def _paths(args: argparse.Namespace) -> dict[str, Path]:
 def run(args: argparse.Namespace) -> int:
     paths = _paths(args)
     model = TwoStepModel.load(args.model)
-    reference, output_mean = fit_reference(
-        model, paths["collection"], paths["level3"], n=args.reference_samples, seed=args.seed
+    paired = load_paired(
+        open_level3(paths["paired_l1000"], gene_info=args.gene_info), paths["paired_rnaseq"],
+        model.normalization.genes.symbols, pairs=args.pairs,
+    )  # fmt: skip
+    level3 = open_level3(paths["level3"], gene_info=args.gene_info)
+    fitted = fit_reference(
+        model, paths["collection"], level3, n=args.reference_samples, seed=args.seed
     )
-    l1000, counts = read_gctx(paths["paired_l1000"]), read_archs4(paths["paired_rnaseq"])
-    result = evaluate(model, l1000, counts, reference, output_mean)
+    result = evaluate(model, paired, fitted)
     args.out.mkdir(parents=True, exist_ok=True)
     n_samples = result.truth.shape[1]
     manifest = read_manifest(args.model)
-    report = "\n".join(model_lines(manifest)) + "\n"
+    report = "\n".join(model_lines(manifest)).rstrip("\n") + "\n\n"
+    report += "\n".join(report_lines(paired, result.coverage)) + "\n"
     report += markdown_table(result.table, n_samples=n_samples, n_input=len(model.input_genes),
                              n_output=len(model.output_genes))  # fmt: skip
     real = before_and_after([read_gct(args.real / name) for name in REAL_PLATES],
@@ -94,10 +116,14 @@ def run(args: argparse.Namespace) -> int:
         "samples": n_samples,
         "model": str(args.model),
         "paths": {k: str(v) for k, v in paths.items()},
+        "paired": paired.summary(),
+        "genes": result.coverage.summary(),
+        "ridge": {"alpha": fitted.ridge.alpha, "alpha_scale": fitted.ridge.scale,
+                  "holdout_mse": {str(k): v for k, v in fitted.ridge.holdout_mse.items()}},
         "beats_every_baseline": beats_every_baseline(result.table),
         "departures_from_paper": departures(manifest) if manifest else None,
         "metrics": result.table.to_dict(orient="records"),
-    }
+    }  # fmt: skip
     (args.out / "evaluation.json").write_text(json.dumps(summary, indent=2) + "\n")
     print(report)
     return 0

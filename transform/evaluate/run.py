@@ -7,11 +7,16 @@ landmarks) and the two-step output on all output genes. Each row has a role:
 - baseline: the rows the issue names, which the model must beat on global PCC, mean per-sample
   PCC and RMSE: untransformed L1000 per-gene standardized, per-gene quantile mapping, the
   extrapolator fed L1000 without the CycleGAN (at the full level the landmark baselines are fed
-  to the extrapolator too), and the gene-shuffled model output;
+  to the extrapolator too), the gene-shuffled model output, and at the full level CMap's way to
+  the genes L1000 does not measure: a ridge regression from the landmarks to the output genes,
+  fitted on the RNA-seq collection, fed the same step 1 output as the extrapolator;
 - informative: rows that explain the numbers but are not competitors: the raw Level 3 values,
   standardization on the evaluated profiles' own moments (transductive), the mean profile of the
-  RNA-seq collection, and the extrapolator fed the measured RNA-seq landmarks (the ceiling that
-  step 2 sets on any step 1).
+  RNA-seq collection, and the extrapolator and the ridge fed the measured RNA-seq landmarks (the
+  ceiling that step 2, or a linear step 2, sets on any step 1).
+
+The paired set is read by `transform.evaluate.paired`; genes of the model that its counts lack are
+counted, and left out of the metrics of their level.
 """
 
 from __future__ import annotations
@@ -25,95 +30,119 @@ import pandas as pd
 
 from transform.evaluate import baselines
 from transform.evaluate.metrics import METRICS, prediction_metrics, sample_pccs
+from transform.evaluate.paired import Coverage, PairedSet
 from transform.inference import TwoStepModel
-from transform.io import GeneMatrix, archs4_info, gctx_shape, read_archs4, read_gctx
+from transform.io import GeneMatrix, archs4_info, read_archs4
+from transform.io.level3 import Level3
+from transform.rnaseq import Missing
 
 PAPER = {"global_pcc": 0.914, "mse": 1.167}  # GSE92743 / GTEx; the code's "rmse" returns the MSE
 MODEL, BASELINE, INFORMATIVE = "model", "baseline", "informative"
 BEAT_ON = ("global_pcc", "sample_pcc", "rmse")  # higher, higher, lower is better
 LEVELS = ("landmarks", "all output genes")
+SCALE_CHUNK = 1000  # samples normalized at once (the full gene matrix in float64 each)
+RIDGE_ON_STEP1 = "ridge on step 1 output (CMap-style linear inference)"
+RIDGE_ON_MEASURED = "ridge on the measured RNA-seq landmarks"
 
 
 @dataclass(frozen=True)
 class Evaluation:
+    """The table and what the plots need; genes the paired counts lack are left out of both."""
+
     table: pd.DataFrame  # one row per (level, method): role and METRICS columns
     sample_pcc: dict[str, np.ndarray]  # full-level per-sample PCC per method
-    two_step: np.ndarray  # (n_output, n) prediction
-    truth: np.ndarray  # (n_output, n)
-    step1: np.ndarray  # (n_input, n) step 1 prediction
-    truth_landmarks: np.ndarray  # (n_input, n)
+    two_step: np.ndarray  # (n_output held, n) prediction
+    truth: np.ndarray  # (n_output held, n)
+    step1: np.ndarray  # (n_input held, n) step 1 prediction
+    truth_landmarks: np.ndarray  # (n_input held, n)
+    coverage: Coverage
+
+
+@dataclass(frozen=True)
+class Fitted:
+    """What the baselines learn from the unpaired collections."""
+
+    reference: baselines.Reference  # per-landmark facts of both collections
+    output_mean: np.ndarray  # (n_output,) the RNA-seq collection's mean profile
+    ridge: baselines.Ridge  # input landmarks -> output genes on RNA-seq samples
 
 
 def model_scale(
-    model: TwoStepModel, counts: GeneMatrix, *spaces: tuple[str, ...]
+    model: TwoStepModel, counts: GeneMatrix, *spaces: tuple[str, ...], missing: Missing = "error"
 ) -> list[np.ndarray]:
     """Counts on the model's RNA-seq scale (one normalization), restricted to each gene list of
-    `spaces`: a (n_genes, n) float32 matrix per list."""
-    scaled = model.normalization.apply(model.normalization.align(counts))
+    `spaces`: a (n_genes, n) float32 matrix per list, normalized SCALE_CHUNK samples at a time.
+    Genes of the model's gene matrix that the counts lack raise, or count as zero reads with
+    missing="zero" (`Normalization.align`)."""
+    aligned = model.normalization.align(counts, missing=missing)
     positions = model.normalization.genes.positions
-    return [
-        np.asarray(scaled[np.array([positions[s] for s in genes])], dtype=np.float32)
-        for genes in spaces
-    ]
-
-
-def paired_columns(l1000: GeneMatrix, counts: GeneMatrix) -> tuple[GeneMatrix, GeneMatrix]:
-    """The two sides restricted to the samples both have, in the L1000 order."""
-    ids = counts.col_meta.get("geo_accession", counts.col_ids.to_series())
-    position = pd.Series(np.arange(len(ids)), index=pd.Index(ids.astype(str)))
-    shared = [cid for cid in l1000.col_ids.astype(str) if cid in position.index]
-    if not shared:
-        raise ValueError("the paired L1000 and RNA-seq files share no sample id")
-    left = l1000.col_ids.astype(str).get_indexer(shared)
-    right = position.loc[shared].to_numpy()
-    return _columns(l1000, left), _columns(counts, right)
-
-
-def _columns(matrix: GeneMatrix, at: np.ndarray) -> GeneMatrix:
-    return GeneMatrix(matrix.values[:, at], matrix.row_meta, matrix.col_meta.iloc[at])
+    rows = [np.array([positions[s] for s in genes]) for genes in spaces]
+    out = [np.empty((len(at), aligned.shape[1]), dtype=np.float32) for at in rows]
+    for start in range(0, aligned.shape[1], SCALE_CHUNK):
+        scaled = model.normalization.apply(aligned[:, start : start + SCALE_CHUNK])
+        for target, at in zip(out, rows, strict=True):
+            target[:, start : start + SCALE_CHUNK] = scaled[at]
+    return out
 
 
 def fit_reference(
-    model: TwoStepModel, collection: Path, level3: Path, *, n: int, seed: int, chunk: int = 500
-) -> tuple[baselines.Reference, np.ndarray]:
-    """Baseline facts from up to n random RNA-seq samples and n random L1000 profiles, and the
-    collection's mean profile (n_output,); the RNA-seq samples are read `chunk` at a time."""
+    model: TwoStepModel, collection: Path, level3: Level3, *, n: int, seed: int, chunk: int = 500
+) -> Fitted:
+    """Baseline facts from up to n random RNA-seq samples and n random L1000 profiles (their
+    landmark rows): per-landmark distributions, the collection's mean profile, and the ridge
+    from input landmarks to output genes (a seeded tenth of the samples choosing its alpha). The
+    RNA-seq samples are read `chunk` at a time; the ridge keeps running sums, not samples."""
     rng = np.random.default_rng(seed)
     n_rnaseq = archs4_info(collection).n_samples
     picked = np.sort(rng.choice(n_rnaseq, size=min(n, n_rnaseq), replace=False))
-    landmarks, total = [], np.zeros(len(model.output_genes))
+    held = baselines.holdout_mask(len(picked), seed=seed)
+    sums = [baselines.RidgeSums.empty(len(model.input_genes), len(model.output_genes))
+            for _ in range(2)]  # fmt: skip
+    landmarks = []
     for start in range(0, len(picked), chunk):
         counts = read_archs4(collection, samples=picked[start : start + chunk])
-        scaled = model_scale(model, counts, model.input_genes, model.output_genes)
-        landmarks.append(scaled[0])
-        total += scaled[1].sum(axis=1, dtype=np.float64)
-    n_profiles = gctx_shape(level3)[1]
-    cols = np.sort(rng.choice(n_profiles, size=min(n, n_profiles), replace=False))
-    l1000_in = model.align_inputs(read_gctx(level3, cols=cols))
+        x, y = model_scale(model, counts, model.input_genes, model.output_genes)
+        landmarks.append(x)
+        held_here = held[start : start + chunk]
+        for part, columns in zip(sums, (~held_here, held_here), strict=True):
+            part.add(x[:, columns], y[:, columns])
+    cols = np.sort(rng.choice(level3.n_profiles, size=min(n, level3.n_profiles), replace=False))
+    l1000_in = model.align_inputs(level3.read(rows=level3.landmark_positions(), cols=cols))
     reference = baselines.Reference.fit(np.concatenate(landmarks, axis=1), l1000_in)
-    return reference, total / len(picked)
+    output_mean = (sums[0].y + sums[1].y) / len(picked)
+    return Fitted(reference, output_mean, baselines.Ridge.from_sums(*sums))
 
 
 Rows = list[tuple[str, str, Callable[[], np.ndarray]]]  # (method, role, prediction)
 
 
-def evaluate(model: TwoStepModel, l1000: GeneMatrix, counts: GeneMatrix,
-             reference: baselines.Reference, output_mean: np.ndarray) -> Evaluation:  # fmt: skip
-    l1000, counts = paired_columns(l1000, counts)
-    x = model.align_inputs(l1000).astype(np.float64)
-    truth_in, truth_out = model_scale(model, counts, model.input_genes, model.output_genes)
+def evaluate(model: TwoStepModel, paired: PairedSet, fitted: Fitted) -> Evaluation:
+    """Every row of both levels on the paired set. Genes of the model's gene matrix that the
+    counts lack count as zero reads; the metrics are over the genes they hold (as the paper's
+    22,240 of 23,614 output genes in GTEx)."""
+    coverage = Coverage.of(paired.counts, model.normalization.genes.symbols, model.input_genes,
+                           model.output_genes)  # fmt: skip
+    lm, out = coverage.inputs, coverage.outputs
+    if not lm.any() or not out.any():
+        raise ValueError("the paired RNA-seq counts hold no input gene or no output gene")
+    x = model.align_inputs(paired.l1000).astype(np.float64)
+    truth_in, truth_out = model_scale(model, paired.counts, model.input_genes, model.output_genes,
+                                      missing="zero")  # fmt: skip
     step1 = model.step1(x)
     two_step = model.step2(step1)
+    reference, truth_held = fitted.reference, truth_out[out]
     rows, per_sample = [], {}
     for method, role, make in _landmark_rows(x, step1, reference):
         rows.append({"level": LEVELS[0], "method": method, "role": role,
-                     **prediction_metrics(make(), truth_in, reference.rnaseq_mean)})  # fmt: skip
-    for method, role, make in _full_rows(model, x, truth_in, two_step, reference, output_mean):
-        pred = make()
+                     **prediction_metrics(make()[lm], truth_in[lm],
+                                          reference.rnaseq_mean[lm])})  # fmt: skip
+    for method, role, make in _full_rows(model, x, truth_in, step1, two_step, fitted):
+        pred = make()[out]
         rows.append({"level": LEVELS[1], "method": method, "role": role,
-                     **prediction_metrics(pred, truth_out, output_mean)})  # fmt: skip
-        per_sample[method] = sample_pccs(pred, truth_out)
-    return Evaluation(pd.DataFrame(rows), per_sample, two_step, truth_out, step1, truth_in)
+                     **prediction_metrics(pred, truth_held, fitted.output_mean[out])})  # fmt: skip
+        per_sample[method] = sample_pccs(pred, truth_held)
+    return Evaluation(pd.DataFrame(rows), per_sample, two_step[out], truth_held, step1[lm],
+                      truth_in[lm], coverage)  # fmt: skip
 
 
 def _landmark_rows(x: np.ndarray, step1: np.ndarray, reference: baselines.Reference) -> Rows:
@@ -131,9 +160,9 @@ def _landmark_rows(x: np.ndarray, step1: np.ndarray, reference: baselines.Refere
     ]  # fmt: skip
 
 
-def _full_rows(model: TwoStepModel, x: np.ndarray, truth_in: np.ndarray, two_step: np.ndarray,
-               reference: baselines.Reference, output_mean: np.ndarray) -> Rows:  # fmt: skip
-    n = x.shape[1]
+def _full_rows(model: TwoStepModel, x: np.ndarray, truth_in: np.ndarray, step1: np.ndarray,
+               two_step: np.ndarray, fitted: Fitted) -> Rows:  # fmt: skip
+    n, reference = x.shape[1], fitted.reference
     return [
         ("two-step model", MODEL, lambda: two_step),
         ("extrapolator on L1000 without the CycleGAN", BASELINE, lambda: model.step2(x)),
@@ -141,13 +170,15 @@ def _full_rows(model: TwoStepModel, x: np.ndarray, truth_in: np.ndarray, two_ste
          lambda: model.step2(baselines.standardized(x, reference))),
         ("extrapolator on quantile-mapped L1000", BASELINE,
          lambda: model.step2(baselines.quantile_mapped(x, reference))),
+        (RIDGE_ON_STEP1, BASELINE, lambda: fitted.ridge.predict(step1)),
         ("gene-shuffled model output", BASELINE, lambda: baselines.gene_shuffled(two_step)),
         ("extrapolator on L1000 standardized on its own moments (transductive)", INFORMATIVE,
          lambda: model.step2(baselines.standardized_on_own_moments(x, reference))),
         ("mean profile of the RNA-seq collection", INFORMATIVE,
-         lambda: baselines.mean_profile(n, output_mean)),
+         lambda: baselines.mean_profile(n, fitted.output_mean)),
         ("extrapolator on the measured RNA-seq landmarks (step 2 ceiling)", INFORMATIVE,
          lambda: model.step2(truth_in)),
+        (RIDGE_ON_MEASURED, INFORMATIVE, lambda: fitted.ridge.predict(truth_in)),
     ]  # fmt: skip
 
 

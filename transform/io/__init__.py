@@ -1,7 +1,8 @@
 """Readers and writers of the field's file formats, on h5py and pandas; GeneMatrix in memory.
 
-GCTX (CMap HDF5) and GCT 1.2/1.3 matrices, ARCHS4 gene-count HDF5 files, LINCS metadata tables
-(inst_info, sig_info, gene_info, cell_info, pert_info) and GMT gene sets. Errors in files raise
+GCTX (CMap HDF5) and GCT 1.2/1.3 matrices (or some columns of a large GCT, plain or gzip, streamed),
+ARCHS4 gene-count HDF5 files, LINCS metadata tables (inst_info, sig_info, gene_info, cell_info,
+pert_info) and GMT gene sets. Errors in files raise
 `FileFormatError` subclasses naming the problem; unknown ids raise `UnknownIdError`.
 """
 
@@ -21,7 +22,7 @@ from transform.io.errors import (
     LincsTableError,
     UnknownIdError,
 )
-from transform.io.gct import read_gct, write_gct
+from transform.io.gct import gct_col_ids, read_gct, read_gct_columns, write_gct
 from transform.io.gctx import (
     GctxWriter,
     gctx_shape,
@@ -54,6 +55,7 @@ __all__ = [
     "LincsTableError",
     "UnknownIdError",
     "archs4_info",
+    "gct_col_ids",
     "gctx_shape",
     "inst_info_from_gctx_cols",
     "iter_archs4_samples",
@@ -61,6 +63,7 @@ __all__ = [
     "read_archs4",
     "read_cell_info",
     "read_gct",
+    "read_gct_columns",
     "read_gctx",
     "read_gctx_meta",
     "read_gene_info",
