@@ -15,7 +15,7 @@ MODEL := $(DATA_DIR)/model/$(WORLD_SIZE)-$(WORLD_SEED)
 PROFILES := $(DATA_DIR)/profiles/$(WORLD_SIZE)-$(WORLD_SEED).gctx
 SIGNATURES := $(DATA_DIR)/signatures/$(WORLD_SIZE)-$(WORLD_SEED)
 
-.PHONY: install run pipeline model profiles signatures downloads index serve setup-db world compare-real benchmark-signatures benchmark-db lint format test test-sqlite test-postgres clean
+.PHONY: install run pipeline model profiles signatures downloads index serve setup-db world compare-real benchmark-signatures benchmark-db benchmark-level3 lint format test test-sqlite test-postgres clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -104,6 +104,11 @@ benchmark-train: install
 .PHONY: benchmark-convert
 benchmark-convert: install
 	$(PY) -m benchmarks.convert
+
+# The 978 landmark rows read out of generated 12,328-gene Level 3 files (200,000 profiles, ~10 GB
+# each, one at a time under var/bench-level3) in three chunk layouts, against the disk.
+benchmark-level3: install
+	$(PY) -m benchmarks.level3_read
 
 # On a machine with a CUDA GPU: the gpu-marked tests, then the search, conversion, training and
 # signature benchmarks on the GPU; logs and tables under var/bench-gpu. GPU_PYTHON=... names an

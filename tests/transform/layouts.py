@@ -29,9 +29,11 @@ import pandas as pd
 from tests.conftest import REPO
 from tests.transform.io.real_files import LJP005_GCT
 from transform.gene_ids import gene_registry
-from transform.io import GeneMatrix, read_gct, write_gctx
+from transform.io import GeneMatrix, read_gct, write_archs4, write_gctx
 
 CLUE = REPO / "search" / "reference" / "genes" / "clue_gene_space_2019-07-02.tsv.gz"
+LANDMARKS_2017 = REPO / "search" / "reference" / "genes" / "l1000_landmark_genes_978.tsv"
+ABSENT = 5  # landmarks left out of the ARCHS4 file of `write_archs4_today`
 BETA_INST_HEADER = (  # instinfo_beta.txt, in the published order
     "bead_batch nearest_dose pert_dose pert_dose_unit pert_idose pert_time pert_itime "
     "pert_time_unit cell_mfc_name pert_mfc_id det_plate det_well rna_plate rna_well "
@@ -157,3 +159,35 @@ def write_layouts(folder: Path) -> dict[str, Layout]:
     made["inside"] = Layout(folder / "inside" / "LJP005_level3.gctx")
     write_gctx(made["inside"].gctx, real)
     return made
+
+
+def landmarks_2017() -> pd.DataFrame:
+    """The 978 landmarks as GSE92742 names them: 2017 symbols (47 no longer current)."""
+    table = pd.read_csv(LANDMARKS_2017, sep="\t", dtype=str)
+    return pd.DataFrame({"symbol": table["pr_gene_symbol"].to_numpy(),
+                         "entrez": table["pr_gene_id"].astype(int).to_numpy()},
+                        index=table["pr_gene_id"].to_numpy())  # fmt: skip
+
+
+def today(entrez: list[int]) -> tuple[list[str], list[str]]:
+    """Today's symbol and first Ensembl id of each gene (the registry, NCBI 2022)."""
+    registry = gene_registry()
+    return ([registry.symbol[e] for e in entrez],
+            [(registry.ensembl.get(e) or ("",))[0] for e in entrez])  # fmt: skip
+
+
+def write_archs4_today(path: Path, landmarks: pd.DataFrame) -> Path:
+    """An ARCHS4 v2.2-style file of 60 samples over today's symbols and Ensembl ids of the
+    landmarks but the first ABSENT, and 300 other genes; seeded counts."""
+    registry = gene_registry()
+    others = [e for e in sorted(registry.symbol)[:2000] if e not in set(landmarks["entrez"])]
+    entrez = [*landmarks["entrez"].iloc[ABSENT:], *others[:300]]
+    symbols, ensembl = today(entrez)
+    rng = np.random.default_rng(7)
+    counts = rng.negative_binomial(5, 0.01, (len(entrez), 60)).astype(np.uint32)
+    genes = pd.DataFrame({"symbol": symbols, "ensembl_gene_id": ensembl, "biotype": "protein"})
+    samples = pd.DataFrame({"geo_accession": [f"GSM{9000 + i}" for i in range(60)],
+                            "series_id": [f"GSE{i // 6}" for i in range(60)],
+                            "readsaligned": 2_000_000})  # fmt: skip
+    write_archs4(path, counts, genes, samples)
+    return path

@@ -10,19 +10,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.transform.layouts import Layout, write_layouts
-from tests.transform.train.test_published_layouts import archs4_today, landmarks  # noqa: F401
+from tests.transform.layouts import Layout
 from transform.cli import main
 from transform.io import read_gctx, read_gctx_meta, read_lincs_table
 from transform.io.lincs_meta import INST_INFO
 
 TINY = ["--preset", "demo", "--epochs", "1", "--max-profiles", "200", "--device", "cpu",
         "--threads", "1"]  # fmt: skip
-
-
-@pytest.fixture(scope="module")
-def layouts(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Layout]:
-    return write_layouts(tmp_path_factory.mktemp("layouts"))
 
 
 def run(*argv: object) -> None:
@@ -35,7 +29,7 @@ def test_every_offline_command_runs_on_the_published_layout(
     name: str,
     layouts: dict[str, Layout],
     archs4_today: Path,
-    tmp_path: Path,  # noqa: F811
+    tmp_path: Path,
 ) -> None:
     layout = layouts[name]
     tables = ["--gene-info", layout.gene_info, "--inst-info", layout.inst_info]

@@ -11,18 +11,13 @@ import pandas as pd
 import pytest
 
 from tests.transform.convert.helpers import convert
-from tests.transform.layouts import FAILING_QC, Layout, write_layouts
+from tests.transform.layouts import FAILING_QC, Layout
 from transform.cli import main
 from transform.io import LincsTableError, read_gctx, read_gctx_meta, read_inst_info
 from transform.io.level3 import open_level3
 from transform.signatures.pipeline import compute_signatures
 
 LAYOUTS = ("beta", "geo", "inside")
-
-
-@pytest.fixture(scope="module")
-def layouts(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Layout]:
-    return write_layouts(tmp_path_factory.mktemp("layouts"))
 
 
 @pytest.fixture(scope="module")

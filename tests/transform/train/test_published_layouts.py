@@ -9,34 +9,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.conftest import REPO
-from tests.transform.layouts import Layout, write_layouts
+from tests.transform.layouts import ABSENT, LANDMARKS_2017, Layout, today
 from transform.cli import main
-from transform.gene_ids import RnaseqGenes, gene_registry, match_landmarks
-from transform.io import write_archs4
+from transform.gene_ids import RnaseqGenes, match_landmarks
 from transform.train.config import DataConfig
 from transform.train.prepare import prepare_data
 from transform.train.sources import Sources
 
-LANDMARKS_2017 = REPO / "search" / "reference" / "genes" / "l1000_landmark_genes_978.tsv"
 DATA = DataConfig(chunk_samples=50, max_l1000_profiles=200, gene_filter_samples=60)
-ABSENT = 5  # landmarks left out of the RNA-seq file of the tests below
-
-
-@pytest.fixture(scope="module")
-def landmarks() -> pd.DataFrame:
-    """The 978 landmarks as GSE92742 names them: 2017 symbols (47 no longer current)."""
-    table = pd.read_csv(LANDMARKS_2017, sep="\t", dtype=str)
-    return pd.DataFrame({"symbol": table["pr_gene_symbol"].to_numpy(),
-                         "entrez": table["pr_gene_id"].astype(int).to_numpy()},
-                        index=table["pr_gene_id"].to_numpy())  # fmt: skip
-
-
-def today(entrez: list[int]) -> tuple[list[str], list[str]]:
-    """Today's symbol and first Ensembl id of each gene (the registry, NCBI 2022)."""
-    registry = gene_registry()
-    return ([registry.symbol[e] for e in entrez],
-            [(registry.ensembl.get(e) or ("",))[0] for e in entrez])  # fmt: skip
 
 
 def test_landmarks_renamed_since_2017_are_kept_by_their_ids(landmarks: pd.DataFrame) -> None:
@@ -84,30 +64,6 @@ def test_two_landmarks_claiming_one_rnaseq_gene_are_both_dropped(landmarks: pd.D
     match = match_landmarks(pair, RnaseqGenes.from_rows(["XX", "YY"]))
     assert match.matched.empty
     assert all("shares the RNA-seq gene XX" in reason for reason in match.dropped["reason"])
-
-
-@pytest.fixture(scope="module")
-def layouts(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Layout]:
-    return write_layouts(tmp_path_factory.mktemp("layouts"))
-
-
-@pytest.fixture(scope="module")
-def archs4_today(landmarks: pd.DataFrame, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """60 samples over today's symbols and Ensembl ids (ARCHS4 v2.2 fields) of the landmarks
-    but ABSENT, and 300 other genes; seeded counts."""
-    registry = gene_registry()
-    others = [e for e in sorted(registry.symbol)[:2000] if e not in set(landmarks["entrez"])]
-    entrez = [*landmarks["entrez"].iloc[ABSENT:], *others[:300]]
-    symbols, ensembl = today(entrez)
-    rng = np.random.default_rng(7)
-    counts = rng.negative_binomial(5, 0.01, (len(entrez), 60)).astype(np.uint32)
-    genes = pd.DataFrame({"symbol": symbols, "ensembl_gene_id": ensembl, "biotype": "protein"})
-    samples = pd.DataFrame({"geo_accession": [f"GSM{9000 + i}" for i in range(60)],
-                            "series_id": [f"GSE{i // 6}" for i in range(60)],
-                            "readsaligned": 2_000_000})  # fmt: skip
-    path = tmp_path_factory.mktemp("archs4") / "human_gene_v2.2.h5"
-    write_archs4(path, counts, genes, samples)
-    return path
 
 
 @pytest.mark.parametrize("name", ["beta", "geo", "inside"])
