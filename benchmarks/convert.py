@@ -18,8 +18,26 @@ in the same run, on this machine's CPU (and its GPU when torch sees one):
   load, output creation, pinned buffers, and final checks, which happen once per job);
 - the projected time for 3,000,000 profiles (setup and final checks once, the chunks at the
   pipeline's rate), and float16 against float32 output sizes.
+
+--layout published makes the input a Level 3 file as CMap publishes it (LINCS 2020
+`level3_beta_*_n..x12328.gctx`, written by `benchmarks.level3_read.write_level3`): --profiles
+profiles over the 12,328 L1000 genes, rows the Entrez ids sorted as text (which puts landmarks in
+every gene chunk), CMap's (262, 1000) chunks, seeded uniform values in 4..15, only the ids inside,
+and a geneinfo_beta.txt written from the clue gene table (`benchmarks.level3_read.gene_table`);
+the bundle's 962 input genes are 962 of the 978 landmarks (clue symbols, input_gene_ids their
+Entrez ids) and the conversion reads the file with ConvertOptions(gene_info=...). Measured too:
+- disk read bandwidth on the input: the file dropped from the page cache, read whole by one
+  stream and by 4 (`benchmarks.level3_read.disk_bandwidth`), before the measures and after the
+  end-to-end run, the best of the four used;
+- input-bound profiles/s: that bandwidth over the input bytes per profile that must be read
+  (the chunks holding the model's input rows: all 13 with CMap's chunks and rows sorted as text),
+  and the end-to-end ratio to min(model-only, output disk-bound, input-bound);
+- the end-to-end run starts with the input dropped from the page cache; the bytes the disk read
+  during it (/proc/self/io), and the peak RSS during it (VmHWM, reset just before).
+
 Files go to a temporary folder (--dir), deleted at the end. A float16 output of 200,000 profiles
-takes 9.4 GB. Run: python -m benchmarks.convert [--profiles 200000] [--convert N]
+takes 9.4 GB; the published-layout input 10.4 GB. Run: python -m benchmarks.convert [--profiles
+200000] [--convert N] [--layout inside|published] [--dir var/bench-convert]
 """
 
 from __future__ import annotations
@@ -31,12 +49,14 @@ import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import torch
 
+from benchmarks import level3_read
 from benchmarks.common import best_time, machine, markdown
 from transform.convert import ConvertOptions, convert_profiles
 from transform.convert.compute import AUTOCAST, ChunkModel
@@ -51,6 +71,19 @@ WRITE_BLOCKS = 6  # chunk-sized blocks written to measure the disk
 NO_GPU = "not measured (no GPU lent)"
 CPU_CONVERT = 16_384  # profiles converted end to end on the CPU unless --convert says
 CPU_MODEL_BATCH = 2048
+N_GENES = level3_read.N_GENES  # the genes of CMap's published Level 3 files
+READ_STREAMS = (1, level3_read.STREAMS)  # readers of the input's read-bandwidth passes
+
+
+@dataclass(frozen=True)
+class Source:
+    """The generated input: the GCTX, its gene table (published layout) and, for that layout,
+    the bytes per profile of the stored chunks holding the model's input rows."""
+
+    path: Path
+    gene_info: Path | None = None
+    chunks: tuple[int, int] | None = None  # the stored (profiles, genes) chunk shape
+    bytes_per_profile: float | None = None
 
 
 def write_inputs(path: Path, genes: list[str], n_profiles: int, block: int = 10_000) -> None:
@@ -66,6 +99,34 @@ def write_inputs(path: Path, genes: list[str], n_profiles: int, block: int = 10_
             cols = pd.DataFrame({"cell_id": "A375"}, index=pd.Index(ids, name="cid"))
             values = rng.uniform(4, 15, (len(genes), len(ids))).astype(np.float32)
             writer.append(values, cols)
+
+
+def write_published(folder: Path, n_profiles: int, outputs: list[str]) -> Source:
+    """The bundle over 962 of the 978 landmarks and a LINCS 2020-layout input (module doc)."""
+    genes = level3_read.gene_table().set_index("Entrez ID")
+    genes.index = genes.index.astype(int)
+    chosen = genes[genes["Type"] == "landmark"].sort_index().iloc[:N_INPUTS]  # by Entrez id
+    symbols = chosen["Symbol"].tolist()
+    write_random_bundle(folder / "model.pt", input_genes=symbols, output_genes=outputs,
+                        input_gene_ids={s: int(e) for s, e in zip(symbols, chosen.index,
+                                                                  strict=True)})  # fmt: skip
+    ids = sorted(genes.index.astype(str))  # Entrez ids sorted as text, as CMap's files are
+    chunks = level3_read.cmap_chunks(N_GENES, n_profiles)
+    path = folder / f"level3_beta_trt_cp_n{n_profiles}x{N_GENES}.gctx"
+    level3_read.write_level3(path, ids, n_profiles, chunks, seed=0)
+    level3_read.drop_cache(path)
+    gene_info = folder / "geneinfo_beta.txt"
+    pd.DataFrame({
+        "gene_id": genes.index, "gene_symbol": genes["Symbol"], "ensembl_id": "",
+        "gene_title": genes["Name"], "gene_type": "protein-coding", "src": "NCBI",
+        "feature_space": genes["Type"],
+    }).to_csv(gene_info, sep="\t", index=False)  # fmt: skip
+    at = {gene: i for i, gene in enumerate(ids)}
+    rows = np.array([at[str(e)] for e in chosen.index], dtype=np.int64)
+    needed = level3_read.needed_bytes((n_profiles, N_GENES), chunks, rows, "chunk columns")
+    print(f"input genes in {len(np.unique(rows // chunks[1]))} of "
+          f"{-(-N_GENES // chunks[1])} gene chunks", file=sys.stderr)  # fmt: skip
+    return Source(path, gene_info, chunks, needed / n_profiles)
 
 
 def matmul_gflops(device: torch.device) -> float:
@@ -143,8 +204,15 @@ def output_sizes(folder: Path, source: Path, genes: list[str], n: int) -> dict[s
     return sizes
 
 
-def measure(args: argparse.Namespace, folder: Path, device: torch.device) -> dict[str, object]:
-    bundle, source = folder / "model.pt", folder / "level3.gctx"
+def read_passes(source: Source) -> list[float]:
+    """Bytes/s of reading the input whole from the disk, by one stream and by several."""
+    return [level3_read.disk_bandwidth(source.path, streams)[0] for streams in READ_STREAMS]
+
+
+def measure(args: argparse.Namespace, folder: Path, device: torch.device,
+            source: Source) -> dict[str, object]:  # fmt: skip
+    bundle = folder / "model.pt"
+    published = source.gene_info is not None
     model = TwoStepModel.load(bundle, device=str(device))
     cuda = device.type == "cuda"
     batch = args.model_batch or (args.chunk_size if cuda else CPU_MODEL_BATCH)
@@ -158,22 +226,41 @@ def measure(args: argparse.Namespace, folder: Path, device: torch.device) -> dic
     found["bandwidth"] = max(disk_bandwidth(folder, args.chunk_size * bytes_per_profile, streams)
                              for streams in (1, 2))  # fmt: skip
     found["disk"] = found["bandwidth"] / bytes_per_profile
+    if published:
+        found["reads"] = read_passes(source)
     found["model"] = model_rate(model, batch)  # just before the end-to-end run
     del model
     limit = args.convert or (None if cuda else CPU_CONVERT)
     output = folder / f"out-{device.type}.gctx"
+    if published:
+        level3_read.drop_cache(source.path)
+        rss = level3_read.reset_peak_rss()  # VmHWM from here on is the conversion's peak
+        disk_before = level3_read.disk_read_bytes()
     summary = convert_profiles(
-        checkpoint=bundle, input=source, output=output,
+        checkpoint=bundle, input=source.path, output=output,
         options=ConvertOptions(chunk_size=args.chunk_size, dtype="float16",
-                               device=device.type, limit=limit),
+                               device=device.type, limit=limit, gene_info=source.gene_info),
         stream=sys.stderr,
     )  # fmt: skip
+    if published:
+        found["disk_read"] = level3_read.disk_read_bytes() - disk_before
+        found["peak_rss"] = level3_read.status_kb("VmHWM") * 1024
+        found["rss_growth"] = found["peak_rss"] - rss
     output.unlink()
     found["converted"] = summary.profiles
     found["end_to_end"] = summary.profiles / summary.seconds
-    found["ratio"] = found["end_to_end"] / min(found["model"], found["disk"])
+    bounds = [found["model"], found["disk"]]
+    if published:
+        found["reads"] += read_passes(source)
+        found["read_bandwidth"] = max(found["reads"])
+        found["input_bytes"] = source.bytes_per_profile
+        found["input"] = found["read_bandwidth"] / source.bytes_per_profile
+        found["needed"] = source.bytes_per_profile * summary.profiles
+        bounds.append(found["input"])
+    found["bound"] = min(bounds)
+    found["ratio"] = found["end_to_end"] / found["bound"]
     found["steady"] = summary.profiles / summary.pipeline_seconds
-    found["steady_ratio"] = found["steady"] / min(found["model"], found["disk"])
+    found["steady_ratio"] = found["steady"] / found["bound"]
     found["fixed_s"] = summary.seconds - summary.pipeline_seconds
     return found
 
@@ -186,18 +273,39 @@ def autocast_check(model: TwoStepModel, batch: int, name: str) -> dict[str, floa
 
 
 def table(cpu: dict[str, object] | None, gpu: dict[str, object] | None,
-          ) -> list[dict[str, object]]:  # fmt: skip
+          published: bool = False) -> list[dict[str, object]]:  # fmt: skip
+    bound = "min(model only, disk-bound)"
     rows = [
         ("matmul GFLOP/s (float32, measured)", "gflops", 1),
         ("model FLOP floor (profiles/s)", "floor", 1),
         ("model only (profiles/s)", "model", 1),
         ("disk write bandwidth (MB/s)", "bandwidth", 1e-6),
         ("disk-bound (profiles/s, float16)", "disk", 1),
+    ]
+    if published:
+        bound = "min(model only, output disk-bound, input-bound)"
+        rows += [
+            ("disk read MB/s on the input: 1 stream, 4 (before); same after", "reads", 1e-6),
+            ("disk read bandwidth used (MB/s, the best)", "read_bandwidth", 1e-6),
+            ("input bytes read per profile (chunks holding the input genes)", "input_bytes", 1),
+            ("input-bound (profiles/s)", "input", 1),
+            (bound + " (profiles/s)", "bound", 1),
+        ]
+    rows += [
         ("end to end (profiles/s, float16)", "end_to_end", 1),
-        ("end to end / min(model only, disk-bound)", "ratio", 1),
+        (f"end to end / {bound}", "ratio", 1),
         ("chunk pipeline alone (profiles/s)", "steady", 1),
-        ("chunk pipeline / min(model only, disk-bound)", "steady_ratio", 1),
+        (f"chunk pipeline / {bound}", "steady_ratio", 1),
         ("setup and final checks (s, once per job)", "fixed_s", 1),
+    ]
+    if published:
+        rows += [
+            ("disk read during the end to end (MB)", "disk_read", 1e-6),
+            ("input chunks needed for the profiles converted (MB)", "needed", 1e-6),
+            ("peak RSS during the end to end (MB, VmHWM)", "peak_rss", 1e-6),
+            ("peak RSS growth during the end to end (MB)", "rss_growth", 1e-6),
+        ]
+    rows += [
         ("model only / FLOP floor", None, 1),
         ("3,000,000 profiles (h), end to end", None, 1),
     ]
@@ -214,6 +322,8 @@ def _value(found: dict[str, object], key: str | None, label: str, scale: float) 
         return (found["fixed_s"] + PROJECTED / found["steady"]) / 3600
     if label.startswith("model only / FLOP"):
         return found["model"] / found["floor"]
+    if key == "reads":
+        return " / ".join(f"{rate * scale:,.0f}" for rate in found[key])
     return found[key] * scale
 
 
@@ -229,10 +339,17 @@ def main() -> None:
     )
     parser.add_argument("--dir", type=Path, help="where the files go (a temporary folder)")
     parser.add_argument(
+        "--layout", choices=("inside", "published"), default="inside",
+        help="input: 962 genes with metadata inside, or CMap's LINCS 2020 layout (12,328 genes, "
+             "ids only, (262, 1000) chunks) with a geneinfo_beta.txt",
+    )  # fmt: skip
+    parser.add_argument(
         "--devices", default="cpu,cuda",
         help="measured devices (cuda when torch sees one); a GPU host: --devices cuda",
     )  # fmt: skip
     args = parser.parse_args()
+    if args.dir is not None:
+        args.dir.mkdir(parents=True, exist_ok=True)
     folder = Path(tempfile.mkdtemp(prefix="convert-bench-", dir=args.dir))
     try:
         run(args, folder)
@@ -241,28 +358,39 @@ def main() -> None:
 
 
 def run(args: argparse.Namespace, folder: Path) -> None:
-    inputs = [f"L{i:04d}" for i in range(N_INPUTS)]
     outputs = [f"R{i:05d}" for i in range(N_OUTPUTS)]
     started = time.perf_counter()
-    write_random_bundle(folder / "model.pt", input_genes=inputs, output_genes=outputs)
-    write_inputs(folder / "level3.gctx", inputs, args.profiles)
+    published = args.layout == "published"
+    if published:
+        source = write_published(folder, args.profiles, outputs)
+    else:
+        inputs = [f"L{i:04d}" for i in range(N_INPUTS)]
+        source = Source(folder / "level3.gctx")
+        write_random_bundle(folder / "model.pt", input_genes=inputs, output_genes=outputs)
+        write_inputs(source.path, inputs, args.profiles)
     print(f"wrote the bundle and {args.profiles:,} profiles in "
           f"{time.perf_counter() - started:,.0f} s", file=sys.stderr)  # fmt: skip
     devices = args.devices.split(",")
-    cpu = measure(args, folder, torch.device("cpu")) if "cpu" in devices else None
+    cpu = measure(args, folder, torch.device("cpu"), source) if "cpu" in devices else None
     gpu = None
     if "cuda" in devices and torch.cuda.is_available():
-        gpu = measure(args, folder, torch.device("cuda"))
+        gpu = measure(args, folder, torch.device("cuda"), source)
     first = cpu or gpu
     if first is None:
         sys.exit(f"none of --devices {args.devices} is here")
-    sizes = output_sizes(folder, folder / "level3.gctx", outputs, first["converted"])
+    sizes = output_sizes(folder, source.path, outputs, first["converted"])
+    layout = ""
+    if published:
+        size = source.path.stat().st_size / 1e9
+        layout = (f" (LINCS 2020 layout: {N_GENES:,} genes sorted by Entrez id as text, chunks "
+                  f"{source.chunks}, ids only, {size:.1f} GB, with geneinfo_beta.txt; the "
+                  "bundle's inputs are 962 of the 978 landmarks)")  # fmt: skip
     print(f"Conversion benchmark on {machine()}"
           f"{f', {torch.cuda.get_device_name()}' if gpu else ''}: bundle {N_INPUTS} -> "
           f"{N_OUTPUTS} genes ({first['flops'] / 1e9:.3f} GFLOP per profile), input "
-          f"{args.profiles:,} profiles, {first['converted']:,} converted end to end in chunks of "
-          f"{args.chunk_size:,}, float16 output\n")  # fmt: skip
-    print(markdown(table(cpu, gpu)))
+          f"{args.profiles:,} profiles{layout}, {first['converted']:,} converted end to end in "
+          f"chunks of {args.chunk_size:,}, float16 output\n")  # fmt: skip
+    print(markdown(table(cpu, gpu, published)))
     print()
     print(markdown(size_rows(sizes, first)))
     print()

@@ -101,10 +101,16 @@ def layouts(n_profiles: int) -> dict[str, tuple[int, int]]:
     }
 
 
+def gene_table() -> pd.DataFrame:
+    """The 12,328 genes of the L1000 space (clue.io gene space): Entrez ID (text), Symbol,
+    Name, Type (landmark, best inferred, inferred)."""
+    table = pd.read_csv(GENE_TABLE, sep="\t", dtype={"Entrez ID": str}, keep_default_na=False)
+    return table[table["Type"] != "not inferred"]
+
+
 def gene_space() -> tuple[list[str], np.ndarray]:
     """The 12,328 Entrez ids sorted as text, and the landmarks' positions among them."""
-    table = pd.read_csv(GENE_TABLE, sep="\t", dtype={"Entrez ID": str})
-    genes = table[table["Type"] != "not inferred"]
+    genes = gene_table()
     ids = sorted(genes["Entrez ID"])
     landmarks = set(genes.loc[genes["Type"] == "landmark", "Entrez ID"])
     positions = np.array([i for i, gene in enumerate(ids) if gene in landmarks], dtype=np.int64)
@@ -189,7 +195,7 @@ def disk_bandwidth(path: Path, streams: int = 1) -> tuple[float, int]:
         os.close(fd)
 
 
-def _status_kb(field: str) -> int:
+def status_kb(field: str) -> int:
     with open("/proc/self/status") as status:
         for line in status:
             if line.startswith(field + ":"):
@@ -207,7 +213,7 @@ def reset_peak_rss() -> int:
     ctypes.CDLL("libc.so.6").malloc_trim(0)
     with open("/proc/self/clear_refs", "w") as clear:
         clear.write("5")
-    return _status_kb("VmRSS") * 1024
+    return status_kb("VmRSS") * 1024
 
 
 def whole_samples(matrix: h5py.Dataset, columns: np.ndarray, block: int) -> float:
@@ -285,7 +291,7 @@ def measure_read(path: Path, columns: np.ndarray, strategy: str, block: int) -> 
     return {
         "seconds": seconds,
         "disk_bytes": disk_read_bytes() - before,
-        "rss_growth": _status_kb("VmHWM") * 1024 - rss,
+        "rss_growth": status_kb("VmHWM") * 1024 - rss,
         "sum": total,
     }
 

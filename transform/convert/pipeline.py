@@ -51,9 +51,13 @@ class InputReader:
     A row the model takes twice is read once. docs/benchmarks/level3-read.md has the figures.
     """
 
-    def __init__(self, path: str, rows: Sequence[int], chunk_size: int) -> None:
+    def __init__(
+        self, path: str, rows: Sequence[int], chunk_size: int, end: int | None = None
+    ) -> None:
+        """end: the job's last profile + 1 (read-ahead stops there; default: the file's end)."""
         self.file = h5py.File(path, "r")
         self.matrix = self.file[MATRIX]  # (n_cols, n_rows) profiles x probes
+        self.end = self.matrix.shape[0] if end is None else min(end, self.matrix.shape[0])
         rows = np.asarray(rows, dtype=np.int64)
         unique, inverse = np.unique(rows, return_inverse=True)
         self.rows, self.inverse, self.block = rows, inverse, None
@@ -67,7 +71,7 @@ class InputReader:
         """(chunk.size, n_input) values into the first rows of `out`."""
         if chunk.start != self.hinted:  # the first chunk, or one the last hint did not foresee
             self.ahead.hint(chunk.start, chunk.stop, self.rows)
-        following = min(chunk.stop + chunk.size, self.matrix.shape[0])
+        following = min(chunk.stop + chunk.size, self.end)
         if chunk.stop < following:
             self.ahead.hint(chunk.stop, following, self.rows)
         self.hinted = chunk.stop
@@ -191,7 +195,8 @@ class Pipeline:
         self.clock, started = StageClock(), time.perf_counter()
         to_compute: queue.Queue = queue.Queue()
         to_write: queue.Queue = queue.Queue()
-        reader = InputReader(self.job.input, self.job.input_rows, self.job.chunk_size)
+        reader = InputReader(self.job.input, self.job.input_rows, self.job.chunk_size,
+                             end=self.job.n_profiles)  # fmt: skip
         output = OutputFile(self.work.partial)
         try:
             with ThreadPoolExecutor(VERIFY_THREADS, thread_name_prefix="verify") as verifiers:
