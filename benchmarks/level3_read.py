@@ -73,7 +73,8 @@ import pandas as pd
 from benchmarks.common import machine, markdown
 from transform.convert.job import Chunk
 from transform.convert.pipeline import InputReader
-from transform.io.hdf5 import read_rows_of_columns, samples_per_chunk
+from transform.io.chunked import read_rows_of_columns
+from transform.io.hdf5 import samples_per_chunk
 
 ROOT = Path(__file__).resolve().parents[1]
 GENE_TABLE = ROOT / "search/reference/genes/clue_gene_space_2019-07-02.tsv.gz"

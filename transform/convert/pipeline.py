@@ -30,8 +30,8 @@ import torch
 from transform.convert.compute import ChunkModel, DeviceStage, host_buffer
 from transform.convert.job import Chunk, ChunkRecord, ConvertJob, WorkFolder
 from transform.convert.output import OutputFile
+from transform.io.chunked import ReadAhead, read_rows_of_columns
 from transform.io.gctx import MATRIX
-from transform.io.hdf5 import ReadAhead, read_rows_of_columns
 
 INPUT_BUFFERS = 3
 OUTPUT_BUFFERS = 5  # one being filled, two written, two being verified

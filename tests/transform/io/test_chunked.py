@@ -10,8 +10,8 @@ import h5py
 import numpy as np
 import pytest
 
-from transform.io import hdf5
-from transform.io.hdf5 import ReadAhead, chunk_ranges, read_rows_of_columns
+from transform.io import chunked
+from transform.io.chunked import ReadAhead, chunk_ranges, read_rows_of_columns
 
 N_ROWS, N_COLS = 53, 37
 CHUNKS = [None, (1, N_COLS), (4, N_COLS), (53, N_COLS), (5, 8), (7, 3), (1, 1), (16, 10)]
@@ -55,8 +55,8 @@ def test_small_windows_and_given_outputs(
 ) -> None:
     """Windows of one chunk row (BLOCK_BYTES or SPAN_BYTES made tiny), into float64 and
     non-contiguous outputs."""
-    monkeypatch.setattr(hdf5, "BLOCK_BYTES", limits[0])
-    monkeypatch.setattr(hdf5, "SPAN_BYTES", limits[1])
+    monkeypatch.setattr(chunked, "BLOCK_BYTES", limits[0])
+    monkeypatch.setattr(chunked, "SPAN_BYTES", limits[1])
     values = _file(tmp_path / "m.h5", chunks, compression="gzip")
     with h5py.File(tmp_path / "m.h5", "r") as file:
         for columns in COLUMNS.values():
