@@ -188,3 +188,29 @@ def test_a_table_of_an_unknown_release_is_refused_naming_the_expected_headers(
     bad.write_text("well\tdrug\nA01\tx\n")
     with pytest.raises(LincsTableError, match=r"not a inst_info table.*sample_id"):
         open_level3(layouts["geo"].gctx, gene_info=layouts["geo"].gene_info, inst_info=bad)
+
+
+def test_a_beta_signature_table_names_the_signatures_and_what_is_missing(
+    converted: dict[str, Path], tmp_path: Path
+) -> None:
+    _, cols = read_gctx_meta(converted["beta"])
+    vemurafenib = cols.index[cols["pert_iname"] == "vemurafenib"].tolist()
+    dmso = cols.index[cols["pert_iname"] == "DMSO"].tolist()
+    elsewhere = "LJP006_A375_24H_X1_B19:A03"
+    table = pd.DataFrame({
+        "sig_id": ["LJP005_A375_24H:vemurafenib", "LJP005_A375_24H:dmso", "LJP006_A375_24H:x"],
+        "cmap_name": ["vemurafenib", "DMSO", "x"], "pert_id": ["BRD-1", "DMSO", "BRD-2"],
+        "pert_type": ["trt_cp", "ctl_vehicle", "trt_cp"], "cell_iname": "A375",
+        "pert_idose": ["", "", "10 uM"], "pert_itime": "24 h",
+        "distil_ids": ["|".join(vemurafenib), "|".join([*dmso[:4], elsewhere]), elsewhere],
+    })  # fmt: skip
+    sig_info = tmp_path / "siginfo_beta.txt"
+    table.to_csv(sig_info, sep="\t", index=False)
+    manifest = compute_signatures(converted["beta"], None, tmp_path / "out", sig_info=sig_info)
+    assert manifest["n_signatures"] == 2
+    assert manifest["sig_info"]["without_profiles_here_ids"] == ["LJP006_A375_24H:x"]
+    assert manifest["sig_info"]["with_some_profiles_missing_ids"] == ["LJP005_A375_24H:dmso"]
+    made = pd.read_csv(tmp_path / "out" / "sig_info.txt", sep="\t", index_col="sig_id")
+    assert made.loc["LJP005_A375_24H:vemurafenib", "pert_iname"] == "vemurafenib"
+    assert made.loc["LJP005_A375_24H:vemurafenib", "n_cases"] == len(vemurafenib)
+    assert made.loc["LJP005_A375_24H:dmso", "n_cases"] == 4
