@@ -22,7 +22,8 @@ from transform.io.errors import (
     LincsTableError,
     UnknownIdError,
 )
-from transform.io.gct import gct_col_ids, read_gct, read_gct_columns, write_gct
+from transform.io.gct import gct_col_ids, read_gct, read_gct_columns
+from transform.io.gct_write import write_gct
 from transform.io.gctx import (
     GctxWriter,
     gctx_shape,
