@@ -1,11 +1,12 @@
 """Batch searches: many up/down queries from one GMT, run by a Celery task, results as one TSV.
 
-A GMT's sets pair up by name: `X_up` with `X_down` make query X; a set without such a suffix is an
-up-only query (`X_down` alone, a down-only one). The task is resumable and idempotent: each query's
-rows are written to BATCHES_DIR/<id>/NNNNN.tsv (to a temporary name, then renamed) and a retried or
-restarted task skips the queries whose file is there; the final TSV is assembled the same way.
-Beside each query's rows, NNNNN.json (written first) says what became of it: the number of results,
-the identifiers that were unknown, ambiguous or outside the index, or why it could not run.
+A GMT's sets pair up by name, by the rule of `search.engine.gmt_queries` (the single search's too):
+`X_up` with `X_down` (or `X_dn`) make query X; a set without such a suffix is an up-only query. The
+task is resumable and idempotent: each query's rows are written to BATCHES_DIR/<id>/NNNNN.tsv (to a
+temporary name, then renamed) and a retried or restarted task skips the queries whose file is there;
+the final TSV is assembled the same way. Beside each query's rows, NNNNN.json (written first) says
+what became of it: the number of results, the identifiers that were unknown, ambiguous or outside
+the index, or why it could not run.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from search.engine.errors import PortalError
+from search.engine.gmt_queries import GmtPairingError, gmt_queries
 from search.models import BatchSearch, BatchStatus
 from search.queries import QueryError
 from search.searches import EXPORT_COLUMNS, SearchOptions, signature_search
@@ -36,23 +38,15 @@ def batch_queries(text: str) -> list[dict[str, Any]]:
         sets = parse_gmt(text, source="GMT")
     except GmtFormatError as error:
         raise QueryError(str(error), field="gmt") from error
-    queries: dict[str, dict[str, Any]] = {}
-    for gene_set in sets:
-        stem, side = _side(gene_set.name)
-        query = queries.setdefault(stem, {"name": stem, "up": [], "down": []})
-        query[side] = list(gene_set.genes)
+    try:
+        queries = gmt_queries((gene_set.name, gene_set.genes) for gene_set in sets)
+    except GmtPairingError as error:
+        raise QueryError(str(error), field="gmt") from error
     if not queries:
         raise QueryError("the GMT holds no gene set", field="gmt")
     if len(queries) > MAX_QUERIES:
         raise QueryError(f"{len(queries)} queries: at most {MAX_QUERIES} per batch", field="gmt")
-    return list(queries.values())
-
-
-def _side(name: str) -> tuple[str, str]:
-    for suffix, side in (("_up", "up"), ("_down", "down"), ("_dn", "down")):
-        if name.lower().endswith(suffix):
-            return name[: -len(suffix)], side
-    return name, "up"
+    return [query.as_dict() for query in queries]
 
 
 def batch_search_create(*, gmt: str, options: SearchOptions) -> BatchSearch:

@@ -17,6 +17,7 @@ from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from search.batches import batch_outcomes, batch_search_create
+from search.engine.gmt_queries import GmtPairingError, one_gmt_query
 from search.models import BatchSearch, BatchStatus, StoredSearch
 from search.queries import MAX_GENES, split_identifiers
 from search.searches import (
@@ -33,7 +34,10 @@ from transform.io.gmt import GmtFormatError, parse_gmt
 
 MAX_LIMIT = 1000
 MAX_FILTER_VALUES = 200
-GMT_HELP = "GMT text: an up and a down set (names ending _up, _down; else the first two in order)"
+GMT_HELP = (
+    "GMT text of one query: sets named X_up and X_down (or X_dn), in any order; a set without "
+    "such a suffix is an up-only query"
+)
 
 
 class GeneListField(serializers.ListField):
@@ -84,18 +88,14 @@ class SearchInput(serializers.Serializer):
 
 
 def _gmt_sides(text: str) -> tuple[list[str], list[str]]:
+    """The up and down genes of a search's GMT (`search.engine.gmt_queries`: one rule with the
+    batch search's)."""
     try:
         sets = parse_gmt(text, source="gmt")
-    except GmtFormatError as error:
+        query = one_gmt_query((gene_set.name, gene_set.genes) for gene_set in sets)
+    except (GmtFormatError, GmtPairingError) as error:
         raise serializers.ValidationError({"gmt": str(error)}) from error
-    if not sets or len(sets) > 2:
-        raise serializers.ValidationError({"gmt": f"expected 1 or 2 gene sets, got {len(sets)}"})
-    named = {s.name.lower().rsplit("_", 1)[-1]: s for s in sets}
-    if len(sets) == 2 and {"up", "down"} <= set(named):
-        return list(named["up"].genes), list(named["down"].genes)
-    if len(sets) == 1 and "down" in named:
-        return [], list(sets[0].genes)
-    return list(sets[0].genes), list(sets[1].genes) if len(sets) == 2 else []
+    return query.up, query.down
 
 
 class SearchApi(APIView):

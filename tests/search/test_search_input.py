@@ -6,11 +6,13 @@ import uuid
 
 import pytest
 from django.test import Client
+from rest_framework.exceptions import ValidationError
 from rest_framework.test import APIClient
 
 from search.batches import batch_queries
 from search.models import StoredSearch
 from search.queries import QueryError
+from search.search_apis import _gmt_sides
 
 pytestmark = pytest.mark.django_db
 
@@ -111,3 +113,26 @@ def test_the_results_page_shows_the_query_report_and_embeds_the_rows() -> None:
     assert "unknown: NOT_A_GENE" in html
     assert '"sig_id": "B1:Y:10"' in html
     assert "plotly-cartesian.min.js" in html
+
+
+@pytest.mark.parametrize(
+    "gmt",
+    ["X_up\td\tTP53\tMDM2\nX_dn\td\tCDKN1A\n", "X_dn\td\tCDKN1A\nX_up\td\tTP53\tMDM2\n",
+     "x_DOWN\td\tCDKN1A\nx_Up\td\tTP53\tMDM2\n"],
+)  # fmt: skip
+def test_a_search_gmt_pairs_its_sides_by_name_in_any_order(gmt: str) -> None:
+    up, down = _gmt_sides(gmt)
+    assert (up, down) == (["TP53", "MDM2"], ["CDKN1A"])
+    batch = batch_queries(gmt)
+    assert len(batch) == 1
+    assert (batch[0]["up"], batch[0]["down"]) == (up, down)  # one rule for both
+
+
+def test_a_search_gmt_of_several_queries_is_refused_naming_them() -> None:
+    with pytest.raises(ValidationError, match=r"makes 2 \(A, B\)"):
+        _gmt_sides("A\td\tTP53\nB\td\tMDM2\n")
+
+
+def test_a_query_with_two_sets_of_one_side_is_refused() -> None:
+    with pytest.raises(QueryError, match="two down sets"):
+        batch_queries("A_dn\td\tTP53\nA_down\td\tMDM2\n")
