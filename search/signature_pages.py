@@ -83,6 +83,8 @@ def gene_reverse_search(
                for way in directions}
         for kind in types
     }  # fmt: skip
+    counts = {kind: index.gene_side_counts(gene.symbol, pert_type=kind, cell_id=cell_id)
+              for kind in types}  # fmt: skip
     return {
         "gene": gene.as_dict(),
         "matched_by": str(resolution.matched_by),
@@ -90,6 +92,7 @@ def gene_reverse_search(
         "index_version": index.version,
         "filters": {"direction": direction, "pert_type": pert_type, "cell_id": cell_id},
         "tables": tables,
+        "counts": counts,  # per type: signatures that raise the gene, lower it, and looked at
         "by_cell_line": _boxes(values, pert_type),
         "volcano": [entry for entry in stored if entry["direction"] in directions],
     }

@@ -196,21 +196,45 @@ class SearchIndex:
                         cell_id: str | None = None, filters: Mapping[str, object] | None = None,
                         limit: int = 25, by: str = "value") -> list[dict[str, Any]]:  # fmt: skip
         """The signatures that raise (direction "up") or lower ("down") one gene most, by its
-        CD value (by="value", where stored) or its rank in the signature (by="rank")."""
+        CD value (by="value", where stored) or its rank in the signature (by="rank"). Only
+        signatures that move the gene that way are listed: "up" those where its CD is positive
+        (by rank: above the middle rank), "down" those where it is negative; `gene_side_counts`
+        says how many there are."""
         if direction not in ("up", "down") or by not in ("value", "rank"):
             raise InvalidQueryError("direction is up or down; by is value or rank")
+        positions, ranks, values, key = self._gene_keys(gene, pert_type, cell_id, filters, by)
+        side = np.flatnonzero(key > 0 if direction == "up" else key < 0)
+        picks = side[top_positions((key if direction == "up" else -key)[side], limit)]
+        table = self.table.rows(positions[picks])
+        rank = ranks[picks].astype(np.int64)
+        table.insert(1, "rank", self.n_genes + 1 - rank if direction == "up" else rank)
+        table.insert(1, "value", values[picks] if values is not None else np.nan)
+        return table.to_dict("records")
+
+    def gene_side_counts(self, gene: str, *, pert_type: str | None = None,
+                         cell_id: str | None = None, filters: Mapping[str, object] | None = None,
+                         by: str = "value") -> dict[str, int]:  # fmt: skip
+        """How many of the (filtered) signatures raise the gene ("up"), lower it ("down"), and
+        were looked at ("searched"), by the rule of `gene_signatures`."""
+        positions, _, _, key = self._gene_keys(gene, pert_type, cell_id, filters, by)
+        return {"up": int(np.count_nonzero(key > 0)), "down": int(np.count_nonzero(key < 0)),
+                "searched": int(positions.size)}  # fmt: skip
+
+    def _gene_keys(
+        self, gene: str, pert_type: str | None, cell_id: str | None,
+        filters: Mapping[str, object] | None, by: str,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray]:  # fmt: skip
+        """Signature positions after the filters, the gene's rank (1 = most lowered) and value in
+        each, and a key centred on 0: the CD value, or by="rank" (or without values) the rank
+        less the middle rank (G + 1) / 2."""
         row = self._required_row(gene)
         selection = self.table.select(_merged(filters, pert_type=pert_type, cell_id=cell_id))
         positions = selection.positions
         ranks = np.asarray(self.ranks[row]).take(positions)
         values = None if self.values is None else np.asarray(self.values[row]).take(positions)
-        key = (ranks if by == "rank" or values is None else values).astype(np.float64)
-        picks = top_positions(key if direction == "up" else -key, limit)
-        table = self.table.rows(selection.positions[picks])
-        rank = ranks[picks].astype(np.int64)
-        table.insert(1, "rank", self.n_genes + 1 - rank if direction == "up" else rank)
-        table.insert(1, "value", values[picks] if values is not None else np.nan)
-        return table.to_dict("records")
+        if by == "rank" or values is None:
+            return positions, ranks, values, ranks.astype(np.float64) - (self.n_genes + 1) / 2
+        return positions, ranks, values, values.astype(np.float64)
 
     def gene_values(self, gene: str, *, filters: Mapping[str, object] | None = None
                     ) -> dict[str, np.ndarray]:  # fmt: skip

@@ -85,3 +85,25 @@ def test_genes_are_found_exactly_then_regardless_of_case(indexed: Indexed) -> No
     assert indexed.index.has_gene("GENE0003")
     assert indexed.index.has_gene("gene0003")
     assert not indexed.index.has_gene("GENE9999")
+
+
+@pytest.mark.parametrize("by", ["value", "rank"])
+@pytest.mark.parametrize("direction", ["up", "down"])
+def test_a_gene_list_holds_only_signatures_that_move_it_that_way(
+    indexed: Indexed, direction: str, by: str
+) -> None:
+    gene, n = indexed.genes[17], indexed.values.shape[1]
+    rows = indexed.index.gene_signatures(gene, direction=direction, by=by, limit=n)
+    counts = indexed.index.gene_side_counts(gene, by=by)
+    if by == "value":
+        moved = indexed.values[17] > 0 if direction == "up" else indexed.values[17] < 0
+    else:
+        middle = (indexed.ranks.shape[0] + 1) / 2
+        moved = indexed.ranks[17] > middle if direction == "up" else indexed.ranks[17] < middle
+    meta = indexed.index.table.rows(np.arange(n))
+    assert {row["sig_id"] for row in rows} == set(meta["sig_id"][moved])
+    assert len(rows) == counts[direction] == int(moved.sum()) < n
+    assert counts["searched"] == n
+    if by == "value":
+        values = np.array([row["value"] for row in rows])
+        assert (values > 0).all() if direction == "up" else (values < 0).all()

@@ -75,3 +75,21 @@ def test_an_index_without_reverse_tables_still_serves_the_gene_page(
     rows = [row for ways in body["tables"].values() for way in ways.values() for row in way]
     assert rows
     assert all(row["log2_fold_change"] is None and row["cd"] is not None for row in rows)
+
+
+def test_the_gene_api_and_page_list_each_direction_apart_and_count_them(
+    serve_portal_index: PortalIndex,
+) -> None:
+    gene = serve_portal_index.lfc.index[3]
+    body = APIClient().get(f"/api/genes/{gene}/signatures", {"limit": 1000}).json()
+    for kind, ways in body["tables"].items():
+        counts = body["counts"][kind]
+        assert all(row["cd"] > 0 for row in ways["up"])
+        assert all(row["cd"] < 0 for row in ways["down"])
+        assert len(ways["up"]) == counts["up"]
+        assert len(ways["down"]) == counts["down"]
+        assert counts["up"] + counts["down"] <= counts["searched"]
+    page = APIClient().get(f"/genes/{gene}").content.decode()
+    trt_cp = body["counts"]["trt_cp"]
+    assert f"{trt_cp['up']} of {trt_cp['searched']} trt_cp signatures raise it" in page
+    assert f"{trt_cp['down']} of {trt_cp['searched']} trt_cp signatures lower it" in page
