@@ -71,7 +71,7 @@ def gene_reverse_search(
         raise UnknownGeneError(
             f"{gene.symbol} is not in the search index's gene space", identifier=identifier
         )
-    values = index.gene_values(gene.symbol)
+    values = index.gene_values(gene.symbol, filters={"cell_id": [cell_id]} if cell_id else None)
     types = [pert_type] if pert_type else sorted(set(map(str, values["pert_type"])))
     directions = ["up", "down"] if direction == "both" else [direction]
     stored = index.reverse.entries(gene.symbol, pert_type) if index.reverse else []
@@ -94,8 +94,16 @@ def gene_reverse_search(
         "tables": tables,
         "counts": counts,  # per type: signatures that raise the gene, lower it, and looked at
         "by_cell_line": _boxes(values, pert_type),
-        "volcano": [entry for entry in stored if entry["direction"] in directions],
+        "volcano": _in_selection(stored, directions, set(map(str, values["sig_id"]))),
     }
+
+
+def _in_selection(
+    stored: list[dict[str, Any]], directions: list[str], sig_ids: set[str]
+) -> list[dict[str, Any]]:
+    """The stored volcano points of the directions asked for, among the signatures the filters
+    keep (a cell line's, when one is asked for)."""
+    return [e for e in stored if e["direction"] in directions and e["sig_id"] in sig_ids]
 
 
 def _with_fold_change(row: dict[str, Any], fold_changes: dict[str, float]) -> dict[str, Any]:

@@ -93,3 +93,22 @@ def test_the_gene_api_and_page_list_each_direction_apart_and_count_them(
     trt_cp = body["counts"]["trt_cp"]
     assert f"{trt_cp['up']} of {trt_cp['searched']} trt_cp signatures raise it" in page
     assert f"{trt_cp['down']} of {trt_cp['searched']} trt_cp signatures lower it" in page
+
+
+def test_the_gene_plots_follow_the_cell_line_filter(serve_portal_index: PortalIndex) -> None:
+    meta, gene = serve_portal_index.meta, serve_portal_index.lfc.index[3]
+    cells = meta["cell_id"].value_counts()
+    cell = cells.index[0]
+    every = APIClient().get(f"/api/genes/{gene}/signatures").json()
+    body = APIClient().get(f"/api/genes/{gene}/signatures", {"cell_id": cell}).json()
+    assert len(cells) > 1
+    assert {box["cell_id"] for box in every["by_cell_line"]} == set(cells.index)
+    assert [box["cell_id"] for box in body["by_cell_line"]] == [cell]
+    assert body["by_cell_line"][0]["n"] == cells[cell]
+    in_cell = set(meta.loc[meta["cell_id"] == cell, "sig_id"])
+    assert body["volcano"]
+    assert {point["sig_id"] for point in body["volcano"]} <= in_cell
+    assert len(body["volcano"]) < len(every["volcano"])
+    none = APIClient().get(f"/api/genes/{gene}/signatures", {"cell_id": "NO_SUCH_CELL"}).json()
+    assert none["by_cell_line"] == []
+    assert none["volcano"] == []
