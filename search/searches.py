@@ -61,7 +61,8 @@ def signature_search(*, up: Sequence[str], down: Sequence[str], options: SearchO
         id=uuid.uuid4(), index_version=index.version,
         query={"up": list(up), "down": list(down), **options.as_dict()},
         report={"up": up_report.as_dict(), "down": down_report.as_dict(),
-                "recall_at_100": index.recall_at_100, "path": answer.path},
+                "recall_at_100": index.recall_at_100, "path": answer.path,
+                "filters": answer.filters},
         results=[_row(rank, row) for rank, row in enumerate(answer.rows, start=1)],
         n_searched=answer.n_searched,
     )  # fmt: skip
@@ -79,7 +80,8 @@ def search_payload(search: StoredSearch) -> dict[str, Any]:
         "index": {"version": search.index_version,
                   "recall_at_100": search.report.get("recall_at_100")},
         "query": search.query,
-        "report": {"up": search.report["up"], "down": search.report["down"]},
+        "report": {"up": search.report["up"], "down": search.report["down"],
+                   "filters": search.report.get("filters", {})},
         "n_searched": search.n_searched,
         "results": search.results,
     }  # fmt: skip

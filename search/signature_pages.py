@@ -91,6 +91,7 @@ def gene_reverse_search(
         "in_output_space": True,
         "index_version": index.version,
         "filters": {"direction": direction, "pert_type": pert_type, "cell_id": cell_id},
+        "filter_report": index.table.filter_report({"cell_id": [cell_id]} if cell_id else None),
         "tables": tables,
         "counts": counts,  # per type: signatures that raise the gene, lower it, and looked at
         "by_cell_line": _boxes(values, pert_type),

@@ -108,6 +108,7 @@ def results(request: HttpRequest, search_id: str) -> HttpResponse:
         "score_name": SCORES[search.query["score"]],
         "sides": [("up", search.report["up"]), ("down", search.report["down"])],
         "filters": search.query.get("filters") or {},
+        "filter_report": search.report.get("filters") or {},
         "results": {"rows": search.results},
     }
     return render(request, "search/results.html", context)

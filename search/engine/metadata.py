@@ -5,10 +5,13 @@ codes (int32, /codes) and their categories (/categories), number columns as floa
 NaN = missing). Row i describes column i of the index's matrices.
 
 Filters: {field: [values]} keeps the signatures whose field is one of the values (numbers compared
-as numbers, so "10" matches a dose of 10.0); a number field also takes {"min": a, "max": b}
-(either bound may be left out). Fields combine with AND. The selection comes back as the sorted
-positions and the smallest column span holding them, so the scoring kernels can read a span when
-the selection is dense in it (signatures are stored sorted by perturbation type and cell line).
+as numbers, so "10" matches a dose of 10.0; text regardless of case where that names one value, so
+"mcf7" matches MCF7); a number field also takes {"min": a, "max": b} (either bound may be left
+out). Fields combine with AND. `filter_report` says, per field, which value each given one was
+read as and which matched no signature, so that a search can name them. The selection comes back
+as the sorted positions and the smallest column span holding them, so the scoring kernels can read
+a span when the selection is dense in it (signatures are stored sorted by perturbation type and
+cell line).
 """
 
 from __future__ import annotations
@@ -92,6 +95,7 @@ class SignatureTable:
         self._labels = {name: np.asarray(column.categories, dtype=object)
                         for name, column in columns.items()
                         if isinstance(column, pd.Categorical)}  # fmt: skip
+        self._folded: dict[str, dict[str, list[str]]] = {}  # field -> casefolded -> categories
 
     @classmethod
     def read(cls, path: Path) -> SignatureTable:
@@ -158,7 +162,8 @@ class SignatureTable:
         if isinstance(column, pd.Categorical):
             if isinstance(wanted, Mapping):
                 raise InvalidQueryError(f"{name} is text: give a list of values", field=name)
-            codes = np.flatnonzero(column.categories.isin([str(v) for v in _listed(wanted)]))
+            labels = [self._label(name, v) for v in _listed(wanted)]
+            codes = np.flatnonzero(column.categories.isin([v for v in labels if v is not None]))
             return np.isin(column.codes, codes)
         if isinstance(wanted, Mapping):
             low, high = (
@@ -167,6 +172,47 @@ class SignatureTable:
             )
             return (column >= low) & (column <= high)
         return np.isin(column, np.array([_number(v, name) for v in _listed(wanted)]))
+
+    def _label(self, name: str, value: object) -> str | None:
+        """The category of text field `name` that `value` names: itself, else the one category
+        equal to it regardless of case; None when it names none (or several)."""
+        text = str(value)
+        if text in self.columns[name].categories:
+            return text
+        if name not in self._folded:
+            folded: dict[str, list[str]] = {}
+            for category in self._labels[name]:
+                folded.setdefault(str(category).casefold(), []).append(str(category))
+            self._folded[name] = folded
+        found = self._folded[name].get(text.casefold(), [])
+        return found[0] if len(found) == 1 else None
+
+    def filter_report(self, filters: Mapping[str, object] | None) -> dict[str, dict[str, object]]:
+        """Per filter field: {"read_as": {given: category}} for text matched regardless of case,
+        and "unmatched": the values (or bounds) that keep no signature. Empty without filters."""
+        report: dict[str, dict[str, object]] = {}
+        for name, wanted in (filters or {}).items():
+            self._passing(name, wanted)  # refuses unknown fields and bad values first
+            read_as, unmatched = self._field_report(name, wanted)
+            if read_as or unmatched:
+                report[name] = {"read_as": read_as, "unmatched": unmatched}
+        return report
+
+    def _field_report(self, name: str, wanted: object) -> tuple[dict[str, str], list[str]]:
+        column = self.columns[name]
+        if isinstance(wanted, Mapping):
+            bounds = f"{wanted.get('min', '')}..{wanted.get('max', '')}"
+            return {}, [] if self._passing(name, wanted).any() else [bounds]
+        if not isinstance(column, pd.Categorical):
+            return {}, [str(v) for v in _listed(wanted) if not self._passing(name, [v]).any()]
+        read_as, unmatched = {}, []
+        for value in _listed(wanted):
+            label = self._label(name, value)
+            if label is None or not (column == label).any():
+                unmatched.append(str(value))
+            elif label != str(value):
+                read_as[str(value)] = label
+        return read_as, unmatched
 
 
 def _listed(wanted: object) -> list[object]:

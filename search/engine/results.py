@@ -49,6 +49,7 @@ class SearchResult:
     index_version: str
     recall_at_100: float | None  # of the fast mode, measured at build
     fdr_exact: bool = True  # False on the fast path: an upper bound (see docs/search.md)
+    filters: dict[str, dict[str, object]] = field(default_factory=dict)  # filter_report
 
     @property
     def rows(self) -> list[dict[str, Any]]:

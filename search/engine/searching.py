@@ -105,6 +105,7 @@ def run_search(index: SearchIndex, up: Sequence[str], down: Sequence[str], *, mo
                path: str) -> SearchResult:  # fmt: skip
     _check_options(mode, score, path, k)
     query = gene_query(index, up, down)
+    filter_report = index.table.filter_report(filters)
     selection = index.table.select(filters)
     chosen = choose_path(index, query, selection, score, path, k)
     scored_selection = selection
@@ -114,7 +115,8 @@ def run_search(index: SearchIndex, up: Sequence[str], down: Sequence[str], *, mo
             chosen, scored_selection = "exact", selection
     result = {"report": query.report, "mode": mode, "score": score, "path": chosen,
               "n_searched": selection.size, "index_version": index.version,
-              "recall_at_100": index.recall_at_100, "fdr_exact": chosen != "fast"}  # fmt: skip
+              "recall_at_100": index.recall_at_100, "fdr_exact": chosen != "fast",
+              "filters": filter_report}  # fmt: skip
     if selection.size == 0:
         return SearchResult(table=_empty_table(index, score), **result)
     if chosen == "gpu" and gpu_backend(index) == "torch":

@@ -208,3 +208,19 @@ def test_a_filtered_fast_search_keeps_the_filter_or_falls_back_to_exact(indexed:
     exact = indexed.index.search(up, down, path="exact", filters=narrow, k=5)
     assert result.path == "exact"
     assert result.rows == exact.rows
+
+
+def test_text_filters_match_regardless_of_case_and_report_what_matched_nothing(
+    indexed: Indexed,
+) -> None:
+    up, down = query(indexed, seed=16)
+    exact = indexed.index.search(up, down, filters={"cell_id": ["MCF7"]}, k=20)
+    folded = indexed.index.search(up, down, filters={"cell_id": ["mcf7", "NOPE"]}, k=20)
+    assert folded.n_searched == exact.n_searched > 0
+    assert folded.table["sig_id"].tolist() == exact.table["sig_id"].tolist()
+    assert folded.filters == {"cell_id": {"read_as": {"mcf7": "MCF7"}, "unmatched": ["NOPE"]}}
+    assert exact.filters == {}
+    doses = indexed.index.search(up, down, filters={"pert_dose": ["7", "10"]}, k=5)
+    assert doses.filters == {"pert_dose": {"read_as": {}, "unmatched": ["7"]}}
+    none = indexed.index.search(up, down, filters={"pert_dose": {"min": 10**6}}, k=5)
+    assert none.filters["pert_dose"]["unmatched"] == ["1000000.."]

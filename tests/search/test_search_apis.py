@@ -186,3 +186,19 @@ def test_search_path_gpu_scores_the_portals_searches_on_the_device(
     stored = StoredSearch.objects.get(id=on_gpu["id"])
     assert (stored.report["path"], auto["n_searched"]) == ("gpu", on_gpu["n_searched"])
     assert on_gpu["results"] == auto["results"]
+
+
+def test_a_filter_value_that_matches_nothing_is_named_in_the_answer_and_page(
+    api: APIClient, serve_portal_index: PortalIndex
+) -> None:
+    index = serve_portal_index
+    cell = str(index.meta["cell_id"].iloc[0])
+    query = {"up": index.genes[:15], "down": index.genes[15:30], "limit": 5,
+             "filters": {"cell_id": [cell.lower(), "NO_SUCH_CELL"]}}  # fmt: skip
+    body = api.post("/api/search", query, format="json").json()
+    assert body["n_searched"] == int((index.meta["cell_id"] == cell).sum())
+    assert body["report"]["filters"] == {
+        "cell_id": {"read_as": {cell.lower(): cell}, "unmatched": ["NO_SUCH_CELL"]}}  # fmt: skip
+    page = api.get(body["permalink"]).content.decode()
+    assert "no signature has NO_SUCH_CELL" in page
+    assert f"{cell.lower()} read as {cell}" in page
