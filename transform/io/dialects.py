@@ -24,7 +24,8 @@ recognised from its header and its columns are renamed to the names used everywh
                 cell_id                          cell_iname
                 distil_id ("|"-joined inst_ids)  distil_ids
 
-Missing values: GEO writes -666; the beta tables leave cells empty. Both read as missing (NaN).
+Missing values: GEO writes -666; the beta tables leave cells empty. Both read as missing (NaN), by
+the rules of `transform.io.meta`.
 Where a GEO series lacks rna_plate or rna_well, they come from the CMap well id
 (`<rna_plate>_<bead batch>:<well>`); perturbation fields a release lacks read as missing.
 """
@@ -39,7 +40,6 @@ import pandas as pd
 LANDMARK = "landmark"
 BEST_INFERRED = "best inferred"
 FEATURE_SPACE = "feature_space"  # the gene's L1000 class, kept where a dialect states it
-MISSING_CELLS = ("", "NA", "nan", "NaN")  # read as CMap's -666 in every dialect
 
 
 @dataclass(frozen=True)
@@ -56,9 +56,8 @@ class Dialect:
         return all(mark in header for mark in self.marks)
 
     def to_ours(self, cells: pd.DataFrame) -> pd.DataFrame:
-        """The table (text cells) in our column names, missing cells as "-666"."""
+        """The table (text cells) in our column names."""
         ours = cells.rename(columns=self.names)
-        ours = ours.mask(ours.isin(MISSING_CELLS), "-666")
         return self.derive(ours) if self.derive else ours
 
 

@@ -5,9 +5,10 @@ Reading (GCT, GCTX, ARCHS4 and LINCS tables share these rules):
   `b'10 \\xb5M'`, which reads as "10 µM";
 - a text column whose every present value is an integer becomes int64, one whose every present value
   is a number becomes float64, anything else stays text (pandas string column);
-- CMap's missing marker -666 (stored as "-666", -666 or -666.0) becomes NaN, as cmapPy reads it: an
-  integer column with a missing value therefore comes back float64, and a column holding nothing
-  but -666 comes back as float64 NaN. ARCHS4 files never hold the marker; the same rules apply.
+- CMap's missing marker -666 (stored as "-666", -666 or -666.0) becomes NaN, as cmapPy reads it,
+  and so do the texts "NA", "na", "NaN" and an empty cell: an integer column with a missing value
+  therefore comes back float64, and a column holding nothing but missing values as float64 NaN.
+  ARCHS4 files never hold the marker; the same rules apply.
 
 Writing: missing values (NaN, None, pd.NA) become -666 in numeric columns and "-666" in text
 columns, booleans become 0/1 integers, and any other non-numeric column is written as text.
@@ -21,6 +22,8 @@ import numpy as np
 import pandas as pd
 
 MISSING_TEXT = "-666"
+# Text read as missing, as cmapPy reads GCT metadata: CMap's -666, NA (any case), NaN, empty.
+MISSING_READ = frozenset({MISSING_TEXT, "", "NA", "na", "Na", "NaN", "nan", "NAN"})
 MISSING_NUMBER = -666
 FORBIDDEN_IN_TEXT = ("\t", "\n", "\r")
 
@@ -54,7 +57,7 @@ def typed_column(values: np.ndarray) -> np.ndarray:
     if values.dtype.kind in "iuf":
         return _mark_missing_numbers(values)
     text = values.astype(object)
-    missing = text == MISSING_TEXT
+    missing = np.isin(text, list(MISSING_READ))
     if len(text) and missing.all():
         return np.full(len(text), np.nan)
     numbers = _as_numbers(text[~missing])

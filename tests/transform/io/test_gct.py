@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+import h5py
 import numpy as np
 import pandas as pd
 import pytest
@@ -257,3 +258,35 @@ def test_missing_value_spellings_read_as_nan(tmp_path: Path) -> None:
     values = read_gct(path).values
     assert np.isnan(values[0, :2]).all()
     assert values[0, 2] == np.float32(11.4486)
+
+
+MISSING_SPELLINGS = ["NA", "na", "NaN", "", "-666"]
+
+
+def test_every_missing_spelling_reads_as_missing_and_numbers_stay_numeric(tmp_path: Path) -> None:
+    """cmapPy reads NA, na, NaN, an empty cell and -666 in GCT metadata as missing; a number
+    column holding them comes back as numbers, and the GCTX holding the same text reads alike."""
+    n = len(MISSING_SPELLINGS) + 1
+    ids = [f"S{i}" for i in range(n)]
+    doses = ["10", *MISSING_SPELLINGS]
+    names = ["drug", *MISSING_SPELLINGS]
+    lines = ["#1.3", f"1\t{n}\t1\t2", "\t".join(["id", "pr_gene_symbol", *ids]),
+             "\t".join(["pert_dose", "na", *doses]), "\t".join(["pert_iname", "na", *names]),
+             "\t".join(["G1", "TP53", *["1.5"] * n])]  # fmt: skip
+    gct = tmp_path / "missing.gct"
+    gct.write_text("\n".join(lines) + "\n")
+    cols = read_gct(gct).col_meta
+    assert cols["pert_dose"].dtype == np.float64
+    assert cols["pert_dose"].iloc[0] == 10.0
+    assert cols["pert_dose"].iloc[1:].isna().all()
+    assert cols["pert_iname"].iloc[0] == "drug"
+    assert cols["pert_iname"].iloc[1:].isna().all()
+    gctx = tmp_path / "missing.gctx"
+    with h5py.File(gctx, "w") as file:
+        file.create_dataset("0/DATA/0/matrix", data=np.full((n, 1), 1.5, dtype=np.float32))
+        file.create_dataset("0/META/ROW/id", data=np.array([b"G1"]))
+        file.create_dataset("0/META/COL/id", data=np.array(ids, dtype="S"))
+        file.create_dataset("0/META/COL/pert_dose", data=np.array(doses, dtype="S"))
+        file.create_dataset("0/META/COL/pert_iname", data=np.array(names, dtype="S"))
+    from_gctx = read_gctx(gctx).col_meta
+    pd.testing.assert_frame_equal(from_gctx, cols, check_names=False)
