@@ -82,6 +82,29 @@ def build_index(source: SignatureSource, directory: Path, settings: BuildSetting
     directory.mkdir(parents=True, exist_ok=True)
     work = directory / f".build-{os.getpid()}-{int(time.time())}"
     work.mkdir()
+    try:
+        return _build_in(
+            work,
+            source,
+            genes,
+            meta,
+            order,
+            directory,
+            settings,
+            started,
+            provenance=provenance,
+            companions=companions,
+            progress=progress,
+        )
+    finally:
+        shutil.rmtree(work, ignore_errors=True)  # renamed away on success; gone on failure
+
+
+def _build_in(work: Path, source: SignatureSource, genes: list[str], meta: pd.DataFrame,
+              order: np.ndarray, directory: Path, settings: BuildSettings, started: float, *,
+              provenance: dict | None, companions: Mapping[str, Path] | None,
+              progress: Callable[[str], None]) -> dict:  # fmt: skip
+    """Every file of the version into `work`, then renamed into place and published."""
     (work / "genes.txt").write_text("".join(f"{g}\n" for g in genes), encoding="utf-8")
     write_metadata(work / "metadata.h5", meta.iloc[order].reset_index(drop=True))
     basis = _basis(source, len(genes), settings)

@@ -73,6 +73,7 @@ def write_metadata(path: Path, table: pd.DataFrame) -> None:
         text = h5py.string_dtype()
         out.create_dataset("sig_id", data=table["sig_id"].astype(str).to_numpy(object), dtype=text)
         out.attrs["columns"] = [str(name) for name in table.columns.drop("sig_id")]
+        out.create_group("columns")  # there even when the signatures carry nothing but ids
         for name in table.columns.drop("sig_id"):
             group = out.create_group(f"columns/{name}")
             column = table[name]
@@ -102,7 +103,8 @@ class SignatureTable:
         with h5py.File(path, "r") as file:
             sig_ids = pd.Index(file["sig_id"].asstr()[()], name="sig_id")
             columns: dict[str, pd.Categorical | np.ndarray] = {}
-            names = [str(name) for name in file.attrs.get("columns", list(file["columns"]))]
+            stored = file.attrs["columns"] if "columns" in file.attrs else list(file["columns"])
+            names = [str(name) for name in stored]
             for name in names:
                 group = file["columns"][name]
                 if "values" in group:

@@ -159,3 +159,26 @@ class _Log:
 
     def flush(self) -> None:
         pass
+
+
+def test_signatures_with_nothing_but_ids_build_and_load(tmp_path: Path) -> None:
+    genes = [f"G{g:03d}" for g in range(60)]
+    values = pd.DataFrame(structured_signatures(60, 60, seed=1), index=genes)
+    bare = FrameSource(values, pd.DataFrame({"sig_id": [f"S{i}" for i in range(60)]}))
+    manifest = build_index(bare, tmp_path / "index", SMALL)
+    index = SearchIndex.open(tmp_path / "index")
+    assert manifest["n_signatures"] == index.n_signatures == 60
+    assert index.table.rows(np.arange(3)).columns.tolist() == ["sig_id"]
+    assert list((tmp_path / "index").glob(".build-*")) == []
+
+
+def test_a_failed_build_leaves_no_partial_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("the calibration failed")
+
+    monkeypatch.setattr("search.engine.build.recall.calibrate", broken)
+    with pytest.raises(RuntimeError, match="calibration failed"):
+        build_index(small_source(n_sigs=60), tmp_path / "index", SMALL)
+    assert list((tmp_path / "index").iterdir()) == []
