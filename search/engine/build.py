@@ -6,7 +6,7 @@ layout.py), then publishes it:
 1. order the signatures by BuildSettings.order_by (perturbation type, cell line, perturbagen), so
    a filter on those reads a contiguous span of columns;
 2. fit the fast mode's PCA basis on a random sample of signatures (standardized centred ranks);
-3. stream blocks of signatures: rank each (stable argsort: ties in gene-space order), write the
+3. stream blocks of signatures: rank each (ties take the largest rank, as SigCom's), write the
    gene-major ranks (and values), the value statistics, the top genes, the embedding and, for
    small indexes, the signature-major flat vectors;
 4. build the FAISS index over the embedding, calibrate the fast mode and measure its recall@100
@@ -173,23 +173,42 @@ def _basis(source: SignatureSource, n_genes: int, settings: BuildSettings) -> np
 
 
 def ranks_of(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(ranks, order) of each row: ranks 1 = smallest ... G (uint16), ties in gene order.
+    """(ranks, order) of each row: ranks 1 = smallest ... G (uint16), and the stable sort order.
 
-    The result of a stable sort; for floats a quicksort (several times faster) is kept for the
-    rows without ties and the rare rows with ties are sorted again, stably. 16-bit keys take
-    numpy's stable radix sort directly."""
+    Tied values share the largest rank of their run, as SigCom LINCS's rank files do (its
+    `ranksHash`: sort, then each value maps to the last index it holds), so [0.5, -1, 0, 0.5]
+    ranks [4, 1, 2, 4]; `order` keeps ties in gene order (the top genes of a signature).
+    For floats a quicksort (several times faster) is kept for the rows without ties and the rare
+    rows with ties are sorted again, stably. 16-bit keys take numpy's stable radix sort directly."""
     if not np.all(np.isfinite(values)):
         raise ValueError("a signature holds NaN or infinite values")
     if values.dtype.itemsize <= 2:
         order = np.argsort(values, axis=1, kind="stable")
     else:
         order = np.argsort(values, axis=1)
-        ordered = np.take_along_axis(values, order, axis=1)
-        for row in np.flatnonzero((ordered[:, 1:] == ordered[:, :-1]).any(axis=1)):
+    ordered = np.take_along_axis(values, order, axis=1)
+    tied = np.flatnonzero((ordered[:, 1:] == ordered[:, :-1]).any(axis=1))
+    if values.dtype.itemsize > 2:
+        for row in tied:
             order[row] = np.argsort(values[row], kind="stable")
     ranks = np.empty(values.shape, dtype=np.uint16)
     np.put_along_axis(ranks, order, np.arange(1, values.shape[1] + 1, dtype=np.uint16)[None], 1)
+    if tied.size:
+        ranks[tied] = _tied_ranks(values[tied], order[tied])
     return ranks, order
+
+
+def _tied_ranks(values: np.ndarray, order: np.ndarray) -> np.ndarray:
+    """Ranks where tied values take the largest rank of their run (rows of values, sort order)."""
+    ordered = np.take_along_axis(values, order, axis=1)
+    n = values.shape[1]
+    last = np.ones(values.shape, dtype=bool)
+    last[:, :-1] = ordered[:, 1:] != ordered[:, :-1]
+    at = np.where(last, np.arange(n)[None], n)
+    run_end = np.minimum.accumulate(at[:, ::-1], axis=1)[:, ::-1]
+    ranks = np.empty(values.shape, dtype=np.uint16)
+    np.put_along_axis(ranks, order, (run_end + 1).astype(np.uint16), 1)
+    return ranks
 
 
 def standardized(ranks: np.ndarray, n_genes: int) -> np.ndarray:

@@ -43,9 +43,19 @@ def signature_metadata(n: int, seed: int = 0) -> pd.DataFrame:
 
 @pytest.fixture(scope="session")
 def indexed(tmp_path_factory: pytest.TempPathFactory) -> Indexed:
-    genes = [f"GENE{g:04d}" for g in range(N_GENES)]
-    values = structured_signatures(N_GENES, N_SIGS, seed=7)
-    meta = signature_metadata(N_SIGS)
+    return build_indexed(structured_signatures(N_GENES, N_SIGS, seed=7), tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def indexed_ties(tmp_path_factory: pytest.TempPathFactory) -> Indexed:
+    """Signatures whose values are rounded to one decimal: most genes tie with others."""
+    values = np.round(structured_signatures(N_GENES, 600, seed=8), 1)
+    return build_indexed(values, tmp_path_factory)
+
+
+def build_indexed(values: np.ndarray, tmp_path_factory: pytest.TempPathFactory) -> Indexed:
+    genes = [f"GENE{g:04d}" for g in range(values.shape[0])]
+    meta = signature_metadata(values.shape[1])
     directory = tmp_path_factory.mktemp("index")
     build_index(FrameSource(pd.DataFrame(values, index=genes), meta), directory, TEST_BUILD)
     index = SearchIndex.open(directory)

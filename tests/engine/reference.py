@@ -13,11 +13,16 @@ import pandas as pd
 
 
 def reference_ranks(values: np.ndarray) -> np.ndarray:
-    """(G, N) values -> ranks 1 = smallest ... G per column, ties in gene order."""
+    """(G, N) values -> ranks 1 = smallest ... G per column, tied values sharing the largest rank
+    of their run, as SigCom LINCS builds its rank files (MaayanLab/enrichmentAPI and the Signature
+    Commons controller, `ranksHash`: sort the values ascending, map each value to the last
+    position it takes in the sorted list, rank = that position + 1)."""
     ranks = np.zeros(values.shape, dtype=np.int64)
     for j in range(values.shape[1]):
-        order = sorted(range(values.shape[0]), key=lambda g: (values[g, j], g))
-        ranks[order, j] = np.arange(1, values.shape[0] + 1)
+        last_position = {}
+        for position, value in enumerate(sorted(values[:, j].tolist())):
+            last_position[value] = position
+        ranks[:, j] = [last_position[value] + 1 for value in values[:, j].tolist()]
     return ranks
 
 

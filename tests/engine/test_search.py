@@ -6,6 +6,7 @@ import pytest
 
 from search import gpu
 from search.engine import kernels
+from search.engine.build import ranks_of
 from search.engine.errors import InvalidQueryError
 from search.engine.fast import FastSettings
 from tests.engine.conftest import Indexed
@@ -224,3 +225,33 @@ def test_text_filters_match_regardless_of_case_and_report_what_matched_nothing(
     assert doses.filters == {"pert_dose": {"read_as": {}, "unmatched": ["7"]}}
     none = indexed.index.search(up, down, filters={"pert_dose": {"min": 10**6}}, k=5)
     assert none.filters["pert_dose"]["unmatched"] == ["1000000.."]
+
+
+def test_tied_values_share_the_largest_rank_as_sigcom_ranks_them(indexed_ties: Indexed) -> None:
+    stored = np.asarray(indexed_ties.index.ranks[:, :]).astype(np.int64)
+    assert np.array_equal(stored, indexed_ties.ranks)  # the reference written from SigCom's code
+    column = indexed_ties.values[:, 0]
+    distinct, counts = np.unique(column, return_counts=True)
+    shared = distinct[counts > 1][0]
+    tied = np.flatnonzero(column == shared)
+    assert len(tied) > 1
+    assert set(stored[tied, 0]) == {int((column <= shared).sum())}  # the run's largest rank
+
+
+@pytest.mark.parametrize("path", ["exact", "flat"])
+def test_scores_over_tied_values_agree_with_the_reference(indexed_ties: Indexed, path: str) -> None:
+    up, down = query(indexed_ties, seed=21)
+    result = indexed_ties.index.search(up, down, k=30, path=path)
+    reference = reference_scores(indexed_ties.values, rows_of(indexed_ties, up),
+                                 rows_of(indexed_ties, down), ranks=indexed_ties.ranks)  # fmt: skip
+    positions = reference_top(reference, "both", 30)
+    rtol = 1e-6 if path == "flat" else 1e-9
+    assert_matches_reference(result, reference, positions, indexed_ties.index, rtol, COLUMNS)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.float16])
+def test_ranks_of_gives_ties_their_runs_largest_rank_and_keeps_the_gene_order(dtype) -> None:
+    values = np.array([[0.5, -1, 0, 0.5, 2, 0, 0], [3, 2, 1, 0, -1, -2, -3]], dtype=dtype)
+    ranks, order = ranks_of(values)
+    assert ranks.tolist() == [[6, 1, 4, 6, 7, 4, 4], [7, 6, 5, 4, 3, 2, 1]]
+    assert order[0].tolist() == [1, 2, 5, 6, 0, 3, 4]  # ties in gene order: the top genes
