@@ -31,7 +31,7 @@ def _gene_links(genes: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def signature_detail(*, sig_id: str, n_genes: int = 50) -> dict[str, Any]:
     index = search_index()
-    detail = index.signature(sig_id, n=n_genes)
+    detail = index.signature(sig_id, n=min(n_genes, index.top_genes.shape[2]))
     meta = {key: json_value(value) for key, value in detail.items()
             if key not in ("top_up", "top_down")}  # fmt: skip
     return {

@@ -180,6 +180,12 @@ class SearchIndex:
     def signature(self, sig_id: str, n: int = 50) -> dict[str, Any]:
         """A signature's metadata and its n most raised and n most lowered genes, with values
         (CD where the index stores values, else the rank) and ranks (1 = most raised/lowered)."""
+        stored = self.top_genes.shape[2]
+        if n > stored:
+            raise InvalidQueryError(
+                f"n is at most {stored}: the genes the index stores per signature and side",
+                field="n",
+            )
         at = self.table.position(sig_id)
         detail = self.table.rows(np.array([at])).iloc[0].to_dict()
         source = self.values if self.values is not None else self.ranks

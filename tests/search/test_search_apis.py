@@ -12,6 +12,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from search.batches import batch_folder, batch_search_run
+from search.index_access import search_index
 from search.models import BatchSearch, BatchStatus, StoredSearch
 from search.searches import SearchOptions
 from tests.engine.reference import reference_scores, reference_top
@@ -202,3 +203,14 @@ def test_a_filter_value_that_matches_nothing_is_named_in_the_answer_and_page(
     page = api.get(body["permalink"]).content.decode()
     assert "no signature has NO_SUCH_CELL" in page
     assert f"{cell.lower()} read as {cell}" in page
+
+
+def test_more_genes_than_the_index_stores_per_signature_are_refused_with_the_limit(
+    api: APIClient, serve_portal_index: PortalIndex
+) -> None:
+    sig_id = serve_portal_index.meta["sig_id"].iloc[7]
+    stored = int(search_index().top_genes.shape[2])
+    assert api.get(f"/api/signatures/{sig_id}/genes", {"n": stored}).status_code == 200
+    response = api.get(f"/api/signatures/{sig_id}/genes", {"n": stored + 1})
+    assert response.status_code == 400
+    assert f"n is at most {stored}" in response.json()["detail"]

@@ -136,3 +136,9 @@ def test_a_search_gmt_of_several_queries_is_refused_naming_them() -> None:
 def test_a_query_with_two_sets_of_one_side_is_refused() -> None:
     with pytest.raises(QueryError, match="two down sets"):
         batch_queries("A_dn\td\tTP53\nA_down\td\tMDM2\n")
+
+
+def test_a_gmt_starting_with_a_byte_order_mark_names_its_first_query_plainly() -> None:
+    queries = batch_queries("\ufeffDUP_up\td\tTP53\nDUP_dn\td\tMDM2\n")
+    assert [query["name"] for query in queries] == ["DUP"]
+    assert (queries[0]["up"], queries[0]["down"]) == (["TP53"], ["MDM2"])

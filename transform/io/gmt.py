@@ -24,6 +24,7 @@ class GeneSet:
 def parse_gmt(text: str, *, source: str = "GMT") -> list[GeneSet]:
     sets: list[GeneSet] = []
     seen: set[str] = set()
+    text = text.removeprefix("\ufeff")  # a byte-order mark (Windows editors) is not a name
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
