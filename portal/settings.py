@@ -118,6 +118,9 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_RATES": {
         "search": env_str("THROTTLE_SEARCH", "120/min"),
         "batch": env_str("THROTTLE_BATCH", "20/hour"),
+        # the reads that cost like a search: a gene's signatures (up to 1,000 rows a side and
+        # type), resolving up to 5,000 identifiers
+        "lookup": env_str("THROTTLE_LOOKUP", "300/min"),
     },
     "NUM_PROXIES": env_int(
         "NUM_PROXIES", 0

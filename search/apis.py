@@ -11,6 +11,7 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from search.downloads import download_files
@@ -82,6 +83,9 @@ class GeneDetailApi(APIView):
 
 
 class GeneResolveApi(APIView):
+    throttle_classes = [ScopedRateThrottle]
+    throttle_scope = "lookup"
+
     class InputSerializer(serializers.Serializer):
         identifiers = serializers.ListField(
             child=StrictCharField(max_length=MAX_IDENTIFIER_LENGTH),

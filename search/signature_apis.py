@@ -7,6 +7,7 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from search.signature_pages import (
@@ -52,6 +53,9 @@ class SignatureSimilarApi(APIView):
 
 
 class GeneSignaturesApi(APIView):
+    throttle_classes = [ScopedRateThrottle]
+    throttle_scope = "lookup"
+
     class InputSerializer(serializers.Serializer):
         direction = serializers.ChoiceField(choices=["up", "down", "both"], default="both")
         pert_type = serializers.CharField(required=False, max_length=32)

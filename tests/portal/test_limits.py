@@ -28,3 +28,20 @@ def test_searches_past_the_rate_limit_get_429(monkeypatch) -> None:
     assert codes == [400, 400, 400, 429, 429]
     assert "Retry-After" in api.post("/api/search", {}, format="json")
     cache.clear()
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [("get", "/api/genes/NOT_A_GENE_AT_ALL/signatures", None),
+     ("post", "/api/genes/resolve", {"identifiers": ["TP53"]})],
+)  # fmt: skip
+def test_the_expensive_reads_are_rate_limited_too(monkeypatch, method, path, body) -> None:
+    rates = ScopedRateThrottle.THROTTLE_RATES
+    assert rates["lookup"] == "300/min"
+    monkeypatch.setattr(ScopedRateThrottle, "THROTTLE_RATES", {**rates, "lookup": "2/min"})
+    cache.clear()
+    api = APIClient()
+    codes = [getattr(api, method)(path, body, format="json").status_code for _ in range(4)]
+    assert codes[2:] == [429, 429]
+    assert 429 not in codes[:2]
+    cache.clear()
