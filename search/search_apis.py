@@ -161,6 +161,7 @@ class BatchSearchApi(APIView):
                                 filters=data["filters"])  # fmt: skip
         batch = batch_search_create(gmt=data["gmt"], options=options)
         transaction.on_commit(lambda: batch_search_run_task.delay(str(batch.id)))
+        batch.refresh_from_db()  # run already where tasks run in process: one state, not two
         return Response(batch_payload(batch), status=status.HTTP_202_ACCEPTED)
 
 

@@ -214,3 +214,18 @@ def test_more_genes_than_the_index_stores_per_signature_are_refused_with_the_lim
     response = api.get(f"/api/signatures/{sig_id}/genes", {"n": stored + 1})
     assert response.status_code == 400
     assert f"n is at most {stored}" in response.json()["detail"]
+
+
+def test_the_202_answer_of_a_batch_run_in_process_says_what_its_queries_say(
+    api: APIClient, serve_portal_index: PortalIndex, settings, tmp_path, monkeypatch
+) -> None:
+    """Outside a request transaction (runserver's default), on_commit runs the in-process task
+    at once: the 202 answer must then say done, as each of its queries does."""
+    settings.BATCHES_DIR = tmp_path
+    monkeypatch.setattr("search.search_apis.transaction.on_commit", lambda run: run())
+    genes = serve_portal_index.genes
+    gmt = "A_up\tx\t" + "\t".join(genes[:10]) + "\nB\tx\t" + "\t".join(genes[30:40])
+    body = api.post("/api/search/batch", {"gmt": gmt, "limit": 3}, format="json").json()
+    assert all(query["done"] for query in body["queries"])
+    assert (body["status"], body["n_done"]) == ("done", 2)
+    assert body["results_url"]
