@@ -43,12 +43,15 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # the API documentation's script, served from our static files
+    "corsheaders",
     "search",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "corsheaders.middleware.CorsMiddleware",
     "portal.middleware.BodySizeLimitMiddleware",
     "portal.middleware.DatabaseOutageMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -131,7 +134,14 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Signature search, gene-centric reverse search, signatures and downloads.",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
+    "REDOC_DIST": "SIDECAR",  # redoc from drf-spectacular-sidecar's static files, not a CDN
 }
+
+# Other web tools may call the public API from their pages: it takes no credentials (no cookies,
+# no sessions), so any origin may read it and send searches. Pages are not opened to them.
+CORS_ALLOW_ALL_ORIGINS = True
+CORS_URLS_REGEX = r"^/api/.*$"
+CORS_ALLOW_CREDENTIALS = False
 
 # Rate limits count in the cache: Redis when CACHE_URL is set (shared by all web processes),
 # else this process's memory.
