@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView
 
-from search import apis, search_apis, signature_apis
+from search import apis, search_apis, signature_apis, views
 
 api_patterns = [
     path("health", apis.HealthApi.as_view(), name="health"),
@@ -55,5 +55,7 @@ api_patterns = [
 
 urlpatterns = [
     path("api/", include((api_patterns, "api"))),
+    # browsers ask for /favicon.ico whatever the page's <link rel="icon"> says
+    path("favicon.ico", views.favicon),
     path("", include("search.urls")),
 ]

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from django.conf import settings
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, StreamingHttpResponse
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import get_object_or_404, redirect, render
+from django.templatetags.static import static
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_safe
 
 from search.batches import UNRESOLVED, batch_outcomes
@@ -32,6 +34,13 @@ STREAM_BLOCK = 1 << 20
 SIMILAR_ROWS = 20
 
 
+def page(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """A page: GET and HEAD only, anything else 405 with Allow. Pages change nothing, so an unsafe
+    method is refused for what it is, not with a CSRF 403 (the API's writes are DRF's)."""
+    return csrf_exempt(require_safe(view))
+
+
+@page
 def home(request: HttpRequest) -> HttpResponse:
     health = portal_health()
     index = health["search_index"]
@@ -47,6 +56,7 @@ def home(request: HttpRequest) -> HttpResponse:
     return render(request, "search/home.html", context)
 
 
+@page
 def gene_lookup(request: HttpRequest) -> HttpResponse:
     return render(request, "search/gene_lookup.html", _gene_counts())
 
@@ -58,12 +68,13 @@ def _gene_counts() -> dict[str, int]:
     }
 
 
+@page
 def downloads(request: HttpRequest) -> HttpResponse:
     files = download_files(folder=settings.DOWNLOADS_DIR)
     return render(request, "search/downloads.html", {"files": files})
 
 
-@require_safe
+@page
 def download(request: HttpRequest, name: str) -> HttpResponse:
     """One file on offer, whole or a single byte range (HTTP 206), never anything outside."""
     try:
@@ -101,6 +112,7 @@ def _read_span(path: Path, first: int, last: int) -> Iterator[bytes]:
             yield block
 
 
+@page
 def results(request: HttpRequest, search_id: str) -> HttpResponse:
     search = get_object_or_404(StoredSearch, id=search_id)
     context = {
@@ -114,11 +126,13 @@ def results(request: HttpRequest, search_id: str) -> HttpResponse:
     return render(request, "search/results.html", context)
 
 
+@page
 def batch(request: HttpRequest) -> HttpResponse:
     recent = BatchSearch.objects.order_by("-created_at")[:10]
     return render(request, "search/batch.html", {"recent": recent, "index": _index_state()})
 
 
+@page
 def batch_detail(request: HttpRequest, batch_id: str) -> HttpResponse:
     batch = get_object_or_404(BatchSearch, id=batch_id)
     queries = [{**q, "unused": [identifier for key in UNRESOLVED for identifier in q[key]]}
@@ -130,6 +144,7 @@ def _index_state() -> dict[str, object]:
     return index_state(settings.SEARCH_INDEX_DIR).as_dict()
 
 
+@page
 def signature(request: HttpRequest, sig_id: str) -> HttpResponse:
     try:
         detail = signature_detail(sig_id=sig_id)
@@ -141,6 +156,7 @@ def signature(request: HttpRequest, sig_id: str) -> HttpResponse:
     return render(request, "search/signature.html", {"sig": detail, "similar": similar})
 
 
+@page
 def gene(request: HttpRequest, identifier: str) -> HttpResponse:
     pert_type = request.GET.get("pert_type") or None
     cell_id = request.GET.get("cell_id") or None
@@ -158,3 +174,9 @@ def gene(request: HttpRequest, identifier: str) -> HttpResponse:
 
 def _unavailable(request: HttpRequest, error: Exception) -> HttpResponse:
     return render(request, "search/unavailable.html", {"reason": str(error)}, status=503)
+
+
+@page
+def favicon(request: HttpRequest) -> HttpResponse:
+    """/favicon.ico, which browsers ask for whatever a page's icon link says: the SVG icon."""
+    return redirect(static("favicon.svg"), permanent=True)

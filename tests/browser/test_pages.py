@@ -144,3 +144,16 @@ def test_the_downloads_page_lists_the_published_files(page: Page) -> None:
     assert "profiles_rnaseq_like.gctx" in names
     assert "model.pt" in names
     screenshot(page, "downloads")
+
+
+def test_the_api_documentation_renders_offline_under_the_content_security_policy(
+    page: Page,
+) -> None:
+    outside: list[str] = []  # requests answered from elsewhere (redoc's logo is blocked, unsent)
+    page.on("requestfinished", lambda request: outside.append(request.url)
+            if not request.url.startswith(("http://127.0.0.1", "http://localhost", "data:",
+                                           "blob:")) else None)  # fmt: skip
+    page.goto("/api/docs")
+    expect(page.get_by_text("LINCS RNA-seq-like portal API").first).to_be_visible(timeout=20_000)
+    expect(page.get_by_text("gene_signatures").first).to_be_attached()
+    assert outside == [], f"requests that left the portal: {outside}"
