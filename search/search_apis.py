@@ -19,7 +19,7 @@ from rest_framework.views import APIView
 from search.batches import batch_outcomes, batch_search_create
 from search.engine.gmt_queries import GmtPairingError, one_gmt_query
 from search.models import BatchSearch, BatchStatus, StoredSearch
-from search.queries import MAX_GENES, split_identifiers
+from search.queries import MAX_GENES, MIN_GENES, split_identifiers
 from search.searches import (
     FILTER_FIELDS,
     MODES,
@@ -51,7 +51,11 @@ class GeneListField(serializers.ListField):
 
 def gene_list() -> GeneListField:
     child = serializers.CharField(max_length=100)
-    return GeneListField(child=child, required=False, default=list, max_length=MAX_GENES)
+    return GeneListField(
+        child=child, required=False, default=list, max_length=MAX_GENES,
+        help_text=f"gene symbols or ids; a side given needs at least {MIN_GENES} genes the index "
+        "knows (the rank test's normal approximation), else 400 naming the count",
+    )  # fmt: skip
 
 
 def filters_field() -> serializers.DictField:

@@ -26,6 +26,7 @@ from search.examples import example_queries
 from search.health import portal_health
 from search.index_access import IndexUnavailable
 from search.models import BatchSearch, Gene, L1000Type, StoredSearch
+from search.queries import MIN_GENES
 from search.searches import SCORES
 from search.selectors import signature_facets, signature_set_current
 from search.signature_pages import gene_reverse_search, signature_detail, signature_neighbours
@@ -51,6 +52,7 @@ def home(request: HttpRequest) -> HttpResponse:
         "examples": example_queries(),
         "examples_json": [example.as_dict() for example in example_queries()],
         "facets": signature_facets(signature_set=signature_set),
+        "min_genes": MIN_GENES,
         **_gene_counts(),
     }
     return render(request, "search/home.html", context)

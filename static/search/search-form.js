@@ -17,13 +17,20 @@
   }
 
   function showErrors(body) {
+    // A refusal of the API: {"detail": message, "field": side, "report": ...} for a query that
+    // cannot run, or {field: [messages]} for invalid input. Each message goes beside its field.
     for (const name of sides) document.getElementById("error-" + name).textContent = "";
     const messages = [];
+    const place = (field, text) => {
+      const slot = document.getElementById("error-" + field);
+      if (slot) slot.textContent = text;
+      else messages.push(field === "detail" ? text : field + ": " + text);
+    };
+    if (typeof body.detail === "string") place(body.field || "detail", body.detail);
     for (const [field, value] of Object.entries(body)) {
+      if (["detail", "field", "report"].includes(field)) continue;
       const text = Array.isArray(value) ? value.join(" ") : typeof value === "string" ? value : "";
-      const slot = document.getElementById("error-" + (body.field || field));
-      if (slot && text) slot.textContent = text;
-      else if (text) messages.push(field === "detail" ? text : field + ": " + text);
+      if (text) place(field, text);
     }
     status.textContent = messages.join(" ");
   }

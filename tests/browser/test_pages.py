@@ -157,3 +157,13 @@ def test_the_api_documentation_renders_offline_under_the_content_security_policy
     expect(page.get_by_text("LINCS RNA-seq-like portal API").first).to_be_visible(timeout=20_000)
     expect(page.get_by_text("gene_signatures").first).to_be_attached()
     assert outside == [], f"requests that left the portal: {outside}"
+
+
+def test_a_side_below_the_minimum_shows_the_apis_reason_beside_it(page: Page) -> None:
+    page.goto("/")
+    expect(page.locator("#minimum")).to_contain_text("at least 5 genes")
+    page.fill("#up", "TP53\nMDM2\nCDKN1A")
+    page.fill("#down", "")
+    page.locator("#search-button").click()
+    expect(page.locator("#error-up")).to_contain_text("only 3 of the 3 up genes can be searched")
+    expect(page.locator("#error-up")).to_contain_text("at least 5 are needed")
