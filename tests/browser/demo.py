@@ -2,7 +2,9 @@
 
 Training is cut to a few epochs (the pages, not the model, are under test here); every other step
 is the demo pipeline's own: world, both trainings, bundle, convert, signatures, publish, the search
-index, the database. Built under var/test-demo and reused while its stamp matches STEPS.
+index, the database. Built under var/test-demo and reused while each step's stamp matches: the
+stamp is keyed on the step's command and on the code that makes the artifacts (every .py file of
+transform/ and search/, and the gene reference), so a change of that code builds them again.
 """
 
 from __future__ import annotations
@@ -55,12 +57,28 @@ def demo_environment(data: Path) -> dict[str, str]:
     return env
 
 
+def code_digest() -> str:
+    """SHA-256 over the code and reference data that make the demo artifacts."""
+    digest = hashlib.sha256()
+    files = [*sorted((REPO / "transform").rglob("*.py")), *sorted((REPO / "search").rglob("*.py")),
+             *sorted((REPO / "search" / "reference").rglob("*.*"))]  # fmt: skip
+    for path in files:
+        digest.update(str(path.relative_to(REPO)).encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def step_key(command: list[str], code: str) -> str:
+    return hashlib.sha256(json.dumps([code, *command[1:]]).encode()).hexdigest()[:16]
+
+
 def build_demo(data: Path = DEMO_DIR) -> Path:
     """Run the steps not yet done (a stamp per step), so an interrupted build resumes."""
     data.mkdir(parents=True, exist_ok=True)
     env = demo_environment(data)
+    code = code_digest()
     for number, command in enumerate(steps(data)):
-        key = hashlib.sha256(json.dumps(command[1:]).encode()).hexdigest()[:16]
+        key = step_key(command, code)
         stamp = data / f".step-{number:02d}-{key}"
         if stamp.exists():
             continue

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import pytest
 from django.test import override_settings
+from kombu import Connection
 from rest_framework.test import APIClient
 
 from tests.conftest import REDIS_URL
@@ -31,13 +33,20 @@ def test_the_embedded_default_is_healthy_with_eager_tasks_and_no_index(tmp_path:
 
 
 @pytest.mark.services
-def test_it_reaches_the_running_redis_broker() -> None:
+def test_it_reaches_the_running_redis_broker_and_times_the_connection(monkeypatch) -> None:
+    connect = Connection.ensure_connection
+
+    def slow_connect(self: Connection, *args: object, **kwargs: object) -> object:
+        time.sleep(0.05)  # the latency reported must include the connection's own time
+        return connect(self, *args, **kwargs)
+
+    monkeypatch.setattr(Connection, "ensure_connection", slow_connect)
     with override_settings(CELERY_BROKER_URL=REDIS_URL):
         code, body = _health()
     assert code == 200
     assert body["broker"]["ok"] is True
     assert body["broker"]["mode"] == "broker"
-    assert body["broker"]["latency_ms"] >= 0
+    assert body["broker"]["latency_ms"] >= 50
 
 
 def test_an_unreachable_broker_degrades_the_portal_and_hides_the_password() -> None:
