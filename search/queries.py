@@ -9,11 +9,11 @@ to say (`not_in_index`), added by the caller.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from search.engine.errors import PortalError
-from search.engine.genes import GeneResolver, ResolutionStatus
+from search.engine.genes import GeneResolver, Resolution, ResolutionStatus
 
 MIN_GENES = 5  # per non-empty side, after resolution
 MAX_GENES = 2000  # identifiers per side
@@ -35,11 +35,13 @@ class SideReport:
     repeated: list[str] = field(default_factory=list)
     in_both: list[str] = field(default_factory=list)
     not_in_index: list[str] = field(default_factory=list)
+    resolved: list[dict[str, str]] = field(default_factory=list)  # {query, symbol, by} renamed
 
     def as_dict(self) -> dict[str, object]:
         return {
             "submitted": self.submitted,
             "matched": self.matched,
+            "resolved": self.resolved,
             "unknown": self.unknown,
             "ambiguous": self.ambiguous,
             "repeated": self.repeated,
@@ -53,34 +55,53 @@ def split_identifiers(text: str) -> list[str]:
     return [item for item in SEPARATORS.split(text) if item]
 
 
-def resolve_side(identifiers: Sequence[str], resolver: GeneResolver) -> SideReport:
+def resolve_side(identifiers: Sequence[str], resolver: GeneResolver,
+                 choices: Mapping[str, str] | None = None) -> SideReport:  # fmt: skip
+    """The side's genes; an ambiguous identifier takes the candidate `choices` names for it (one
+    of its candidates), and every identifier read as another symbol is reported (IL8 -> CXCL8)."""
     report = SideReport(submitted=len(identifiers))
     seen: set[str] = set()
     for resolution in resolver.resolve_many(list(identifiers)):
+        symbol, by = _symbol_of(resolution, resolver, choices or {})
         if resolution.status is ResolutionStatus.UNKNOWN:
             report.unknown.append(resolution.query)
-        elif resolution.status is ResolutionStatus.AMBIGUOUS:
+        elif symbol is None:
             candidates = [resolver.genes[i].symbol for i in resolution.entrez_ids]
             report.ambiguous.append({"query": resolution.query, "candidates": candidates})
+        elif symbol in seen:
+            report.repeated.append(resolution.query)
         else:
-            symbol = resolver.genes[resolution.entrez_ids[0]].symbol
-            if symbol in seen:
-                report.repeated.append(resolution.query)
-            else:
-                seen.add(symbol)
-                report.matched.append(symbol)
+            seen.add(symbol)
+            report.matched.append(symbol)
+            if resolution.query != symbol:
+                report.resolved.append({"query": resolution.query, "symbol": symbol, "by": by})
     return report
 
 
-def resolve_query(*, up: Sequence[str], down: Sequence[str],
-                  resolver: GeneResolver) -> tuple[SideReport, SideReport]:  # fmt: skip
+def _symbol_of(resolution: Resolution, resolver: GeneResolver,
+               choices: Mapping[str, str]) -> tuple[str | None, str]:  # fmt: skip
+    """(symbol, how it was found) of a resolution; (None, "") when it stays ambiguous."""
+    if resolution.status is ResolutionStatus.RESOLVED:
+        return resolver.genes[resolution.entrez_ids[0]].symbol, str(resolution.matched_by)
+    if resolution.status is ResolutionStatus.AMBIGUOUS:
+        candidates = [resolver.genes[i].symbol for i in resolution.entrez_ids]
+        chosen = choices.get(resolution.query)
+        if chosen in candidates:
+            return chosen, "your choice among " + ", ".join(candidates)
+    return None, ""
+
+
+def resolve_query(
+    *, up: Sequence[str], down: Sequence[str], resolver: GeneResolver,
+    choices: Mapping[str, str] | None = None,
+) -> tuple[SideReport, SideReport]:  # fmt: skip
     """Both sides resolved, genes on both sides set aside; refuses what cannot be searched."""
     if not up and not down:
         raise QueryError("give up genes, down genes or both", field="up")
     for name, side in (("up", up), ("down", down)):
         if len(side) > MAX_GENES:
             raise QueryError(f"{len(side)} {name} genes: at most {MAX_GENES} per side", field=name)
-    reports = resolve_side(up, resolver), resolve_side(down, resolver)
+    reports = resolve_side(up, resolver, choices), resolve_side(down, resolver, choices)
     both = set(reports[0].matched) & set(reports[1].matched)
     for report in reports:
         report.in_both = [symbol for symbol in report.matched if symbol in both]

@@ -72,6 +72,11 @@ class SearchInput(serializers.Serializer):
     score = serializers.ChoiceField(choices=list(SCORES), default="rank")
     limit = serializers.IntegerField(min_value=1, max_value=MAX_LIMIT, default=100)
     filters = filters_field()
+    choices = serializers.DictField(
+        child=serializers.CharField(max_length=100), required=False, default=dict,
+        help_text="for an ambiguous identifier (an alias of several genes, e.g. MDR1), the "
+        "candidate to use: {\"MDR1\": \"ABCB1\"}; the report lists every identifier's candidates",
+    )  # fmt: skip
 
     def validate_filters(self, filters: dict[str, list[str]]) -> dict[str, list[str]]:
         unknown = sorted(set(filters) - set(FILTER_FIELDS))
@@ -113,7 +118,7 @@ class SearchApi(APIView):
         body.is_valid(raise_exception=True)
         data = body.validated_data
         options = SearchOptions(mode=data["mode"], score=data["score"], limit=data["limit"],
-                                filters=data["filters"])  # fmt: skip
+                                filters=data["filters"], choices=data["choices"])  # fmt: skip
         search = signature_search(up=data["up"], down=data["down"], options=options)
         return Response(search_payload(search), status=status.HTTP_201_CREATED)
 

@@ -37,17 +37,19 @@ class SearchOptions:
     score: str = "rank"
     limit: int = 100
     filters: dict[str, list[str]] = field(default_factory=dict)
+    choices: dict[str, str] = field(default_factory=dict)  # ambiguous identifier -> candidate
 
     def as_dict(self) -> dict[str, Any]:
         return {"mode": self.mode, "score": self.score, "limit": self.limit,
-                "filters": self.filters}  # fmt: skip
+                "filters": self.filters, "choices": self.choices}  # fmt: skip
 
 
 def signature_search(*, up: Sequence[str], down: Sequence[str], options: SearchOptions,
                      store: bool = True) -> StoredSearch:  # fmt: skip
     """Resolve, score every (filtered) signature, keep the top `limit` of the mode asked for."""
     index = search_index()
-    up_report, down_report = resolve_query(up=up, down=down, resolver=gene_resolver())
+    up_report, down_report = resolve_query(up=up, down=down, resolver=gene_resolver(),
+                                           choices=options.choices)  # fmt: skip
     for report in (up_report, down_report):
         report.not_in_index = [gene for gene in report.matched if not index.has_gene(gene)]
         report.matched = [gene for gene in report.matched if index.has_gene(gene)]

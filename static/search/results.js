@@ -2,6 +2,21 @@
 (function () {
   "use strict";
   const data = JSON.parse(document.getElementById("results-data").textContent);
+  const query = JSON.parse(document.getElementById("query-data").textContent);
+
+  // An ambiguous identifier's candidate, picked: the same search again with that choice.
+  for (const button of document.querySelectorAll("button.choose")) {
+    button.addEventListener("click", async () => {
+      const choices = { ...(query.choices || {}), [button.dataset.query]: button.dataset.candidate };
+      const response = await fetch("/api/search", {
+        method: "POST", headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ ...query, choices: choices }),
+      });
+      const body = await response.json().catch(() => ({ detail: response.statusText }));
+      if (response.ok) window.location.assign(body.permalink);
+      else button.parentElement.append(" " + (body.detail || JSON.stringify(body)));
+    });
+  }
   const table = document.getElementById("results-table");
   const consensusTable = document.getElementById("consensus-table");
   const directionFilter = document.getElementById("direction-filter");

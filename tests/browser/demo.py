@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -74,9 +75,12 @@ def step_key(command: list[str], code: str) -> str:
 
 def build_demo(data: Path = DEMO_DIR) -> Path:
     """Run the steps not yet done (a stamp per step), so an interrupted build resumes."""
-    data.mkdir(parents=True, exist_ok=True)
-    env = demo_environment(data)
     code = code_digest()
+    if not (data / f".code-{code[:16]}").exists():  # other code made what is there: start afresh
+        shutil.rmtree(data, ignore_errors=True)
+    data.mkdir(parents=True, exist_ok=True)
+    (data / f".code-{code[:16]}").touch()
+    env = demo_environment(data)
     for number, command in enumerate(steps(data)):
         key = step_key(command, code)
         stamp = data / f".step-{number:02d}-{key}"

@@ -167,3 +167,15 @@ def test_a_side_below_the_minimum_shows_the_apis_reason_beside_it(page: Page) ->
     page.locator("#search-button").click()
     expect(page.locator("#error-up")).to_contain_text("only 3 of the 3 up genes can be searched")
     expect(page.locator("#error-up")).to_contain_text("at least 5 are needed")
+
+
+def test_an_ambiguous_alias_can_be_settled_on_the_results_page(page: Page) -> None:
+    page.goto("/")
+    page.fill("#up", "FKBP5\nTSC22D3\nPER1\nZBTB16\nKLF15\nDUSP1\nMDR1\nIL8")
+    page.fill("#down", "")
+    page.locator("#search-button").click()
+    page.wait_for_url("**/search/**")
+    expect(page.locator("#query-report")).to_contain_text("IL8 → CXCL8")
+    page.locator("button.choose[data-query='MDR1'][data-candidate='ABCB1']").click()
+    page.wait_for_function("() => !document.querySelector(\"button.choose[data-query='MDR1']\")")
+    expect(page.locator("#query-report")).to_contain_text("MDR1 → ABCB1")

@@ -229,3 +229,28 @@ def test_the_202_answer_of_a_batch_run_in_process_says_what_its_queries_say(
     assert all(query["done"] for query in body["queries"])
     assert (body["status"], body["n_done"]) == ("done", 2)
     assert body["results_url"]
+
+
+def test_the_report_says_what_each_identifier_was_read_as_and_a_choice_settles_an_alias(
+    api: APIClient, serve_portal_index: PortalIndex
+) -> None:
+    genes = serve_portal_index.genes
+    query = {"up": [*genes[:10], "IL8", "7157", "MDR1"], "down": genes[15:30], "limit": 5}
+    body = api.post("/api/search", query, format="json").json()
+    up = body["report"]["up"]
+    read_as = {item["query"]: item["symbol"] for item in up["resolved"]}
+    assert read_as == {"IL8": "CXCL8", "7157": "TP53"}
+    ambiguous = {item["query"]: item["candidates"] for item in up["ambiguous"]}
+    candidates = ambiguous["MDR1"]
+    assert len(candidates) > 1
+    chosen = api.post("/api/search", {**query, "choices": {"MDR1": candidates[-1]}},
+                      format="json").json()  # fmt: skip
+    up = chosen["report"]["up"]
+    assert up["ambiguous"] == []
+    assert {item["query"]: item["symbol"] for item in up["resolved"]}["MDR1"] == candidates[-1]
+    assert chosen["query"]["choices"] == {"MDR1": candidates[-1]}
+    refused = api.post("/api/search", {**query, "choices": {"MDR1": "TP53"}}, format="json").json()
+    assert [item["query"] for item in refused["report"]["up"]["ambiguous"]] == ["MDR1"]
+    page = api.get(body["permalink"]).content.decode()
+    assert "IL8 → CXCL8" in page
+    assert f'data-query="MDR1" data-candidate="{candidates[-1]}"' in page
