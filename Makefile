@@ -80,7 +80,8 @@ $(DATA_DIR)/downloads/signatures_metadata.tsv: $(SIGNATURES)/manifest.json
 index: $(DATA_DIR)/index/index.json
 
 $(DATA_DIR)/index/index.json: $(SIGNATURES)/manifest.json | setup-db
-	DEBUG=$${DEBUG:-1} $(PY) manage.py build_search_index --signatures $(SIGNATURES)
+	DEBUG=$${DEBUG:-1} DATA_DIR=$(abspath $(DATA_DIR)) $(PY) manage.py build_search_index \
+	  --signatures $(SIGNATURES)
 
 benchmark-load: install
 	$(PY) -m benchmarks.load --data $(DATA_DIR)
@@ -122,12 +123,29 @@ compare-real: $(WORLD)/world.json
 	$(PY) -m transform world --compare-real --size $(WORLD_SIZE) --seed $(WORLD_SEED) --out $(WORLD)
 
 setup-db: install
-	DEBUG=$${DEBUG:-1} $(PY) manage.py migrate --noinput
-	DEBUG=$${DEBUG:-1} $(PY) manage.py load_genes
+	DEBUG=$${DEBUG:-1} DATA_DIR=$(abspath $(DATA_DIR)) $(PY) manage.py migrate --noinput
+	DEBUG=$${DEBUG:-1} DATA_DIR=$(abspath $(DATA_DIR)) $(PY) manage.py load_genes
 
-serve: install
+# Served without Django's debug pages, which show the settings and the process environment to any
+# request: a local, single-user default (SQLite, a secret key of its own under DATA_DIR, plain
+# HTTP on HOST). `DEBUG=1 make serve` is the developer's switch. Production: docker/README.md.
+EMBEDDED_ENV = DEBUG=0 DATA_DIR=$(abspath $(DATA_DIR)) \
+  DATABASE_URL=sqlite:///$(abspath $(DATA_DIR))/portal.sqlite3 \
+  SECRET_KEY="$$(cat $(DATA_DIR)/secret_key)" ALLOWED_HOSTS=$(HOST),localhost,127.0.0.1 \
+  SECURE_SSL_REDIRECT=0 SECURE_HSTS_SECONDS=0
+
+$(DATA_DIR)/secret_key:
+	mkdir -p $(DATA_DIR)
+	umask 077 && $(PYTHON) -c "import secrets; print(secrets.token_urlsafe(50))" > $@
+
+serve: install $(DATA_DIR)/secret_key
 	@echo "Serving the portal on http://$(HOST):$(PORT)/ (Ctrl-C stops it)"
-	DEBUG=$${DEBUG:-1} $(PY) manage.py runserver $(HOST):$(PORT)
+	@if [ "$${DEBUG:-0}" = 1 ]; then \
+	  DEBUG=1 $(PY) manage.py runserver $(HOST):$(PORT); \
+	else \
+	  $(EMBEDDED_ENV) $(PY) manage.py collectstatic --noinput -v 0 && \
+	  $(EMBEDDED_ENV) $(PY) manage.py runserver --noreload $(HOST):$(PORT); \
+	fi
 
 lint: install
 	$(VENV)/bin/ruff check .
