@@ -40,7 +40,7 @@ def reference_scores(values: np.ndarray, up: list[int], down: list[int], score: 
             n = len(genes)
             if n == 0:
                 z[side] = math.nan
-            elif score == "rank":  # DESIGN.md's formula, literally
+            elif score == "rank":  # SigCom LINCS's formula, literally
                 total = ranks[genes, j].sum()
                 z[side] = (total - n * (n_genes + 1) / 2) / math.sqrt(
                     n * (n_genes - n) * (n_genes + 1) / 12

@@ -1,4 +1,4 @@
-"""The networks: paper shapes, the standardized and skip options, presets true to PAPER.md."""
+"""The networks: paper shapes, the standardized and skip options, presets true to the paper (Jeon et al. 2022)."""
 
 from __future__ import annotations
 
@@ -36,7 +36,7 @@ def test_the_paper_networks_have_the_papers_layers_and_shapes() -> None:
     sizes = [m.out_features for m in extrapolator.net if isinstance(m, torch.nn.Linear)]
     assert sizes == [2048, 4096, 8192, 23_614]
     n_weights = sum(p.numel() for p in extrapolator.parameters())
-    # 237 M weights: 0.24 G multiply-adds per profile (PAPER.md: "about 0.3 GFLOP")
+    # 237 M weights: 0.24 G multiply-adds per profile (the paper's "about 0.3 GFLOP")
     assert (
         n_weights
         == 962 * 2048 + 2048 * 4096 + 4096 * 8192 + 8192 * 23_614 + 2048 + 4096 + 8192 + 23_614
