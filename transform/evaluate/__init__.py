@@ -1,1 +1,1 @@
-"""Evaluation of the two-step model on a paired set, against baselines (the conventions of Jeon et al. 2022)."""
+"""Evaluation of the two-step model on a paired set, against baselines (the paper's conventions)."""

@@ -1,4 +1,4 @@
-"""Agreement between predicted and true profiles, in every convention the paper (Jeon et al. 2022) uses.
+"""Agreement between predicted and true profiles, in every convention the paper uses.
 
 All inputs are genes x samples. `centre` (n_genes,) is each gene's mean in the RNA-seq collection:
 the centred per-sample PCC subtracts it from truth and prediction, so that a constant prediction of

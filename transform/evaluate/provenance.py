@@ -1,6 +1,6 @@
 """What model an evaluation is about: the bundle manifest's training settings, and where they
-depart from the paper's (Jeon et al. 2022), so that a table is never read as the paper's method when it
-is not."""
+depart from the paper's (Jeon et al. 2022), so that a table is never read as the paper's
+method when it is not."""
 
 from __future__ import annotations
 

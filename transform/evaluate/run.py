@@ -1,7 +1,7 @@
 """Evaluate a model bundle on a paired set: tables, CSV and plots.
 
-Two levels, as the paper's evaluation needs: step 1 on the landmarks (the CycleGAN's output against the RNA-seq
-landmarks) and the two-step output on all output genes. Each row has a role:
+Two levels, as the paper's evaluation needs: step 1 on the landmarks (the CycleGAN's output
+against the RNA-seq landmarks) and the two-step output on all output genes. Each row has a role:
 
 - model: the two-step model (step 1 alone at the landmark level);
 - baseline: the rows the issue names, which the model must beat on global PCC, mean per-sample

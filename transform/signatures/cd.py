@@ -1,4 +1,4 @@
-"""Characteristic direction (Clark et al. 2014), as the released code computes it (Jeon et al. 2022).
+"""Characteristic direction (Clark et al. 2014), as the paper's released code computes it.
 
 For controls and cases (genes x samples) together:
 1. standardize: by default each *sample* is z-scored across genes (scipy's zscore with its default

@@ -1,6 +1,6 @@
 """Step 1: the modified CycleGAN, L1000 landmarks (domain A) <-> RNA-seq landmarks (domain B).
 
-Losses as the paper (Jeon et al. 2022): least-squares adversarial terms (MSE against 1 for real, 0 for fake), Smooth
+Losses as the paper: least-squares adversarial terms (MSE against 1 for real, 0 for fake), Smooth
 L1 cycle terms with weight 10, MSE identity terms (weight 0 by default, then not computed, as in
 the CycleGAN reference implementation), each discriminator trained on real profiles and on fakes
 drawn from a replay buffer of 50. Adam (lr 2e-4, betas 0.9/0.999, weight decay 1e-5) for the two

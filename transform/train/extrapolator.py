@@ -1,6 +1,6 @@
 """Step 2: the extrapolator, RNA-seq landmarks -> every output gene, trained on RNA-seq alone.
 
-As the paper (Jeon et al. 2022): MSE loss; Adam lr 2e-4, weight decay 1e-4; lr x0.5 every 10 epochs; batch 100; at
+As the paper: MSE loss; Adam lr 2e-4, weight decay 1e-4; lr x0.5 every 10 epochs; batch 100; at
 most 100 epochs; early stopping after 3 epochs without a validation gain of at least 1e-4. The
 split is 49,000 / 500 / 500 of 50,000 samples, scaled down for smaller collections
 (`split_sizes`); it is drawn with the data seed, so every run on the same data has the same test

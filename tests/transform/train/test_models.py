@@ -1,4 +1,4 @@
-"""The networks: paper shapes, the standardized and skip options, presets true to the paper (Jeon et al. 2022)."""
+"""The networks: paper shapes, the standardized and skip options, presets true to the paper."""
 
 from __future__ import annotations
 
