@@ -67,23 +67,20 @@ class _Lines:
         self.handle, self.path, self.number = handle, path, 0
 
     def next(self, expected: str) -> list[str]:
-        raw = self.handle.readline()
-        if not raw:
-            raise GctFormatError(
-                f"{self.path}: truncated: the file ends after line {self.number}, before {expected}"
-            )
-        self.number += 1
-        return decode_text(np.array([raw]))[0].rstrip("\r\n").split("\t")
+        return decode_text(np.array([self._line(expected)]))[0].rstrip("\r\n").split("\t")
 
     def next_raw(self, expected: str) -> list[bytes]:
         """The next line split into undecoded fields (numbers need no decoding)."""
+        return self._line(expected).rstrip(b"\r\n").split(b"\t")
+
+    def _line(self, expected: str) -> bytes:
         raw = self.handle.readline()
         if not raw:
             raise GctFormatError(
                 f"{self.path}: truncated: the file ends after line {self.number}, before {expected}"
             )
         self.number += 1
-        return raw.rstrip(b"\r\n").split(b"\t")
+        return raw
 
     def fail(self, problem: str) -> GctFormatError:
         return GctFormatError(f"{self.path} line {self.number}: {problem}")
