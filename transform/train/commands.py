@@ -170,7 +170,8 @@ def _started(args: argparse.Namespace) -> tuple[Any, Any, Path]:
         raise ValueError("give --world DIR, or both --l1000 GCTX and --rnaseq H5")
     sources = replace(sources, gene_info=args.gene_info, inst_info=args.inst_info,
                       qc_pass_only=args.qc_pass_only)  # fmt: skip
-    sources.level3()  # refuses inconsistent files and tables before anything is written
+    if not sources.level3.n_profiles:  # opening it refuses bad tables before anything is written
+        raise ValueError(f"{sources.l1000} holds no profiles")
     config = build_config(args)
     data_dir = args.data or args.out / "data"
     args.out.mkdir(parents=True, exist_ok=True)

@@ -106,7 +106,7 @@ def prepare_data(
 def _prepare(sources: Sources, config: DataConfig, out: Path, progress: Progress) -> dict:
     started = time.perf_counter()
     rows = rnaseq_symbols(sources.rnaseq)
-    level3 = sources.level3()
+    level3 = sources.level3
     for note in level3.notes:
         progress(f"note: {note}")
     match = match_landmarks(level3.landmarks(), rnaseq_genes(sources.rnaseq))

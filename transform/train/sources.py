@@ -7,7 +7,8 @@ and samples, and the counts of drawn samples chunk by chunk (one row per symbol)
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -52,16 +53,22 @@ class Sources:
 
     def as_dict(self) -> dict[str, object]:
         return {name: value if isinstance(value, bool) or value is None
-                else str(Path(value).resolve()) for name, value in vars(self).items()}  # fmt: skip
+                else str(Path(value).resolve()) for name, value in self._fields()}  # fmt: skip
 
     def identity(self) -> dict[str, object]:
         """Path, size and modification time of each file: what a reused preparation must match.
         (The tables and the QC choice only where given, so earlier preparations still match.)"""
         return {name: value if isinstance(value, bool) else _file_identity(value)
-                for name, value in vars(self).items() if value}  # fmt: skip
+                for name, value in self._fields() if value}  # fmt: skip
 
+    def _fields(self) -> list[tuple[str, object]]:
+        """The files and choices (not the Level 3 file opened from them)."""
+        return [(field.name, getattr(self, field.name)) for field in fields(self)]
+
+    @cached_property
     def level3(self) -> Level3:
-        """The L1000 file with its tables, checked before any work."""
+        """The L1000 file with its tables, checked before any work (read once: a LINCS 2020
+        profile table takes half a minute)."""
         return open_level3(self.l1000, gene_info=self.gene_info, inst_info=self.inst_info)
 
 
