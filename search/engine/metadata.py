@@ -97,6 +97,7 @@ class SignatureTable:
                         for name, column in columns.items()
                         if isinstance(column, pd.Categorical)}  # fmt: skip
         self._folded: dict[str, dict[str, list[str]]] = {}  # field -> casefolded -> categories
+        self._numbers: dict[str, np.ndarray] = {}  # number field -> its distinct values
 
     @classmethod
     def read(cls, path: Path) -> SignatureTable:
@@ -191,30 +192,42 @@ class SignatureTable:
 
     def filter_report(self, filters: Mapping[str, object] | None) -> dict[str, dict[str, object]]:
         """Per filter field: {"read_as": {given: category}} for text matched regardless of case,
-        and "unmatched": the values (or bounds) that keep no signature. Empty without filters."""
+        and "unmatched": the values (or bounds) that keep no signature. Empty without filters.
+        Answered from the categories and the distinct numbers, without a pass over the signatures
+        (`select` has validated the filters)."""
         report: dict[str, dict[str, object]] = {}
         for name, wanted in (filters or {}).items():
-            self._passing(name, wanted)  # refuses unknown fields and bad values first
+            if name not in self.columns:
+                continue
             read_as, unmatched = self._field_report(name, wanted)
             if read_as or unmatched:
                 report[name] = {"read_as": read_as, "unmatched": unmatched}
         return report
 
     def _field_report(self, name: str, wanted: object) -> tuple[dict[str, str], list[str]]:
-        column = self.columns[name]
-        if isinstance(wanted, Mapping):
-            bounds = f"{wanted.get('min', '')}..{wanted.get('max', '')}"
-            return {}, [] if self._passing(name, wanted).any() else [bounds]
-        if not isinstance(column, pd.Categorical):
-            return {}, [str(v) for v in _listed(wanted) if not self._passing(name, [v]).any()]
+        if not isinstance(self.columns[name], pd.Categorical):
+            present = self._distinct(name)
+            if isinstance(wanted, Mapping):
+                low = _number(wanted.get("min", -np.inf), name)
+                high = _number(wanted.get("max", np.inf), name)
+                kept = np.any((present >= low) & (present <= high))
+                return {}, [] if kept else [f"{wanted.get('min', '')}..{wanted.get('max', '')}"]
+            return {}, [str(v) for v in _listed(wanted) if _number(v, name) not in present]
         read_as, unmatched = {}, []
         for value in _listed(wanted):
-            label = self._label(name, value)
-            if label is None or not (column == label).any():
+            label = self._label(name, value)  # every category names at least one signature
+            if label is None:
                 unmatched.append(str(value))
             elif label != str(value):
                 read_as[str(value)] = label
         return read_as, unmatched
+
+    def _distinct(self, name: str) -> np.ndarray:
+        """The distinct values of a number column (NaN left out), found once."""
+        if name not in self._numbers:
+            values = np.asarray(self.columns[name], dtype=np.float64)
+            self._numbers[name] = np.unique(values[~np.isnan(values)])
+        return self._numbers[name]
 
 
 def _listed(wanted: object) -> list[object]:

@@ -105,8 +105,8 @@ def run_search(index: SearchIndex, up: Sequence[str], down: Sequence[str], *, mo
                path: str) -> SearchResult:  # fmt: skip
     _check_options(mode, score, path, k)
     query = gene_query(index, up, down)
-    filter_report = index.table.filter_report(filters)
     selection = index.table.select(filters)
+    filter_report = index.table.filter_report(filters)
     chosen = choose_path(index, query, selection, score, path, k)
     scored_selection = selection
     if chosen == "fast" and selection.size:
