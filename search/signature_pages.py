@@ -76,15 +76,11 @@ def gene_reverse_search(
     directions = ["up", "down"] if direction == "both" else [direction]
     stored = index.reverse.entries(gene.symbol, pert_type) if index.reverse else []
     fold_changes = {entry["sig_id"]: entry["log2_fold_change"] for entry in stored}
-    tables = {
-        kind: {way: [_with_fold_change(_linked(row), fold_changes) for row in
-                     index.gene_signatures(gene.symbol, direction=way, pert_type=kind,
-                                           cell_id=cell_id, limit=limit)]
-               for way in directions}
-        for kind in types
-    }  # fmt: skip
-    counts = {kind: index.gene_side_counts(gene.symbol, pert_type=kind, cell_id=cell_id)
-              for kind in types}  # fmt: skip
+    found = {kind: index.gene_tables(gene.symbol, directions=directions, pert_type=kind,
+                                     cell_id=cell_id, limit=limit) for kind in types}  # fmt: skip
+    tables = {kind: {way: [_with_fold_change(_linked(row), fold_changes) for row in part[way]]
+                     for way in directions} for kind, part in found.items()}  # fmt: skip
+    counts = {kind: part["counts"] for kind, part in found.items()}
     return {
         "gene": gene.as_dict(),
         "matched_by": str(resolution.matched_by),

@@ -208,7 +208,21 @@ class SearchIndex:
         says how many there are."""
         if direction not in ("up", "down") or by not in ("value", "rank"):
             raise InvalidQueryError("direction is up or down; by is value or rank")
-        positions, ranks, values, key = self._gene_keys(gene, pert_type, cell_id, filters, by)
+        keys = self._gene_keys(gene, pert_type, cell_id, filters, by)
+        return self._moving(keys, direction, limit)
+
+    def gene_tables(self, gene: str, *, directions: Sequence[str] = ("up", "down"),
+                    pert_type: str | None = None, cell_id: str | None = None,
+                    limit: int = 25) -> dict[str, Any]:  # fmt: skip
+        """`gene_signatures` for each direction and `gene_side_counts` under "counts", from one
+        read of the gene's rows (by CD value)."""
+        keys = self._gene_keys(gene, pert_type, cell_id, None, "value")
+        return {**{way: self._moving(keys, way, limit) for way in directions},
+                "counts": _side_counts(keys)}  # fmt: skip
+
+    def _moving(self, keys: tuple, direction: str, limit: int) -> list[dict[str, Any]]:
+        """The rows of `gene_signatures` from the keys of `_gene_keys`."""
+        positions, ranks, values, key = keys
         side = np.flatnonzero(key > 0 if direction == "up" else key < 0)
         picks = side[top_positions((key if direction == "up" else -key)[side], limit)]
         table = self.table.rows(positions[picks])
@@ -222,9 +236,7 @@ class SearchIndex:
                          by: str = "value") -> dict[str, int]:  # fmt: skip
         """How many of the (filtered) signatures raise the gene ("up"), lower it ("down"), and
         were looked at ("searched"), by the rule of `gene_signatures`."""
-        positions, _, _, key = self._gene_keys(gene, pert_type, cell_id, filters, by)
-        return {"up": int(np.count_nonzero(key > 0)), "down": int(np.count_nonzero(key < 0)),
-                "searched": int(positions.size)}  # fmt: skip
+        return _side_counts(self._gene_keys(gene, pert_type, cell_id, filters, by))
 
     def _gene_keys(
         self, gene: str, pert_type: str | None, cell_id: str | None,
@@ -269,6 +281,12 @@ class SearchIndex:
                 "n_genes": self.n_genes, "recall_at_100": self.recall_at_100,
                 "fast": self.manifest.get("fast"), "has_values": self.values is not None,
                 "has_flat": self.flat is not None}  # fmt: skip
+
+
+def _side_counts(keys: tuple) -> dict[str, int]:
+    positions, _, _, key = keys
+    return {"up": int(np.count_nonzero(key > 0)), "down": int(np.count_nonzero(key < 0)),
+            "searched": int(positions.size)}  # fmt: skip
 
 
 def _merged(filters: Mapping[str, object] | None, **single: str | None) -> dict[str, object]:
