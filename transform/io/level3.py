@@ -41,10 +41,15 @@ class Level3:
 
     path: Path
     row_meta: pd.DataFrame  # every row, indexed by row id (str)
-    col_ids: pd.Index  # every column id, in file order
+    file_cols: pd.DataFrame  # the file's own column metadata, indexed by column id (str)
     inst: pd.DataFrame | None  # the profile table's rows for col_ids, in order (None: in-file)
     tables: dict[str, str] = field(default_factory=dict)  # "gene_info"/"inst_info" -> path
     notes: tuple[str, ...] = ()  # what a user should know (rows without a gene, ...)
+
+    @property
+    def col_ids(self) -> pd.Index:
+        """Every column id, in file order."""
+        return self.file_cols.index
 
     @property
     def n_profiles(self) -> int:
@@ -69,12 +74,9 @@ class Level3:
             index=rows.index,
         )  # fmt: skip
 
-    def column_meta(self, positions: np.ndarray | None = None) -> pd.DataFrame:
-        """Profile metadata (indexed by column id) at `positions` (all for None)."""
-        if self.inst is not None:
-            return self.inst if positions is None else self.inst.iloc[positions]
-        _, cols = read_gctx_meta(self.path)
-        return cols if positions is None else cols.iloc[positions]
+    def column_meta(self) -> pd.DataFrame:
+        """Profile metadata, indexed by column id: the profile table's, else the file's own."""
+        return self.file_cols if self.inst is None else self.inst
 
     def read(self, *, rows: Selection | None = None, cols: Selection | None = None) -> GeneMatrix:
         """The rows x cols asked for (ids or positions; None for all) with the resolved metadata."""
@@ -110,6 +112,7 @@ def open_level3(
     path = Path(path)
     file_rows, file_cols = read_gctx_meta(path)
     file_rows.index = file_rows.index.astype(str)
+    file_cols.index = file_cols.index.astype(str)
     notes: list[str] = []
     tables = {}
     if gene_info is not None:
@@ -120,9 +123,9 @@ def open_level3(
         _require_flags_or_few_rows(path, row_meta)
     inst = None
     if inst_info is not None:
-        inst = _profiles_from_table(path, file_cols.index.astype(str), Path(inst_info))
+        inst = _profiles_from_table(path, file_cols.index, Path(inst_info))
         tables["inst_info"] = str(inst_info)
-    return Level3(path, row_meta, file_cols.index.astype(str), inst, tables, tuple(notes))
+    return Level3(path, row_meta, file_cols, inst, tables, tuple(notes))
 
 
 def _rows_from_gene_table(
