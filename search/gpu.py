@@ -143,6 +143,8 @@ class DeviceScores:
     z_up: np.ndarray  # at the candidates (NaN for an empty side)
     z_down: np.ndarray
     abs_z: DeviceAbsZ  # |z_sum| / its null sd, every selected signature
+    abs_z_up: DeviceAbsZ | None  # |z_up| of every selected signature (None: no up genes)
+    abs_z_down: DeviceAbsZ | None
 
 
 def rank_on_device(ranks: DeviceRanks, up: np.ndarray, down: np.ndarray, selection: Selection,
@@ -175,5 +177,6 @@ def rank_on_device(ranks: DeviceRanks, up: np.ndarray, down: np.ndarray, selecti
             return np.full(candidates.numel(), np.nan)
         return values[candidates].cpu().numpy()
 
+    sides = [None if values is None else DeviceAbsZ(torch.abs(values)) for values in z]
     return DeviceScores(candidates.cpu().numpy(), at_candidates(z[0]), at_candidates(z[1]),
-                        DeviceAbsZ(torch.abs(z_sum) / sd))  # fmt: skip
+                        DeviceAbsZ(torch.abs(z_sum) / sd), *sides)  # fmt: skip

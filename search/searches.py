@@ -28,7 +28,8 @@ SCORES = {"rank": "two-sided rank test (z_sum)", "cd": "CD-weighted connectivity
 FILTER_FIELDS = ("pert_type", "cell_id", "pert_iname", "pert_id", "pert_dose", "pert_time")
 EXPORT_COLUMNS = ("rank", "sig_id", "pert_type", "pert_id", "pert_iname", "cell_id", "pert_dose",
                   "pert_dose_unit", "pert_time", "pert_time_unit", "z_up", "z_down", "z_sum",
-                  "score", "p", "fdr", "direction")  # fmt: skip
+                  "score", "p_up", "p_down", "p", "fdr_up", "fdr_down", "fdr",
+                  "direction")  # fmt: skip
 
 
 @dataclass(frozen=True)

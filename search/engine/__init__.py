@@ -18,7 +18,8 @@ Query (web and worker processes open the index once and share it):
     index = SearchIndex.open(index_dir)            # IndexArtifactError if absent or corrupt
     result = index.search(up, down, mode="both", filters={"pert_type": ["trt_cp"]}, k=100,
                           score="rank", path="auto")
-    result.table          # DataFrame: sig_id, score, z_up, z_down, z_sum, p_up, p_down, p, fdr
+    result.table          # DataFrame: sig_id, score, z_up, z_down, z_sum, p_up, p_down, p,
+                          #   fdr_up, fdr_down, fdr
                           #   (+ cd_up, cd_down for score="cd"), then the signature metadata
     result.rows           # the same as a list of dicts
     result.report         # genes used and genes outside the index's gene space, per side

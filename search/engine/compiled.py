@@ -7,9 +7,9 @@ would read or write the data several times.
   costs 8 widenings instead of 16, and the loop runs at the memory bandwidth.
 - `rank_sums_at`: the same over scattered columns (a sparse filter, or the fast mode's
   candidates), eight rows at a time so that the scattered loads overlap.
-- `z_sum_keys`: the ranking key of every signature (|z_sum|, z_sum or -z_sum) straight from the two
-  sums, in one pass and with the same float64 operations as `scores.set_z`, so the keys are the
-  reference's bit for bit.
+- `z_sum_keys`: the ranking key of every signature (|z_sum|, z_sum or -z_sum) and each side's |z|
+  straight from the two sums, in one pass and with the same float64 operations as
+  `scores.set_z`, so the keys are the reference's bit for bit.
 - `row_products`: inner products of a query with scattered rows of a matrix (the fast mode's
   shortlist against the stored embedding), without copying the rows.
 - `largest`: the positions of the m largest values by a size-m heap: one pass, no copy (numpy's
@@ -100,15 +100,18 @@ def rank_sums_at(matrix, genes, positions, out):  # pragma: no cover - compiled
 
 
 @_jit
-def z_sum_keys(sum_up, sum_down, up, down, sign, out):  # pragma: no cover - compiled
+def z_sum_keys(sum_up, sum_down, up, down, sign, out, abs_up, abs_down):  # pragma: no cover
     """out = key of z_sum = z_up - z_down, z_set = (S - centre) / sd as in scores.set_z (a side
     with no genes counts 0). up, down: (has genes, centre, sd); sign 0: |z_sum| ("both"),
-    1: z_sum ("mimic"), -1: -z_sum ("reverse")."""
+    1: z_sum ("mimic"), -1: -z_sum ("reverse"). abs_up, abs_down = |z_up|, |z_down| (for the
+    per-side FDR; 0 for a side with no genes)."""
     for j in range(out.size):
         z_up = (np.float64(sum_up[j]) - up[1]) / up[2] if up[0] else 0.0
         z_down = (np.float64(sum_down[j]) - down[1]) / down[2] if down[0] else 0.0
         z = z_up - z_down
         out[j] = abs(z) if sign == 0 else sign * z
+        abs_up[j] = abs(z_up)
+        abs_down[j] = abs(z_down)
 
 
 @numba.njit(nogil=True, cache=True, boundscheck=False, fastmath=True)  # vectorized sums

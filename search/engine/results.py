@@ -10,6 +10,7 @@ import pandas as pd
 MODES = ("both", "mimic", "reverse")
 PATHS = ("auto", "exact", "flat", "gpu", "fast")
 MIN_GENES, MAX_GENES = 5, 2000  # per non-empty side
+STAT_COLUMNS = ("z_up", "z_down", "z_sum", "p_up", "p_down", "p", "fdr_up", "fdr_down", "fdr")
 
 
 @dataclass(frozen=True)
@@ -36,9 +37,11 @@ class QueryReport:
 class SearchResult:
     """The top k signatures, best first.
 
-    table columns: sig_id, score, z_up, z_down, z_sum, p_up, p_down, p, fdr (and, for the "cd"
-    score, cd_up and cd_down: the mean CD of each side), then the signature metadata. score is
-    z_sum for "rank" and cd_up - cd_down for "cd"; a side left empty has NaN z, p and cd."""
+    table columns: sig_id, score, z_up, z_down, z_sum, p_up, p_down, p, fdr_up, fdr_down, fdr
+    (and, for the "cd" score, cd_up and cd_down: the mean CD of each side), then the signature
+    metadata. score is z_sum for "rank" and cd_up - cd_down for "cd"; fdr_up and fdr_down adjust
+    p_up and p_down over every signature searched, as fdr adjusts p; a side left empty has NaN z,
+    p, FDR and cd."""
 
     table: pd.DataFrame
     report: QueryReport

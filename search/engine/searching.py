@@ -19,7 +19,7 @@ Ranking: "both" by |score|, "mimic" by score, "reverse" by -score; ties by index
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -35,6 +35,7 @@ from search.engine.results import (
     MIN_GENES,
     MODES,
     PATHS,
+    STAT_COLUMNS,
     QueryReport,
     SearchResult,
     SideReport,
@@ -65,6 +66,19 @@ class Scored:
     z_down: np.ndarray
     cd_up: np.ndarray | None = None
     cd_down: np.ndarray | None = None
+
+
+@dataclass(frozen=True)
+class Searched:
+    """What the FDRs read when `Scored` holds only the candidates for the top k (the exact rank and
+    gpu paths): |z| of every signature searched, for z_sum and each side (an array, or an object
+    with scores.HostAbsZ's methods; None for a side with no genes)."""
+
+    found: np.ndarray  # the candidates' places among the signatures searched
+    abs_z_sum: object  # |z_sum| (to be divided by sd)
+    abs_z_up: object
+    abs_z_down: object
+    sd: float = 1.0
 
 
 def gene_query(index: SearchIndex, up: Sequence[str], down: Sequence[str]) -> GeneQuery:
@@ -138,12 +152,9 @@ def _device_ranked(index: SearchIndex, query: GeneQuery, selection: Selection, m
     found = rank_on_device(index.device_ranks(), query.up, query.down, selection,
                            index.n_genes, mode, k, sd)  # fmt: skip
     scored = Scored(selection.positions[found.candidates], found.z_up, found.z_down)
-
-    def fdr_of(picks: np.ndarray) -> np.ndarray:
-        return scores.fdr_for(found.abs_z, found.candidates[picks])
-
+    searched = Searched(found.candidates, found.abs_z, found.abs_z_up, found.abs_z_down)
     return _ranked(index, query, scored, selection.size, mode, "rank", k, exact=True,
-                   fdr_of=fdr_of)  # fmt: skip
+                   searched=searched)  # fmt: skip
 
 
 def _exact_ranked(index: SearchIndex, query: GeneQuery, selection: Selection, mode: str,
@@ -162,21 +173,19 @@ def _exact_ranked(index: SearchIndex, query: GeneQuery, selection: Selection, mo
         else:
             sums.append(np.zeros(n, dtype=np.uint32))
             sides.append(np.array([0.0, 0.0, 1.0]))
-    keys = np.empty(n)
+    keys, abs_up, abs_down = np.empty(n), np.empty(n), np.empty(n)
     sign = {"both": 0, "mimic": 1, "reverse": -1}[mode]
-    compiled.z_sum_keys(sums[0], sums[1], sides[0], sides[1], sign, keys)
+    compiled.z_sum_keys(sums[0], sums[1], sides[0], sides[1], sign, keys, abs_up, abs_down)
     found = compiled.top_candidates(keys, k)
     z_up, z_down = (
         scores.set_z(total[found], rows.size, n_genes, mean, var)
         for total, rows in zip(sums, (query.up, query.down), strict=True)
     )
-    sd = scores.z_sum_sd(n_genes, query.up.size, query.down.size)
-
-    def fdr_of(picks: np.ndarray) -> np.ndarray:
-        return scores.fdr_for(keys if sign == 0 else np.abs(keys), found[picks], sd=sd)
-
+    searched = Searched(found, keys if sign == 0 else np.abs(keys),
+                        abs_up if query.up.size else None, abs_down if query.down.size else None,
+                        sd=scores.z_sum_sd(n_genes, query.up.size, query.down.size))  # fmt: skip
     scored = Scored(selection.positions[found], z_up, z_down)
-    return _ranked(index, query, scored, n, mode, "rank", k, exact=True, fdr_of=fdr_of)
+    return _ranked(index, query, scored, n, mode, "rank", k, exact=True, searched=searched)
 
 
 def _check_options(mode: str, score: str, path: str, k: int) -> None:
@@ -292,9 +301,9 @@ def _cd_scored(index: SearchIndex, query: GeneQuery, selection: Selection) -> Sc
 
 def _ranked(index: SearchIndex, query: GeneQuery, scored: Scored, n_searched: int, mode: str,
             score: str, k: int, *, exact: bool,
-            fdr_of: Callable[[np.ndarray], np.ndarray] | None = None) -> pd.DataFrame:  # fmt: skip
-    """The top k of the scored signatures as the result table. fdr_of: the picks' FDR when
-    `scored` holds only candidates (the exact rank and gpu paths), not every signature searched."""
+            searched: Searched | None = None) -> pd.DataFrame:  # fmt: skip
+    """The top k of the scored signatures as the result table. searched: every searched
+    signature's |z| when `scored` holds only candidates (the exact rank and gpu paths)."""
     z_sum = np.nan_to_num(scored.z_up) - np.nan_to_num(scored.z_down)
     value = z_sum
     if score == "cd":
@@ -303,10 +312,15 @@ def _ranked(index: SearchIndex, query: GeneQuery, scored: Scored, n_searched: in
     picks = top_positions(key, k)
     sd = scores.z_sum_sd(index.n_genes, query.up.size, query.down.size)
     abs_z = np.abs(z_sum) / sd
-    if fdr_of is not None:
-        fdr = fdr_of(picks)
-    else:
-        fdr = scores.fdr_for(abs_z, picks) if exact else _bh_upper_bound(abs_z, picks, n_searched)
+    if searched is None:
+        sides = [
+            np.abs(z) if rows.size else None
+            for z, rows in ((scored.z_up, query.up), (scored.z_down, query.down))
+        ]
+        searched = Searched(np.arange(key.size), abs_z, *sides)
+    fdrs = [_fdr(values, sd_, searched.found[picks], n_searched, exact=exact)
+            for values, sd_ in ((searched.abs_z_sum, searched.sd), (searched.abs_z_up, 1.0),
+                                (searched.abs_z_down, 1.0))]  # fmt: skip
     meta = index.table.columns_at(scored.positions[picks])
     columns = {"sig_id": meta.pop("sig_id"), "score": value[picks]}
     if score == "cd":
@@ -315,9 +329,21 @@ def _ranked(index: SearchIndex, query: GeneQuery, scored: Scored, n_searched: in
         "z_up": scored.z_up[picks], "z_down": scored.z_down[picks], "z_sum": z_sum[picks],
         "p_up": scores.two_sided_p(scored.z_up[picks]),
         "p_down": scores.two_sided_p(scored.z_down[picks]),
-        "p": scores.two_sided_p(abs_z[picks]), "fdr": fdr, **meta,
+        "p": scores.two_sided_p(abs_z[picks]),
+        "fdr_up": fdrs[1], "fdr_down": fdrs[2], "fdr": fdrs[0], **meta,
     })  # fmt: skip
     return pd.DataFrame(columns)
+
+
+def _fdr(abs_z: object, sd: float, picks: np.ndarray, n_searched: int, *,
+         exact: bool) -> np.ndarray:  # fmt: skip
+    """BH-adjusted p (of |z| / sd) of the picks among every signature searched (NaN for a side
+    with no genes); on the fast path, where only candidates were scored, its upper bound."""
+    if abs_z is None:
+        return np.full(picks.size, np.nan)
+    if exact:
+        return scores.fdr_for(abs_z, picks, sd=sd)
+    return _bh_upper_bound(np.asarray(abs_z) / sd, picks, n_searched)
 
 
 def top_positions(key: np.ndarray, k: int) -> np.ndarray:
@@ -338,7 +364,7 @@ def _bh_upper_bound(abs_z: np.ndarray, picks: np.ndarray, n_searched: int) -> np
 
 
 def _empty_table(index: SearchIndex, score: str) -> pd.DataFrame:
-    columns = ["sig_id", "score", "z_up", "z_down", "z_sum", "p_up", "p_down", "p", "fdr"]
+    columns = ["sig_id", "score", *STAT_COLUMNS]
     if score == "cd":
         columns[2:2] = ["cd_up", "cd_down"]
     return pd.DataFrame(columns=[*columns, *index.table.columns])

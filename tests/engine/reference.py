@@ -61,6 +61,9 @@ def reference_scores(values: np.ndarray, up: list[int], down: list[int], score: 
     table["p_up"] = [math.erfc(abs(z) / math.sqrt(2)) for z in table["z_up"]]
     table["p_down"] = [math.erfc(abs(z) / math.sqrt(2)) for z in table["z_down"]]
     table["fdr"] = reference_bh(table["p"].to_numpy())
+    for side, genes in (("up", up), ("down", down)):  # each side's p, adjusted over all signatures
+        p_side = table[f"p_{side}"].to_numpy()
+        table[f"fdr_{side}"] = reference_bh(p_side) if genes else math.nan
     return table
 
 

@@ -104,11 +104,16 @@ def test_z_sum_keys_are_set_z_bit_for_bit(sign: int) -> None:
     z_down = scores.set_z(sum_down, n_down, n_genes, mean, var)
     expected = {0: np.abs(z_up - z_down), 1: z_up - z_down, -1: -(z_up - z_down)}[sign]
     sides = [np.array([1.0, *scores.set_null(n, n_genes, mean, var)]) for n in (n_up, n_down)]
-    keys = np.empty(5000)
-    compiled.z_sum_keys(sum_up, sum_down, sides[0], sides[1], sign, keys)
+    keys, abs_up, abs_down = np.empty(5000), np.empty(5000), np.empty(5000)
+    compiled.z_sum_keys(sum_up, sum_down, sides[0], sides[1], sign, keys, abs_up, abs_down)
     assert np.array_equal(keys, expected)
-    compiled.z_sum_keys(sum_up, sum_down, sides[0], np.array([0.0, 0.0, 1.0]), sign, keys)
+    assert np.array_equal(abs_up, np.abs(z_up))
+    assert np.array_equal(abs_down, np.abs(z_down))
+    compiled.z_sum_keys(sum_up, sum_down, sides[0], np.array([0.0, 0.0, 1.0]), sign, keys,
+                        abs_up, abs_down)  # fmt: skip
     assert np.array_equal(keys, {0: np.abs(z_up), 1: z_up, -1: -z_up}[sign])
+    assert np.array_equal(abs_up, np.abs(z_up))
+    assert not abs_down.any()
 
 
 def test_row_products_are_the_scattered_rows_inner_products() -> None:

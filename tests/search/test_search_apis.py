@@ -56,10 +56,16 @@ def test_a_search_answers_the_reference_scores_and_reports_unknown_genes(
         expected = reference.loc[row["sig_id"]]
         for key in ("z_up", "z_down", "z_sum"):
             assert row[key] == pytest.approx(expected[key], rel=1e-9, abs=1e-12), key
-        for key in ("p", "fdr"):  # the engine's erfc: relative error below 1.2e-7
+        for key in ("p_up", "p_down", "p", "fdr_up", "fdr_down", "fdr"):  # erfc: rel. < 1.2e-7
             assert row[key] == pytest.approx(expected[key], rel=P_RTOL), key
     again = api.get(f"/api/search/{body['id']}").json()
     assert again["results"] == body["results"]
+    lines = api.get(f"/api/search/{body['id']}/export").content.decode().splitlines()[1:]
+    header = lines[0].split("\t")
+    exported = [dict(zip(header, line.split("\t"), strict=True)) for line in lines[1:]]
+    for row, line in zip(body["results"], exported, strict=True):  # each side's p and FDR too
+        for key in ("p_up", "p_down", "fdr_up", "fdr_down"):
+            assert float(line[key]) == row[key], key
 
 
 def test_filters_apply_before_ranking_and_modes_keep_one_direction(
