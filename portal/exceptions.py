@@ -1,9 +1,12 @@
-"""One place where domain errors become HTTP answers."""
+"""One place where errors become HTTP answers: domain errors on the API, and the 404 and 500 of
+URLs no view answers (JSON under /api/, as every other API answer; the project's pages else)."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.views import defaults
 from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
@@ -32,3 +35,20 @@ def api_exception_handler(error: Exception, context: dict[str, Any]) -> Response
         )
         return Response({"detail": str(error), **error.payload}, status=code)
     return exception_handler(error, context)
+
+
+def not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """handler404: a path under /api/ that names no operation (or a malformed id in one) gets
+    the API's JSON error, not the 404 page."""
+    if request.path.startswith("/api/"):
+        detail = f"no API operation answers {request.path}; see /api/docs"
+        return JsonResponse({"detail": detail}, status=status.HTTP_404_NOT_FOUND)
+    return defaults.page_not_found(request, exception)
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    """handler500: JSON under /api/, the project's 500 page else."""
+    if request.path.startswith("/api/"):
+        detail = "the portal failed to answer; the error is logged"
+        return JsonResponse({"detail": detail}, status=status.HTTP_500_INTERNAL_SERVER_ERROR)
+    return defaults.server_error(request)

@@ -53,6 +53,9 @@ api_patterns = [
     path("docs", SpectacularRedocView.as_view(url_name="api:schema"), name="docs"),
 ]
 
+handler404 = "portal.exceptions.not_found"
+handler500 = "portal.exceptions.server_error"
+
 urlpatterns = [
     path("api/", include((api_patterns, "api"))),
     # browsers ask for /favicon.ico whatever the page's <link rel="icon"> says

@@ -6,7 +6,6 @@ from typing import Any
 
 from django.conf import settings
 from django.urls import reverse
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.request import Request
@@ -14,6 +13,15 @@ from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
+from search.api_schemas import (
+    WRITE_ERRORS,
+    DownloadListSerializer,
+    GeneDetailSerializer,
+    GeneListSerializer,
+    HealthSerializer,
+    ResolveSerializer,
+    answers,
+)
 from search.downloads import download_files
 from search.engine.genes import GeneResolver, Resolution
 from search.health import portal_health
@@ -42,9 +50,7 @@ class StrictCharField(serializers.CharField):
 
 
 class HealthApi(APIView):
-    @extend_schema(
-        operation_id="health", responses={200: OpenApiTypes.OBJECT, 503: OpenApiTypes.OBJECT}
-    )
+    @extend_schema(operation_id="health", responses={200: HealthSerializer, 503: HealthSerializer})
     def get(self, request: Request) -> Response:
         report = portal_health()
         code = (
@@ -59,7 +65,7 @@ class GeneAutocompleteApi(APIView):
         limit = serializers.IntegerField(min_value=1, max_value=AUTOCOMPLETE_MAX, default=20)
 
     @extend_schema(operation_id="genes_autocomplete", parameters=[InputSerializer],
-                   responses=OpenApiTypes.OBJECT)  # fmt: skip
+                   responses=answers({200: GeneListSerializer}, 400))  # fmt: skip
     def get(self, request: Request) -> Response:
         params = self.InputSerializer(data=request.query_params)
         params.is_valid(raise_exception=True)
@@ -75,8 +81,8 @@ class GeneAutocompleteApi(APIView):
 
 
 class GeneDetailApi(APIView):
-    @extend_schema(operation_id="gene_detail", responses={200: OpenApiTypes.OBJECT,
-                   300: OpenApiTypes.OBJECT, 404: OpenApiTypes.OBJECT})  # fmt: skip
+    @extend_schema(operation_id="gene_detail",
+                   responses=answers({200: GeneDetailSerializer}, 300, 404))  # fmt: skip
     def get(self, request: Request, identifier: str) -> Response:
         resolution, record = gene_lookup(identifier=identifier)
         return Response({**record.as_dict(), "matched_by": str(resolution.matched_by)})
@@ -94,7 +100,7 @@ class GeneResolveApi(APIView):
         )
 
     @extend_schema(operation_id="genes_resolve", request=InputSerializer,
-                   responses=OpenApiTypes.OBJECT)  # fmt: skip
+                   responses=answers({200: ResolveSerializer}, *WRITE_ERRORS))  # fmt: skip
     def post(self, request: Request) -> Response:
         body = self.InputSerializer(data=request.data)
         body.is_valid(raise_exception=True)
@@ -125,7 +131,7 @@ def _resolution_payload(resolver: GeneResolver, resolution: Resolution) -> dict[
 
 
 class DownloadListApi(APIView):
-    @extend_schema(operation_id="downloads", responses=OpenApiTypes.OBJECT)
+    @extend_schema(operation_id="downloads", responses=answers({200: DownloadListSerializer}))
     def get(self, request: Request) -> Response:
         files = download_files(folder=settings.DOWNLOADS_DIR)
         return Response(

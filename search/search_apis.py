@@ -16,6 +16,7 @@ from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
+from search.api_schemas import WRITE_ERRORS, BatchSerializer, SearchSerializer, answers
 from search.batches import batch_outcomes, batch_search_create
 from search.engine.gmt_queries import GmtPairingError, one_gmt_query
 from search.models import BatchSearch, BatchStatus, StoredSearch
@@ -112,7 +113,7 @@ class SearchApi(APIView):
     throttle_scope = "search"
 
     @extend_schema(operation_id="search", request=SearchInput,
-                   responses={201: OpenApiTypes.OBJECT, 400: OpenApiTypes.OBJECT})  # fmt: skip
+                   responses=answers({201: SearchSerializer}, *WRITE_ERRORS))  # fmt: skip
     def post(self, request: Request) -> Response:
         body = SearchInput(data=request.data)
         body.is_valid(raise_exception=True)
@@ -124,7 +125,7 @@ class SearchApi(APIView):
 
 
 class SearchDetailApi(APIView):
-    @extend_schema(operation_id="search_detail", responses={200: OpenApiTypes.OBJECT})
+    @extend_schema(operation_id="search_detail", responses=answers({200: SearchSerializer}, 404))
     def get(self, request: Request, search_id: str) -> Response:
         return Response(search_payload(get_object_or_404(StoredSearch, id=search_id)))
 
@@ -133,7 +134,14 @@ class SearchExportApi(APIView):
     @extend_schema(
         operation_id="search_export",
         parameters=[OpenApiParameter("format", str, enum=["tsv", "csv"], default="tsv")],
-        responses={(200, "text/tab-separated-values"): OpenApiTypes.STR},
+        responses=answers(
+            {
+                (200, "text/tab-separated-values"): OpenApiTypes.STR,
+                (200, "text/csv"): OpenApiTypes.STR,
+            },
+            400,
+            404,
+        ),
     )
     def get(self, request: Request, search_id: str) -> HttpResponse:
         search = get_object_or_404(StoredSearch, id=search_id)
@@ -161,7 +169,7 @@ class BatchSearchApi(APIView):
     throttle_scope = "batch"
 
     @extend_schema(operation_id="search_batch", request=BatchInput,
-                   responses={202: OpenApiTypes.OBJECT, 400: OpenApiTypes.OBJECT})  # fmt: skip
+                   responses=answers({202: BatchSerializer}, *WRITE_ERRORS))  # fmt: skip
     def post(self, request: Request) -> Response:
         body = BatchInput(data=request.data)
         body.is_valid(raise_exception=True)
@@ -175,15 +183,16 @@ class BatchSearchApi(APIView):
 
 
 class BatchSearchDetailApi(APIView):
-    @extend_schema(operation_id="search_batch_detail", responses={200: OpenApiTypes.OBJECT})
+    @extend_schema(operation_id="search_batch_detail",
+                   responses=answers({200: BatchSerializer}, 404))  # fmt: skip
     def get(self, request: Request, batch_id: str) -> Response:
         return Response(batch_payload(get_object_or_404(BatchSearch, id=batch_id)))
 
 
 class BatchSearchResultsApi(APIView):
     @extend_schema(operation_id="search_batch_results",
-                   responses={(200, "text/tab-separated-values"): OpenApiTypes.STR,
-                              409: OpenApiTypes.OBJECT})  # fmt: skip
+                   responses=answers({(200, "text/tab-separated-values"): OpenApiTypes.STR},
+                                     404, 409))  # fmt: skip
     def get(self, request: Request, batch_id: str) -> HttpResponse:
         batch = get_object_or_404(BatchSearch, id=batch_id)
         if batch.status != BatchStatus.DONE:

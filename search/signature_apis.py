@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
@@ -10,6 +9,13 @@ from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
+from search.api_schemas import (
+    GeneSignaturesSerializer,
+    NeighboursSerializer,
+    SignatureDetailSerializer,
+    SignatureGenesSerializer,
+    answers,
+)
 from search.signature_pages import (
     gene_reverse_search,
     signature_detail,
@@ -21,8 +27,8 @@ MAX_ROWS = 1000
 
 
 class SignatureDetailApi(APIView):
-    @extend_schema(operation_id="signature_detail", responses={200: OpenApiTypes.OBJECT,
-                   404: OpenApiTypes.OBJECT})  # fmt: skip
+    @extend_schema(operation_id="signature_detail",
+                   responses=answers({200: SignatureDetailSerializer}, 404))  # fmt: skip
     def get(self, request: Request, sig_id: str) -> Response:
         return Response(signature_detail(sig_id=sig_id))
 
@@ -32,7 +38,7 @@ class SignatureGenesApi(APIView):
         n = serializers.IntegerField(min_value=1, max_value=MAX_ROWS, default=50)
 
     @extend_schema(operation_id="signature_genes", parameters=[InputSerializer],
-                   responses=OpenApiTypes.OBJECT)  # fmt: skip
+                   responses=answers({200: SignatureGenesSerializer}, 400, 404))  # fmt: skip
     def get(self, request: Request, sig_id: str) -> Response:
         params = self.InputSerializer(data=request.query_params)
         params.is_valid(raise_exception=True)
@@ -44,7 +50,7 @@ class SignatureSimilarApi(APIView):
         limit = serializers.IntegerField(min_value=1, max_value=MAX_ROWS, default=20)
 
     @extend_schema(operation_id="signature_similar", parameters=[InputSerializer],
-                   responses=OpenApiTypes.OBJECT)  # fmt: skip
+                   responses=answers({200: NeighboursSerializer}, 400, 404))  # fmt: skip
     def get(self, request: Request, sig_id: str) -> Response:
         params = self.InputSerializer(data=request.query_params)
         params.is_valid(raise_exception=True)
@@ -62,8 +68,11 @@ class GeneSignaturesApi(APIView):
         cell_id = serializers.CharField(required=False, max_length=64)
         limit = serializers.IntegerField(min_value=1, max_value=MAX_ROWS, default=25)
 
-    @extend_schema(operation_id="gene_signatures", parameters=[InputSerializer],
-                   responses={200: OpenApiTypes.OBJECT, 404: OpenApiTypes.OBJECT})  # fmt: skip
+    @extend_schema(
+        operation_id="gene_signatures",
+        parameters=[InputSerializer],
+        responses=answers({200: GeneSignaturesSerializer}, 300, 400, 404, 429),
+    )
     def get(self, request: Request, identifier: str) -> Response:
         params = self.InputSerializer(data=request.query_params)
         params.is_valid(raise_exception=True)
