@@ -11,6 +11,8 @@ import os
 
 bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
 workers = int(os.environ.get("GUNICORN_WORKERS", "4"))
+# Sync workers: one killed at `timeout` cuts whatever it was sending, so a download's bytes are
+# never sent from here; nginx sends them (DOWNLOADS_ACCEL_REDIRECT, docker/nginx.conf).
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "60"))
 
 logger = logging.getLogger("gunicorn.error")

@@ -33,6 +33,10 @@ DATA_DIR = env_path("DATA_DIR", BASE_DIR / "var")
 SEARCH_INDEX_DIR = env_path("SEARCH_INDEX_DIR", DATA_DIR / "index")
 BATCHES_DIR = env_path("BATCHES_DIR", DATA_DIR / "batches")  # batch search results
 DOWNLOADS_DIR = env_path("DOWNLOADS_DIR", DATA_DIR / "downloads")  # the files the portal offers
+# Behind a proxy (docker/nginx.conf): the proxy's internal location serving DOWNLOADS_DIR, e.g.
+# /_protected_downloads/. The portal then checks the name and answers with X-Accel-Redirect, and
+# the proxy sends the bytes (ranges, validators). Empty: the portal streams the file itself.
+DOWNLOADS_ACCEL_REDIRECT = env_str("DOWNLOADS_ACCEL_REDIRECT", "")
 GENE_REFERENCE_DIR = env_path("GENE_REFERENCE_DIR", BASE_DIR / "search" / "reference" / "genes")
 # How the portal's searches score: auto (exact, or fast on a large index), exact, fast, or gpu
 # (a process on a GPU host: the rank matrix in device memory, search/gpu.py; same results).
@@ -131,6 +135,9 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_TASK_DEFAULT_QUEUE", "celery")
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Seconds before a batch search whose files could not be written (a full or unavailable disk)
+# is tried again; the task gives up after a few tries (search/tasks.py).
+BATCH_RETRY_DELAY_SECONDS = env_int("BATCH_RETRY_DELAY_SECONDS", 5)
 
 REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": [

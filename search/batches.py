@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from search.engine.errors import PortalError
 from search.engine.gmt_queries import GmtPairingError, gmt_queries
+from search.index_access import IndexUnavailable
 from search.models import BatchSearch, BatchStatus
 from search.queries import QueryError
 from search.searches import EXPORT_COLUMNS, SearchOptions, signature_search
@@ -116,10 +117,12 @@ UNRESOLVED = ("unknown", "ambiguous", "not_in_index")  # identifiers a query cou
 
 def _run_query(query: dict[str, Any], options: SearchOptions) -> tuple[str, dict[str, Any]]:
     """The query's result rows and its outcome; a query that cannot run gives one row with the
-    reason."""
+    reason. Without a search index no query can: that fails the batch."""
     name = _clean(query["name"])
     try:
         search = signature_search(up=query["up"], down=query["down"], options=options, store=False)
+    except IndexUnavailable:  # not the query's fault: a record of it would outlive the outage
+        raise
     except PortalError as error:
         row = f"{name}" + "\t" * len(EXPORT_COLUMNS) + f"\t{_clean(str(error))}\n"
         side = error.payload.get("report")  # a side too small to search, as resolved

@@ -2,7 +2,8 @@
 
 A name is served only if it is one of the listed files (no subfolders, no links out of the folder),
 so no path a client sends can reach anything else. Checksums are computed once per file version and
-cached in a hidden sidecar (`.NAME.sha256`, keyed by size and modification time).
+cached in a hidden sidecar (`.NAME.sha256`, keyed by size and modification time). A file's
+validators (RFC 9110): its SHA-256 as a strong ETag, its modification time as Last-Modified.
 """
 
 from __future__ import annotations
@@ -10,19 +11,26 @@ from __future__ import annotations
 import contextlib
 import json
 import re
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from django.utils.http import parse_http_date_safe
+
 from search.checksums import file_sha256
 
-KINDS = (  # (suffix, kind, description) in the order the page lists them
-    (".gctx", "matrix", "genes x columns, CMap GCTX (HDF5)"),
-    (".gmt", "gene sets", "gene sets, GMT"),
-    (".tsv", "table", "tab-separated table"),
-    (".txt", "table", "tab-separated table"),
-    (".pt", "model", "PyTorch model bundle"),
-    (".json", "manifest", "JSON manifest"),
+# (suffix, kind, description, media type) in the order the page lists them; one media type per
+# suffix, the same for a whole file and a range of it (not the host's mimetypes table, which
+# calls a .pt file "application/vnd.snesdev-page-table")
+KINDS = (
+    (".gctx", "matrix", "genes x columns, CMap GCTX (HDF5)", "application/x-hdf5"),
+    (".gmt", "gene sets", "gene sets, GMT", "text/plain"),
+    (".tsv", "table", "tab-separated table", "text/tab-separated-values"),
+    (".txt", "table", "tab-separated table", "text/tab-separated-values"),
+    (".pt", "model", "PyTorch model bundle", "application/octet-stream"),
+    (".json", "manifest", "JSON manifest", "application/json"),
 )
+OTHER = ("file", "file", "application/octet-stream")
 RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 
 
@@ -39,9 +47,16 @@ class DownloadFile:
     name: str
     path: Path
     size: int
+    mtime: int  # seconds since the epoch: Last-Modified
     sha256: str
     kind: str
     description: str
+    content_type: str
+
+    @property
+    def etag(self) -> str:
+        """A strong entity tag: the file's SHA-256, quoted."""
+        return f'"{self.sha256}"'
 
     def as_dict(self) -> dict[str, object]:
         return {"name": self.name, "size": self.size, "sha256": self.sha256, "kind": self.kind,
@@ -57,10 +72,10 @@ def download_files(*, folder: Path) -> list[DownloadFile]:
     for path in root.iterdir():
         if path.name.startswith(".") or path.is_symlink() or not path.is_file():
             continue
-        kind, description = _kind(path.name)
-        found.append(DownloadFile(path.name, path, path.stat().st_size, _sha256(path), kind,
-                                  description))  # fmt: skip
-    order = {kind: at for at, (_, kind, _) in enumerate(KINDS)}
+        stat = path.stat()
+        found.append(DownloadFile(path.name, path, stat.st_size, int(stat.st_mtime),
+                                  _sha256(path), *_kind(path.name)))  # fmt: skip
+    order = {kind: at for at, (_, kind, _, _) in enumerate(KINDS)}
     return sorted(found, key=lambda item: (order.get(item.kind, len(order)), item.name))
 
 
@@ -92,11 +107,23 @@ def byte_range(header: str | None, size: int) -> tuple[int, int] | None:
     return start, end
 
 
-def _kind(name: str) -> tuple[str, str]:
-    for suffix, kind, description in KINDS:
+def range_applies(if_range: str | None, *, etag: str, mtime: int) -> bool:
+    """Whether a Range is to be honoured under an If-Range header (RFC 9110 13.1.5): always without
+    one; with an entity tag, only the current strong tag (a weak tag never matches); with a date,
+    only the exact Last-Modified, and only once it is a strong validator (a second old)."""
+    if not if_range:
+        return True
+    value = if_range.strip()
+    if value.startswith(('"', "W/")):
+        return value == etag
+    return parse_http_date_safe(value) == mtime and mtime < int(time.time())
+
+
+def _kind(name: str) -> tuple[str, str, str]:
+    for suffix, kind, description, content_type in KINDS:
         if name.endswith(suffix):
-            return kind, description
-    return "file", "file"
+            return kind, description, content_type
+    return OTHER
 
 
 def _sha256(path: Path) -> str:

@@ -10,6 +10,8 @@ import os
 import socket
 from typing import Any
 
+from django.conf import settings
+
 from portal.celery import app
 from search.batches import batch_search_fail, batch_search_run
 from search.health import search_index_health
@@ -29,11 +31,20 @@ def search_index_check() -> dict[str, Any]:
     max_retries=3,
 )
 def batch_search_run_task(self: Any, batch_id: str) -> str:
-    """Run one batch search (resumable: finished queries are kept and skipped on a retry)."""
+    """Run one batch search (resumable: finished queries are kept and skipped on a retry).
+
+    A batch that cannot finish is marked failed with the reason, retries spent or not: never left
+    running.
+    """
     try:
         batch = batch_search_run(batch_id=batch_id)
     except OSError as error:  # a full or unavailable disk: transient, retried
-        raise self.retry(exc=error, countdown=5) from error
+        if self.request.retries >= self.max_retries:
+            reason = f"could not be written ({error.strerror or error})"
+            tries = f"retried {self.max_retries} times"
+            batch_search_fail(batch_id=batch_id, error=f"the batch's files {reason}, {tries}")
+            raise
+        raise self.retry(exc=error, countdown=settings.BATCH_RETRY_DELAY_SECONDS) from error
     except Exception as error:
         batch_search_fail(batch_id=batch_id, error=str(error))
         raise
