@@ -21,7 +21,7 @@ from search.engine.errors import IndexArtifactError, InvalidQueryError, UnknownG
 from search.engine.fast import FastSettings, candidates
 from search.engine.metadata import Selection, SignatureTable
 from search.engine.readahead import RowReader
-from search.engine.results import SearchResult
+from search.engine.results import MIN_GENES, SearchResult
 from search.engine.searching import run_search, top_positions
 
 IndexError_ = IndexArtifactError  # the name search/index_access.py imports
@@ -136,9 +136,11 @@ class SearchIndex:
     # searches ---------------------------------------------------------------------------------
     def search(self, up: Sequence[str] = (), down: Sequence[str] = (), *, mode: str = "both",
                filters: Mapping[str, object] | None = None, k: int = 100, score: str = "rank",
-               path: str = "auto") -> SearchResult:  # fmt: skip
-        """Score every signature passing the filters against an up/down gene-set query."""
-        return run_search(self, up, down, mode=mode, filters=filters, k=k, score=score, path=path)
+               path: str = "auto", min_genes: int = MIN_GENES) -> SearchResult:  # fmt: skip
+        """Score every signature passing the filters against an up/down gene-set query (a side
+        given needs min_genes genes of the index)."""
+        return run_search(self, up, down, mode=mode, filters=filters, k=k, score=score,
+                          path=path, min_genes=min_genes)  # fmt: skip
 
     def similar(self, sig_id: str, k: int = 20, *, filters: Mapping[str, object] | None = None,
                 path: str = "auto") -> list[dict[str, Any]]:  # fmt: skip

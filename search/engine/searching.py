@@ -81,7 +81,10 @@ class Searched:
     sd: float = 1.0
 
 
-def gene_query(index: SearchIndex, up: Sequence[str], down: Sequence[str]) -> GeneQuery:
+def gene_query(index: SearchIndex, up: Sequence[str], down: Sequence[str], *,
+               min_genes: int = MIN_GENES) -> GeneQuery:  # fmt: skip
+    """The query's gene rows; a non-empty side needs min_genes genes the index knows (the
+    evaluation's comparisons relax it, saying so)."""
     up_rows, up_report = _side(index, up)
     down_rows, down_report = _side(index, down)
     report = QueryReport(up_report, down_report)
@@ -92,9 +95,9 @@ def gene_query(index: SearchIndex, up: Sequence[str], down: Sequence[str]) -> Ge
         raise InvalidQueryError("no query gene is in the index's gene space", **report.as_dict())
     limit = min(MAX_GENES, index.n_genes - 1)
     for name, rows in (("up", up_rows), ("down", down_rows)):
-        if rows.size and not MIN_GENES <= rows.size <= limit:
+        if rows.size and not min_genes <= rows.size <= limit:
             raise InvalidQueryError(
-                f"the {name} set has {rows.size} genes in the index; give {MIN_GENES} to {limit}",
+                f"the {name} set has {rows.size} genes in the index; give {min_genes} to {limit}",
                 **report.as_dict(),
             )
     return GeneQuery(up_rows, down_rows, report)
@@ -115,10 +118,10 @@ def _side(index: SearchIndex, symbols: Sequence[str]) -> tuple[np.ndarray, SideR
 
 
 def run_search(index: SearchIndex, up: Sequence[str], down: Sequence[str], *, mode: str,
-               filters: Mapping[str, object] | None, k: int, score: str,
-               path: str) -> SearchResult:  # fmt: skip
+               filters: Mapping[str, object] | None, k: int, score: str, path: str,
+               min_genes: int = MIN_GENES) -> SearchResult:  # fmt: skip
     _check_options(mode, score, path, k)
-    query = gene_query(index, up, down)
+    query = gene_query(index, up, down, min_genes=min_genes)
     selection = index.table.select(filters)
     filter_report = index.table.filter_report(filters)
     chosen = choose_path(index, query, selection, score, path, k)

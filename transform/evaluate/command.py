@@ -11,6 +11,7 @@ from transform.evaluate.plots import sample_pcc_boxplot, scatter_plot
 from transform.evaluate.provenance import departures, model_lines, read_manifest
 from transform.evaluate.real_plates import before_and_after
 from transform.evaluate.run import (
+    Fitted,
     beats_every_baseline,
     evaluate,
     fit_reference,
@@ -18,9 +19,15 @@ from transform.evaluate.run import (
     markdown_table,
     verdict,
 )
+from transform.evaluate.signature_level import (
+    evaluate_signatures,
+    read_effects,
+    signature_markdown,
+)
+from transform.evaluate.signature_sets import world_signatures
 from transform.inference import TwoStepModel
-from transform.io import read_gct
-from transform.io.level3 import open_level3
+from transform.io import read_gct, read_sig_info
+from transform.io.level3 import Level3, open_level3
 
 REAL_DIR = Path(__file__).resolve().parents[2] / "tests" / "data" / "l1000"
 REAL_PLATES = (
@@ -60,6 +67,17 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         help="gene table of the L1000 files, needed when they carry no row metadata, e.g. "
         "GSE92743's *_gene_info.txt.gz",
     )
+    for flag, text in (
+        ("--truth", "a world's truth folder (effects.gctx): adds the signature-level evaluation "
+         "(default: the world's, when it has one)"),
+        ("--sig-info", "sig_info of the Level 3 file (default: the world's)"),
+    ):  # fmt: skip
+        parser.add_argument(flag, type=Path, help=text)
+    parser.add_argument(
+        "--query-sizes",
+        default="50,100",
+        help="genes per side of the signature-level retrieval queries (comma-separated)",
+    )
     parser.add_argument("--real", type=Path, default=REAL_DIR, help="folder of the real LJP plates")
     parser.add_argument("--reference-samples", type=int, default=5000)
     parser.add_argument("--seed", type=int, default=0)
@@ -79,6 +97,20 @@ def _paths(args: argparse.Namespace) -> dict[str, Path]:
     if missing:
         raise ValueError(f"give --world or every one of --{', --'.join(missing)}")
     return paths
+
+
+def _signature_level(args: argparse.Namespace, model: TwoStepModel, level3: Level3,
+                     fitted: Fitted) -> dict | None:  # fmt: skip
+    """The signature-level tables, on a world with ground truth (None without one)."""
+    truth = args.truth or (args.world and args.world / "truth")
+    if not truth or not (Path(truth) / "effects.gctx").exists():
+        return None
+    sig_info_path = args.sig_info or (args.world and args.world / "l1000" / "sig_info.txt")
+    sig_info = read_sig_info(sig_info_path) if sig_info_path else None
+    effects = read_effects(Path(truth) / "effects.gctx")
+    world = world_signatures(model, level3, sig_info, fitted.ridge, effects)
+    sizes = [int(n) for n in str(args.query_sizes).split(",") if n.strip()]
+    return evaluate_signatures(world, effects, sizes=sizes, seed=args.seed)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -108,6 +140,13 @@ def run(args: argparse.Namespace) -> int:
     result.table.to_csv(args.out / "evaluation.csv", index=False)
     real.to_csv(args.out / "real_plates.csv", index=False)
     verdict(result.table).to_csv(args.out / "verdict.csv", index=False)
+    signature_tables = _signature_level(args, model, level3, fitted)
+    if signature_tables is not None:
+        report += "\n## Signature level: is the perturbation signal kept?\n\n"
+        report += signature_markdown(signature_tables)
+        (args.out / "evaluation.md").write_text(report)
+        for name, table in signature_tables.items():
+            table.to_csv(args.out / f"signatures_{name}.csv", index=False)
     scatter_plot(result.two_step, result.truth, args.out / "scatter_two_step.png")
     scatter_plot(result.step1, result.truth_landmarks, args.out / "scatter_step1.png",
                  title="Step 1 (CycleGAN) against measured, landmarks")  # fmt: skip
@@ -123,6 +162,8 @@ def run(args: argparse.Namespace) -> int:
         "beats_every_baseline": beats_every_baseline(result.table),
         "departures_from_paper": departures(manifest) if manifest else None,
         "metrics": result.table.to_dict(orient="records"),
+        "signature_level": None if signature_tables is None else
+        {name: table.to_dict(orient="records") for name, table in signature_tables.items()},
     }  # fmt: skip
     (args.out / "evaluation.json").write_text(json.dumps(summary, indent=2) + "\n")
     print(report)

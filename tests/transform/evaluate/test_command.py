@@ -13,6 +13,7 @@ import pytest
 from transform.cli import main
 from transform.evaluate.metrics import METRICS
 from transform.evaluate.run import BASELINE, INFORMATIVE, LEVELS, MODEL
+from transform.evaluate.signature_level import ORDER, RANDOM
 from transform.world.config import world_config
 from transform.world.generate import generate_world
 
@@ -22,7 +23,7 @@ TINY_WORLD = {
     "chunk_samples": 100,
     "n_compound_batches": 1,
     "n_knockout_batches": 0,
-    "replicate_plates": 1,
+    "replicate_plates": 2,
 }
 PNG = b"\x89PNG\r\n\x1a\n"
 CYCLEGAN = ["--hidden", "16", "--bottleneck", "8", "--disc-hidden", "16,8", "--batch-size", "32"]
@@ -38,7 +39,7 @@ def evaluated(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("evaluate")
     world = root / "world"
     config = world_config("demo", seed=5, **TINY_WORLD)
-    generate_world(config, world, parts=("l1000", "rnaseq", "paired"), progress=lambda _: None)
+    generate_world(config, world, progress=lambda _: None)
     common = ["--world", world, "--data", root / "data", "--preset", "paper", "--epochs", 1]
     _run("train-cyclegan", *common, "--out", root / "step1", *CYCLEGAN)
     _run("train-extrapolator", *common, "--out", root / "step2", *EXTRAPOLATOR)
@@ -92,3 +93,24 @@ def test_the_plots_and_the_json_summary_are_written(evaluated: Path) -> None:
     real = pd.read_csv(evaluated / "real_plates.csv")
     assert len(real) == 2
     assert (real["n_shared"] >= 20).all()
+
+
+def test_a_world_with_ground_truth_gets_the_signature_level_tables(evaluated: Path) -> None:
+    report = (evaluated / "evaluation.md").read_text()
+    assert "## Signature level" in report
+    retrieval = pd.read_csv(evaluated / "signatures_retrieval.csv")
+    assert set(retrieval["signatures"]) == {*ORDER, RANDOM}
+    assert set(retrieval["N"]) == {50, 100}
+    assert set(retrieval["query genes"]) == {"all genes", "landmarks"}
+    truth = retrieval[
+        (retrieval["signatures"] == "truth") & (retrieval["query genes"] == "all genes")
+    ]
+    assert (truth["top1"] == 1.0).all()  # the true effects find their own perturbation first
+    quality = pd.read_csv(evaluated / "signatures_agreement.csv").set_index("signatures")
+    assert quality.loc["truth", "spearman (all genes)"] == pytest.approx(1.0)
+    assert np.isnan(quality.loc["L1000", "spearman (all genes)"])  # landmarks only
+    self_retrieval = pd.read_csv(evaluated / "signatures_self_retrieval.csv")
+    replicate = self_retrieval[self_retrieval["kind"] == "replicate plates"]
+    assert (replicate["pairs"] > 0).all()
+    summary = json.loads((evaluated / "evaluation.json").read_text())
+    assert summary["signature_level"]["retrieval"]
