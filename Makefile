@@ -9,13 +9,15 @@ PYTEST_ARGS ?=
 DATA_DIR ?= var
 WORLD_SIZE ?= demo
 WORLD_SEED ?= 0
-WORLD := $(DATA_DIR)/world/$(WORLD_SIZE)-$(WORLD_SEED)
+WORLD_SETTING ?= default
+WORLD := $(DATA_DIR)/world/$(WORLD_SIZE)-$(WORLD_SEED)$(if $(filter-out default,$(WORLD_SETTING)),-$(WORLD_SETTING))
 PRESET ?= demo
-MODEL := $(DATA_DIR)/model/$(WORLD_SIZE)-$(WORLD_SEED)
-PROFILES := $(DATA_DIR)/profiles/$(WORLD_SIZE)-$(WORLD_SEED).gctx
-SIGNATURES := $(DATA_DIR)/signatures/$(WORLD_SIZE)-$(WORLD_SEED)
+MODEL := $(DATA_DIR)/model/$(notdir $(WORLD))
+PROFILES := $(DATA_DIR)/profiles/$(notdir $(WORLD)).gctx
+SIGNATURES := $(DATA_DIR)/signatures/$(notdir $(WORLD))
+EVALUATION := $(DATA_DIR)/evaluation/$(notdir $(WORLD))-$(PRESET)
 
-.PHONY: install run pipeline model profiles signatures downloads index serve setup-db world compare-real benchmark-signatures benchmark-db benchmark-level3 lint format test test-sqlite test-postgres clean
+.PHONY: install run pipeline model evaluate profiles signatures downloads index serve setup-db world compare-real benchmark-signatures benchmark-db benchmark-level3 lint format test test-sqlite test-postgres clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -36,7 +38,8 @@ pipeline: world model profiles signatures downloads index
 world: $(WORLD)/world.json
 
 $(WORLD)/world.json: | install
-	$(PY) -m transform world --size $(WORLD_SIZE) --seed $(WORLD_SEED) --out $(WORLD) --force
+	$(PY) -m transform world --size $(WORLD_SIZE) --seed $(WORLD_SEED) --setting $(WORLD_SETTING) \
+	  --out $(WORLD) --force
 
 # Step 1 and step 2 of the model on the world (a run folder left unfinished is resumed).
 model: $(MODEL)/model.pt
@@ -54,6 +57,12 @@ $(MODEL)/extrapolator/trained: $(WORLD)/world.json
 $(MODEL)/model.pt: $(MODEL)/cyclegan/trained $(MODEL)/extrapolator/trained
 	$(PY) -m transform bundle --cyclegan $(MODEL)/cyclegan/checkpoint.pt \
 	  --extrapolator $(MODEL)/extrapolator/checkpoint.pt --out $@
+
+# The model judged on the world: profile level (paired samples) and signature level (ground truth).
+evaluate: $(EVALUATION)/evaluation.md
+
+$(EVALUATION)/evaluation.md: $(MODEL)/model.pt
+	$(PY) -m transform evaluate --model $< --world $(WORLD) --out $(EVALUATION)
 
 # Every Level 3 profile of the world through the model (resumes an interrupted conversion).
 profiles: $(PROFILES)

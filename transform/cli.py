@@ -12,7 +12,7 @@ from transform.convert import command as convert_command
 from transform.evaluate import command as evaluate_command
 from transform.signatures import command as signatures_command
 from transform.train.commands import add_training_commands
-from transform.world.config import SIZES, world_config
+from transform.world.config import SETTINGS, SIZES, world_config
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -38,6 +38,12 @@ def _add_world(commands: argparse._SubParsersAction) -> None:
     )
     world.add_argument("--size", choices=sorted(SIZES), default="demo")
     world.add_argument("--seed", type=int, default=0)
+    world.add_argument(
+        "--setting",
+        choices=list(SETTINGS),
+        default="default",
+        help="how hard the world makes keeping the perturbation signal (docs/world.md)",
+    )
     world.add_argument("--out", type=Path, help="output folder (must be empty unless --force)")
     world.add_argument("--force", action="store_true", help="replace an existing world in --out")
     world.add_argument(
@@ -68,14 +74,13 @@ def _run_world(args: argparse.Namespace) -> int:
             raise FileExistsError(f"{args.out} is not empty; pass --force to replace its world")
         shutil.rmtree(args.out)
     parts = tuple(part.strip() for part in args.parts.split(",") if part.strip())
-    config = world_config(args.size, seed=args.seed)
+    config = world_config(args.size, seed=args.seed, setting=args.setting)
     manifest = generate_world(config, args.out, parts=parts, progress=_progress)
     counts = ", ".join(
         f"{value:,} {key.replace('_', ' ')}" for key, value in manifest["counts"].items()
     )
-    print(
-        f"\nworld {args.size} (seed {args.seed}) in {args.out}: {counts}; {manifest['seconds']} s"
-    )
+    print(f"\nworld {args.size} (seed {args.seed}, setting {args.setting}) in {args.out}: "
+          f"{counts}; {manifest['seconds']} s")  # fmt: skip
     return 0
 
 

@@ -21,6 +21,8 @@ DIRECT_GENES = 40  # genes a compound moves beyond its modules
 KO_DIRECT_GENES = 15
 STRESS_MODULE = 0
 MOA_MODULES = 6  # modules a mechanism of action moves
+REGULATORS = 4  # landmark regulators a mechanism moves (worlds with landmark_regulators > 0)
+TARGETS = 40  # genes each regulator moves
 
 
 @dataclass(frozen=True)
@@ -181,6 +183,11 @@ def _effects(
     values = moa_values[moa_code] + rng.normal(0.0, 0.3, (n_perts, DIRECT_GENES))
     own = rng.random((n_perts, DIRECT_GENES)) < 0.25  # a quarter of a compound's genes are its own
     genes[own] = rng.integers(0, n_genes, own.sum())
+    if config.landmark_regulators > 0:
+        modules *= 1.0 - config.landmark_regulators
+        more_genes, more_values = _regulated(config, universe, n_moa, rng)
+        genes = np.concatenate([genes, more_genes[moa_code]], axis=1)
+        values = np.concatenate([values, more_values[moa_code]], axis=1)
     is_ko = perts["pert_type"].to_numpy() == "trt_xpr"
     target = perts["target_index"].to_numpy()
     modules[is_ko] = -0.5 * loadings[target[is_ko]] + rng.normal(0.0, 0.15, (is_ko.sum(), k))
@@ -190,5 +197,20 @@ def _effects(
     n_ko = int(is_ko.sum())  # each knock-out moves its own few genes a little
     genes[is_ko, :KO_DIRECT_GENES] = rng.integers(0, n_genes, (n_ko, KO_DIRECT_GENES))
     values[is_ko, :KO_DIRECT_GENES] = rng.normal(0.0, 0.5, (n_ko, KO_DIRECT_GENES))
-    scale = perts["potency"].to_numpy()[:, None]
+    scale = perts["potency"].to_numpy()[:, None] * config.effect_scale
     return modules * scale, genes, values * scale
+
+
+def _regulated(config: WorldConfig, universe: GeneUniverse, n_moa: int,
+               rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """Per mechanism: REGULATORS landmark genes it moves directly, each moving its own
+    TARGETS genes (weights N(0, 0.7)): the share `landmark_regulators` of the effect that the
+    modules gave up. (genes, values), (n_moa, REGULATORS * (1 + TARGETS)) each."""
+    share = config.landmark_regulators
+    regulators = rng.choice(universe.landmark_index, (n_moa, REGULATORS))
+    moved = rng.normal(0.0, 3.0 * share, (n_moa, REGULATORS))
+    targets = rng.integers(0, universe.n_genes, (n_moa, REGULATORS, TARGETS))
+    weights = rng.normal(0.0, 0.7, (n_moa, REGULATORS, TARGETS))
+    genes = np.concatenate([regulators, targets.reshape(n_moa, -1)], axis=1)
+    values = np.concatenate([moved, (moved[:, :, None] * weights).reshape(n_moa, -1)], axis=1)
+    return genes, values

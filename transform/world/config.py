@@ -47,6 +47,12 @@ class WorldConfig:
     # output chunking (columns per chunk) and storage
     chunk_profiles: int = 4096
     chunk_samples: int = 500
+    # how hard the perturbation signal is to keep (SETTINGS; the defaults make the default world)
+    setting: str = "default"
+    effect_scale: float = 1.0  # every perturbation's effect (modules and direct genes) x this
+    landmark_regulators: float = 0.0  # share of each effect carried by landmark regulators
+    l1000_noise: float = 1.0  # L1000 measurement noise and plate offsets x this
+    collection_cell_share: float = 0.3  # share of the RNA-seq collection from the L1000 lines
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -80,7 +86,23 @@ SIZES: dict[str, WorldConfig] = {
 }
 
 
-def world_config(size: str, *, seed: int = 0, **overrides: object) -> WorldConfig:
+# Named settings (docs/world.md): each moves the world toward what makes keeping the perturbation
+# signal hard. "hard" takes all four together.
+SETTINGS: dict[str, dict[str, object]] = {
+    "default": {},
+    "regulators": {"landmark_regulators": 0.5},
+    "weak": {"effect_scale": 0.5},
+    "noisy": {"l1000_noise": 2.0},
+    "few-cell-lines": {"collection_cell_share": 0.05},
+    "hard": {"landmark_regulators": 0.5, "effect_scale": 0.5, "l1000_noise": 2.0,
+             "collection_cell_share": 0.05},
+}  # fmt: skip
+
+
+def world_config(size: str, *, seed: int = 0, setting: str = "default",
+                 **overrides: object) -> WorldConfig:  # fmt: skip
     if size not in SIZES:
         raise ValueError(f"unknown world size {size!r}; choose one of {', '.join(SIZES)}")
-    return replace(SIZES[size], seed=seed, **overrides)
+    if setting not in SETTINGS:
+        raise ValueError(f"unknown world setting {setting!r}; choose one of {', '.join(SETTINGS)}")
+    return replace(SIZES[size], seed=seed, setting=setting, **{**SETTINGS[setting], **overrides})

@@ -91,8 +91,10 @@ def measure_l1000(
     rng: np.random.Generator,
     *,
     plate_offset: np.ndarray,
+    noise: float = 1.0,
 ) -> np.ndarray:
-    """Readings (978, n_wells) on the log2 platform scale, before plate normalization."""
+    """Readings (978, n_wells) on the log2 platform scale, before plate normalization; noise
+    multiplies the measurement noise (the world's l1000_noise)."""
     n_wells = landmark_log2.shape[0]
     amount = rng.normal(0.0, 0.35, (n_wells, 1))
     x = landmark_log2 + amount
@@ -106,7 +108,7 @@ def measure_l1000(
     )
     quality = rng.normal(0.0, TECHNICAL_SD, (n_wells, 1))  # bright vs dim wells, beyond amount
     y = np.log2(leaked) + plate_offset + quality * platform.technical
-    noise_sd = 0.15 + 0.6 * np.exp(-(y - platform.floor) / 1.8)
+    noise_sd = noise * (0.15 + 0.6 * np.exp(-(y - platform.floor) / 1.8))
     failed = rng.random((n_wells, 1)) < 0.01  # a failed well is much noisier
     y = y + rng.normal(0.0, 1.0, y.shape) * noise_sd * np.where(failed, 4.0, 1.0)
     return np.clip(y, 1.0, L1000_MAX).T

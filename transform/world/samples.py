@@ -44,8 +44,9 @@ def l1000_plate(world: World, batch: Batch, replicate: int) -> np.ndarray:
     x = bio.expression(
         z, bio.cell_offsets[batch.cell, lm], batch.perts, response, lm, rng, noise_sd=0.2
     )
-    readings = measure_l1000(x, world.platform, rng, plate_offset=rng.normal(0.0, 0.2, len(lm)))
-    return level3_plate(readings)
+    noise = cfg.l1000_noise
+    offset = rng.normal(0.0, 0.2 * noise, len(lm))
+    return level3_plate(measure_l1000(x, world.platform, rng, plate_offset=offset, noise=noise))
 
 
 def signature_rows(batch: Batch, wells: pd.DataFrame, bio: Biology) -> pd.DataFrame:
@@ -141,7 +142,8 @@ def rnaseq_chunk(world: World, start: int, n: int, series: np.ndarray):
 def _rnaseq_block(world: World, start: int, n: int, series: np.ndarray):
     cfg = world.config
     rng = np.random.default_rng([cfg.seed, 400, start])
-    z, offsets, perts, response, labels, _ = _random_states(world, n, rng, p_cell=0.3)
+    p_cell = cfg.collection_cell_share  # samples of the L1000 cell lines (the rest: tissues)
+    z, offsets, perts, response, labels, _ = _random_states(world, n, rng, p_cell=p_cell)
     genes = np.arange(world.universe.n_genes)
     x = world.biology.expression(z, offsets, perts, response, genes, rng, noise_sd=0.25)
     sizes = library_sizes(n, cfg.median_library_size, rng)
@@ -176,8 +178,10 @@ def paired_chunk(world: World, start: int, n: int) -> PairedChunk:
     genes = np.arange(world.universe.n_genes)
     x = world.biology.expression(z, offsets, perts, response, genes, rng, noise_sd=0.25)
     lm = world.universe.landmark_index
-    plate_offset = rng.normal(0.0, 0.2, len(lm))
-    level3 = level3_plate(measure_l1000(x[:, lm], world.platform, rng, plate_offset=plate_offset))
+    noise = cfg.l1000_noise
+    offset = rng.normal(0.0, 0.2 * noise, len(lm))
+    level3 = level3_plate(measure_l1000(x[:, lm], world.platform, rng, plate_offset=offset,
+                                        noise=noise))  # fmt: skip
     sizes = np.maximum(library_sizes(n, cfg.median_library_size, rng), 5e6)
     counts = rnaseq_counts(x, sizes, rng)
     ids = [f"PAIRED{start + i + 1:06d}" for i in range(n)]
