@@ -12,10 +12,10 @@ WORLD_SEED ?= 0
 WORLD_SETTING ?= default
 WORLD := $(DATA_DIR)/world/$(WORLD_SIZE)-$(WORLD_SEED)$(if $(filter-out default,$(WORLD_SETTING)),-$(WORLD_SETTING))
 PRESET ?= demo
-MODEL := $(DATA_DIR)/model/$(notdir $(WORLD))
+MODEL := $(DATA_DIR)/model/$(notdir $(WORLD))$(if $(filter-out demo,$(PRESET)),-$(PRESET))
 PROFILES := $(DATA_DIR)/profiles/$(notdir $(WORLD)).gctx
 SIGNATURES := $(DATA_DIR)/signatures/$(notdir $(WORLD))
-EVALUATION := $(DATA_DIR)/evaluation/$(notdir $(WORLD))-$(PRESET)
+EVALUATION := $(DATA_DIR)/evaluation/$(notdir $(MODEL))
 
 .PHONY: install run pipeline model evaluate profiles signatures downloads index serve setup-db world compare-real benchmark-signatures benchmark-db benchmark-level3 lint format test test-sqlite test-postgres clean
 

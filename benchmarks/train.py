@@ -9,8 +9,8 @@ measured just before each row gives the machine's GFLOP/s; "of floor" is the mea
 the rate that matmul speed would allow (1.0 = every FLOP at matmul speed). Rows for a GPU run the
 same code on CUDA when torch sees one, and read "not measured (no GPU lent)" otherwise.
 
-Run: python -m benchmarks.train [--seconds 3] [--sizes paper,demo] [--steps cyclegan,extrapolator]
-[--threads 1,2]
+Run: python -m benchmarks.train [--seconds 3] [--sizes paper,demo,demo-mlp]
+[--steps cyclegan,extrapolator] [--threads 1,2]
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from transform.models import (
 from transform.train.config import (
     DEMO_CYCLEGAN,
     DEMO_EXTRAPOLATOR,
+    DEMO_MLP_EXTRAPOLATOR,
     CycleGanTrainConfig,
     ExtrapolatorTrainConfig,
 )
@@ -115,6 +116,9 @@ def _synchronize(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
+MLP = DEMO_MLP_EXTRAPOLATOR  # the demo preset without the linear path (preset demo-mlp)
+
+
 def configurations(sizes: list[str], steps: list[str]) -> list[tuple[str, str, Callable]]:
     """(step name, sizes name, make(device) -> Step) for every asked combination."""
     paper_gan, paper_ex = CycleGanTrainConfig(), ExtrapolatorTrainConfig()
@@ -123,6 +127,7 @@ def configurations(sizes: list[str], steps: list[str]) -> list[tuple[str, str, C
         ("cyclegan", "demo"): lambda d: cyclegan_step(DEMO_CYCLEGAN, DEMO_GENES[0], d),
         ("extrapolator", "paper"): lambda d: extrapolator_step(paper_ex, PAPER_GENES, d),
         ("extrapolator", "demo"): lambda d: extrapolator_step(DEMO_EXTRAPOLATOR, DEMO_GENES, d),
+        ("extrapolator", "demo-mlp"): lambda d: extrapolator_step(MLP, DEMO_GENES, d),
     }
     return [(step, size, table[step, size]) for step in steps for size in sizes]
 
@@ -134,9 +139,11 @@ def layer_text(step: str, size: str) -> str:
         g, d = config.generator, config.discriminator
         widths = "-".join(map(str, (*g.hidden, g.bottleneck)))
         return f"{genes} genes, G {widths}, D {'-'.join(map(str, d.hidden))}"
-    config = ExtrapolatorTrainConfig() if size == "paper" else DEMO_EXTRAPOLATOR
+    config = {"paper": ExtrapolatorTrainConfig(), "demo": DEMO_EXTRAPOLATOR,
+              "demo-mlp": DEMO_MLP_EXTRAPOLATOR}[size]  # fmt: skip
     genes = PAPER_GENES if size == "paper" else DEMO_GENES
-    return f"{genes[0]}-{'-'.join(map(str, config.model.hidden))}-{genes[1]}"
+    linear = " + linear path" if config.model.linear else ""
+    return f"{genes[0]}-{'-'.join(map(str, config.model.hidden))}-{genes[1]}{linear}"
 
 
 def measure(device: torch.device, configs: list, *, seconds: float, matmul_size: int) -> list:
@@ -193,7 +200,7 @@ def main(argv: list[str] | None = None) -> None:
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
     )
     parser.add_argument("--seconds", type=float, default=3.0, help="timing per row, at least")
-    parser.add_argument("--sizes", default="paper,demo")
+    parser.add_argument("--sizes", default="paper,demo,demo-mlp")
     parser.add_argument("--steps", default="cyclegan,extrapolator")
     parser.add_argument("--matmul-size", type=int, default=2048, help="CPU matmul side")
     parser.add_argument(

@@ -49,6 +49,7 @@ class DiscriminatorConfig(FrozenConfig):
 class ExtrapolatorConfig(FrozenConfig):
     hidden: tuple[int, ...] = (2048, 4096, 8192)
     standardized: bool = False  # inputs as per-gene z-scores of the training samples (not in paper)
+    linear: bool = False  # a fixed linear path (ridge) beside the network, which learns the rest
 
 
 class ResidualBlock(nn.Module):
@@ -157,14 +158,27 @@ class Discriminator(nn.Module):
 
 
 class Extrapolator(nn.Module):
-    """n_inputs -> 2048 -> 4096 -> 8192 -> n_outputs, ReLU after every layer (output included)."""
+    """n_inputs -> 2048 -> 4096 -> 8192 -> n_outputs, ReLU after every layer (output included).
+
+    With `linear` (not in the paper): output = ReLU(linear(x) + network(x)), the network without
+    its final ReLU. The linear path is a ridge regression fitted in closed form before training
+    (`set_linear`) and kept fixed; the network learns what it leaves. A linear map carries the
+    small differences between profiles of one plate (a perturbation's signature) through to every
+    gene, where a network fitted to the variation between samples maps them onto a few generic
+    directions (docs/training.md, signature level).
+    """
 
     def __init__(
         self, n_inputs: int, n_outputs: int, config: ExtrapolatorConfig | None = None
     ) -> None:
         super().__init__()
         self.config = config or ExtrapolatorConfig()
-        self.net = nn.Sequential(*_dense_relu([n_inputs, *self.config.hidden, n_outputs]))
+        layers = _dense_relu([n_inputs, *self.config.hidden, n_outputs])
+        if self.config.linear:
+            layers = layers[:-1]  # the ReLU comes after the sum of both paths
+            self.linear = nn.Linear(n_inputs, n_outputs)
+            self.linear.requires_grad_(False)
+        self.net = nn.Sequential(*layers)
         if self.config.standardized:
             self.register_buffer("input_mean", torch.zeros(n_inputs))
             self.register_buffer("input_sd", torch.ones(n_inputs))
@@ -180,7 +194,19 @@ class Extrapolator(nn.Module):
     def forward(self, landmarks: torch.Tensor) -> torch.Tensor:
         if self.config.standardized:
             landmarks = (landmarks - self.input_mean) / self.input_sd
+        if self.config.linear:
+            return torch.relu(self.linear(landmarks) + self.net(landmarks))
         return self.net(landmarks)
+
+    @torch.no_grad()
+    def set_linear(self, coef: ArrayLike, intercept: ArrayLike) -> None:
+        """The linear path: coef (n_inputs, n_outputs) and intercept (n_outputs,) on the inputs
+        the network sees (z-scores when standardized); the network's output layer starts at 0."""
+        self.linear.weight.copy_(torch.as_tensor(np.asarray(coef, dtype=np.float32).T))
+        self.linear.bias.copy_(torch.as_tensor(np.asarray(intercept, dtype=np.float32)))
+        output = self.net[-1]
+        output.weight.zero_()
+        output.bias.zero_()
 
     @torch.no_grad()
     def start_at(self, profile: torch.Tensor, weight_scale: float = 0.1) -> None:

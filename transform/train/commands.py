@@ -55,7 +55,7 @@ def _add_inputs(parser: argparse.ArgumentParser) -> None:
 
 
 def _add_overrides(parser: argparse.ArgumentParser, kind: str) -> None:
-    parser.add_argument("--preset", choices=("paper", "demo"), default="paper")
+    parser.add_argument("--preset", choices=("paper", "demo", "demo-mlp"), default="paper")
     parser.add_argument("--epochs", type=int)
     parser.add_argument("--batch-size", type=int)
     parser.add_argument("--lr", type=float)
@@ -65,6 +65,13 @@ def _add_overrides(parser: argparse.ArgumentParser, kind: str) -> None:
     parser.add_argument("--max-samples", type=int, help="RNA-seq samples drawn (50,000)")
     layers = "generator widths, e.g. 512,512" if kind == "cyclegan" else "e.g. 2048,4096,8192"
     parser.add_argument("--hidden", type=_widths, help=f"hidden layer widths ({layers})")
+    if kind == "extrapolator":
+        parser.add_argument(
+            "--linear",
+            action=argparse.BooleanOptionalAction,
+            help="a fixed ridge path beside the network, which learns the rest (not in the paper; "
+            "on in demo)",
+        )
     if kind == "cyclegan":
         parser.add_argument("--bottleneck", type=int, help="generator bottleneck width (128)")
         parser.add_argument("--disc-hidden", type=_widths, help="discriminator widths")
@@ -110,7 +117,8 @@ def build_config(args: argparse.Namespace) -> Any:
     top = {"epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr, "seed": args.seed}
     config = replace(config, data=replace(config.data, **_given(data)), **_given(top))
     if args.kind == "extrapolator":
-        return replace(config, model=replace(config.model, **_given({"hidden": args.hidden})))
+        model = _given({"hidden": args.hidden, "linear": args.linear})
+        return replace(config, model=replace(config.model, **model))
     generator = {
         "hidden": args.hidden,
         "bottleneck": args.bottleneck,

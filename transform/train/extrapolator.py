@@ -24,6 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from transform.evaluate.baselines import Ridge, RidgeSums
 from transform.models import Extrapolator
 from transform.train.checkpoint import make_deterministic, resolve_device, save_checkpoint
 from transform.train.config import ExtrapolatorTrainConfig, split_sizes
@@ -95,6 +96,32 @@ def input_moments(inputs: np.ndarray, positions: np.ndarray) -> tuple[np.ndarray
     return gene_moments(np.asarray(inputs[np.sort(positions)], dtype=np.float64))
 
 
+def linear_path(model: Extrapolator, data: PreparedData,
+                split: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """(coef (n_in, n_out), intercept (n_out,)) of the ridge regression from the inputs the
+    network sees to the outputs: fitted on the training samples, its alpha chosen on the
+    validation samples (the evaluation's CMap-style ridge, `baselines.Ridge`), then refitted on
+    both. Streamed EVAL_CHUNK samples at a time from running sums."""
+    n_in, n_out = len(data.input_genes), len(data.output_genes)
+    mean = sd = None
+    if model.config.standardized:
+        mean, sd = (
+            getattr(model, name).cpu().double().numpy() for name in ("input_mean", "input_sd")
+        )
+    sums = []
+    for part in ("train", "validation"):
+        total, positions = RidgeSums.empty(n_in, n_out), np.sort(split[part])
+        for start in range(0, len(positions), EVAL_CHUNK):
+            at = positions[start : start + EVAL_CHUNK]
+            x = np.asarray(data.rnaseq_inputs[at], dtype=np.float64)
+            if mean is not None:
+                x = (x - mean) / sd
+            total.add(x.T, np.asarray(data.rnaseq_outputs[at], dtype=np.float64).T)
+        sums.append(total)
+    ridge = Ridge.from_sums(*sums)
+    return ridge.coef, ridge.y_mean - ridge.coef.T @ ridge.x_mean
+
+
 class Batches:
     """(inputs, targets) of sample positions: inputs held on the device, targets read on demand."""
 
@@ -150,7 +177,9 @@ def train_extrapolator(
     split = split_samples(len(data.rnaseq_ids), config)
     if config.model.standardized:
         model.set_scales(*input_moments(data.rnaseq_inputs, split["train"]))
-    if config.start_at_mean:
+    if config.model.linear:
+        model.set_linear(*linear_path(model, data, split))
+    elif config.start_at_mean:
         model.start_at(torch.from_numpy(mean_profile(data.rnaseq_outputs, split["train"])))
     if saved is not None:
         session.restore(saved)

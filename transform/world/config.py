@@ -93,9 +93,9 @@ SETTINGS: dict[str, dict[str, object]] = {
     "regulators": {"landmark_regulators": 0.5},
     "weak": {"effect_scale": 0.5},
     "noisy": {"l1000_noise": 2.0},
-    "few-cell-lines": {"collection_cell_share": 0.05},
+    "few-cell-lines": {"collection_cell_share": 0.12},
     "hard": {"landmark_regulators": 0.5, "effect_scale": 0.5, "l1000_noise": 2.0,
-             "collection_cell_share": 0.05},
+             "collection_cell_share": 0.12},
 }  # fmt: skip
 
 

@@ -123,3 +123,37 @@ def test_domain_b_can_hold_only_the_rnaseq_samples_of_the_l1000_cell_lines(
     assert len(every) == len(prepared.rnaseq_ids)
     assert 16 <= len(matched) == len(named) < len(every)
     assert set(named) <= set(prepared.l1000_cell_lines)
+
+
+def test_the_linear_path_is_the_closed_form_ridge_and_stays_fixed(
+    prepared: PreparedData, tmp_path: Path
+) -> None:
+    """The extrapolator's linear path (demo preset) is ridge regression from the standardized
+    inputs of the training and validation samples, written out here from its definition, with
+    the alpha the validation samples chose; training leaves it as it was."""
+    from dataclasses import replace
+
+    import numpy as np
+
+    from transform.models import ExtrapolatorConfig
+    from transform.train.extrapolator import split_samples
+
+    model = ExtrapolatorConfig(hidden=(8, 8, 16), standardized=True, linear=True)
+    config = replace(TINY_EXTRAPOLATOR, model=model)
+    state = _train("extrapolator", config, prepared, tmp_path / "run")["state"]["model"]
+    split = split_samples(len(prepared.rnaseq_ids), config)
+    fitted = np.sort(np.concatenate([split["train"], split["validation"]]))
+    mean, sd = (state[name].double().numpy() for name in ("input_mean", "input_sd"))
+    x = (np.asarray(prepared.rnaseq_inputs[fitted], dtype=np.float64) - mean) / sd
+    y = np.asarray(prepared.rnaseq_outputs[fitted], dtype=np.float64)
+    xc, yc = x - x.mean(axis=0), y - y.mean(axis=0)
+    weight = state["linear.weight"].double().numpy()  # (n_out, n_in)
+    intercept = state["linear.bias"].double().numpy()
+    # the alpha the fit used, recovered from one column's normal equations
+    residual = xc.T @ (yc[:, 0] - xc @ weight[0])
+    alpha = float(residual @ weight[0] / (weight[0] @ weight[0]))
+    assert alpha > 0
+    coef = np.linalg.solve(xc.T @ xc + alpha * np.eye(x.shape[1]), xc.T @ yc)
+    assert np.allclose(weight.T, coef, rtol=1e-3, atol=1e-5)
+    assert np.allclose(intercept, y.mean(axis=0) - x.mean(axis=0) @ coef, rtol=1e-3, atol=1e-4)
+    assert any(key.startswith("net.") and state[key].abs().sum() > 0 for key in state)
