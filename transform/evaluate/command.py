@@ -108,7 +108,7 @@ def _signature_level(args: argparse.Namespace, model: TwoStepModel, level3: Leve
     sig_info_path = args.sig_info or (args.world and args.world / "l1000" / "sig_info.txt")
     sig_info = read_sig_info(sig_info_path) if sig_info_path else None
     effects = read_effects(Path(truth) / "effects.gctx")
-    world = world_signatures(model, level3, sig_info, fitted.ridge, effects)
+    world = world_signatures(model, level3, sig_info, fitted, effects)
     sizes = [int(n) for n in str(args.query_sizes).split(",") if n.strip()]
     return evaluate_signatures(world, effects, sizes=sizes, seed=args.seed)
 

@@ -39,6 +39,7 @@ from transform.evaluate.signature_sets import (
     L1000,
     RIDGE,
     STEP1,
+    STEP2,
     TRUTH,
     SignatureSet,
     WorldSignatures,
@@ -50,7 +51,7 @@ QUERY_SIZES = (50, 100)
 RANDOM = "random gene sets (against converted)"
 EVAL_BUILD = BuildSettings(top_genes=50, embedding_dim=16, sample=2000, recall_queries=4,
                            full_checksums=False, store_values=False)  # fmt: skip
-ORDER = (CONVERTED, STEP1, L1000, RIDGE, TRUTH)
+ORDER = (CONVERTED, STEP1, STEP2, L1000, RIDGE, TRUTH)
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,8 @@ rule, the signatures of the world's sig_info):
 - converted: the two-step model's output, every output gene (log10 scale);
 - step 1: the CycleGAN's landmarks alone (log10);
 - L1000: the measured Level 3 landmarks (log2);
+- step 2 alone: the extrapolator fed the L1000 landmarks moment-matched onto the RNA-seq scale
+  (per-gene standardization, no CycleGAN) (log10);
 - ridge: the output genes inferred linearly from step 1's landmarks, CMap's way (log10);
 - truth: each signature's perturbation's true effect on the output genes (the ceiling).
 
@@ -24,7 +26,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from transform.evaluate.baselines import Ridge
+from transform.evaluate.baselines import standardized
+from transform.evaluate.run import Fitted
 from transform.inference import TwoStepModel
 from transform.io.level3 import Level3
 from transform.signatures.compute import SignatureSettings, batch_signatures
@@ -32,7 +35,8 @@ from transform.signatures.definitions import batch_of, signature_definitions
 
 N_COMPONENTS = 5  # principal components whose share of the within-plate variance is reported
 CONVERTED, STEP1, L1000, RIDGE, TRUTH = "converted", "step 1", "L1000", "ridge", "truth"
-SCALE = {CONVERTED: "log10", STEP1: "log10", L1000: "log2", RIDGE: "log10"}
+STEP2 = "step 2 alone"
+SCALE = {CONVERTED: "log10", STEP1: "log10", STEP2: "log10", L1000: "log2", RIDGE: "log10"}
 
 
 @dataclass
@@ -71,14 +75,15 @@ class WorldSignatures:
 
 
 def world_signatures(model: TwoStepModel, level3: Level3, sig_info: pd.DataFrame,
-                     ridge: Ridge, effects: pd.DataFrame) -> WorldSignatures:  # fmt: skip
-    """Every version's signatures of the world's profiles, batch by batch. effects: the true
-    effects, genes (symbols) x pert_id."""
+                     fitted: Fitted, effects: pd.DataFrame) -> WorldSignatures:  # fmt: skip
+    """Every version's signatures of the world's profiles, batch by batch. fitted: the
+    evaluation's baselines (the ridge, the per-gene moments); effects: the true effects, genes
+    (symbols) x pert_id."""
     inst = level3.column_meta().copy()
     inst["rna_plate"] = inst["rna_plate"].astype(str)
     table = signature_definitions(inst, sig_info)
     table = table.sort_values("batch", kind="stable").reset_index(drop=True)  # batches together
-    versions = _versions(model, ridge)
+    versions = _versions(model, fitted)
     sets = {name: SignatureSet(name, genes) for name, (genes, _) in versions.items()}
     plate_rows = []
     landmark_rows = level3.landmark_positions()
@@ -104,12 +109,18 @@ def world_signatures(model: TwoStepModel, level3: Level3, sig_info: pd.DataFrame
 Version = tuple[tuple[str, ...], Callable[[dict[str, np.ndarray]], np.ndarray]]
 
 
-def _versions(model: TwoStepModel, ridge: Ridge) -> dict[str, Version]:
+def _versions(model: TwoStepModel, fitted: Fitted) -> dict[str, Version]:
     """name -> (genes, profiles from the versions made before it), in the order they are made."""
+    ridge, reference = fitted.ridge, fitted.reference
+
+    def step2_alone(made: dict[str, np.ndarray]) -> np.ndarray:
+        return model.step2(standardized(made[L1000], reference).astype(np.float32))
+
     return {
         L1000: (model.input_genes, lambda made: made["x"]),
         STEP1: (model.input_genes, lambda made: model.step1(made[L1000])),
         CONVERTED: (model.output_genes, lambda made: model.step2(made[STEP1])),
+        STEP2: (model.output_genes, step2_alone),
         RIDGE: (model.output_genes, lambda made: ridge.predict(made[STEP1]).astype(np.float32)),
     }
 
