@@ -14,9 +14,8 @@ from dataclasses import dataclass, field
 
 from search.engine.errors import PortalError
 from search.engine.genes import GeneResolver, Resolution, ResolutionStatus
+from search.engine.query import MAX_GENES, MIN_GENES
 
-MIN_GENES = 5  # per non-empty side, after resolution
-MAX_GENES = 2000  # identifiers per side
 SEPARATORS = re.compile(r"[\s,;]+")
 
 

@@ -19,12 +19,10 @@ from rest_framework.views import APIView
 from search.api_schemas import WRITE_ERRORS, BatchSerializer, SearchSerializer, answers
 from search.batches import batch_outcomes, batch_search_create
 from search.engine.gmt_queries import GmtPairingError, one_gmt_query
+from search.engine.query import FILTER_FIELDS, MAX_GENES, MIN_GENES, MODES, SCORES
 from search.models import BatchSearch, BatchStatus, StoredSearch
-from search.queries import MAX_GENES, MIN_GENES, split_identifiers
+from search.queries import split_identifiers
 from search.searches import (
-    FILTER_FIELDS,
-    MODES,
-    SCORES,
     SearchOptions,
     search_payload,
     search_table,

@@ -18,14 +18,12 @@ from typing import Any
 from django.conf import settings
 from django.urls import reverse
 
+from search.engine.query import SCORES
 from search.index_access import search_index
 from search.models import StoredSearch
 from search.queries import check_sizes, resolve_query
 from search.selectors import gene_resolver
 
-MODES = ("both", "mimic", "reverse")
-SCORES = {"rank": "two-sided rank test (z_sum)", "cd": "CD-weighted connectivity"}
-FILTER_FIELDS = ("pert_type", "cell_id", "pert_iname", "pert_id", "pert_dose", "pert_time")
 EXPORT_COLUMNS = ("rank", "sig_id", "pert_type", "pert_id", "pert_iname", "cell_id", "pert_dose",
                   "pert_dose_unit", "pert_time", "pert_time_unit", "z_up", "z_down", "z_sum",
                   "score", "p_up", "p_down", "p", "fdr_up", "fdr_down", "fdr",

@@ -27,12 +27,11 @@ from search.downloads import (
 )
 from search.engine.errors import AmbiguousGeneError, UnknownGeneError, UnknownSignatureError
 from search.engine.index_state import index_state
+from search.engine.query import MIN_GENES, SCORES
 from search.examples import example_queries
 from search.health import portal_health
 from search.index_access import IndexUnavailable
 from search.models import BatchSearch, Gene, L1000Type, StoredSearch
-from search.queries import MIN_GENES
-from search.searches import SCORES
 from search.selectors import signature_facets, signature_set_current
 from search.signature_pages import gene_reverse_search, signature_detail, signature_neighbours
 

@@ -20,8 +20,9 @@ from search.engine import kernels, layout, reverse_tables
 from search.engine.errors import IndexArtifactError, InvalidQueryError, UnknownGeneError
 from search.engine.fast import FastSettings, candidates
 from search.engine.metadata import Selection, SignatureTable
+from search.engine.query import MIN_GENES
 from search.engine.readahead import RowReader
-from search.engine.results import MIN_GENES, SearchResult
+from search.engine.results import SearchResult
 from search.engine.searching import run_search, top_positions
 
 IndexError_ = IndexArtifactError  # the name search/index_access.py imports

@@ -26,8 +26,8 @@ import numpy as np
 import pandas as pd
 
 from search.engine.errors import InvalidQueryError, UnknownSignatureError
+from search.engine.query import FILTER_FIELDS
 
-FILTER_FIELDS = ("pert_type", "cell_id", "pert_iname", "pert_id", "pert_dose", "pert_time")
 SPAN_DENSITY = 0.25  # read a span (then keep the selection) when it is at least this dense
 
 

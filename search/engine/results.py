@@ -7,9 +7,7 @@ from typing import Any
 
 import pandas as pd
 
-MODES = ("both", "mimic", "reverse")
 PATHS = ("auto", "exact", "flat", "gpu", "fast")
-MIN_GENES, MAX_GENES = 5, 2000  # per non-empty side
 STAT_COLUMNS = ("z_up", "z_down", "z_sum", "p_up", "p_down", "p", "fdr_up", "fdr_down", "fdr")
 
 

@@ -30,8 +30,9 @@ import math
 import numpy as np
 
 from search.engine import compiled
+from search.engine.query import SCORES as QUERY_SCORES
 
-SCORES = ("rank", "cd")
+SCORES = tuple(QUERY_SCORES)  # "rank", "cd" (search.engine.query)
 FULL_SORT_BELOW = 1 << 16  # below this many signatures the FDR sorts them all
 HISTOGRAM_BINS = 4096
 

@@ -30,16 +30,8 @@ from search.engine import compiled, kernels, scores
 from search.engine.errors import InvalidQueryError
 from search.engine.fast import candidates
 from search.engine.metadata import Selection
-from search.engine.results import (
-    MAX_GENES,
-    MIN_GENES,
-    MODES,
-    PATHS,
-    STAT_COLUMNS,
-    QueryReport,
-    SearchResult,
-    SideReport,
-)
+from search.engine.query import MAX_GENES, MIN_GENES, MODES
+from search.engine.results import PATHS, STAT_COLUMNS, QueryReport, SearchResult, SideReport
 
 if TYPE_CHECKING:
     from search.engine.index import SearchIndex
