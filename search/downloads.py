@@ -17,7 +17,7 @@ from pathlib import Path
 
 from django.utils.http import parse_http_date_safe
 
-from search.checksums import file_sha256
+from search.engine.layout import full_sha256 as file_sha256
 
 # (suffix, kind, description, media type) in the order the page lists them; one media type per
 # suffix, the same for a whole file and a range of it (not the host's mimetypes table, which

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 from django.db import connection, transaction
 
-from search.checksums import file_sha256
+from search.engine.layout import full_sha256 as file_sha256
 from search.models import Signature, SignatureSet
 
 TEXT_COLUMNS = ("pert_type", "pert_id", "pert_iname", "cell_id", "pert_dose_unit",

@@ -56,6 +56,8 @@ def sampled_sha256(path: Path) -> str:
 
 
 def full_sha256(path: Path) -> str:
+    """SHA-256 of a file's bytes (hex), read in 16 MiB blocks: the search side's one file
+    checksum (the index's files, the downloads, the signature metadata)."""
     digest = hashlib.sha256()
     with path.open("rb") as file:
         while block := file.read(1 << 24):
