@@ -64,8 +64,11 @@ def _wait_for(url: str, process: subprocess.Popen, timeout_s: float = 60) -> Non
     raise RuntimeError(f"{url} did not answer in {timeout_s} s")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
+    """Chromium for one test module. Not for the session: while sync_playwright runs, its event
+    loop counts as running in the main thread, and Django refuses ORM calls from there
+    (SynchronousOnlyOperation) in every later test that uses the database outside a request."""
     if CHROMIUM is None:
         pytest.skip("no Chromium on this machine (Debian package chromium; .ci/run installs it)")
     from playwright.sync_api import sync_playwright

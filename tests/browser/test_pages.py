@@ -83,7 +83,7 @@ def test_the_results_download_as_tsv(page: Page, tmp_path: Path) -> None:
 
 def test_a_signature_page_and_a_gene_page_with_its_plots(page: Page) -> None:
     _search_dexamethasone(page)
-    page.locator("#results-table tbody tr td:nth-child(13) a").first.click()
+    page.locator("#results-table tbody tr td:last-child a").first.click()
     page.wait_for_url("**/signatures/*")
     expect(page.locator("#top-up tbody tr")).to_have_count(50)
     expect(page.locator("#top-down tbody tr")).to_have_count(50)
