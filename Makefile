@@ -68,7 +68,7 @@ $(EVALUATION)/evaluation.md: $(MODEL)/model.pt
 profiles: $(PROFILES)
 
 $(PROFILES): $(MODEL)/model.pt
-	$(PY) -m transform convert --checkpoint $< --input $(WORLD)/l1000/level3.gctx --output $@ \
+	$(PY) -m transform convert --checkpoint $< --input $(WORLD)/l1000/level3.gctx --out $@ \
 	  --force
 
 # Characteristic-direction signatures of the RNA-seq-like profiles (resumable by batch).
@@ -76,7 +76,7 @@ signatures: $(SIGNATURES)/manifest.json
 
 $(SIGNATURES)/manifest.json: $(PROFILES)
 	$(PY) -m transform signatures --profiles $< --inst-info $(WORLD)/l1000/inst_info.txt \
-	  --sig-info $(WORLD)/l1000/sig_info.txt --output $(SIGNATURES)
+	  --sig-info $(WORLD)/l1000/sig_info.txt --out $(SIGNATURES)
 
 # The outputs laid out as the portal's downloads (var/downloads), signatures split by type.
 downloads: $(DATA_DIR)/downloads/signatures_metadata.tsv

@@ -11,7 +11,7 @@ from transform import publish
 from transform.convert import command as convert_command
 from transform.evaluate import command as evaluate_command
 from transform.signatures import command as signatures_command
-from transform.train.commands import add_training_commands
+from transform.train.command import add_training_commands
 from transform.world.config import SETTINGS, SIZES, world_config
 
 
@@ -27,7 +27,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.run(args)
-    except (ValueError, FileExistsError, FileNotFoundError) as error:
+    except (ValueError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
 

@@ -45,11 +45,11 @@ def test_every_offline_command_runs_on_the_published_layout(
     assert bundle["input_genes"]["n_genes"] == 978 - 5  # the ARCHS4 fixture lacks 5 landmarks
     profiles = tmp_path / "profiles.gctx"
     run("convert", "--checkpoint", tmp_path / "model.pt", "--input", layout.gctx, *tables,
-        "--output", profiles, "--device", "cpu")  # fmt: skip
+        "--out", profiles, "--device", "cpu")  # fmt: skip
     values = read_gctx(profiles).values
     assert values.shape[1] == 377
     assert np.isfinite(values).all()
-    run("signatures", "--profiles", profiles, "--output", tmp_path / "signatures")
+    run("signatures", "--profiles", profiles, "--out", tmp_path / "signatures")
     assert json.loads((tmp_path / "signatures" / "manifest.json").read_text())["n_signatures"]
     run("publish", "--signatures", tmp_path / "signatures", "--profiles", profiles,
         "--inst-info", layout.inst_info, "--model", tmp_path / "model.pt",

@@ -21,7 +21,12 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--input", type=Path, required=True, help="Level 3 GCTX")
     add_table_options(parser, sig_info=False)
     parser.add_argument(
-        "--output", type=Path, required=True, help="GCTX to write; its manifest goes beside it"
+        "--out",
+        "--output",
+        dest="output",
+        type=Path,
+        required=True,
+        help="GCTX to write; its manifest goes beside it (--output: the same, the older name)",
     )
     parser.add_argument(
         "--chunk-size",

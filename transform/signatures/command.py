@@ -25,7 +25,13 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         inst_default="the profiles GCTX's column metadata (a converted GCTX carries the table "
         "it was given)",
     )  # fmt: skip
-    parser.add_argument("--output", type=Path, help="output folder (resumes a run left there)")
+    parser.add_argument(
+        "--out",
+        "--output",
+        dest="output",
+        type=Path,
+        help="output folder (resumes a run left there; --output: the older name)",
+    )
     parser.add_argument("--rule", choices=RULES, default="batch", help="controls (default batch)")
     parser.add_argument(
         "--per-gene",
@@ -62,7 +68,8 @@ def run(args: argparse.Namespace) -> int:
     if args.real_check:
         print(real_plate_report(args.real))
         return 0
-    missing = [f"--{n}" for n in ("profiles", "output") if not getattr(args, n.replace("-", "_"))]
+    missing = [flag for flag, value in (("--profiles", args.profiles), ("--out", args.output))
+               if not value]  # fmt: skip
     if missing:
         raise ValueError(f"{', '.join(missing)} required")
     settings = SignatureSettings(

@@ -83,7 +83,7 @@ def entrez_ids(symbols: list[str]) -> dict[str, int | None]:
 
 def convert_command(checkpoint: Path, source: Path, output: Path, *extra: str) -> list[str]:
     return [
-        sys.executable, "-m", "transform.convert", "--checkpoint", str(checkpoint),
+        sys.executable, "-m", "transform", "convert", "--checkpoint", str(checkpoint),
         "--input", str(source), "--output", str(output), "--device", "cpu", *extra,
     ]  # fmt: skip
 
