@@ -78,10 +78,11 @@ class ExtrapolatorTrainConfig(FrozenConfig):
     seed: int = 0
 
 
-# The demo preset: small layers and few epochs, and three choices beyond the paper that the demo
+# The demo preset: small layers and few epochs, and four choices beyond the paper that the demo
 # and small worlds need (docs/training.md): per-gene z-scores in both networks, a generator that
-# starts as per-gene moment matching (skip, identity weight 5 as in the paper's earlier runs), and
-# domain B restricted to the RNA-seq samples of the L1000 cell lines.
+# starts as per-gene moment matching (skip, identity weight 5 as in the paper's earlier runs),
+# domain B restricted to the RNA-seq samples of the L1000 cell lines, and the extrapolator's fixed
+# linear (ridge) path, which keeps the differences within a plate (the perturbation signal).
 DEMO_CYCLEGAN = CycleGanTrainConfig(
     generator=GeneratorConfig(hidden=(256, 256), bottleneck=64, standardized=True, skip=True),
     discriminator=DiscriminatorConfig(hidden=(256, 128, 64)),
