@@ -109,3 +109,18 @@ def test_the_example_environment_commits_no_secret() -> None:
                if any(word in name for word in ("SECRET", "PASSWORD", "TOKEN"))}  # fmt: skip
     assert "SECRET_KEY" in secrets
     assert {name: value.strip() for name, value in secrets.items() if value.strip()} == {}
+
+
+def test_the_web_image_installs_no_torch() -> None:
+    """The web image's extras (and the base dependencies) hold neither torch nor matplotlib."""
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    extras = re.findall(r"'\.\[([\w,]+)\]'", _dockerfile("web"))
+    assert extras, "the web image installs the project with an extra"
+    wanted = list(project["dependencies"])
+    for extra in ",".join(extras).split(","):
+        wanted += project["optional-dependencies"][extra]
+    names = {re.split(r"[<>=\[ ]", requirement)[0].lower() for requirement in wanted}
+    assert not names & {"torch", "matplotlib", "faiss-gpu"}, names
+    installs = re.findall(r"pip install[^\n]*", _dockerfile("web"))
+    assert installs
+    assert not any("torch" in line for line in installs), installs

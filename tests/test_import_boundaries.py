@@ -5,6 +5,7 @@ imports neither Django nor torch."""
 from __future__ import annotations
 
 import ast
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -59,3 +60,29 @@ def test_importing_the_package_loads_none_of_them(module: str, forbidden: str) -
         [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize("command", ["publish", "world", "signatures"])
+def test_a_light_command_loads_neither_torch_nor_matplotlib(command: str) -> None:
+    """The web image has neither, and runs `python -m transform publish`: only the command asked
+    for is imported."""
+    code = (
+        f"import sys\nfrom transform.cli import main\ntry:\n    main([{command!r}, '--help'])\n"
+        "except SystemExit:\n    pass\nprint('torch' in sys.modules, 'matplotlib' in sys.modules)"
+    )
+    result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True,
+                            check=True)  # fmt: skip
+    assert result.stdout.strip().splitlines()[-1] == "False False"
+
+
+def test_the_web_process_loads_neither_torch_nor_matplotlib() -> None:
+    code = (
+        "import django, importlib, pkgutil, sys\ndjango.setup()\nimport search, portal.urls\n"
+        "for m in pkgutil.walk_packages(search.__path__, 'search.'):\n"
+        "    if m.name != 'search.gpu':\n        importlib.import_module(m.name)\n"
+        "print('torch' in sys.modules, 'matplotlib' in sys.modules)"
+    )
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "portal.settings_test"}
+    result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True,
+                            check=True, env=env)  # fmt: skip
+    assert result.stdout.strip().splitlines()[-1] == "False False"

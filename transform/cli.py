@@ -3,33 +3,49 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import shutil
 import sys
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from transform import publish
-from transform.convert import command as convert_command
-from transform.evaluate import command as evaluate_command
-from transform.signatures import command as signatures_command
-from transform.train.command import add_training_commands
 from transform.world.config import SETTINGS, SIZES, world_config
+
+# command -> (module, the function that adds its parser). Only the command asked for is imported,
+# so that a light one (publish, world) loads neither torch nor matplotlib: the web image, which
+# runs publish and has neither, depends on it. --help (or no command) imports them all.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "world": ("transform.cli", "_add_world"),
+    "signatures": ("transform.signatures.command", "add_parser"),
+    "train-cyclegan": ("transform.train.command", "add_training_commands"),
+    "train-extrapolator": ("transform.train.command", "add_training_commands"),
+    "bundle": ("transform.train.command", "add_training_commands"),
+    "evaluate": ("transform.evaluate.command", "add_parser"),
+    "convert": ("transform.convert.command", "add_parser"),
+    "publish": ("transform.publish", "add_parser"),
+}
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
     parser = argparse.ArgumentParser(prog="python -m transform", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
-    _add_world(commands)
-    signatures_command.add_parser(commands)
-    add_training_commands(commands)
-    evaluate_command.add_parser(commands)
-    convert_command.add_parser(commands)
-    publish.add_parser(commands)
+    for add in _parser_adders(argv):
+        add(commands)
     args = parser.parse_args(argv)
     try:
         return args.run(args)
     except (ValueError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+
+
+def _parser_adders(argv: Sequence[str]) -> list[Callable[[argparse._SubParsersAction], None]]:
+    """The functions that add the parsers needed for argv: the named command's alone, or every
+    command's when none is named (help, or a mistake that argparse then explains)."""
+    named = COMMANDS.get(argv[0]) if argv else None
+    wanted = [named] if named else list(dict.fromkeys(COMMANDS.values()))
+    return [getattr(importlib.import_module(module), name) for module, name in wanted]
 
 
 def _add_world(commands: argparse._SubParsersAction) -> None:
