@@ -66,7 +66,7 @@ class Searched:
     gpu paths): |z| of every signature searched, for z_sum and each side (an array, or an object
     with scores.HostAbsZ's methods; None for a side with no genes)."""
 
-    found: np.ndarray  # the candidates' places among the signatures searched
+    found: np.ndarray | None  # the candidates' places among those searched (None: all scored)
     abs_z_sum: object  # |z_sum| (to be divided by sd)
     abs_z_up: object
     abs_z_down: object
@@ -312,8 +312,9 @@ def _ranked(index: SearchIndex, query: GeneQuery, scored: Scored, n_searched: in
             np.abs(z) if rows.size else None
             for z, rows in ((scored.z_up, query.up), (scored.z_down, query.down))
         ]
-        searched = Searched(np.arange(key.size), abs_z, *sides)
-    fdrs = [_fdr(values, sd_, searched.found[picks], n_searched, exact=exact)
+        searched = Searched(None, abs_z, *sides)
+    places = picks if searched.found is None else searched.found[picks]
+    fdrs = [_fdr(values, sd_, places, n_searched, exact=exact)
             for values, sd_ in ((searched.abs_z_sum, searched.sd), (searched.abs_z_up, 1.0),
                                 (searched.abs_z_down, 1.0))]  # fmt: skip
     meta = index.table.columns_at(scored.positions[picks])
