@@ -239,13 +239,13 @@ def _verdict_lines(table: pd.DataFrame) -> list[str]:
 
 
 def frame_markdown(frame: pd.DataFrame) -> str:
-    """A markdown table: text left-aligned, numbers right-aligned to 3 decimals."""
+    """A markdown table: text left-aligned, numbers right-aligned to 3 decimals, "-" for none."""
     numeric = [pd.api.types.is_numeric_dtype(frame[c]) for c in frame.columns]
     lines = ["| " + " | ".join(map(str, frame.columns)) + " |",
              "|" + "|".join("---:" if n else "---" for n in numeric) + "|"]  # fmt: skip
     for row in frame.itertuples(index=False):
         cells = [
-            f"{v:.3f}" if n and isinstance(v, float) else str(v)
+            ("-" if np.isnan(v) else f"{v:.3f}") if n and isinstance(v, float) else str(v)
             for v, n in zip(row, numeric, strict=True)
         ]
         lines.append("| " + " | ".join(cells) + " |")

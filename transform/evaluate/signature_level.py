@@ -34,6 +34,7 @@ from search.engine.build import BuildSettings, build_index
 from search.engine.errors import InvalidQueryError
 from search.engine.index import SearchIndex
 from search.engine.sources import FrameSource
+from transform.evaluate.run import frame_markdown
 from transform.evaluate.signature_sets import (
     CONVERTED,
     L1000,
@@ -301,19 +302,5 @@ def signature_markdown(tables: dict[str, pd.DataFrame]) -> str:
     }
     parts = []
     for name, table in tables.items():
-        parts.append(f"**{notes[name]}**\n\n{_markdown(table)}\n")
+        parts.append(f"**{notes[name]}**\n\n{frame_markdown(table)}\n")
     return "\n".join(parts)
-
-
-def _markdown(table: pd.DataFrame) -> str:
-    def cell(value: object) -> str:
-        if isinstance(value, float):
-            return "-" if not np.isfinite(value) else f"{value:.3g}"
-        return str(value)
-
-    lines = ["| " + " | ".join(map(str, table.columns)) + " |",
-             "|" + "---|" * len(table.columns)]  # fmt: skip
-    lines += [
-        "| " + " | ".join(cell(v) for v in row) + " |" for row in table.itertuples(index=False)
-    ]
-    return "\n".join(lines)

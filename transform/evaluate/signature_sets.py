@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -50,11 +51,12 @@ class SignatureSet:
     plate_values: list[np.ndarray] = field(default_factory=list)
     profile_variance: list[tuple[float, float]] = field(default_factory=list)  # (top, total)
 
-    @property
+    @cached_property
     def matrix(self) -> np.ndarray:
+        """The batches' signatures side by side (read once every batch is in)."""
         return np.concatenate(self.values, axis=1)
 
-    @property
+    @cached_property
     def plate_matrix(self) -> np.ndarray:
         return np.concatenate(self.plate_values, axis=1) if self.plate_values else np.empty(0)
 
