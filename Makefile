@@ -156,9 +156,13 @@ serve: install $(DATA_DIR)/secret_key
 	  $(EMBEDDED_ENV) $(PY) manage.py runserver --noreload $(HOST):$(PORT); \
 	fi
 
+# ruff (style, layout), import-linter (the architecture's contracts, .importlinter), mypy (types:
+# strict on search/engine and transform, pyproject.toml [tool.mypy]).
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
+	$(VENV)/bin/mypy search transform portal
 
 format: install
 	$(VENV)/bin/ruff format .

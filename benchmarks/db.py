@@ -74,7 +74,7 @@ def main() -> None:
 
     from benchmarks.common import machine, markdown
     from search.models import Signature, SignatureSet, StoredSearch
-    from search.signature_sets import _insert, _rows, read_sig_table, signature_set_load
+    from search.services.signature_sets import _insert, _rows, read_sig_table, signature_set_load
 
     call_command("migrate", verbosity=0)
     rows = []

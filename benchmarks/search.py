@@ -189,7 +189,8 @@ def _engine_query(index, up: list[str], down: list[str], rows: list[np.ndarray],
                   timings: dict[str, list]) -> float:  # fmt: skip
     """Time one query on every path (rows: its genes' index rows); the fast mode's recall@100
     against exact."""
-    from search.engine import kernels, searching
+    from search.engine import searching
+    from search.engine.backends import cpu
     from search.engine.fast import candidates
     from search.engine.metadata import Selection
 
@@ -202,7 +203,7 @@ def _engine_query(index, up: list[str], down: list[str], rows: list[np.ndarray],
     selection = Selection.every(index.n_signatures)
     started = time.perf_counter()
     for side in rows:
-        kernels.set_sums(index.ranks, side, selection)
+        cpu.set_sums(index.ranks, side, selection)
     timings["sums"].append(time.perf_counter() - started)
     started = time.perf_counter()
     fast = index.search(up, down, path="fast", k=100)
@@ -221,7 +222,7 @@ def _engine_query(index, up: list[str], down: list[str], rows: list[np.ndarray],
         proposed = index.table.columns_at(ids)["sig_id"]
         timings.setdefault(f"recall {count}", []).append(float(np.isin(truth, proposed).mean()))
     for path in ("flat", "gpu"):
-        if index.flat is not None and (path == "flat" or kernels.gpu_available()):
+        if index.flat is not None and (path == "flat" or cpu.gpu_available()):
             index.search(up, down, path=path, k=100)
             started = time.perf_counter()
             index.search(up, down, path=path, k=100)

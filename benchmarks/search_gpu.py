@@ -2,7 +2,8 @@
 
 The signatures are those of `benchmarks.search` (the same generator and seeds), computed and
 ranked on the GPU itself (building a 1,000,000-signature index on disk first would take an hour),
-into the (G, N) int16 matrix that `search.gpu.DeviceRanks` holds for the gpu path. Queries:
+into the (G, N) int16 matrix that `torch_gpu.DeviceRanks` (search/engine/backends) holds for
+the gpu path. Queries:
 2 x 250 genes, the most raised and lowered genes of held-out signatures, as in `benchmarks.search`.
 Measured in the same run, per size:
 - GPU set sums: the engine's `DeviceRanks.device_sums` for both sets, synchronized; its floor is
@@ -10,7 +11,7 @@ Measured in the same run, per size:
 - GPU search: as `index.search(path="gpu")` runs it: z of every signature on the device, the
   candidates for the top 100 by |z_sum| ranked on the host, their Benjamini-Hochberg FDR over all
   N from the device's |z| (its largest values and a histogram come back, not all N);
-- the engine's exact CPU kernel (`kernels.set_sums`, one thread, as a web worker runs it) and the
+- the engine's exact CPU kernel (`cpu.set_sums`, one thread, as a web worker runs it) and the
   numpy baseline (`ranks[genes].sum(0)`) on a host copy of the same matrix, whose sums must equal
   the GPU's (checked for every timed query);
 - numpy ranking every signature at query time (the issue's baseline): timed on 2,000 signatures
@@ -40,10 +41,11 @@ from benchmarks.search import (
     _ranking_baseline_seconds,
     _row,
 )
-from search.engine import kernels, scores
+from search.engine import scores
+from search.engine.backends import cpu
+from search.engine.backends.torch_gpu import DeviceRanks, rank_on_device
 from search.engine.metadata import Selection
 from search.engine.searching import top_positions
-from search.gpu import DeviceRanks, rank_on_device
 
 BLOCK = 8192  # signatures generated and ranked at once on the device
 HOST_QUERIES = 3  # queries timed on the host paths (each reads the matrix once)
@@ -150,7 +152,7 @@ def measure(n: int, n_queries: int, device: torch.device, bandwidth: float) -> d
     host = matrix.cpu().numpy().view(np.uint16)
     for up, down in queries[:HOST_QUERIES]:
         started = time.perf_counter()
-        cpu = [kernels.set_sums(host, rows, every) for rows in (up, down)]
+        cpu = [cpu.set_sums(host, rows, every) for rows in (up, down)]
         host_search((cpu[0], cpu[1]), up.size, down.size)
         timings["cpu"].append(time.perf_counter() - started)
         timings["numpy"].append(_numpy_gather_seconds(host, [list(up), list(down)]))

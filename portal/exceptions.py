@@ -17,7 +17,7 @@ from search.engine.errors import (
     UnknownGeneError,
     UnknownSignatureError,
 )
-from search.index_access import IndexUnavailable
+from search.runtime.index_access import IndexUnavailable
 
 STATUS_BY_ERROR: dict[type[PortalError], int] = {
     UnknownGeneError: status.HTTP_404_NOT_FOUND,

@@ -20,6 +20,6 @@ logger = logging.getLogger("gunicorn.error")
 
 def post_worker_init(worker: object) -> None:
     """Open the index and the resolver now; a missing index is logged, the API then answers 503."""
-    from search.warm_up import warm_up
+    from search.runtime.warm_up import warm_up
 
     logger.info("worker %s: %s", os.getpid(), warm_up())

@@ -39,7 +39,8 @@ DOWNLOADS_DIR = env_path("DOWNLOADS_DIR", DATA_DIR / "downloads")  # the files t
 DOWNLOADS_ACCEL_REDIRECT = env_str("DOWNLOADS_ACCEL_REDIRECT", "")
 GENE_REFERENCE_DIR = env_path("GENE_REFERENCE_DIR", BASE_DIR / "search" / "reference" / "genes")
 # How the portal's searches score: auto (exact, or fast on a large index), exact, fast, or gpu
-# (a process on a GPU host: the rank matrix in device memory, search/gpu.py; same results).
+# (a process on a GPU host: the rank matrix in device memory, search/engine/backends/torch_gpu.py;
+# same results).
 SEARCH_PATH = env_choice("SEARCH_PATH", "auto", ("auto", "exact", "fast", "gpu"))
 
 INSTALLED_APPS = [
@@ -83,7 +84,7 @@ CONTENT_SECURITY_POLICY = {
     }
 }
 # Permissions-Policy (django-permissions-policy): the pages use no device or sensor.
-PERMISSIONS_POLICY = {
+PERMISSIONS_POLICY: dict[str, list[str]] = {
     feature: []
     for feature in ("accelerometer", "camera", "geolocation", "gyroscope", "magnetometer",
                     "microphone", "payment", "usb")

@@ -3,50 +3,51 @@ from __future__ import annotations
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView
 
-from search import apis, search_apis, signature_apis, views
+from search.apis import genes, searches, signatures, system
+from search.pages import views
 
 api_patterns = [
-    path("health", apis.HealthApi.as_view(), name="health"),
-    path("genes", apis.GeneAutocompleteApi.as_view(), name="gene-autocomplete"),
-    path("genes/resolve", apis.GeneResolveApi.as_view(), name="gene-resolve"),
-    path("genes/<str:identifier>", apis.GeneDetailApi.as_view(), name="gene-detail"),
+    path("health", system.HealthApi.as_view(), name="health"),
+    path("genes", genes.GeneAutocompleteApi.as_view(), name="gene-autocomplete"),
+    path("genes/resolve", genes.GeneResolveApi.as_view(), name="gene-resolve"),
+    path("genes/<str:identifier>", genes.GeneDetailApi.as_view(), name="gene-detail"),
     path(
         "genes/<str:identifier>/signatures",
-        signature_apis.GeneSignaturesApi.as_view(),
+        genes.GeneSignaturesApi.as_view(),
         name="gene-signatures",
     ),
     path(
         "signatures/<str:sig_id>",
-        signature_apis.SignatureDetailApi.as_view(),
+        signatures.SignatureDetailApi.as_view(),
         name="signature-detail",
     ),
     path(
         "signatures/<str:sig_id>/genes",
-        signature_apis.SignatureGenesApi.as_view(),
+        signatures.SignatureGenesApi.as_view(),
         name="signature-genes",
     ),
     path(
         "signatures/<str:sig_id>/similar",
-        signature_apis.SignatureSimilarApi.as_view(),
+        signatures.SignatureSimilarApi.as_view(),
         name="signature-similar",
     ),
-    path("downloads", apis.DownloadListApi.as_view(), name="downloads"),
-    path("search", search_apis.SearchApi.as_view(), name="search"),
-    path("search/batch", search_apis.BatchSearchApi.as_view(), name="search-batch"),
+    path("downloads", system.DownloadListApi.as_view(), name="downloads"),
+    path("search", searches.SearchApi.as_view(), name="search"),
+    path("search/batch", searches.BatchSearchApi.as_view(), name="search-batch"),
     path(
         "search/batch/<uuid:batch_id>",
-        search_apis.BatchSearchDetailApi.as_view(),
+        searches.BatchSearchDetailApi.as_view(),
         name="search-batch-detail",
     ),
     path(
         "search/batch/<uuid:batch_id>/results",
-        search_apis.BatchSearchResultsApi.as_view(),
+        searches.BatchSearchResultsApi.as_view(),
         name="search-batch-results",
     ),
-    path("search/<uuid:search_id>", search_apis.SearchDetailApi.as_view(), name="search-detail"),
+    path("search/<uuid:search_id>", searches.SearchDetailApi.as_view(), name="search-detail"),
     path(
         "search/<uuid:search_id>/export",
-        search_apis.SearchExportApi.as_view(),
+        searches.SearchExportApi.as_view(),
         name="search-export",
     ),
     path("schema", SpectacularAPIView.as_view(), name="schema"),

@@ -13,8 +13,8 @@ from typing import Any
 from django.conf import settings
 
 from portal.celery import app
-from search.batches import batch_search_fail, batch_search_run
-from search.health import search_index_health
+from search.runtime.health import search_index_health
+from search.services.batches import batch_search_fail, batch_search_run
 
 
 @app.task(name="search.tasks.search_index_check")

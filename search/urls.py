@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from search import views
+from search.pages import downloads, views
 
 app_name = "search"
 urlpatterns = [
@@ -13,6 +13,6 @@ urlpatterns = [
     path("signatures/<str:sig_id>", views.signature, name="signature"),
     path("batch/", views.batch, name="batch"),
     path("batch/<uuid:batch_id>", views.batch_detail, name="batch-detail"),
-    path("downloads/", views.downloads, name="downloads"),
-    path("downloads/<str:name>", views.download, name="download"),
+    path("downloads/", downloads.downloads, name="downloads"),
+    path("downloads/<str:name>", downloads.download, name="download"),
 ]

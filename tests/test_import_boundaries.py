@@ -1,11 +1,12 @@
-"""transform/ never imports Django nor the portal (the search engine's numerics, search.engine,
-which import neither, it may: the signature-level evaluation searches with them); search/engine/
-imports neither Django nor torch."""
+"""The architecture's import rules: the contracts of .importlinter (import-linter, module by
+module, direct and indirect imports) hold, they name every module of the search app, and they
+catch an offending import; and importing the light parts loads neither Django nor torch."""
 
 from __future__ import annotations
 
-import ast
+import configparser
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -14,46 +15,79 @@ import pytest
 
 from tests.conftest import REPO
 
-RULES = {"transform": {"django", "rest_framework", "search", "portal"},
-         "search/engine": {"django", "rest_framework", "torch", "portal"}}  # fmt: skip
-ALLOWED = {"transform": ("search.engine",), "search/engine": ()}
+LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
 
 
-def _imported_roots(path: Path, allowed: tuple[str, ...] = ()) -> set[str]:
-    """The top-level packages a module imports, leaving out the modules under `allowed`."""
-    roots: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
-        names = []
-        if isinstance(node, ast.Import):
-            names = [alias.name for alias in node.names]
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            names = [node.module]
-        kept = [name for name in names if not any(f"{name}.".startswith(f"{a}.") for a in allowed)]
-        roots.update(name.split(".")[0] for name in kept)
-    return roots
+def _lint_imports(root: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(LINT_IMPORTS), "--no-cache"], cwd=root, capture_output=True, text=True, check=False
+    )
 
 
-@pytest.mark.parametrize(("package", "forbidden"), RULES.items())
-def test_no_module_imports_what_its_package_must_not(package: str, forbidden: set[str]) -> None:
-    files = sorted((REPO / package).rglob("*.py"))
-    assert files, package
-    allowed = ALLOWED[package]
-    offenders = {str(f.relative_to(REPO)): _imported_roots(f, allowed) & forbidden for f in files}
-    assert {f: roots for f, roots in offenders.items() if roots} == {}
+def _forbidden(contract: str) -> set[str]:
+    config = configparser.ConfigParser()
+    config.read(REPO / ".importlinter")
+    return set(config[f"importlinter:contract:{contract}"]["forbidden_modules"].split())
 
 
-def test_the_rule_checker_sees_an_offending_import(tmp_path: Path) -> None:
-    module = tmp_path / "bad.py"
-    module.write_text("import os\nfrom django.db import models\nimport torch.nn as nn\n")
-    assert _imported_roots(module) == {"os", "django", "torch"}
-    module.write_text("from search.engine.index import SearchIndex\nfrom search.gpu import x\n")
-    assert _imported_roots(module, ("search.engine",)) == {"search"}
+def test_every_contract_is_kept() -> None:
+    result = _lint_imports(REPO)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "0 broken" in result.stdout
 
 
-@pytest.mark.parametrize(("module", "forbidden"),
-                         [("transform", "django"), ("search.engine.genes", "django"),
-                          ("search.engine.gene_reference", "torch"),
-                          ("search.engine.index_state", "django")])  # fmt: skip
+@pytest.mark.parametrize("contract", ["transform", "engine"])
+def test_the_contracts_name_every_module_of_the_search_app(contract: str) -> None:
+    """A module added to the app is forbidden to transform and the engine only if listed."""
+    app = {
+        f"search.{path.stem}"
+        for path in (REPO / "search").iterdir()
+        if path.name != "engine"
+        and not path.name.startswith(("_", "."))
+        and (path.suffix == ".py" or (path / "__init__.py").exists())
+    }
+    assert app, "no module found in search/"
+    assert app <= _forbidden(contract)
+
+
+@pytest.mark.parametrize(
+    ("where", "line", "broken"),
+    [
+        ("search/engine/probe.py", "import django\n", "search.engine.probe -> django"),
+        (
+            "search/engine/probe.py",
+            "from search.models import Gene\n",
+            "search.engine.probe -> search.models",
+        ),
+        ("search/selectors/probe.py", "import torch\n", "search.selectors.probe -> torch"),
+        ("transform/probe.py", "from search.apis import genes\n", "transform.probe -> search.apis"),
+    ],
+)
+def test_an_offending_import_breaks_a_contract(
+    tmp_path: Path, where: str, line: str, broken: str
+) -> None:
+    for package in ("search", "transform", "portal"):
+        shutil.copytree(
+            REPO / package,
+            tmp_path / package,
+            ignore=shutil.ignore_patterns("__pycache__", "reference"),
+        )
+    shutil.copy(REPO / ".importlinter", tmp_path)
+    (tmp_path / where).write_text(line)
+    result = _lint_imports(tmp_path)
+    assert result.returncode != 0
+    assert broken in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("module", "forbidden"),
+    [
+        ("transform", "django"),
+        ("search.engine.genes", "django"),
+        ("search.engine.gene_reference", "torch"),
+        ("search.engine.index_state", "django"),
+    ],
+)
 def test_importing_the_package_loads_none_of_them(module: str, forbidden: str) -> None:
     code = f"import sys, {module}; print({forbidden!r} in sys.modules)"
     result = subprocess.run(
@@ -70,8 +104,9 @@ def test_a_light_command_loads_neither_torch_nor_matplotlib(command: str) -> Non
         f"import sys\nfrom transform.cli import main\ntry:\n    main([{command!r}, '--help'])\n"
         "except SystemExit:\n    pass\nprint('torch' in sys.modules, 'matplotlib' in sys.modules)"
     )
-    result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True,
-                            check=True)  # fmt: skip
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True
+    )
     assert result.stdout.strip().splitlines()[-1] == "False False"
 
 
@@ -79,10 +114,12 @@ def test_the_web_process_loads_neither_torch_nor_matplotlib() -> None:
     code = (
         "import django, importlib, pkgutil, sys\ndjango.setup()\nimport search, portal.urls\n"
         "for m in pkgutil.walk_packages(search.__path__, 'search.'):\n"
-        "    if m.name != 'search.gpu':\n        importlib.import_module(m.name)\n"
+        "    if m.name != 'search.engine.backends.torch_gpu':\n"
+        "        importlib.import_module(m.name)\n"
         "print('torch' in sys.modules, 'matplotlib' in sys.modules)"
     )
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "portal.settings_test"}
-    result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True,
-                            check=True, env=env)  # fmt: skip
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True, env=env
+    )
     assert result.stdout.strip().splitlines()[-1] == "False False"

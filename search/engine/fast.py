@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import faiss
 import numpy as np
 
-from search.engine import compiled
+from search.engine.backends import compiled
 from search.engine.metadata import Selection
 
 FLAT_UP_TO = 1 << 16

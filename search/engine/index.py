@@ -16,7 +16,8 @@ from typing import Any
 import faiss
 import numpy as np
 
-from search.engine import kernels, layout, reverse_tables
+from search.engine import layout, reverse_tables
+from search.engine.backends import cpu
 from search.engine.errors import IndexArtifactError, InvalidQueryError, UnknownGeneError
 from search.engine.fast import FastSettings, candidates
 from search.engine.metadata import Selection, SignatureTable
@@ -25,7 +26,7 @@ from search.engine.readahead import RowReader
 from search.engine.results import SearchResult
 from search.engine.searching import run_search, top_positions
 
-IndexError_ = IndexArtifactError  # the name search/index_access.py imports
+IndexError_ = IndexArtifactError  # the name search/runtime/index_access.py imports
 SIMILAR_EXACT_BYTES = 1 << 30  # "similar" reads the whole rank matrix up to this size
 
 
@@ -79,11 +80,11 @@ class SearchIndex:
         return cls(folder, manifest, threads=threads)
 
     def device_ranks(self):
-        """The rank matrix in GPU memory (search/gpu.py), copied on first use (once, whatever
-        the number of threads asking)."""
+        """The rank matrix in GPU memory (backends/torch_gpu.py), copied on first use (once,
+        whatever the number of threads asking)."""
         with self._device_lock:
             if self._device_ranks is None:
-                from search.gpu import DeviceRanks
+                from search.engine.backends.torch_gpu import DeviceRanks
 
                 self._device_ranks = DeviceRanks(self.ranks)
         return self._device_ranks
@@ -159,14 +160,14 @@ class SearchIndex:
             if found is None:  # a filter the fast scan cannot serve
                 return self.similar(sig_id, k, filters=filters, path="exact")
             positions = found
-            products = kernels.column_products(self.ranks, centred, found)
+            products = cpu.column_products(self.ranks, centred, found)
         elif path == "exact":
             positions = selection.positions
-            products = kernels.dense_products(self.ranks, centred, selection, self.threads)
+            products = cpu.dense_products(self.ranks, centred, selection, self.threads)
         elif path in ("flat", "gpu") and self.flat is not None:
             positions = selection.positions
             gpu = path == "gpu"
-            products = kernels.flat_products(
+            products = cpu.flat_products(
                 self.flat, centred[None], selection, gpu=gpu, threads=self.threads
             )[0]
         else:

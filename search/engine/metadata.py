@@ -24,6 +24,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pandas as pd
+from numpy.typing import NDArray
 
 from search.engine.errors import InvalidQueryError, UnknownSignatureError
 from search.engine.query import FILTER_FIELDS
@@ -35,7 +36,7 @@ SPAN_DENSITY = 0.25  # read a span (then keep the selection) when it is at least
 class Selection:
     """Signatures to score: sorted positions, and the span [start, stop) that holds them."""
 
-    positions: np.ndarray  # (n,) int64, sorted
+    positions: NDArray[np.int64]  # (n,) int64, sorted
     start: int
     stop: int
 
@@ -59,7 +60,7 @@ class Selection:
 
 
 @functools.lru_cache(maxsize=8)
-def _every(n: int) -> np.ndarray:
+def _every(n: int) -> NDArray[np.int64]:
     """0..n-1, read-only and made once: an unfiltered search at 1,000,000 signatures would
     otherwise write 8 MB before scoring (0.3 ms)."""
     positions = np.arange(n, dtype=np.int64)
@@ -180,7 +181,9 @@ class SignatureTable:
         """The category of text field `name` that `value` names: itself, else the one category
         equal to it regardless of case; None when it names none (or several)."""
         text = str(value)
-        if text in self.columns[name].categories:
+        column = self.columns[name]
+        assert isinstance(column, pd.Categorical), "a text field"
+        if text in column.categories:
             return text
         if name not in self._folded:
             folded: dict[str, list[str]] = {}

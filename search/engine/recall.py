@@ -20,7 +20,8 @@ import numpy as np
 from search.engine.fast import SHORTLIST, refined
 from search.engine.index import SearchIndex
 from search.engine.metadata import Selection
-from search.engine.results import QueryReport, SideReport
+from search.engine.query import SideReport
+from search.engine.results import QueryReport
 from search.engine.searching import GeneQuery, embedded_query, score_query, top_positions
 
 if TYPE_CHECKING:

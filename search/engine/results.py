@@ -7,19 +7,10 @@ from typing import Any
 
 import pandas as pd
 
+from search.engine.query import SideReport
+
 PATHS = ("auto", "exact", "flat", "gpu", "fast")
 STAT_COLUMNS = ("z_up", "z_down", "z_sum", "p_up", "p_down", "p", "fdr_up", "fdr_down", "fdr")
-
-
-@dataclass(frozen=True)
-class SideReport:
-    """One side (up or down) of a query: the genes scored, those outside the gene space."""
-
-    used: list[str] = field(default_factory=list)
-    not_in_index: list[str] = field(default_factory=list)
-
-    def as_dict(self) -> dict[str, list[str]]:
-        return {"used": list(self.used), "not_in_index": list(self.not_in_index)}
 
 
 @dataclass(frozen=True)
@@ -27,7 +18,7 @@ class QueryReport:
     up: SideReport
     down: SideReport
 
-    def as_dict(self) -> dict[str, dict[str, list[str]]]:
+    def as_dict(self) -> dict[str, dict[str, object]]:
         return {"up": self.up.as_dict(), "down": self.down.as_dict()}
 
 

@@ -26,11 +26,16 @@ FDR: Benjamini-Hochberg over every signature searched (after filters).
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
+from numpy.typing import NDArray
 
-from search.engine import compiled
+from search.engine.backends import compiled
 from search.engine.query import SCORES as QUERY_SCORES
+
+if TYPE_CHECKING:
+    from typing_extensions import TypeIs
 
 SCORES = tuple(QUERY_SCORES)  # "rank", "cd" (search.engine.query)
 FULL_SORT_BELOW = 1 << 16  # below this many signatures the FDR sorts them all
@@ -77,7 +82,7 @@ def z_sum_sd(n_genes: int, n_up: int, n_down: int) -> float:
     return math.sqrt(g / (g - 1) * spread)
 
 
-def two_sided_p(z: np.ndarray | float) -> np.ndarray:
+def two_sided_p(z: np.ndarray | float) -> NDArray[np.float64]:
     """P(|N(0,1)| >= |z|) = erfc(|z| / sqrt 2), vectorized; relative error below 1.2e-7
     (the Chebyshev fit of Numerical Recipes' erfcc; numpy has no erfc)."""
     x = np.abs(np.asarray(z, dtype=np.float64)) / math.sqrt(2.0)
@@ -89,7 +94,7 @@ def two_sided_p(z: np.ndarray | float) -> np.ndarray:
     return t * np.exp(-x * x - 1.26551223 + t * poly)
 
 
-def bh_fdr(p: np.ndarray) -> np.ndarray:
+def bh_fdr(p: np.ndarray) -> NDArray[np.float64]:
     """Benjamini-Hochberg adjusted p-values, in the order of p."""
     p = np.asarray(p, dtype=np.float64)
     n = p.size
@@ -101,32 +106,55 @@ def bh_fdr(p: np.ndarray) -> np.ndarray:
     return q
 
 
+class AbsZSource(Protocol):
+    """|z| of every signature searched, as fdr_for reads them (HostAbsZ on the host, DeviceAbsZ of
+    backends/torch_gpu.py on a GPU)."""
+
+    size: int
+
+    def values(self) -> NDArray[np.float64]: ...
+
+    def largest(self, m: int) -> NDArray[np.float64]: ...
+
+    def at(self, picks: NDArray[np.int64]) -> NDArray[np.float64]: ...
+
+    def histogram(self, boundary: float, bins: int) -> NDArray[np.intp]: ...
+
+
 class HostAbsZ:
     """|z| of every signature searched, as fdr_for reads them: the size, the m largest, the
-    picks' values, a histogram and, for the full sort, all of them. (search/gpu.py has the same
-    over a device tensor, so that only these small pieces cross to the host.)"""
+    picks' values, a histogram and, for the full sort, all of them. (backends/torch_gpu.py has the
+    same over a device tensor, so that only these small pieces cross to the host.)"""
 
     def __init__(self, values: np.ndarray) -> None:
         self.array = np.asarray(values, dtype=np.float64)
         self.size = int(self.array.size)
 
-    def values(self) -> np.ndarray:
+    def values(self) -> NDArray[np.float64]:
         return self.array
 
-    def largest(self, m: int) -> np.ndarray:
+    def largest(self, m: int) -> NDArray[np.float64]:
         """The m largest, in descending order."""
         return np.sort(self.array[compiled.largest(self.array, m)])[::-1]
 
-    def at(self, picks: np.ndarray) -> np.ndarray:
+    def at(self, picks: NDArray[np.int64]) -> NDArray[np.float64]:
         return self.array[picks]
 
-    def histogram(self, boundary: float, bins: int) -> np.ndarray:
+    def histogram(self, boundary: float, bins: int) -> NDArray[np.intp]:
         """Counts of min(floor(|z| * bins / boundary), bins): bins + 1 of them."""
         where = np.minimum((self.array * (bins / boundary)).astype(np.int64), bins)
-        return np.bincount(where, minlength=bins + 1)
+        counts: NDArray[np.intp] = np.bincount(where, minlength=bins + 1)
+        return counts
 
 
-def fdr_for(abs_z: np.ndarray | HostAbsZ, picks: np.ndarray, *, sd: float = 1.0) -> np.ndarray:
+def _has_methods(abs_z: np.ndarray | AbsZSource) -> TypeIs[AbsZSource]:
+    """abs_z is an object with HostAbsZ's methods rather than an array."""
+    return hasattr(abs_z, "largest")
+
+
+def fdr_for(
+    abs_z: np.ndarray | AbsZSource, picks: np.ndarray, *, sd: float = 1.0
+) -> NDArray[np.float64]:
     """BH-adjusted p of the picked signatures among all, where p = two_sided_p(abs_z / sd).
 
     Equal to bh_fdr(two_sided_p(abs_z / sd))[picks]. BH needs q_(i) = min over j >= i of
@@ -134,7 +162,7 @@ def fdr_for(abs_z: np.ndarray | HostAbsZ, picks: np.ndarray, *, sd: float = 1.0)
     only matter when a lower bound of their minimum (p_(m), then a histogram of |z|) falls below
     it: then, and only then, every signature is sorted. abs_z: an array, or an object with
     HostAbsZ's methods (the gpu path's, on the device)."""
-    source = abs_z if hasattr(abs_z, "largest") else HostAbsZ(abs_z)
+    source = abs_z if _has_methods(abs_z) else HostAbsZ(abs_z)
     n = source.size
     picks = np.asarray(picks, dtype=np.int64)
     if n < FULL_SORT_BELOW or picks.size == 0:
@@ -152,17 +180,20 @@ def fdr_for(abs_z: np.ndarray | HostAbsZ, picks: np.ndarray, *, sd: float = 1.0)
     return _sorted_bh(source.values(), picks, sd)
 
 
-def _sorted_bh(abs_z: np.ndarray, picks: np.ndarray, sd: float) -> np.ndarray:
+def _sorted_bh(abs_z: np.ndarray, picks: np.ndarray, sd: float) -> NDArray[np.float64]:
     """bh_fdr(two_sided_p(abs_z / sd))[picks] from the sorted p-values, without an argsort:
     tied p-values share their q, so a pick's q is the suffix minimum at its value's first rank."""
     p = two_sided_p(abs_z / sd)
     ordered = np.sort(p)
     scaled = ordered * (p.size / np.arange(1, p.size + 1))
     suffix = np.minimum.accumulate(scaled[::-1])[::-1]
-    return np.minimum(suffix[np.searchsorted(ordered, p[picks], side="left")], 1.0)
+    q: NDArray[np.float64] = np.minimum(
+        suffix[np.searchsorted(ordered, p[picks], side="left")], 1.0
+    )
+    return q
 
 
-def _tail_bound(source: HostAbsZ, boundary: float, m: int, sd: float) -> float:
+def _tail_bound(source: AbsZSource, boundary: float, m: int, sd: float) -> float:
     """A lower bound of n p_(j) / j over the ranks j > m, from a histogram of |z| below the m-th
     largest (boundary): a bin's members have p >= p(its upper edge) and ranks <= those above it
     plus its own count."""

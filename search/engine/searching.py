@@ -7,8 +7,8 @@ Paths (the results agree; tests/engine checks them against a float64 reference):
 - flat: the same sums as FAISS inner products of indicator vectors with the signature-major
   centred ranks (flat.npy; "rank" only, small indexes);
 - gpu: the exact sums on a GPU: the gather over the rank matrix held in device memory through
-  torch (search/gpu.py, outside the engine, imported only then), or, when FAISS has GPU support
-  and the index stores flat vectors, the flat path through FAISS GPU;
+  torch (backends/torch_gpu.py, imported only then), or, when FAISS has GPU support and the
+  index stores flat vectors, the flat path through FAISS GPU;
 - fast: FAISS candidates from the embedding, rescored exactly ("rank" only). Its FDR is an upper
   bound: BH over the candidates with the searched count as n (the candidates' true ranks among
   all p-values can only be larger, and the minimum runs over fewer terms).
@@ -26,12 +26,13 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from search.engine import compiled, kernels, scores
+from search.engine import scores
+from search.engine.backends import compiled, cpu
 from search.engine.errors import InvalidQueryError
 from search.engine.fast import candidates
 from search.engine.metadata import Selection
-from search.engine.query import MAX_GENES, MIN_GENES, MODES
-from search.engine.results import PATHS, STAT_COLUMNS, QueryReport, SearchResult, SideReport
+from search.engine.query import MAX_GENES, MIN_GENES, MODES, SideReport
+from search.engine.results import PATHS, STAT_COLUMNS, QueryReport, SearchResult
 
 if TYPE_CHECKING:
     from search.engine.index import SearchIndex
@@ -80,7 +81,7 @@ def gene_query(index: SearchIndex, up: Sequence[str], down: Sequence[str], *,
     up_rows, up_report = _side(index, up)
     down_rows, down_report = _side(index, down)
     report = QueryReport(up_report, down_report)
-    both = sorted(set(up_report.used) & set(down_report.used))
+    both = sorted(set(up_report.matched) & set(down_report.matched))
     if both:
         raise InvalidQueryError(f"genes on both sides: {', '.join(both[:10])}", both=both)
     if up_rows.size == 0 and down_rows.size == 0:
@@ -106,7 +107,9 @@ def _side(index: SearchIndex, symbols: Sequence[str]) -> tuple[np.ndarray, SideR
                 missing.append(symbols[at])
     rows = list(dict.fromkeys(row for row in found if row is not None))
     used = [index.genes[row] for row in rows]
-    return np.array(rows, dtype=np.int64), SideReport(used, missing)
+    return np.array(rows, dtype=np.int64), SideReport(
+        submitted=len(symbols), matched=used, not_in_index=missing
+    )
 
 
 def run_search(index: SearchIndex, up: Sequence[str], down: Sequence[str], *, mode: str,
@@ -140,8 +143,8 @@ def run_search(index: SearchIndex, up: Sequence[str], down: Sequence[str], *, mo
 def _device_ranked(index: SearchIndex, query: GeneQuery, selection: Selection, mode: str,
                    k: int) -> pd.DataFrame:  # fmt: skip
     """The gpu path through torch: every z on the device; the host ranks the candidates for the
-    top k and takes their FDR from the device's |z| (search/gpu.py)."""
-    from search.gpu import rank_on_device
+    top k and takes their FDR from the device's |z| (search/engine/backends/torch_gpu.py)."""
+    from search.engine.backends.torch_gpu import rank_on_device
 
     sd = scores.z_sum_sd(index.n_genes, query.up.size, query.down.size)
     found = rank_on_device(index.device_ranks(), query.up, query.down, selection,
@@ -163,7 +166,7 @@ def _exact_ranked(index: SearchIndex, query: GeneQuery, selection: Selection, mo
     sums, sides = [], []
     for rows in (query.up, query.down):
         if rows.size:
-            sums.append(kernels.set_sums(index.ranks, rows, selection, index.threads))
+            sums.append(cpu.set_sums(index.ranks, rows, selection, index.threads))
             sides.append(np.array([1.0, *scores.set_null(rows.size, n_genes, mean, var)]))
         else:
             sums.append(np.zeros(n, dtype=np.uint32))
@@ -213,9 +216,9 @@ def choose_path(index: SearchIndex, query: GeneQuery, selection: Selection, scor
 def gpu_backend(index: SearchIndex) -> str | None:
     """What runs the gpu path here: "faiss" (FAISS GPU over the flat vectors), "torch" (the rank
     matrix on a CUDA device), or None without a GPU."""
-    if kernels.gpu_available() and index.flat is not None:
+    if cpu.gpu_available() and index.flat is not None:
         return "faiss"
-    from search.gpu import cuda_available  # torch, only when the gpu path is asked for
+    from search.engine.backends.torch_gpu import cuda_available  # torch, only on this path
 
     return "torch" if cuda_available() else None
 
@@ -244,13 +247,13 @@ def score_query(index: SearchIndex, query: GeneQuery, selection: Selection, scor
             vector = np.zeros(n_genes, dtype=np.float32)
             vector[rows] = 1.0
             vectors.append(vector)
-        centred = kernels.flat_products(index.flat, np.stack(vectors), selection,
+        centred = cpu.flat_products(index.flat, np.stack(vectors), selection,
                                         gpu=path == "gpu", threads=index.threads)  # fmt: skip
         sums, mean = (centred[0], centred[1]), 0.0
     else:
         index.read_ahead(query.rows, selection)
         sums = tuple(
-            kernels.set_sums(index.ranks, rows, selection, index.threads) if rows.size else None
+            cpu.set_sums(index.ranks, rows, selection, index.threads) if rows.size else None
             for rows in (query.up, query.down)
         )
     z_up, z_down = (
@@ -288,7 +291,7 @@ def _cd_scored(index: SearchIndex, query: GeneQuery, selection: Selection) -> Sc
             means.append(np.full(selection.size, np.nan))
             zs.append(np.full(selection.size, np.nan))
             continue
-        sums = kernels.set_sums(index.values, rows, selection, index.threads)
+        sums = cpu.set_sums(index.values, rows, selection, index.threads)
         means.append(sums / rows.size)
         zs.append(scores.set_z(sums, rows.size, index.n_genes, stats[:, 0], stats[:, 1]))
     return Scored(selection.positions, zs[0], zs[1], means[0], means[1])

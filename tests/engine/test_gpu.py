@@ -12,23 +12,23 @@ import pandas as pd
 import pytest
 import torch
 
-from search import gpu
-from search.engine import kernels, scores, searching
+from search.engine import scores, searching
+from search.engine.backends import cpu, torch_gpu
+from search.engine.backends.torch_gpu import DeviceAbsZ, DeviceRanks, check_fits
 from search.engine.errors import InvalidQueryError
-from search.gpu import DeviceAbsZ, DeviceRanks, check_fits
 from tests.engine.conftest import Indexed
 from tests.engine.reference import reference_scores, reference_top
 from tests.engine.test_search import assert_matches_reference, query, rows_of
 
-HAS_GPU = gpu.cuda_available() or kernels.gpu_available()
+HAS_GPU = torch_gpu.cuda_available() or cpu.gpu_available()
 FILTERS = ({}, {"pert_type": ["trt_sh"]}, {"cell_id": ["PC3"], "pert_time": [6]})
 
 
 @pytest.mark.parametrize("filters", FILTERS)
 def test_device_sums_equal_the_exact_kernel(indexed: Indexed, filters: dict,
                                            monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
-    monkeypatch.setattr(gpu, "UPLOAD_COLUMNS", 333)  # several upload blocks
-    monkeypatch.setattr(gpu, "GATHER_ROWS", 7)  # several gather blocks, one partial
+    monkeypatch.setattr(torch_gpu, "UPLOAD_COLUMNS", 333)  # several upload blocks
+    monkeypatch.setattr(torch_gpu, "GATHER_ROWS", 7)  # several gather blocks, one partial
     index = indexed.index
     device = DeviceRanks(index.ranks, device="cpu")
     assert np.array_equal(device.matrix.numpy().view(np.uint16), index.ranks)
@@ -36,7 +36,7 @@ def test_device_sums_equal_the_exact_kernel(indexed: Indexed, filters: dict,
     rows = np.array(rows_of(indexed, query(indexed, seed=31, n_up=40)[0]))
     sums = device.set_sums(rows, selection)
     assert sums.dtype == np.uint32
-    assert np.array_equal(sums, kernels.set_sums(index.ranks, rows, selection))
+    assert np.array_equal(sums, cpu.set_sums(index.ranks, rows, selection))
     expected = indexed.ranks[rows][:, selection.positions].sum(axis=0)  # the reference ranks
     assert np.array_equal(sums, expected)
 
@@ -86,7 +86,7 @@ def test_without_a_gpu_the_gpu_path_is_refused_with_the_reason(indexed: Indexed)
 
 
 @pytest.mark.gpu
-@pytest.mark.skipif(not gpu.cuda_available(), reason="no CUDA device")
+@pytest.mark.skipif(not torch_gpu.cuda_available(), reason="no CUDA device")
 @pytest.mark.parametrize("mode", ["both", "mimic", "reverse"])
 def test_on_cuda_the_gpu_path_agrees_with_the_float64_reference(indexed: Indexed,
                                                                 mode: str) -> None:  # fmt: skip

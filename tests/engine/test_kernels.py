@@ -3,7 +3,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from search.engine import compiled, kernels, scores
+from search.engine import scores
+from search.engine.backends import compiled, cpu
 from search.engine.metadata import Selection
 
 
@@ -27,21 +28,21 @@ def test_set_sums_gather_exact_integer_sums(ranks: np.ndarray, n_genes: int, thr
     genes = np.random.default_rng(n_genes).choice(ranks.shape[0], n_genes, replace=False)
     for name, selection in selections(ranks.shape[1]).items():
         expected = ranks[genes][:, selection.positions].astype(np.int64).sum(axis=0)
-        got = kernels.set_sums(ranks, genes, selection, threads)
+        got = cpu.set_sums(ranks, genes, selection, threads)
         assert got.dtype == np.uint32, name
         assert np.array_equal(got, expected), name
 
 
 def test_the_largest_rank_sums_do_not_overflow() -> None:
     top = np.full((2000, 10), 32767, dtype=np.uint16)
-    got = kernels.set_sums(top, np.arange(2000), Selection.every(10))
+    got = cpu.set_sums(top, np.arange(2000), Selection.every(10))
     assert (got == 2000 * 32767).all()
 
 
 def test_float_values_sum_in_float64() -> None:
     values = np.random.default_rng(2).standard_normal((50, 1000)).astype(np.float32)
     genes = np.array([3, 9, 10, 44])
-    got = kernels.set_sums(values, genes, Selection.every(1000))
+    got = cpu.set_sums(values, genes, Selection.every(1000))
     assert got.dtype == np.float64
     assert np.allclose(got, values[genes].astype(np.float64).sum(axis=0), rtol=1e-12)
 
@@ -50,13 +51,13 @@ def test_dense_and_flat_products_agree(ranks: np.ndarray) -> None:
     weights = np.random.default_rng(3).standard_normal(ranks.shape[0])
     for name, selection in selections(ranks.shape[1]).items():
         expected = weights @ ranks[:, selection.positions].astype(np.float64)
-        dense = kernels.dense_products(ranks, weights, selection, threads=2)
+        dense = cpu.dense_products(ranks, weights, selection, threads=2)
         assert np.allclose(dense, expected, rtol=1e-12), name
     few = selections(ranks.shape[1])["sparse"]
     flat = np.ascontiguousarray(ranks[:, : few.stop].T.astype(np.float32))
-    got = kernels.flat_products(flat, weights[None].astype(np.float32), few)[0]
+    got = cpu.flat_products(flat, weights[None].astype(np.float32), few)[0]
     assert np.allclose(got, weights @ ranks[:, few.positions].astype(np.float64), rtol=1e-4)
-    columns = kernels.column_products(ranks, weights, few.positions[::-1].copy())
+    columns = cpu.column_products(ranks, weights, few.positions[::-1].copy())
     assert np.allclose(columns, weights @ ranks[:, few.positions[::-1]].astype(np.float64))
 
 
@@ -78,11 +79,11 @@ def test_a_wide_sparse_selection_is_gathered_column_by_column(ranks: np.ndarray)
     selection = Selection(positions, 3, int(positions[-1]) + 1)
     genes = np.arange(ranks.shape[0])[::-1].copy()
     assert not selection.read_span
-    got = kernels.set_sums(ranks, genes, selection)
+    got = cpu.set_sums(ranks, genes, selection)
     assert np.array_equal(got, ranks[genes][:, positions].astype(np.int64).sum(axis=0))
     values = ranks[:, : selection.stop].astype(np.float32)  # CD values: numpy, row by row
-    assert selection.size * genes.size > kernels.SMALL_GATHER
-    got = kernels.set_sums(values, genes, selection)
+    assert selection.size * genes.size > cpu.SMALL_GATHER
+    got = cpu.set_sums(values, genes, selection)
     assert np.array_equal(got, ranks[genes][:, positions].astype(np.float64).sum(axis=0))
 
 

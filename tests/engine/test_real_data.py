@@ -56,7 +56,7 @@ def test_the_vemurafenib_query_finds_braf_and_mek_inhibitors_on_an_independent_p
 ) -> None:
     result = ljp009_index.search(*vemurafenib, mode="mimic", score=score, k=5)
     assert result.report.up.not_in_index == []
-    assert len(result.report.up.used) == 50
+    assert len(result.report.up.matched) == 50
     assert set(result.table["pert_iname"][:3]) == {"PD-0325901", "dabrafenib", "GDC-0879"}
     assert (result.table["fdr"][:3] < 1e-20).all()
 

@@ -4,8 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from search import gpu
-from search.engine import kernels
+from search.engine.backends import cpu, torch_gpu
 from search.engine.build import ranks_of
 from search.engine.errors import InvalidQueryError
 from search.engine.fast import FastSettings
@@ -134,7 +133,7 @@ def test_it_reports_genes_outside_the_gene_space(indexed: Indexed) -> None:
     up, down = query(indexed, seed=16)
     result = indexed.index.search([*up, "NOT_A_GENE", up[0].lower()], down, k=5)
     assert result.report.up.not_in_index == ["NOT_A_GENE"]
-    assert result.report.up.used == up  # a case variant is the same gene, counted once
+    assert result.report.up.matched == up  # a case variant is the same gene, counted once
     assert result.report.as_dict()["down"] == {"used": down, "not_in_index": []}
 
 
@@ -191,7 +190,7 @@ def test_auto_takes_exact_on_a_small_index(indexed: Indexed) -> None:
 
 @pytest.mark.gpu
 @pytest.mark.skipif(
-    not (kernels.gpu_available() or gpu.cuda_available()), reason="needs a CUDA GPU"
+    not (cpu.gpu_available() or torch_gpu.cuda_available()), reason="needs a CUDA GPU"
 )
 def test_the_gpu_path_equals_the_cpu_paths(indexed: Indexed) -> None:
     up, down = query(indexed, seed=21)

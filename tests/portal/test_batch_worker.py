@@ -33,12 +33,13 @@ from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.test import override_settings
 
-from search.batches import RESULT_NAME, batch_folder, batch_outcomes, batch_search_create
 from search.engine.build import build_index
 from search.engine.sources import FrameSource
-from search.examples import example_queries
 from search.models import BatchSearch, BatchStatus
-from search.searches import SearchOptions
+from search.selectors.batches import RESULT_NAME, batch_folder, batch_outcomes
+from search.selectors.examples import example_queries
+from search.services.batches import batch_search_create
+from search.services.searches import SearchOptions
 from search.tasks import batch_search_run_task
 from tests.conftest import REPO
 from tests.engine.conftest import TEST_BUILD, signature_metadata

@@ -27,7 +27,7 @@ from werkzeug.test import Client
 from portal.wsgi import application
 from search.engine.build import build_index
 from search.engine.sources import FrameSource
-from search.examples import example_queries
+from search.selectors.examples import example_queries
 from tests.engine.conftest import TEST_BUILD, signature_metadata
 from tests.engine.reference import structured_signatures
 

@@ -13,7 +13,7 @@ import pytest
 from search.engine import reverse_tables
 from search.engine.build import build_index
 from search.engine.sources import FrameSource
-from search.examples import example_queries
+from search.selectors.examples import example_queries
 from tests.engine.conftest import TEST_BUILD, signature_metadata
 from tests.engine.reference import structured_signatures
 from transform.signatures.reverse import TopSignatures, write_reverse_tables

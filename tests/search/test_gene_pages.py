@@ -15,7 +15,7 @@ from rest_framework.test import APIClient
 
 from search.engine.build import build_index
 from search.engine.sources import FrameSource
-from search.examples import example_queries
+from search.selectors.examples import example_queries
 from tests.engine.conftest import TEST_BUILD, signature_metadata
 from tests.engine.reference import structured_signatures
 from tests.search.conftest import TOP, PortalIndex

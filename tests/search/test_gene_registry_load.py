@@ -11,7 +11,7 @@ from django.db import connection
 
 from search.engine.gene_reference import CLUE_FILE, NCBI_FILE
 from search.models import Gene, GeneRegistryRelease, L1000Type
-from search.services import GENE_COLUMNS, gene_registry_load
+from search.services.genes import GENE_COLUMNS, gene_registry_load
 from tests.conftest import REFERENCE_DIR
 
 pytestmark = pytest.mark.django_db

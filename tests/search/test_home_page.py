@@ -8,7 +8,7 @@ import re
 import pytest
 from django.test import Client
 
-from search.examples import example_queries
+from search.selectors.examples import example_queries
 
 pytestmark = pytest.mark.django_db
 

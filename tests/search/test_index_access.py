@@ -8,10 +8,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from search import index_access
 from search.engine.build import build_index
 from search.engine.sources import FrameSource
-from search.index_access import IndexUnavailable, search_index
+from search.runtime import index_access
+from search.runtime.index_access import IndexUnavailable, search_index
 from tests.engine.conftest import TEST_BUILD, signature_metadata
 from tests.engine.reference import structured_signatures
 

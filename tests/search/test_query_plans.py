@@ -8,7 +8,7 @@ import pytest
 from django.db import connection
 
 from search.models import Signature, SignatureSet
-from search.signature_sets import signature_set_load
+from search.services.signature_sets import signature_set_load
 from tests.search.test_signature_sets import _table
 
 pytestmark = [

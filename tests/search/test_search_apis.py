@@ -11,10 +11,11 @@ import numpy as np
 import pytest
 from rest_framework.test import APIClient
 
-from search.batches import batch_folder, batch_search_run
-from search.index_access import search_index
 from search.models import BatchSearch, BatchStatus, StoredSearch
-from search.searches import SearchOptions
+from search.runtime.index_access import search_index
+from search.selectors.batches import batch_folder
+from search.services.batches import batch_search_run
+from search.services.searches import SearchOptions
 from tests.engine.reference import reference_scores, reference_top
 from tests.engine.test_search import P_RTOL
 from tests.search.conftest import PortalIndex
@@ -172,11 +173,11 @@ def test_search_path_gpu_scores_the_portals_searches_on_the_device(
 ) -> None:
     """SEARCH_PATH=gpu (a GPU host): the API's answers come from the gpu path, equal to auto's;
     the device is the CPU here, through the same torch code."""
-    from search import warm_up as warm_up_module
     from search.engine import searching
-    from search.gpu import DeviceRanks
-    from search.index_access import search_index
-    from search.warm_up import warm_up
+    from search.engine.backends.torch_gpu import DeviceRanks
+    from search.runtime import warm_up as warm_up_module
+    from search.runtime.index_access import search_index
+    from search.runtime.warm_up import warm_up
 
     # warm_up closes the worker's connections; here they hold the test's transaction
     monkeypatch.setattr(warm_up_module.connections, "close_all", lambda: None)
@@ -228,7 +229,7 @@ def test_the_202_answer_of_a_batch_run_in_process_says_what_its_queries_say(
     """Outside a request transaction (runserver's default), on_commit runs the in-process task
     at once: the 202 answer must then say done, as each of its queries does."""
     settings.BATCHES_DIR = tmp_path
-    monkeypatch.setattr("search.search_apis.transaction.on_commit", lambda run: run())
+    monkeypatch.setattr("search.apis.searches.transaction.on_commit", lambda run: run())
     genes = serve_portal_index.genes
     gmt = "A_up\tx\t" + "\t".join(genes[:10]) + "\nB\tx\t" + "\t".join(genes[30:40])
     body = api.post("/api/search/batch", {"gmt": gmt, "limit": 3}, format="json").json()

@@ -9,10 +9,10 @@ from django.test import Client
 from rest_framework.exceptions import ValidationError
 from rest_framework.test import APIClient
 
-from search.batches import batch_queries
+from search.apis.searches import _gmt_sides
 from search.models import StoredSearch
-from search.queries import QueryError
-from search.search_apis import _gmt_sides
+from search.selectors.gene_queries import QueryError
+from search.services.batches import batch_queries
 
 pytestmark = pytest.mark.django_db
 

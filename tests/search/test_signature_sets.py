@@ -8,7 +8,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from search.models import Signature, SignatureSet
-from search.signature_sets import SignatureTableError, signature_set_load
+from search.services.signature_sets import SignatureTableError, signature_set_load
 
 pytestmark = pytest.mark.django_db
 HEADER = "sig_id\tbatch\tpert_type\tpert_id\tpert_iname\tpert_dose\tpert_dose_unit\tpert_time\t" \

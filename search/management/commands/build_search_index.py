@@ -12,7 +12,7 @@ from search.engine.build import BuildSettings, build_index
 from search.engine.errors import IndexArtifactError
 from search.engine.index import SearchIndex
 from search.engine.sources import signatures_source
-from search.signature_sets import signature_set_load_from_index
+from search.services.signature_sets import signature_set_load_from_index
 
 
 class Command(BaseCommand):

@@ -7,7 +7,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from search.engine.gene_reference import GeneReferenceError
-from search.services import gene_registry_load
+from search.services.genes import gene_registry_load
 
 
 class Command(BaseCommand):

@@ -5,7 +5,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from search.signature_sets import SignatureTableError, signature_set_load
+from search.services.signature_sets import SignatureTableError, signature_set_load
 
 
 class Command(BaseCommand):

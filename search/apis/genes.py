@@ -1,37 +1,37 @@
-"""HTTP APIs: one view per operation; validate, call a selector or service, shape the answer."""
+"""Gene APIs: autocomplete, one gene, identifier resolution, and a gene's signatures (the
+gene-centric reverse search)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from django.conf import settings
-from django.urls import reverse
 from drf_spectacular.utils import extend_schema
-from rest_framework import serializers, status
+from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
-from search.api_schemas import (
+from search.apis.schemas import (
     WRITE_ERRORS,
-    DownloadListSerializer,
     GeneDetailSerializer,
     GeneListSerializer,
-    HealthSerializer,
+    GeneSignaturesSerializer,
     ResolveSerializer,
     answers,
 )
-from search.downloads import download_files
+from search.apis.signatures import MAX_ROWS
 from search.engine.genes import GeneResolver, Resolution
-from search.health import portal_health
-from search.selectors import (
+from search.selectors.genes import (
     AUTOCOMPLETE_MAX,
     gene_autocomplete,
     gene_lookup,
     gene_record,
     gene_registry_release,
     gene_resolver,
+)
+from search.selectors.signatures import (
+    gene_reverse_search,
 )
 
 MAX_IDENTIFIERS = 5000
@@ -47,16 +47,6 @@ class StrictCharField(serializers.CharField):
         if not isinstance(data, str):
             self.fail("not_a_string", kind=type(data).__name__)
         return super().to_internal_value(data)
-
-
-class HealthApi(APIView):
-    @extend_schema(operation_id="health", responses={200: HealthSerializer, 503: HealthSerializer})
-    def get(self, request: Request) -> Response:
-        report = portal_health()
-        code = (
-            status.HTTP_200_OK if report["status"] == "ok" else status.HTTP_503_SERVICE_UNAVAILABLE
-        )
-        return Response(report, status=code)
 
 
 class GeneAutocompleteApi(APIView):
@@ -130,15 +120,22 @@ def _resolution_payload(resolver: GeneResolver, resolution: Resolution) -> dict[
     }
 
 
-class DownloadListApi(APIView):
-    @extend_schema(operation_id="downloads", responses=answers({200: DownloadListSerializer}))
-    def get(self, request: Request) -> Response:
-        files = download_files(folder=settings.DOWNLOADS_DIR)
-        return Response(
-            {
-                "files": [
-                    {**item.as_dict(), "url": reverse("search:download", args=[item.name])}
-                    for item in files
-                ]
-            }
-        )
+class GeneSignaturesApi(APIView):
+    throttle_classes = [ScopedRateThrottle]
+    throttle_scope = "lookup"
+
+    class InputSerializer(serializers.Serializer):
+        direction = serializers.ChoiceField(choices=["up", "down", "both"], default="both")
+        pert_type = serializers.CharField(required=False, max_length=32)
+        cell_id = serializers.CharField(required=False, max_length=64)
+        limit = serializers.IntegerField(min_value=1, max_value=MAX_ROWS, default=25)
+
+    @extend_schema(
+        operation_id="gene_signatures",
+        parameters=[InputSerializer],
+        responses=answers({200: GeneSignaturesSerializer}, 300, 400, 404, 429),
+    )
+    def get(self, request: Request, identifier: str) -> Response:
+        params = self.InputSerializer(data=request.query_params)
+        params.is_valid(raise_exception=True)
+        return Response(gene_reverse_search(identifier=identifier, **params.validated_data))

@@ -1,14 +1,14 @@
 """Exact rank scoring on a GPU with torch: the gene-major rank matrix held in device memory.
 
 The search engine's `gpu` path runs here when FAISS has no GPU support (the PyPI faiss-gpu wheel
-is not always there; torch with CUDA is, in a GPU worker). It lives outside search/engine, which
-never imports torch: the engine imports this module only when the gpu path is asked for, so web
-processes never load torch.
+is not always there; torch with CUDA is, in a GPU worker). It is the only module of the engine
+that imports torch, and the engine imports it only when the gpu path is asked for, so web
+processes never load torch (import-linter keeps it so: `make lint`).
 
 `DeviceRanks` copies an index's rank matrix to the device once (int16: ranks are at most
 G <= 32767), in column blocks, so the host holds one block beyond the memory map. A gene set's
 sums are a gather of its rows added in int32 on the device, a block of rows at a time: the same
-integers as `kernels.set_sums`, so z, p and FDR are those of the exact path. Only the selected
+integers as `cpu.set_sums`, so z, p and FDR are those of the exact path. Only the selected
 signatures' sums come back to the host (4 bytes each).
 """
 
@@ -101,7 +101,7 @@ class DeviceRanks:
         return total[torch.as_tensor(selection.positions, device=self.device)]
 
     def set_sums(self, rows: np.ndarray, selection: Selection) -> np.ndarray:
-        """uint32 sums of the selected columns, as `kernels.set_sums` gives them."""
+        """uint32 sums of the selected columns, as `cpu.set_sums` gives them."""
         return self.selected_sums(rows, selection).cpu().numpy().astype(np.uint32)
 
 

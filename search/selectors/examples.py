@@ -8,7 +8,7 @@ from pathlib import Path
 
 from transform.io.gmt import read_gmt
 
-GENESETS = Path(__file__).resolve().parent / "reference" / "genesets"
+GENESETS = Path(__file__).resolve().parents[1] / "reference" / "genesets"
 LJP005 = "l1000_LJP005_A375_24H_consensus_top50_{}.gmt"
 AIRWAY = "airway_dexamethasone_top150_updown.gmt"
 

@@ -1,4 +1,4 @@
-"""Business rules and database writes."""
+"""Writes of the gene registry: load a release from the reference tables (idempotent)."""
 
 from __future__ import annotations
 

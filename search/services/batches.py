@@ -17,20 +17,20 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
 from search.engine.errors import PortalError
 from search.engine.gmt_queries import GmtPairingError, gmt_queries
-from search.index_access import IndexUnavailable
 from search.models import BatchSearch, BatchStatus
-from search.queries import QueryError
-from search.searches import EXPORT_COLUMNS, SearchOptions, signature_search
+from search.runtime.index_access import IndexUnavailable
+from search.selectors.batches import RESULT_NAME, UNRESOLVED, batch_folder
+from search.selectors.gene_queries import QueryError
+from search.selectors.searches import EXPORT_COLUMNS
+from search.services.searches import SearchOptions, signature_search
 from transform.io.gmt import GmtFormatError, parse_gmt
 
 MAX_QUERIES = 500
-RESULT_NAME = "results.tsv"
 
 
 def batch_queries(text: str) -> list[dict[str, Any]]:
@@ -55,10 +55,6 @@ def batch_search_create(*, gmt: str, options: SearchOptions) -> BatchSearch:
     return BatchSearch.objects.create(
         id=uuid.uuid4(), options=options.as_dict(), queries=queries, n_queries=len(queries)
     )
-
-
-def batch_folder(batch: BatchSearch) -> Path:
-    return Path(settings.BATCHES_DIR) / str(batch.id)
 
 
 def batch_search_run(*, batch_id: str) -> BatchSearch:
@@ -90,29 +86,6 @@ def batch_search_run(*, batch_id: str) -> BatchSearch:
 
 def batch_search_fail(*, batch_id: str, error: str) -> None:
     BatchSearch.objects.filter(id=batch_id).update(status=BatchStatus.FAILED, error=error)
-
-
-def batch_outcomes(batch: BatchSearch) -> list[dict[str, Any]]:
-    """Each query (name, n_up, n_down) and what became of it so far: done (False while it
-    waits), n_results, error, and the identifiers it could not use (UNRESOLVED)."""
-    folder = batch_folder(batch)
-    outcomes = []
-    for number, query in enumerate(batch.queries):
-        record = folder / f"{number:05d}.json"
-        done = (folder / f"{number:05d}.tsv").exists()
-        try:
-            outcome = json.loads(record.read_text(encoding="utf-8")) if done else {}
-        except (OSError, ValueError):  # a query finished before outcomes were recorded
-            outcome = {}
-        outcomes.append({"name": query["name"], "n_up": len(query["up"]),
-                         "n_down": len(query["down"]), "done": done,
-                         "n_results": outcome.get("n_results"),
-                         "error": outcome.get("error", ""),
-                         **{key: outcome.get(key, []) for key in UNRESOLVED}})  # fmt: skip
-    return outcomes
-
-
-UNRESOLVED = ("unknown", "ambiguous", "not_in_index")  # identifiers a query could not use
 
 
 def _run_query(query: dict[str, Any], options: SearchOptions) -> tuple[str, dict[str, Any]]:

@@ -2,44 +2,36 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from pathlib import Path
-from urllib.parse import quote
+from collections.abc import Callable
 
 from django.conf import settings
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.templatetags.static import static
-from django.utils.cache import get_conditional_response
-from django.utils.http import content_disposition_header, http_date
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_safe
 
-from search.batches import UNRESOLVED, batch_outcomes
-from search.downloads import (
-    DownloadFile,
-    DownloadNotFound,
-    RangeNotSatisfiable,
-    byte_range,
-    download_file,
-    download_files,
-    range_applies,
-)
 from search.engine.errors import AmbiguousGeneError, UnknownGeneError, UnknownSignatureError
 from search.engine.index_state import index_state
 from search.engine.query import MIN_GENES, SCORES
-from search.examples import example_queries
-from search.health import portal_health
-from search.index_access import IndexUnavailable
 from search.models import BatchSearch, Gene, L1000Type, StoredSearch
-from search.selectors import signature_facets, signature_set_current
-from search.signature_pages import gene_reverse_search, signature_detail, signature_neighbours
+from search.runtime.health import portal_health
+from search.runtime.index_access import IndexUnavailable
+from search.selectors.batches import UNRESOLVED, batch_outcomes
+from search.selectors.examples import example_queries
+from search.selectors.signatures import (
+    gene_reverse_search,
+    signature_detail,
+    signature_facets,
+    signature_neighbours,
+    signature_set_current,
+)
 
-STREAM_BLOCK = 1 << 20
 SIMILAR_ROWS = 20
 
 
-def page(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+def page(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpResponseBase]:
     """A page: GET and HEAD only, anything else 405 with Allow. Pages change nothing, so an unsafe
     method is refused for what it is, not with a CSRF 403 (the API's writes are DRF's)."""
     return csrf_exempt(require_safe(view))
@@ -72,85 +64,6 @@ def _gene_counts() -> dict[str, int]:
         "n_genes": Gene.objects.count(),
         "n_landmarks": Gene.objects.filter(l1000_type=L1000Type.LANDMARK).count(),
     }
-
-
-@page
-def downloads(request: HttpRequest) -> HttpResponse:
-    files = download_files(folder=settings.DOWNLOADS_DIR)
-    return render(request, "search/downloads.html", {"files": files})
-
-
-@page
-def download(request: HttpRequest, name: str) -> HttpResponse:
-    """One file on offer (never anything outside), with its validators (RFC 9110): 304 when the
-    client's copy is current; whole, or one byte range (206) when If-Range allows; HEAD reads
-    nothing. With DOWNLOADS_ACCEL_REDIRECT the proxy sends the bytes (ranges, validators, 304s
-    its own): the answer names the file in X-Accel-Redirect and has no body."""
-    try:
-        item = download_file(folder=settings.DOWNLOADS_DIR, name=name)
-    except DownloadNotFound as error:
-        raise Http404(str(error)) from error
-    if settings.DOWNLOADS_ACCEL_REDIRECT:
-        return _accel_redirect(item, settings.DOWNLOADS_ACCEL_REDIRECT)
-    head = _with_file_headers(HttpResponse(headers={"Content-Length": str(item.size)}), item)
-    answer = get_conditional_response(request, etag=item.etag, last_modified=item.mtime,
-                                      response=head)  # fmt: skip
-    if answer is not head or request.method == "HEAD":  # 304 or 412; HEAD: the headers alone
-        return answer
-    try:
-        span = _span(request, item)
-    except RangeNotSatisfiable:
-        return HttpResponse(status=416, headers={"Content-Range": f"bytes */{item.size}"})
-    if span is None:
-        return _with_file_headers(FileResponse(item.path.open("rb")), item)
-    first, last = span
-    response = StreamingHttpResponse(_read_span(item.path, first, last), status=206)
-    response["Content-Range"] = f"bytes {first}-{last}/{item.size}"
-    response["Content-Length"] = str(last - first + 1)
-    return _with_file_headers(response, item)
-
-
-def _span(request: HttpRequest, item: DownloadFile) -> tuple[int, int] | None:
-    """The byte range to send, None for the whole file: a Range is ignored when If-Range names
-    another version of the file."""
-    if not range_applies(request.headers.get("If-Range"), etag=item.etag, mtime=item.mtime):
-        return None
-    return byte_range(request.headers.get("Range"), item.size)
-
-
-def _with_file_headers(
-    response: HttpResponse, item: DownloadFile, validators: bool = True
-) -> HttpResponse:
-    """The headers of every answer carrying the file (over FileResponse's guesses): the same
-    Content-Type whole or in part; the validators unless a proxy sends the file."""
-    response["Content-Type"] = item.content_type
-    response["Content-Disposition"] = content_disposition_header(True, item.name)
-    response["Accept-Ranges"] = "bytes"
-    response["Digest"] = f"sha-256={item.sha256}"
-    if validators:
-        response["ETag"] = item.etag
-        response["Last-Modified"] = http_date(item.mtime)
-    return response
-
-
-def _accel_redirect(item: DownloadFile, location: str) -> HttpResponse:
-    """Headers only: the proxy's internal `location` sends the file (docker/nginx.conf), with
-    validators of its own."""
-    response = _with_file_headers(HttpResponse(), item, validators=False)
-    response["X-Accel-Redirect"] = f"{location.rstrip('/')}/{quote(item.name)}"
-    return response
-
-
-def _read_span(path: Path, first: int, last: int) -> Iterator[bytes]:
-    with path.open("rb") as handle:
-        handle.seek(first)
-        left = last - first + 1
-        while left > 0:
-            block = handle.read(min(STREAM_BLOCK, left))
-            if not block:
-                return
-            left -= len(block)
-            yield block
 
 
 @page

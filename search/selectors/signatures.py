@@ -1,7 +1,7 @@
-"""Reads for the signature and gene pages and their APIs: the index's values, the registry's genes.
+"""Reads for the signature and gene pages and their APIs: the signature set, its facets, one
+signature, a signature's genes and neighbours, and a gene's signatures (reverse search).
 
-Each function returns plain data (dicts, lists) that the API returns as JSON and the page embeds.
-"""
+Each function returns plain data (dicts, lists) that the API returns as JSON and the page embeds."""
 
 from __future__ import annotations
 
@@ -10,10 +10,37 @@ from typing import Any
 import numpy as np
 from django.urls import reverse
 
-from search.engine.errors import UnknownGeneError
-from search.index_access import search_index
-from search.searches import json_value
-from search.selectors import gene_lookup
+from search.engine.errors import UnknownGeneError, UnknownSignatureError
+from search.models import Signature, SignatureSet
+from search.runtime.index_access import search_index
+from search.selectors.genes import gene_lookup
+from search.selectors.searches import json_value
+
+
+def signature_set_current(*, version: str | None) -> SignatureSet | None:
+    """The loaded signature set of that index version, else the latest loaded one."""
+    sets = SignatureSet.objects.order_by("-id")
+    return (sets.filter(version=version).first() if version else None) or sets.first()
+
+
+def signature_facets(*, signature_set: SignatureSet | None) -> dict[str, list[object]]:
+    """The distinct values of each filterable field, for the search form (kept at load time)."""
+    return dict(signature_set.facets) if signature_set else {}
+
+
+def signature_get(*, signature_set: SignatureSet | None, sig_id: str) -> Signature:
+    try:
+        return Signature.objects.get(signature_set=signature_set, sig_id=sig_id)
+    except Signature.DoesNotExist:
+        raise UnknownSignatureError(f"no signature {sig_id!r}", sig_id=sig_id) from None
+
+
+def signatures_by_id(
+    *, signature_set: SignatureSet | None, sig_ids: list[str]
+) -> dict[str, Signature]:
+    rows = Signature.objects.filter(signature_set=signature_set, sig_id__in=sig_ids)
+    return {row.sig_id: row for row in rows}
+
 
 GENE_TABLE_ROWS = 25
 

@@ -6,8 +6,8 @@ from django.conf import settings
 from django.db import DatabaseError, connections
 
 from search.engine.errors import PortalError
-from search.index_access import IndexUnavailable, search_index
-from search.selectors import gene_resolver
+from search.runtime.index_access import IndexUnavailable, search_index
+from search.selectors.genes import gene_resolver
 
 
 def warm_up() -> str:

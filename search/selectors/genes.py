@@ -1,4 +1,4 @@
-"""Read-only queries."""
+"""Reads of the gene registry: records, the resolver, autocomplete, lookup."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from django.db import connection
 from django.db.models import Case, IntegerField, QuerySet, Value, When
 from django.db.models.functions import Length
 
-from search.engine.errors import AmbiguousGeneError, UnknownGeneError, UnknownSignatureError
+from search.engine.errors import AmbiguousGeneError, UnknownGeneError
 from search.engine.genes import GeneRecord, GeneResolver, Resolution, ResolutionStatus
-from search.models import Gene, GeneRegistryRelease, L1000Type, Signature, SignatureSet
+from search.models import Gene, GeneRegistryRelease, L1000Type
 
 AUTOCOMPLETE_MAX = 50
 
@@ -101,28 +101,3 @@ def gene_lookup(*, identifier: str) -> tuple[Resolution, GeneRecord]:
             candidates=[resolver.genes[i].as_dict() for i in resolution.entrez_ids],
         )
     return resolution, resolver.genes[resolution.entrez_ids[0]]
-
-
-def signature_set_current(*, version: str | None) -> SignatureSet | None:
-    """The loaded signature set of that index version, else the latest loaded one."""
-    sets = SignatureSet.objects.order_by("-id")
-    return (sets.filter(version=version).first() if version else None) or sets.first()
-
-
-def signature_facets(*, signature_set: SignatureSet | None) -> dict[str, list[object]]:
-    """The distinct values of each filterable field, for the search form (kept at load time)."""
-    return dict(signature_set.facets) if signature_set else {}
-
-
-def signature_get(*, signature_set: SignatureSet | None, sig_id: str) -> Signature:
-    try:
-        return Signature.objects.get(signature_set=signature_set, sig_id=sig_id)
-    except Signature.DoesNotExist:
-        raise UnknownSignatureError(f"no signature {sig_id!r}", sig_id=sig_id) from None
-
-
-def signatures_by_id(
-    *, signature_set: SignatureSet | None, sig_ids: list[str]
-) -> dict[str, Signature]:
-    rows = Signature.objects.filter(signature_set=signature_set, sig_id__in=sig_ids)
-    return {row.sig_id: row for row in rows}

@@ -10,12 +10,8 @@ from __future__ import annotations
 
 import contextlib
 import json
-import re
-import time
 from dataclasses import dataclass
 from pathlib import Path
-
-from django.utils.http import parse_http_date_safe
 
 from search.engine.layout import full_sha256 as file_sha256
 
@@ -31,15 +27,10 @@ KINDS = (
     (".json", "manifest", "JSON manifest", "application/json"),
 )
 OTHER = ("file", "file", "application/octet-stream")
-RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 
 
 class DownloadNotFound(LookupError):
     """No file of that name is on offer."""
-
-
-class RangeNotSatisfiable(ValueError):
-    """A Range header outside the file."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,38 +76,6 @@ def download_file(*, folder: Path, name: str) -> DownloadFile:
         if item.name == name:
             return item
     raise DownloadNotFound(f"no download called {name!r}")
-
-
-def byte_range(header: str | None, size: int) -> tuple[int, int] | None:
-    """(first, last) inclusive for a single `bytes=` range, None for the whole file."""
-    if not header:
-        return None
-    match = RANGE.match(header.strip())
-    if not match or match.groups() == ("", ""):
-        return None  # unsupported forms (several ranges, other units) get the whole file
-    first, last = match.groups()
-    if first == "":  # the last N bytes
-        length = int(last)
-        if length == 0:
-            raise RangeNotSatisfiable(f"bytes=-0 of {size} bytes")
-        return max(size - length, 0), size - 1
-    start = int(first)
-    end = min(int(last), size - 1) if last else size - 1
-    if start >= size or end < start:
-        raise RangeNotSatisfiable(f"{header} outside {size} bytes")
-    return start, end
-
-
-def range_applies(if_range: str | None, *, etag: str, mtime: int) -> bool:
-    """Whether a Range is to be honoured under an If-Range header (RFC 9110 13.1.5): always without
-    one; with an entity tag, only the current strong tag (a weak tag never matches); with a date,
-    only the exact Last-Modified, and only once it is a strong validator (a second old)."""
-    if not if_range:
-        return True
-    value = if_range.strip()
-    if value.startswith(('"', "W/")):
-        return value == etag
-    return parse_http_date_safe(value) == mtime and mtime < int(time.time())
 
 
 def _kind(name: str) -> tuple[str, str, str]:

@@ -10,43 +10,16 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 
 from search.engine.errors import PortalError
 from search.engine.genes import GeneResolver, Resolution, ResolutionStatus
-from search.engine.query import MAX_GENES, MIN_GENES
+from search.engine.query import MAX_GENES, MIN_GENES, SideReport
 
 SEPARATORS = re.compile(r"[\s,;]+")
 
 
 class QueryError(PortalError):
     """A query that cannot be run as given; the payload names the field."""
-
-
-@dataclass
-class SideReport:
-    """One side (up or down) of a query after resolution."""
-
-    submitted: int = 0
-    matched: list[str] = field(default_factory=list)  # registry symbols, in the order given
-    unknown: list[str] = field(default_factory=list)
-    ambiguous: list[dict[str, object]] = field(default_factory=list)
-    repeated: list[str] = field(default_factory=list)
-    in_both: list[str] = field(default_factory=list)
-    not_in_index: list[str] = field(default_factory=list)
-    resolved: list[dict[str, str]] = field(default_factory=list)  # {query, symbol, by} renamed
-
-    def as_dict(self) -> dict[str, object]:
-        return {
-            "submitted": self.submitted,
-            "matched": self.matched,
-            "resolved": self.resolved,
-            "unknown": self.unknown,
-            "ambiguous": self.ambiguous,
-            "repeated": self.repeated,
-            "in_both": self.in_both,
-            "not_in_index": self.not_in_index,
-        }
 
 
 def split_identifiers(text: str) -> list[str]:

@@ -21,8 +21,11 @@ use and cached beside this file (numba's cache; a read-only install compiles onc
 
 from __future__ import annotations
 
+from typing import Any
+
 import numba
 import numpy as np
+from numpy.typing import NDArray
 
 BLOCK = 8192  # columns a block: 32 KB of uint32 sums
 GROUP = 16  # rows added to the sums per pass over a block (eight uint16 pairs)
@@ -31,7 +34,8 @@ _jit = numba.njit(nogil=True, cache=True, boundscheck=False)
 
 
 @_jit
-def rank_sums(matrix, genes, start, stop, out):  # pragma: no cover - compiled
+def rank_sums(matrix: NDArray[np.uint16], genes: NDArray[np.int64], start: int, stop: int,
+              out: NDArray[np.uint32]) -> None:  # pragma: no cover - compiled
     """out[j - start] = sum over genes g of matrix[g, j], j in [start, stop); matrix uint16
     (G, N) with values <= 32767, genes int64, out uint32 (stop - start)."""
     n = genes.size
@@ -65,13 +69,15 @@ def rank_sums(matrix, genes, start, stop, out):  # pragma: no cover - compiled
 
 
 @numba.njit(inline="always")
-def _pair(a, b):  # pragma: no cover - compiled
+def _pair(a: np.uint16, b: np.uint16) -> np.uint32:  # pragma: no cover - compiled
     """Two uint16 ranks added in 16 bits (no overflow below 32768), then widened."""
     return np.uint32(np.uint16(a + b))
 
 
 @_jit
-def rank_sums_at(matrix, genes, positions, out):  # pragma: no cover - compiled
+def rank_sums_at(matrix: NDArray[np.uint16], genes: NDArray[np.int64],
+                 positions: NDArray[np.int64],
+                 out: NDArray[np.uint32]) -> None:  # pragma: no cover - compiled
     """out[j] = sum over genes g of matrix[g, positions[j]] (positions sorted int64). Eight rows
     a pass, so that eight independent loads are in flight for each column."""
     n = genes.size
@@ -100,7 +106,10 @@ def rank_sums_at(matrix, genes, positions, out):  # pragma: no cover - compiled
 
 
 @_jit
-def z_sum_keys(sum_up, sum_down, up, down, sign, out, abs_up, abs_down):  # pragma: no cover
+def z_sum_keys(sum_up: NDArray[np.uint32], sum_down: NDArray[np.uint32], up: NDArray[np.float64],
+               down: NDArray[np.float64], sign: int, out: NDArray[np.float64],
+               abs_up: NDArray[np.float64],
+               abs_down: NDArray[np.float64]) -> None:  # pragma: no cover
     """out = key of z_sum = z_up - z_down, z_set = (S - centre) / sd as in scores.set_z (a side
     with no genes counts 0). up, down: (has genes, centre, sd); sign 0: |z_sum| ("both"),
     1: z_sum ("mimic"), -1: -z_sum ("reverse"). abs_up, abs_down = |z_up|, |z_down| (for the
@@ -115,7 +124,8 @@ def z_sum_keys(sum_up, sum_down, up, down, sign, out, abs_up, abs_down):  # prag
 
 
 @numba.njit(nogil=True, cache=True, boundscheck=False, fastmath=True)  # vectorized sums
-def row_products(matrix, rows, query, out):  # pragma: no cover - compiled
+def row_products(matrix: NDArray[np.float32], rows: NDArray[np.int64], query: NDArray[np.float32],
+                 out: NDArray[np.float32]) -> None:  # pragma: no cover - compiled
     """out[i] = matrix[rows[i]] . query in float32 (0 where rows[i] < 0); matrix (N, d)."""
     for i in range(rows.size):
         total = np.float32(0.0)
@@ -127,7 +137,7 @@ def row_products(matrix, rows, query, out):  # pragma: no cover - compiled
 
 
 @_jit
-def largest(values, m):  # pragma: no cover - compiled
+def largest(values: NDArray[np.floating[Any]], m: int) -> NDArray[np.intp]:  # pragma: no cover
     """Positions of the m largest values (any order; which of equal values at the boundary is
     unspecified), 0 < m <= values.size."""
     heap = values[:m].copy()
@@ -142,7 +152,7 @@ def largest(values, m):  # pragma: no cover - compiled
     return where
 
 
-def top_candidates(values: np.ndarray, m: int) -> np.ndarray:
+def top_candidates(values: NDArray[np.floating[Any]], m: int) -> NDArray[np.intp]:
     """Positions (ascending) of every value at least the m-th largest: the top m, ties included."""
     if m >= values.size:
         return np.arange(values.size)
@@ -150,7 +160,8 @@ def top_candidates(values: np.ndarray, m: int) -> np.ndarray:
 
 
 @numba.njit(inline="always")
-def _sift(heap, where, i):  # pragma: no cover - compiled
+def _sift(heap: NDArray[np.floating[Any]], where: NDArray[np.intp],
+          i: int) -> None:  # pragma: no cover - compiled
     """Restore the min-heap below i."""
     m = heap.size
     while True:

@@ -1,4 +1,4 @@
-"""Signature APIs (one signature, its genes, its neighbours) and a gene's signatures."""
+"""Signature APIs: one signature, its genes, its neighbours."""
 
 from __future__ import annotations
 
@@ -6,18 +6,15 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
-from search.api_schemas import (
-    GeneSignaturesSerializer,
+from search.apis.schemas import (
     NeighboursSerializer,
     SignatureDetailSerializer,
     SignatureGenesSerializer,
     answers,
 )
-from search.signature_pages import (
-    gene_reverse_search,
+from search.selectors.signatures import (
     signature_detail,
     signature_genes,
     signature_neighbours,
@@ -56,24 +53,3 @@ class SignatureSimilarApi(APIView):
         params.is_valid(raise_exception=True)
         rows = signature_neighbours(sig_id=sig_id, k=params.validated_data["limit"])
         return Response({"sig_id": sig_id, "results": rows})
-
-
-class GeneSignaturesApi(APIView):
-    throttle_classes = [ScopedRateThrottle]
-    throttle_scope = "lookup"
-
-    class InputSerializer(serializers.Serializer):
-        direction = serializers.ChoiceField(choices=["up", "down", "both"], default="both")
-        pert_type = serializers.CharField(required=False, max_length=32)
-        cell_id = serializers.CharField(required=False, max_length=64)
-        limit = serializers.IntegerField(min_value=1, max_value=MAX_ROWS, default=25)
-
-    @extend_schema(
-        operation_id="gene_signatures",
-        parameters=[InputSerializer],
-        responses=answers({200: GeneSignaturesSerializer}, 300, 400, 404, 429),
-    )
-    def get(self, request: Request, identifier: str) -> Response:
-        params = self.InputSerializer(data=request.query_params)
-        params.is_valid(raise_exception=True)
-        return Response(gene_reverse_search(identifier=identifier, **params.validated_data))

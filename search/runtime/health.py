@@ -11,7 +11,7 @@ from django.db import DatabaseError, connection
 from kombu import Connection
 
 from search.engine.index_state import index_state
-from search.selectors import gene_registry_release
+from search.selectors.genes import gene_registry_release
 
 BROKER_TIMEOUT_S = 2.0
 

@@ -6,6 +6,7 @@ from typing import Any
 
 from django.db import transaction
 from django.http import FileResponse, HttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
@@ -16,18 +17,15 @@ from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
-from search.api_schemas import WRITE_ERRORS, BatchSerializer, SearchSerializer, answers
-from search.batches import batch_outcomes, batch_search_create
+from search.apis.schemas import WRITE_ERRORS, BatchSerializer, SearchSerializer, answers
 from search.engine.gmt_queries import GmtPairingError, one_gmt_query
 from search.engine.query import FILTER_FIELDS, MAX_GENES, MIN_GENES, MODES, SCORES
 from search.models import BatchSearch, BatchStatus, StoredSearch
-from search.queries import split_identifiers
-from search.searches import (
-    SearchOptions,
-    search_payload,
-    search_table,
-    signature_search,
-)
+from search.selectors.batches import batch_outcomes
+from search.selectors.gene_queries import split_identifiers
+from search.selectors.searches import search_payload, search_table
+from search.services.batches import batch_search_create
+from search.services.searches import SearchOptions, signature_search
 from search.tasks import batch_search_run_task
 from transform.io.gmt import GmtFormatError, parse_gmt
 
@@ -191,7 +189,7 @@ class BatchSearchResultsApi(APIView):
     @extend_schema(operation_id="search_batch_results",
                    responses=answers({(200, "text/tab-separated-values"): OpenApiTypes.STR},
                                      404, 409))  # fmt: skip
-    def get(self, request: Request, batch_id: str) -> HttpResponse:
+    def get(self, request: Request, batch_id: str) -> HttpResponseBase:
         batch = get_object_or_404(BatchSearch, id=batch_id)
         if batch.status != BatchStatus.DONE:
             detail = f"batch {batch.id} is {batch.status} ({batch.n_done}/{batch.n_queries})"

@@ -18,11 +18,13 @@ import functools
 import itertools
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import faiss
 import numpy as np
+from numpy.typing import NDArray
 
-from search.engine import compiled
+from search.engine.backends import compiled
 from search.engine.metadata import Selection
 
 BLOCK_COLUMNS = 1 << 15  # signatures per block of the dense and flat products
@@ -30,7 +32,9 @@ BLOCK_GENES = 512
 SMALL_GATHER = 1 << 22  # entries gathered in one fancy-indexing call
 
 
-def set_sums(matrix: np.ndarray, genes: np.ndarray, selection: Selection, threads: int = 1):
+def set_sums(
+    matrix: np.ndarray, genes: np.ndarray, selection: Selection, threads: int = 1
+) -> NDArray[Any]:
     """Sum over `genes` (row numbers) of matrix[gene, column] for the selected columns.
 
     uint16 ranks give uint32 sums (exact); float values give float64 sums."""
@@ -41,16 +45,21 @@ def _set_sums(matrix: np.ndarray, genes: np.ndarray, part: Selection) -> np.ndar
     if matrix.dtype == np.uint16:
         return _rank_sums(matrix, genes, part)
     if not part.read_span and part.size * genes.size <= SMALL_GATHER:  # a few candidates
-        return matrix[np.ix_(genes, part.positions)].sum(axis=0, dtype=np.float64)
+        gathered: NDArray[np.float64] = matrix[np.ix_(genes, part.positions)].sum(
+            axis=0, dtype=np.float64
+        )
+        return gathered
     if part.read_span:
 
         def row(g: int) -> np.ndarray:
-            return matrix[g, part.start : part.stop]
+            span: np.ndarray = matrix[g, part.start : part.stop]
+            return span
 
     else:
 
         def row(g: int) -> np.ndarray:
-            return matrix[g].take(part.positions)
+            taken: np.ndarray = matrix[g].take(part.positions)
+            return taken
 
     total = np.zeros(part.stop - part.start if part.read_span else part.size)
     for g in genes:
@@ -136,7 +145,7 @@ def _gpu_distances(queries: np.ndarray, block: np.ndarray) -> np.ndarray:
 
 
 @functools.cache
-def _gpu_resources():
+def _gpu_resources() -> faiss.StandardGpuResources:
     return faiss.StandardGpuResources()
 
 

@@ -81,9 +81,12 @@ def signature_set_load(*, sig_info: Path, version: str, force: bool = False) -> 
     """Load the signatures of `sig_info` as the set `version` (idempotent; COPY on PostgreSQL)."""
     checksum = file_sha256(sig_info)
     existing = SignatureSet.objects.filter(version=version).first()
-    current = existing and existing.source_checksum == checksum and not force
-    loaded = current and Signature.objects.filter(signature_set=existing).count()
-    if current and loaded == existing.n_signatures:
+    current = existing is not None and existing.source_checksum == checksum and not force
+    if (
+        existing is not None
+        and current
+        and Signature.objects.filter(signature_set=existing).count() == existing.n_signatures
+    ):
         return SignatureLoadReport(version, existing.n_signatures, skipped=True)
     table = read_sig_table(sig_info)
     with transaction.atomic():

@@ -1,0 +1,2 @@
+"""The server-rendered pages (templates/search): search, results, genes, signatures, batches,
+downloads."""

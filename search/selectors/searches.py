@@ -1,0 +1,55 @@
+"""Reads of a stored search: the API's answer and the TSV/CSV export."""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from typing import Any
+
+from django.urls import reverse
+
+from search.engine.query import SCORES
+from search.models import StoredSearch
+
+EXPORT_COLUMNS = ("rank", "sig_id", "pert_type", "pert_id", "pert_iname", "cell_id", "pert_dose",
+                  "pert_dose_unit", "pert_time", "pert_time_unit", "z_up", "z_down", "z_sum",
+                  "score", "p_up", "p_down", "p", "fdr_up", "fdr_down", "fdr",
+                  "direction")  # fmt: skip
+
+
+def search_payload(search: StoredSearch) -> dict[str, Any]:
+    """The API's answer for a stored search."""
+    return {
+        "id": str(search.id),
+        "permalink": reverse("search:results", args=[search.id]),
+        "created_at": search.created_at,
+        "index": {"version": search.index_version,
+                  "recall_at_100": search.report.get("recall_at_100")},
+        "query": search.query,
+        "report": {"up": search.report["up"], "down": search.report["down"],
+                   "filters": search.report.get("filters", {})},
+        "n_searched": search.n_searched,
+        "results": search.results,
+    }  # fmt: skip
+
+
+def search_table(search: StoredSearch, *, delimiter: str = "\t") -> str:
+    """The results as TSV (or CSV), one row per signature, with a commented header of the query."""
+    out = io.StringIO()
+    score = SCORES[search.query["score"]]
+    out.write(f"# search {search.id} on index {search.index_version}: "
+              f"{search.n_searched} signatures scored; {score}\n")  # fmt: skip
+    writer = csv.writer(out, delimiter=delimiter, lineterminator="\n")
+    writer.writerow(EXPORT_COLUMNS)
+    for row in search.results:
+        writer.writerow(["" if row.get(c) is None else row.get(c) for c in EXPORT_COLUMNS])
+    return out.getvalue()
+
+
+def json_value(value: Any) -> Any:
+    if hasattr(value, "item"):  # numpy scalars
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
