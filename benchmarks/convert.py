@@ -107,25 +107,37 @@ def write_published(folder: Path, n_profiles: int, outputs: list[str]) -> Source
     genes.index = genes.index.astype(int)
     chosen = genes[genes["Type"] == "landmark"].sort_index().iloc[:N_INPUTS]  # by Entrez id
     symbols = chosen["Symbol"].tolist()
-    write_random_bundle(folder / "model.pt", input_genes=symbols, output_genes=outputs,
-                        input_gene_ids={s: int(e) for s, e in zip(symbols, chosen.index,
-                                                                  strict=True)})  # fmt: skip
+    write_random_bundle(
+        folder / "model.pt",
+        input_genes=symbols,
+        output_genes=outputs,
+        input_gene_ids={s: int(e) for s, e in zip(symbols, chosen.index, strict=True)},
+    )
     ids = sorted(genes.index.astype(str))  # Entrez ids sorted as text, as CMap's files are
     chunks = level3_read.cmap_chunks(N_GENES, n_profiles)
     path = folder / f"level3_beta_trt_cp_n{n_profiles}x{N_GENES}.gctx"
     level3_read.write_level3(path, ids, n_profiles, chunks, seed=0)
     level3_read.drop_cache(path)
     gene_info = folder / "geneinfo_beta.txt"
-    pd.DataFrame({
-        "gene_id": genes.index, "gene_symbol": genes["Symbol"], "ensembl_id": "",
-        "gene_title": genes["Name"], "gene_type": "protein-coding", "src": "NCBI",
-        "feature_space": genes["Type"],
-    }).to_csv(gene_info, sep="\t", index=False)  # fmt: skip
+    pd.DataFrame(
+        {
+            "gene_id": genes.index,
+            "gene_symbol": genes["Symbol"],
+            "ensembl_id": "",
+            "gene_title": genes["Name"],
+            "gene_type": "protein-coding",
+            "src": "NCBI",
+            "feature_space": genes["Type"],
+        }
+    ).to_csv(gene_info, sep="\t", index=False)
     at = {gene: i for i, gene in enumerate(ids)}
     rows = np.array([at[str(e)] for e in chosen.index], dtype=np.int64)
     needed = level3_read.needed_bytes((n_profiles, N_GENES), chunks, rows, "chunk columns")
-    print(f"input genes in {len(np.unique(rows // chunks[1]))} of "
-          f"{-(-N_GENES // chunks[1])} gene chunks", file=sys.stderr)  # fmt: skip
+    print(
+        f"input genes in {len(np.unique(rows // chunks[1]))} of "
+        f"{-(-N_GENES // chunks[1])} gene chunks",
+        file=sys.stderr,
+    )
     return Source(path, gene_info, chunks, needed / n_profiles)
 
 
@@ -209,8 +221,9 @@ def read_passes(source: Source) -> list[float]:
     return [level3_read.disk_bandwidth(source.path, streams)[0] for streams in READ_STREAMS]
 
 
-def measure(args: argparse.Namespace, folder: Path, device: torch.device,
-            source: Source) -> dict[str, object]:  # fmt: skip
+def measure(
+    args: argparse.Namespace, folder: Path, device: torch.device, source: Source
+) -> dict[str, object]:
     bundle = folder / "model.pt"
     published = source.gene_info is not None
     model = TwoStepModel.load(bundle, device=str(device))
@@ -223,8 +236,9 @@ def measure(args: argparse.Namespace, folder: Path, device: torch.device,
     if cuda:
         found["autocast"] = {name: autocast_check(model, batch, name) for name in AUTOCAST}
     bytes_per_profile = N_OUTPUTS * 2
-    found["bandwidth"] = max(disk_bandwidth(folder, args.chunk_size * bytes_per_profile, streams)
-                             for streams in (1, 2))  # fmt: skip
+    found["bandwidth"] = max(
+        disk_bandwidth(folder, args.chunk_size * bytes_per_profile, streams) for streams in (1, 2)
+    )
     found["disk"] = found["bandwidth"] / bytes_per_profile
     if published:
         found["reads"] = read_passes(source)
@@ -237,11 +251,18 @@ def measure(args: argparse.Namespace, folder: Path, device: torch.device,
         rss = level3_read.reset_peak_rss()  # VmHWM from here on is the conversion's peak
         disk_before = level3_read.disk_read_bytes()
     summary = convert_profiles(
-        checkpoint=bundle, input=source.path, output=output,
-        options=ConvertOptions(chunk_size=args.chunk_size, dtype="float16",
-                               device=device.type, limit=limit, gene_info=source.gene_info),
+        checkpoint=bundle,
+        input=source.path,
+        output=output,
+        options=ConvertOptions(
+            chunk_size=args.chunk_size,
+            dtype="float16",
+            device=device.type,
+            limit=limit,
+            gene_info=source.gene_info,
+        ),
         stream=sys.stderr,
-    )  # fmt: skip
+    )
     if published:
         found["disk_read"] = level3_read.disk_read_bytes() - disk_before
         found["peak_rss"] = level3_read.status_kb("VmHWM") * 1024
@@ -272,8 +293,9 @@ def autocast_check(model: TwoStepModel, batch: int, name: str) -> dict[str, floa
     return {"rate": model_rate(model, batch, autocast=name), **check}
 
 
-def table(cpu: dict[str, object] | None, gpu: dict[str, object] | None,
-          published: bool = False) -> list[dict[str, object]]:  # fmt: skip
+def table(
+    cpu: dict[str, object] | None, gpu: dict[str, object] | None, published: bool = False
+) -> list[dict[str, object]]:
     bound = "min(model only, disk-bound)"
     rows = [
         ("matmul GFLOP/s (float32, measured)", "gflops", 1),
@@ -311,9 +333,13 @@ def table(cpu: dict[str, object] | None, gpu: dict[str, object] | None,
     ]
     out = []
     for label, key, scale in rows:
-        out.append({"measure": label,
-                    "CPU": _value(cpu, key, label, scale) if cpu else "not measured here",
-                    "GPU": _value(gpu, key, label, scale) if gpu else NO_GPU})  # fmt: skip
+        out.append(
+            {
+                "measure": label,
+                "CPU": _value(cpu, key, label, scale) if cpu else "not measured here",
+                "GPU": _value(gpu, key, label, scale) if gpu else NO_GPU,
+            }
+        )
     return out
 
 
@@ -339,14 +365,17 @@ def main() -> None:
     )
     parser.add_argument("--dir", type=Path, help="where the files go (a temporary folder)")
     parser.add_argument(
-        "--layout", choices=("inside", "published"), default="inside",
+        "--layout",
+        choices=("inside", "published"),
+        default="inside",
         help="input: 962 genes with metadata inside, or CMap's LINCS 2020 layout (12,328 genes, "
-             "ids only, (262, 1000) chunks) with a geneinfo_beta.txt",
-    )  # fmt: skip
+        "ids only, (262, 1000) chunks) with a geneinfo_beta.txt",
+    )
     parser.add_argument(
-        "--devices", default="cpu,cuda",
+        "--devices",
+        default="cpu,cuda",
         help="measured devices (cuda when torch sees one); a GPU host: --devices cuda",
-    )  # fmt: skip
+    )
     args = parser.parse_args()
     if args.dir is not None:
         args.dir.mkdir(parents=True, exist_ok=True)
@@ -368,8 +397,11 @@ def run(args: argparse.Namespace, folder: Path) -> None:
         source = Source(folder / "level3.gctx")
         write_random_bundle(folder / "model.pt", input_genes=inputs, output_genes=outputs)
         write_inputs(source.path, inputs, args.profiles)
-    print(f"wrote the bundle and {args.profiles:,} profiles in "
-          f"{time.perf_counter() - started:,.0f} s", file=sys.stderr)  # fmt: skip
+    print(
+        f"wrote the bundle and {args.profiles:,} profiles in "
+        f"{time.perf_counter() - started:,.0f} s",
+        file=sys.stderr,
+    )
     devices = args.devices.split(",")
     cpu = measure(args, folder, torch.device("cpu"), source) if "cpu" in devices else None
     gpu = None
@@ -382,14 +414,18 @@ def run(args: argparse.Namespace, folder: Path) -> None:
     layout = ""
     if published:
         size = source.path.stat().st_size / 1e9
-        layout = (f" (LINCS 2020 layout: {N_GENES:,} genes sorted by Entrez id as text, chunks "
-                  f"{source.chunks}, ids only, {size:.1f} GB, with geneinfo_beta.txt; the "
-                  "bundle's inputs are 962 of the 978 landmarks)")  # fmt: skip
-    print(f"Conversion benchmark on {machine()}"
-          f"{f', {torch.cuda.get_device_name()}' if gpu else ''}: bundle {N_INPUTS} -> "
-          f"{N_OUTPUTS} genes ({first['flops'] / 1e9:.3f} GFLOP per profile), input "
-          f"{args.profiles:,} profiles{layout}, {first['converted']:,} converted end to end in "
-          f"chunks of {args.chunk_size:,}, float16 output\n")  # fmt: skip
+        layout = (
+            f" (LINCS 2020 layout: {N_GENES:,} genes sorted by Entrez id as text, chunks "
+            f"{source.chunks}, ids only, {size:.1f} GB, with geneinfo_beta.txt; the "
+            "bundle's inputs are 962 of the 978 landmarks)"
+        )
+    print(
+        f"Conversion benchmark on {machine()}"
+        f"{f', {torch.cuda.get_device_name()}' if gpu else ''}: bundle {N_INPUTS} -> "
+        f"{N_OUTPUTS} genes ({first['flops'] / 1e9:.3f} GFLOP per profile), input "
+        f"{args.profiles:,} profiles{layout}, {first['converted']:,} converted end to end in "
+        f"chunks of {args.chunk_size:,}, float16 output\n"
+    )
     print(markdown(table(cpu, gpu, published)))
     print()
     print(markdown(size_rows(sizes, first)))
@@ -400,22 +436,35 @@ def run(args: argparse.Namespace, folder: Path) -> None:
 def size_rows(sizes: dict[str, int], found: dict[str, object]) -> list[dict[str, object]]:
     n = found["converted"]
     return [
-        {"output": dtype, "bytes per profile": sizes[dtype] / n,
-         "3,000,000 profiles (GB)": sizes[dtype] / n * PROJECTED / 1e9,
-         "max abs difference from float32": found["rounding"] if dtype == "float16" else 0.0}
+        {
+            "output": dtype,
+            "bytes per profile": sizes[dtype] / n,
+            "3,000,000 profiles (GB)": sizes[dtype] / n * PROJECTED / 1e9,
+            "max abs difference from float32": found["rounding"] if dtype == "float16" else 0.0,
+        }
         for dtype in ("float16", "float32")
-    ]  # fmt: skip
+    ]
 
 
 def autocast_rows(gpu: dict[str, object] | None) -> list[dict[str, object]]:
     if gpu is None:
-        return [{"autocast": "bf16, fp16", "model only (profiles/s)": NO_GPU,
-                 "max abs difference": NO_GPU, "PCC": NO_GPU}]  # fmt: skip
+        return [
+            {
+                "autocast": "bf16, fp16",
+                "model only (profiles/s)": NO_GPU,
+                "max abs difference": NO_GPU,
+                "PCC": NO_GPU,
+            }
+        ]
     return [
-        {"autocast": name, "model only (profiles/s)": check["rate"],
-         "max abs difference": check["max_abs_diff"], "PCC": f"{check['pcc']:.6f}"}
+        {
+            "autocast": name,
+            "model only (profiles/s)": check["rate"],
+            "max abs difference": check["max_abs_diff"],
+            "PCC": f"{check['pcc']:.6f}",
+        }
         for name, check in gpu["autocast"].items()
-    ]  # fmt: skip
+    ]
 
 
 if __name__ == "__main__":

@@ -7,7 +7,11 @@ portal_bench; the database is created if missing and its tables dropped afterwar
   of the rows and scaled up;
 - page queries, p50 and p99 over repeated random requests: a signature page (by sig_id), the
   results join (100 sig_ids), a perturbagen listing and a cell-line listing (first 50 by position),
-  a stored search by id.
+  a stored search by id;
+- the metadata every page and API row shows (`selectors.signatures.signature_metadata`, the
+  one source: 1, 100 and 1,000 signatures, as a signature page, a page of results and the largest
+  answer ask), against the baseline measured in the same run: the same rows read from the index's
+  own metadata (metadata.h5 in memory, `SignatureTable.rows`), which pages read before.
 Run: python -m benchmarks.db [--signatures 1000000]
 """
 
@@ -30,8 +34,10 @@ BENCH_URL = os.environ.get(
 def write_table(path: Path, n: int, seed: int = 0) -> Path:
     rng = np.random.default_rng(seed)
     cells = np.array([f"CELL{i:02d}" for i in range(30)])
-    header = ("sig_id\tbatch\tpert_type\tpert_id\tpert_iname\tpert_dose\tpert_dose_unit\t"
-              "pert_time\tpert_time_unit\tcell_id\tn_cases\tn_controls\n")  # fmt: skip
+    header = (
+        "sig_id\tbatch\tpert_type\tpert_id\tpert_iname\tpert_dose\tpert_dose_unit\t"
+        "pert_time\tpert_time_unit\tcell_id\tn_cases\tn_controls\n"
+    )
     with path.open("w") as out:
         out.write(header)
         for start in range(0, n, 100_000):
@@ -73,7 +79,9 @@ def main() -> None:
     from django.db import connection
 
     from benchmarks.common import machine, markdown
+    from search.engine.metadata import SignatureTable, write_metadata
     from search.models import Signature, SignatureSet, StoredSearch
+    from search.selectors.signatures import signature_metadata
     from search.services.signature_sets import _insert, _rows, read_sig_table, signature_set_load
 
     call_command("migrate", verbosity=0)
@@ -96,31 +104,75 @@ def main() -> None:
         _insert(_rows(table, baseline_set.pk))
         orm_s = (time.perf_counter() - started) * args.signatures / tenth
         baseline_set.delete()
-    rows.append({"step": f"load {args.signatures:,} signatures (COPY)", "p50 ms": copy_s * 1000,
-                 "p99 ms": "", "baseline": f"bulk_create {orm_s:,.1f} s (scaled from {tenth:,})",
-                 "ratio": f"{orm_s / copy_s:.1f}x faster"})  # fmt: skip
+        full = read_sig_table(table_path)
+        write_metadata(Path(folder) / "metadata.h5", full)
+        in_memory = SignatureTable.read(Path(folder) / "metadata.h5")
+    rows.append(
+        {
+            "step": f"load {args.signatures:,} signatures (COPY)",
+            "p50 ms": copy_s * 1000,
+            "p99 ms": "",
+            "baseline": f"bulk_create {orm_s:,.1f} s (scaled from {tenth:,})",
+            "ratio": f"{orm_s / copy_s:.1f}x faster",
+        }
+    )
     rng = np.random.default_rng(1)
-    ids = list(Signature.objects.filter(signature_set=signature_set)
-               .values_list("sig_id", flat=True)[: 200_000])  # fmt: skip
-    search = StoredSearch.objects.create(id=uuid.uuid4(), index_version="bench", query={},
-                                         report={}, results=[], n_searched=0)  # fmt: skip
+    ids = list(
+        Signature.objects.filter(signature_set=signature_set).values_list("sig_id", flat=True)[
+            :200_000
+        ]
+    )
+    search = StoredSearch.objects.create(
+        id=uuid.uuid4(), index_version="bench", query={}, report={}, results=[], n_searched=0
+    )
     queries = {
-        "signature page (by sig_id)": lambda: list(Signature.objects.filter(
-            signature_set=signature_set, sig_id=ids[rng.integers(len(ids))])),
-        "results join (100 sig_ids)": lambda: list(Signature.objects.filter(
-            signature_set=signature_set,
-            sig_id__in=[ids[i] for i in rng.integers(0, len(ids), 100)])),
-        "perturbagen listing (50)": lambda: list(Signature.objects.filter(
-            signature_set=signature_set, pert_iname=f"cmpd-{rng.integers(20_000)}")
-            .order_by("position")[:50]),
-        "cell-line listing (50)": lambda: list(Signature.objects.filter(
-            signature_set=signature_set, cell_id=f"CELL{rng.integers(30):02d}")
-            .order_by("position")[:50]),
+        "signature page (by sig_id)": lambda: list(
+            Signature.objects.filter(
+                signature_set=signature_set, sig_id=ids[rng.integers(len(ids))]
+            )
+        ),
+        "results join (100 sig_ids)": lambda: list(
+            Signature.objects.filter(
+                signature_set=signature_set,
+                sig_id__in=[ids[i] for i in rng.integers(0, len(ids), 100)],
+            )
+        ),
+        "perturbagen listing (50)": lambda: list(
+            Signature.objects.filter(
+                signature_set=signature_set, pert_iname=f"cmpd-{rng.integers(20_000)}"
+            ).order_by("position")[:50]
+        ),
+        "cell-line listing (50)": lambda: list(
+            Signature.objects.filter(
+                signature_set=signature_set, cell_id=f"CELL{rng.integers(30):02d}"
+            ).order_by("position")[:50]
+        ),
         "stored search (by id)": lambda: StoredSearch.objects.get(id=search.id),
-    }  # fmt: skip
+    }
     for name, run in queries.items():
         p50, p99 = percentiles(run, args.requests)
         rows.append({"step": name, "p50 ms": p50, "p99 ms": p99, "baseline": "", "ratio": ""})
+    for size in (1, 100, 1000):
+
+        def drawn(size: int = size) -> list[str]:
+            return [ids[i] for i in rng.integers(0, len(ids), size)]
+
+        p50, p99 = percentiles(
+            lambda: signature_metadata(version="bench", sig_ids=drawn()), args.requests
+        )
+        base50, _ = percentiles(
+            lambda: in_memory.rows(np.array([in_memory.position(s) for s in drawn()])),
+            args.requests,
+        )
+        rows.append(
+            {
+                "step": f"page metadata, {size:,} signatures (signature_metadata)",
+                "p50 ms": p50,
+                "p99 ms": p99,
+                "baseline": f"index metadata.h5 in memory {base50:.3f} ms",
+                "ratio": f"{p50 / base50:.1f}x",
+            }
+        )
     search.delete()
     SignatureSet.objects.filter(version="bench").delete()
     print(f"PostgreSQL {connection.pg_version / 10000:.0f} at {BENCH_URL}; {machine()}\n")

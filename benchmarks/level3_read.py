@@ -268,8 +268,9 @@ WHOLE_FILE: dict[str, Callable[[Path, np.ndarray, int], float]] = {
 }
 
 
-def needed_bytes(shape: tuple[int, int], chunks: tuple[int, int], columns: np.ndarray,
-                 strategy: str) -> int:  # fmt: skip
+def needed_bytes(
+    shape: tuple[int, int], chunks: tuple[int, int], columns: np.ndarray, strategy: str
+) -> int:
     """Bytes of the chunks a strategy must read (HDF5 reads whole chunks)."""
     height, width = chunks
     chunk_rows = math.ceil(shape[0] / height)
@@ -302,8 +303,14 @@ def bandwidths(path: Path) -> list[tuple[float, int]]:
     return [disk_bandwidth(path, streams) for streams in (1, STREAMS)]
 
 
-def run_layout(args: argparse.Namespace, folder: Path, name: str, chunks: tuple[int, int],
-               ids: list[str], landmarks: np.ndarray) -> tuple[dict, list[dict]]:  # fmt: skip
+def run_layout(
+    args: argparse.Namespace,
+    folder: Path,
+    name: str,
+    chunks: tuple[int, int],
+    ids: list[str],
+    landmarks: np.ndarray,
+) -> tuple[dict, list[dict]]:
     path = folder / f"level3-{name}.gctx"
     try:
         started = time.perf_counter()
@@ -317,26 +324,41 @@ def run_layout(args: argparse.Namespace, folder: Path, name: str, chunks: tuple[
         sums = {}
         for order, columns in (("sorted", landmarks), ("landmarks first", np.arange(978))):
             for strategy in [*STRATEGIES, *WHOLE_FILE]:
-                runs = [measure_read(path, columns, strategy, args.block)
-                        for _ in range(args.repeats)]  # fmt: skip
+                runs = [
+                    measure_read(path, columns, strategy, args.block) for _ in range(args.repeats)
+                ]
                 found = dict(min(runs, key=lambda run: run["seconds"]))
                 found["rss_growth"] = max(run["rss_growth"] for run in runs)
                 sums.setdefault(order, set()).update(run["sum"] for run in runs)
                 times = [f"{run['seconds']:.1f}" for run in runs]
-                print(f"  {order}, {strategy}: "
-                      f"{', '.join(times)} s, disk read "
-                      f"{found['disk_bytes'] / 1e9:.2f} GB", file=sys.stderr)  # fmt: skip
-                rows.append({"order": order, "strategy": strategy, **found,
-                             "needed": needed_bytes((args.profiles, N_GENES), chunks, columns,
-                                                    strategy)})  # fmt: skip
+                print(
+                    f"  {order}, {strategy}: "
+                    f"{', '.join(times)} s, disk read "
+                    f"{found['disk_bytes'] / 1e9:.2f} GB",
+                    file=sys.stderr,
+                )
+                rows.append(
+                    {
+                        "order": order,
+                        "strategy": strategy,
+                        **found,
+                        "needed": needed_bytes((args.profiles, N_GENES), chunks, columns, strategy),
+                    }
+                )
         disk_reads += bandwidths(path)
     finally:
         path.unlink(missing_ok=True)
     if any(len(values) != 1 for values in sums.values()):
         raise SystemExit(f"{name}: the strategies read different values: {sums}")
     bandwidth = max(rate for rate, _ in disk_reads)
-    disk = {"layout": name, "chunks": chunks, "size": size, "write_s": write_s,
-            "disk_reads": disk_reads, "bandwidth": bandwidth}  # fmt: skip
+    disk = {
+        "layout": name,
+        "chunks": chunks,
+        "size": size,
+        "write_s": write_s,
+        "disk_reads": disk_reads,
+        "bandwidth": bandwidth,
+    }
     for row in rows:
         row.update(layout=name, chunks=chunks, size=size, bandwidth=bandwidth)
     return disk, rows
@@ -346,44 +368,55 @@ def table(rows: list[dict], n_profiles: int) -> list[dict[str, object]]:
     out = []
     for row in rows:
         seconds, size = row["seconds"], row["size"]
-        out.append({
-            "chunks (samples, genes)": f"{row['layout']} {row['chunks']}",
-            "row order": row["order"],
-            "strategy": row["strategy"],
-            "profiles/s": n_profiles / seconds,
-            "file MB/s": size / seconds / 1e6,
-            "chunks needed / file": row["needed"] / size,
-            "disk read / file": row["disk_bytes"] / size,
-            "file MB/s / disk MB/s": size / seconds / row["bandwidth"],
-            "read MB/s / disk MB/s": row["disk_bytes"] / seconds / row["bandwidth"],
-            "peak RSS growth (MB)": row["rss_growth"] / 1e6,
-        })  # fmt: skip
+        out.append(
+            {
+                "chunks (samples, genes)": f"{row['layout']} {row['chunks']}",
+                "row order": row["order"],
+                "strategy": row["strategy"],
+                "profiles/s": n_profiles / seconds,
+                "file MB/s": size / seconds / 1e6,
+                "chunks needed / file": row["needed"] / size,
+                "disk read / file": row["disk_bytes"] / size,
+                "file MB/s / disk MB/s": size / seconds / row["bandwidth"],
+                "read MB/s / disk MB/s": row["disk_bytes"] / seconds / row["bandwidth"],
+                "peak RSS growth (MB)": row["rss_growth"] / 1e6,
+            }
+        )
     return out
 
 
 def disk_table(disks: list[dict], n_profiles: int) -> list[dict[str, object]]:
     return [
-        {"chunks (samples, genes)": f"{disk['layout']} {disk['chunks']}",
-         "file (GB)": disk["size"] / 1e9,
-         "bytes per profile": disk["size"] / n_profiles,
-         "written in (s)": disk["write_s"],
-         f"disk MB/s: 1 stream, {STREAMS} (before the reads); same after":
-             " / ".join(f"{rate / 1e6:,.0f}" for rate, _ in disk["disk_reads"]),
-         "disk MB/s used": disk["bandwidth"] / 1e6,
-         "disk read during those / file": " / ".join(
-             f"{read / disk['size']:.3f}" for _, read in disk["disk_reads"])}
+        {
+            "chunks (samples, genes)": f"{disk['layout']} {disk['chunks']}",
+            "file (GB)": disk["size"] / 1e9,
+            "bytes per profile": disk["size"] / n_profiles,
+            "written in (s)": disk["write_s"],
+            f"disk MB/s: 1 stream, {STREAMS} (before the reads); same after": " / ".join(
+                f"{rate / 1e6:,.0f}" for rate, _ in disk["disk_reads"]
+            ),
+            "disk MB/s used": disk["bandwidth"] / 1e6,
+            "disk read during those / file": " / ".join(
+                f"{read / disk['size']:.3f}" for _, read in disk["disk_reads"]
+            ),
+        }
         for disk in disks
-    ]  # fmt: skip
+    ]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--profiles", type=int, default=200_000, help="profiles per file")
-    parser.add_argument("--dir", type=Path, default=ROOT / "var" / "bench-level3",
-                        help="where the temporary folder of the files goes")  # fmt: skip
+    parser.add_argument(
+        "--dir",
+        type=Path,
+        default=ROOT / "var" / "bench-level3",
+        help="where the temporary folder of the files goes",
+    )
     names = ["cmap", "sample", "ours"]
-    parser.add_argument("--layouts", nargs="+", default=names, choices=names,
-                        help="chunk layouts measured")  # fmt: skip
+    parser.add_argument(
+        "--layouts", nargs="+", default=names, choices=names, help="chunk layouts measured"
+    )
     parser.add_argument("--block", type=int, default=8192, help="profiles read at once")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
@@ -402,9 +435,11 @@ def main() -> None:
             rows += found
     finally:
         shutil.rmtree(folder)
-    print(f"Level 3 landmark reads on {machine()}: {args.profiles:,} profiles x {N_GENES:,} "
-          f"genes float32 per file, the 978 landmarks read in blocks of {args.block:,} "
-          "profiles\n")  # fmt: skip
+    print(
+        f"Level 3 landmark reads on {machine()}: {args.profiles:,} profiles x {N_GENES:,} "
+        f"genes float32 per file, the 978 landmarks read in blocks of {args.block:,} "
+        "profiles\n"
+    )
     print(markdown(disk_table(disks, args.profiles)))
     print()
     print(markdown(table(rows, args.profiles)))

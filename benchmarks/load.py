@@ -32,16 +32,33 @@ def start_server(data: Path, workers: int) -> tuple[subprocess.Popen, int]:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    env = {**os.environ, "DEBUG": "1", "DATA_DIR": str(data), "CELERY_BROKER_URL": "",
-           "THROTTLE_SEARCH": "1000000/min"}  # fmt: skip
+    env = {
+        **os.environ,
+        "DEBUG": "1",
+        "DATA_DIR": str(data),
+        "CELERY_BROKER_URL": "",
+        "THROTTLE_SEARCH": "1000000/min",
+    }
     env["DJANGO_SETTINGS_MODULE"] = "portal.settings"
     env.pop("DATABASE_URL", None)
     process = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "portal.wsgi:application", "-c",
-         "python:portal.gunicorn_conf", "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
-         "--log-level", "warning"],
-        cwd=REPO, env=env,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "portal.wsgi:application",
+            "-c",
+            "python:portal.gunicorn_conf",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            str(workers),
+            "--log-level",
+            "warning",
+        ],
+        cwd=REPO,
+        env=env,
+    )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
@@ -71,8 +88,9 @@ def user(port: int, genes: list[str], until: float, seed: int, out: list, errors
     while time.monotonic() < until:
         picked = rng.sample(genes, 200)
         started = time.perf_counter()
-        status, body = request(port, "POST", "/api/search",
-                               {"up": picked[:100], "down": picked[100:], "limit": 50})  # fmt: skip
+        status, body = request(
+            port, "POST", "/api/search", {"up": picked[:100], "down": picked[100:], "limit": 50}
+        )
         if status == 201:
             search_id = json.loads(body)["id"]
             status, _ = request(port, "GET", f"/api/search/{search_id}")
@@ -84,8 +102,10 @@ def run(port: int, genes: list[str], users: int, seconds: float) -> dict[str, ob
     until = time.monotonic() + seconds
     times: list[float] = []
     errors: list[int] = []
-    threads = [threading.Thread(target=user, args=(port, genes, until, n, times, errors))
-               for n in range(users)]  # fmt: skip
+    threads = [
+        threading.Thread(target=user, args=(port, genes, until, n, times, errors))
+        for n in range(users)
+    ]
     started = time.perf_counter()
     for thread in threads:
         thread.start()
@@ -93,9 +113,15 @@ def run(port: int, genes: list[str], users: int, seconds: float) -> dict[str, ob
         thread.join()
     wall = time.perf_counter() - started
     ms = np.array(times) * 1000
-    return {"users": users, "seconds": round(wall, 1), "searches": len(times),
-            "searches/s": len(times) / wall, "p50 ms": float(np.percentile(ms, 50)),
-            "p99 ms": float(np.percentile(ms, 99)), "errors": len(errors)}  # fmt: skip
+    return {
+        "users": users,
+        "seconds": round(wall, 1),
+        "searches": len(times),
+        "searches/s": len(times) / wall,
+        "p50 ms": float(np.percentile(ms, 50)),
+        "p99 ms": float(np.percentile(ms, 99)),
+        "errors": len(errors),
+    }
 
 
 def main() -> None:
@@ -114,8 +140,10 @@ def main() -> None:
     finally:
         process.terminate()
         process.wait(timeout=20)
-    print(f"gunicorn {args.workers} workers on {args.data}; {index['n_signatures']:,} signatures; "
-          f"{machine()}\n")  # fmt: skip
+    print(
+        f"gunicorn {args.workers} workers on {args.data}; {index['n_signatures']:,} signatures; "
+        f"{machine()}\n"
+    )
     alone["ratio p99 vs alone"] = 1.0
     loaded["ratio p99 vs alone"] = loaded["p99 ms"] / alone["p99 ms"]
     print(markdown([alone, loaded]))

@@ -83,16 +83,19 @@ class SyntheticSignatures:
         self.pert = pert
         self.variation = (0.7 * rng.standard_normal((total, LATENT))).astype(np.float32)
         self.noise = rng.integers(0, [POOL, n_genes, POOL, n_genes], size=(total, 4))
-        kinds = np.where(np.arange(n) < 0.7 * n, "trt_cp", np.where(np.arange(n) < 0.9 * n,
-                                                                   "trt_sh", "trt_oe"))  # fmt: skip
-        self.metadata = pd.DataFrame({
-            "sig_id": [f"SYN{j:07d}" for j in range(n)],
-            "pert_type": kinds,
-            "cell_id": [f"CELL{(j % PER_PERT):02d}" for j in range(n)],
-            "pert_iname": [f"pert-{p:06d}" for p in pert[:n]],
-            "pert_dose": np.array([0.1, 1.0, 10.0])[np.arange(n) % 3],
-            "pert_time": 24,
-        }).sort_values(["pert_type", "cell_id", "pert_iname"], kind="stable")  # fmt: skip
+        kinds = np.where(
+            np.arange(n) < 0.7 * n, "trt_cp", np.where(np.arange(n) < 0.9 * n, "trt_sh", "trt_oe")
+        )
+        self.metadata = pd.DataFrame(
+            {
+                "sig_id": [f"SYN{j:07d}" for j in range(n)],
+                "pert_type": kinds,
+                "cell_id": [f"CELL{(j % PER_PERT):02d}" for j in range(n)],
+                "pert_iname": [f"pert-{p:06d}" for p in pert[:n]],
+                "pert_dose": np.array([0.1, 1.0, 10.0])[np.arange(n) % 3],
+                "pert_time": 24,
+            }
+        ).sort_values(["pert_type", "cell_id", "pert_iname"], kind="stable")
         self.positions = self.metadata.index.to_numpy()  # index order -> generator position
         self.metadata = self.metadata.reset_index(drop=True)
 
@@ -128,13 +131,17 @@ def build_worker(n: int, folder: Path) -> dict:
     source = SyntheticSignatures(n)
     settings = replace(BuildSettings(), store_values=False, full_checksums=False)
     started = time.perf_counter()
-    manifest = build_index(source, folder, settings,
-                           progress=lambda m: print(m, file=sys.stderr, flush=True))  # fmt: skip
+    manifest = build_index(
+        source, folder, settings, progress=lambda m: print(m, file=sys.stderr, flush=True)
+    )
     (folder / QUERIES_FILE).write_text(json.dumps(source.held_out_queries(100)))
     np.save(folder / SAMPLE_FILE, source.read(np.arange(min(n, RANKING_SAMPLE))))
     disk = sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
-    built = {"build_s": time.perf_counter() - started, "fast": manifest["fast"],
-             "disk_gb": disk / 1e9}  # fmt: skip
+    built = {
+        "build_s": time.perf_counter() - started,
+        "fast": manifest["fast"],
+        "disk_gb": disk / 1e9,
+    }
     (folder / BUILT_FILE).write_text(json.dumps(built))
     return built
 
@@ -153,8 +160,10 @@ def measure_worker(n: int, folder: Path, n_queries: int) -> dict:
         rows = _gene_rows(index, (up, down))
         recalls.append(_engine_query(index, up, down, rows, timings))
         status = _proc_status()  # the engine's memory, before the baseline's temporaries
-        memory = {"rss_anon_mb": max(memory["rss_anon_mb"], status["RssAnon"] / 1024),
-                  "rss_file_mb": max(memory["rss_file_mb"], status["RssFile"] / 1024)}  # fmt: skip
+        memory = {
+            "rss_anon_mb": max(memory["rss_anon_mb"], status["RssAnon"] / 1024),
+            "rss_file_mb": max(memory["rss_file_mb"], status["RssFile"] / 1024),
+        }
         timings["numpy"].append(_numpy_gather_seconds(index.ranks, rows))
     path_auto = index.search(*queries[0]).path
     both_cores = SearchIndex.open(folder, threads=2)  # the machine's two cores on one query
@@ -171,8 +180,15 @@ def measure_worker(n: int, folder: Path, n_queries: int) -> dict:
     ]
     bandwidth = max(memory_bandwidth(), memory_bandwidth())
     bandwidth_two = max(memory_bandwidth(2), memory_bandwidth(2))
-    return {"timings": timings, "recall": recalls, "path_auto": path_auto, "bandwidth": bandwidth,
-            "bandwidth_two": bandwidth_two, "load": os.getloadavg()[0], **memory}  # fmt: skip
+    return {
+        "timings": timings,
+        "recall": recalls,
+        "path_auto": path_auto,
+        "bandwidth": bandwidth,
+        "bandwidth_two": bandwidth_two,
+        "load": os.getloadavg()[0],
+        **memory,
+    }
 
 
 def _gene_rows(index, sides) -> list[np.ndarray]:
@@ -185,8 +201,9 @@ def _floor_ms(n: int, bandwidth: float) -> float:
     return 2 * 2 * QUERY_GENES * n / bandwidth * 1000
 
 
-def _engine_query(index, up: list[str], down: list[str], rows: list[np.ndarray],
-                  timings: dict[str, list]) -> float:  # fmt: skip
+def _engine_query(
+    index, up: list[str], down: list[str], rows: list[np.ndarray], timings: dict[str, list]
+) -> float:
     """Time one query on every path (rows: its genes' index rows); the fast mode's recall@100
     against exact."""
     from search.engine import searching
@@ -217,8 +234,9 @@ def _engine_query(index, up: list[str], down: list[str], rows: list[np.ndarray],
     embedded = searching.embedded_query(index, query)
     for count in CANDIDATE_GRID:
         settings = replace(index.fast_settings, candidates=count)
-        ids = candidates(index.faiss, embedded, (1, -1), selection, index.n_signatures, settings,
-                         index.embedded)  # fmt: skip
+        ids = candidates(
+            index.faiss, embedded, (1, -1), selection, index.n_signatures, settings, index.embedded
+        )
         proposed = index.table.columns_at(ids)["sig_id"]
         timings.setdefault(f"recall {count}", []).append(float(np.isin(truth, proposed).mean()))
     for path in ("flat", "gpu"):
@@ -234,8 +252,11 @@ def _numpy_gather_seconds(ranks: np.ndarray, rows: list[list[int]]) -> float:
     """The straightforward numpy version on the same precomputed gene-major ranks."""
     g = ranks.shape[0]
     started = time.perf_counter()
-    z = [(ranks[r].sum(axis=0, dtype=np.int64) - len(r) * (g + 1) / 2)
-         / math.sqrt(len(r) * (g - len(r)) * (g + 1) / 12) for r in rows]  # fmt: skip
+    z = [
+        (ranks[r].sum(axis=0, dtype=np.int64) - len(r) * (g + 1) / 2)
+        / math.sqrt(len(r) * (g - len(r)) * (g + 1) / 12)
+        for r in rows
+    ]
     np.argsort(-np.abs(z[0] - z[1]))[:100]
     return time.perf_counter() - started
 
@@ -246,8 +267,11 @@ def _ranking_baseline_seconds(values: np.ndarray, rows: list[list[int]], n: int)
     g = values.shape[1]
     started = time.perf_counter()
     ranks = values.argsort(axis=1).argsort(axis=1) + 1
-    z = [(ranks[:, r].sum(axis=1) - len(r) * (g + 1) / 2)
-         / math.sqrt(len(r) * (g - len(r)) * (g + 1) / 12) for r in rows]  # fmt: skip
+    z = [
+        (ranks[:, r].sum(axis=1) - len(r) * (g + 1) / 2)
+        / math.sqrt(len(r) * (g - len(r)) * (g + 1) / 12)
+        for r in rows
+    ]
     np.argsort(-np.abs(z[0] - z[1]))
     return (time.perf_counter() - started) * n / sample
 
@@ -311,26 +335,44 @@ def report(results: list[dict]) -> str:
         two_note = "-"
         if len(t.get("two", [])):
             floor_two = _floor_ms(r["n"], r["bandwidth_two"])
-            two_note = (f"{statistics.median(t['two']) / floor_two:.2f}x its floor ({floor_two:.1f}"
-                        f" ms at {r['bandwidth_two'] / 1e9:.1f} GB/s, two threads)")  # fmt: skip
+            two_note = (
+                f"{statistics.median(t['two']) / floor_two:.2f}x its floor ({floor_two:.1f}"
+                f" ms at {r['bandwidth_two'] / 1e9:.1f} GB/s, two threads)"
+            )
         gpu_note = "FAISS GPU" if len(t["gpu"]) else "no FAISS GPU here: benchmarks.search_gpu"
         rows = [
             _row("exact (gather), repeat", t["repeat"], exact, f"{exact / floor_ms:.2f}x floor"),
-            _row("exact (gather), first run", t["first"], exact, "its rows dropped from the page "
-                 "cache first: read from disk"),
+            _row(
+                "exact (gather), first run",
+                t["first"],
+                exact,
+                "its rows dropped from the page cache first: read from disk",
+            ),
             _row("exact, its rank sums alone", t.get("sums", []), exact, sums_note),
             _row("exact, 2 threads", t.get("two", []), exact, two_note),
             _row("fast (FAISS + exact rescoring)", t["fast"], exact, recall),
-            _row("fast, first run", t.get("fast first", []), exact, "its rows dropped from the "
-                 "page cache first"),
-            _row("fast, its exact rescoring alone", t.get("rescoring", []), exact,
-                 _rescoring_note(r, t)),
+            _row(
+                "fast, first run",
+                t.get("fast first", []),
+                exact,
+                "its rows dropped from the page cache first",
+            ),
+            _row(
+                "fast, its exact rescoring alone",
+                t.get("rescoring", []),
+                exact,
+                _rescoring_note(r, t),
+            ),
             _row("flat (FAISS flat IP)", t["flat"], exact, flat_note),
             _row("GPU (FAISS GPU flat IP)", t["gpu"], exact, gpu_note),
             _row("numpy, precomputed ranks", t["numpy"], exact, "ranks[genes].sum(0), same matrix"),
-            _row("numpy, ranking every signature", t["ranking"], exact,
-                 f"timed on {min(r['n'], RANKING_SAMPLE):,} signatures, scaled"),
-        ]  # fmt: skip
+            _row(
+                "numpy, ranking every signature",
+                t["ranking"],
+                exact,
+                f"timed on {min(r['n'], RANKING_SAMPLE):,} signatures, scaled",
+            ),
+        ]
         lines += [_heading(r, floor_ms, bandwidth), "", markdown(rows), ""]
     return "\n".join(lines)
 
@@ -341,8 +383,11 @@ def _rescoring_note(r: dict, t: dict[str, np.ndarray]) -> str:
         return "-"
     gathered = r["fast"]["candidates"] * 2 * QUERY_GENES
     per_value = statistics.median(t["rescoring"]) * 1e6 / gathered
-    curve = ", ".join(f"{c:,}: {np.mean(r['timings'][f'recall {c}']):.3f}"
-                      for c in CANDIDATE_GRID if f"recall {c}" in r["timings"])  # fmt: skip
+    curve = ", ".join(
+        f"{c:,}: {np.mean(r['timings'][f'recall {c}']):.3f}"
+        for c in CANDIDATE_GRID
+        if f"recall {c}" in r["timings"]
+    )
     return (
         f"{r['fast']['candidates']:,} candidates x {2 * QUERY_GENES} genes, {per_value:.1f} ns"
         f" a scattered value; recall@100 by candidates {curve}"
@@ -367,8 +412,13 @@ def _row(path: str, ms: list[float], exact_ms: float, note: str) -> dict[str, ob
     if len(ms) == 0:
         return {"path": path, "p50 ms": "-", "p99 ms": "-", "vs exact": "-", "note": note}
     p50, p99 = float(np.percentile(ms, 50)), float(np.percentile(ms, 99))
-    return {"path": path, "p50 ms": p50, "p99 ms": p99, "vs exact": f"{exact_ms / p50:.3g}x",
-            "note": note}  # fmt: skip
+    return {
+        "path": path,
+        "p50 ms": p50,
+        "p99 ms": p99,
+        "vs exact": f"{exact_ms / p50:.3g}x",
+        "note": note,
+    }
 
 
 def main() -> None:

@@ -51,8 +51,13 @@ BLOCK = 8192  # signatures generated and ranked at once on the device
 HOST_QUERIES = 3  # queries timed on the host paths (each reads the matrix once)
 
 
-def device_keys(source: SyntheticSignatures, lo: int, hi: int, device: torch.device,
-                tensors: dict[str, torch.Tensor]) -> torch.Tensor:  # fmt: skip
+def device_keys(
+    source: SyntheticSignatures,
+    lo: int,
+    hi: int,
+    device: torch.device,
+    tensors: dict[str, torch.Tensor],
+) -> torch.Tensor:
     """int16 keys (values x 4000) of generator positions lo..hi, as SyntheticSignatures.read."""
     positions = torch.arange(lo, hi, device=device)
     latent = tensors["effects"][tensors["pert"][positions]] + tensors["variation"][positions]
@@ -135,8 +140,10 @@ def measure(n: int, n_queries: int, device: torch.device, bandwidth: float) -> d
     generated_s = time.perf_counter() - started
     ranks = DeviceRanks.from_tensor(matrix)
     every = Selection.every(n)
-    queries = [[np.array([int(g[4:]) for g in side]) for side in q]
-               for q in source.held_out_queries(n_queries)]  # fmt: skip
+    queries = [
+        [np.array([int(g[4:]) for g in side]) for side in q]
+        for q in source.held_out_queries(n_queries)
+    ]
     timings: dict[str, list[float]] = {"sums": [], "search": [], "cpu": [], "numpy": []}
     for up, down in queries[:2]:  # warm-up
         device_search(ranks, up, down, every)
@@ -162,10 +169,15 @@ def measure(n: int, n_queries: int, device: torch.device, bandwidth: float) -> d
     del ranks, matrix
     checked = 2 * HOST_QUERIES + _check_ranks(source, n, host)
     sample = source.read(np.arange(min(n, RANKING_SAMPLE))).astype(np.float32)
-    ranking = [_ranking_baseline_seconds(sample, [list(q[0]), list(q[1])], n)
-               for q in queries[:1]]  # fmt: skip
-    return {"n": n, "generated_s": generated_s, "bandwidth": bandwidth, "timings": timings,
-            "ranking": ranking, "checked": checked}  # fmt: skip
+    ranking = [_ranking_baseline_seconds(sample, [list(q[0]), list(q[1])], n) for q in queries[:1]]
+    return {
+        "n": n,
+        "generated_s": generated_s,
+        "bandwidth": bandwidth,
+        "timings": timings,
+        "ranking": ranking,
+        "checked": checked,
+    }
 
 
 def _check_ranks(source: SyntheticSignatures, n: int, host: np.ndarray) -> int:
@@ -189,16 +201,32 @@ def report(results: list[dict], device_name: str) -> str:
         cpu = float(np.median(t["cpu"]))
         sums = float(np.median(t["sums"]))
         rows = [
-            _row("GPU set sums (on the device)", t["sums"], cpu,
-                 f"{sums / floor_ms:.2f}x floor ({floor_ms:.3f} ms)"),
-            _row("GPU search (z on the device; the top candidates and FDR pieces to the host)",
-                 t["search"], cpu, "what index.search(path='gpu') runs"),
-            _row("CPU exact kernel + ranking, same host, 1 thread", t["cpu"], cpu,
-                 f"{len(t['cpu'])} queries; sums equal the GPU's"),
+            _row(
+                "GPU set sums (on the device)",
+                t["sums"],
+                cpu,
+                f"{sums / floor_ms:.2f}x floor ({floor_ms:.3f} ms)",
+            ),
+            _row(
+                "GPU search (z on the device; the top candidates and FDR pieces to the host)",
+                t["search"],
+                cpu,
+                "what index.search(path='gpu') runs",
+            ),
+            _row(
+                "CPU exact kernel + ranking, same host, 1 thread",
+                t["cpu"],
+                cpu,
+                f"{len(t['cpu'])} queries; sums equal the GPU's",
+            ),
             _row("numpy, precomputed ranks (host)", t["numpy"], cpu, "ranks[genes].sum(0)"),
-            _row("numpy, ranking every signature (host)", np.array(r["ranking"]) * 1000, cpu,
-                 f"timed on {min(r['n'], RANKING_SAMPLE):,} signatures, scaled"),
-        ]  # fmt: skip
+            _row(
+                "numpy, ranking every signature (host)",
+                np.array(r["ranking"]) * 1000,
+                cpu,
+                f"timed on {min(r['n'], RANKING_SAMPLE):,} signatures, scaled",
+            ),
+        ]
         lines += [
             f"**{r['n']:,} signatures x {N_GENES:,} genes** (generated and ranked on the GPU in "
             f"{r['generated_s']:.1f} s; {2 * N_GENES * r['n'] / 1e9:.1f} GB of int16 ranks in "

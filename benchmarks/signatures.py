@@ -69,13 +69,20 @@ def main() -> None:
     ]
     if torch.cuda.is_available():
         rows.append(_gpu_row(profiles, inst, sigs, on_cpu.cd, naive_rate))
-    print(f"Signatures benchmark on {machine()}: one batch of {inst.shape[0]} profiles x "
-          f"{args.genes} genes, {n} signatures\n")  # fmt: skip
+    print(
+        f"Signatures benchmark on {machine()}: one batch of {inst.shape[0]} profiles x "
+        f"{args.genes} genes, {n} signatures\n"
+    )
     print(markdown(rows))
 
 
-def _gpu_row(profiles: np.ndarray, inst: pd.DataFrame, sigs: pd.DataFrame, cpu_cd: np.ndarray,
-             naive_rate: float) -> dict[str, object]:  # fmt: skip
+def _gpu_row(
+    profiles: np.ndarray,
+    inst: pd.DataFrame,
+    sigs: pd.DataFrame,
+    cpu_cd: np.ndarray,
+    naive_rate: float,
+) -> dict[str, object]:
     """The batch rule through torch on the GPU (best of 3 after a warm-up), and its largest
     difference from the CPU's unit CD vectors."""
     settings = SignatureSettings(device="cuda")

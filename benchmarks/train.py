@@ -139,8 +139,11 @@ def layer_text(step: str, size: str) -> str:
         g, d = config.generator, config.discriminator
         widths = "-".join(map(str, (*g.hidden, g.bottleneck)))
         return f"{genes} genes, G {widths}, D {'-'.join(map(str, d.hidden))}"
-    config = {"paper": ExtrapolatorTrainConfig(), "demo": DEMO_EXTRAPOLATOR,
-              "demo-mlp": DEMO_MLP_EXTRAPOLATOR}[size]  # fmt: skip
+    config = {
+        "paper": ExtrapolatorTrainConfig(),
+        "demo": DEMO_EXTRAPOLATOR,
+        "demo-mlp": DEMO_MLP_EXTRAPOLATOR,
+    }[size]
     genes = PAPER_GENES if size == "paper" else DEMO_GENES
     linear = " + linear path" if config.model.linear else ""
     return f"{genes[0]}-{'-'.join(map(str, config.model.hidden))}-{genes[1]}{linear}"
@@ -187,12 +190,20 @@ def _row(step, size, where, rate, flops_per_sample, peak, floor) -> dict[str, ob
 def not_measured(configs: list) -> list[dict[str, object]]:
     text = "not measured (no GPU lent)"
     return [
-        {"step": "1 CycleGAN" if step == "cyclegan" else "2 extrapolator",
-         "sizes": f"{size}: {layer_text(step, size)}", "device": "cuda", "samples/s": text,
-         "GFLOP/sample": "", "GFLOP/s": "", "matmul GFLOP/s": "", "floor samples/s": "",
-         "of floor": "", "100 epochs x 50,000 (h)": ""}
+        {
+            "step": "1 CycleGAN" if step == "cyclegan" else "2 extrapolator",
+            "sizes": f"{size}: {layer_text(step, size)}",
+            "device": "cuda",
+            "samples/s": text,
+            "GFLOP/sample": "",
+            "GFLOP/s": "",
+            "matmul GFLOP/s": "",
+            "floor samples/s": "",
+            "of floor": "",
+            "100 epochs x 50,000 (h)": "",
+        }
         for step, size, _ in configs
-    ]  # fmt: skip
+    ]
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -224,9 +235,11 @@ def main(argv: list[str] | None = None) -> None:
     else:
         rows += not_measured(configs)
         where = "no GPU"
-    print(f"Training benchmark on {machine()}; {where}; "
-          f"batch {BATCH}, float32; samples/s = profiles (step 1: one L1000 and one RNA-seq "
-          f"profile per sample) through one full optimization step\n")  # fmt: skip
+    print(
+        f"Training benchmark on {machine()}; {where}; "
+        f"batch {BATCH}, float32; samples/s = profiles (step 1: one L1000 and one RNA-seq "
+        f"profile per sample) through one full optimization step\n"
+    )
     print(markdown(rows))
 
 

@@ -86,9 +86,17 @@ CONTENT_SECURITY_POLICY = {
 # Permissions-Policy (django-permissions-policy): the pages use no device or sensor.
 PERMISSIONS_POLICY: dict[str, list[str]] = {
     feature: []
-    for feature in ("accelerometer", "camera", "geolocation", "gyroscope", "magnetometer",
-                    "microphone", "payment", "usb")
-}  # fmt: skip
+    for feature in (
+        "accelerometer",
+        "camera",
+        "geolocation",
+        "gyroscope",
+        "magnetometer",
+        "microphone",
+        "payment",
+        "usb",
+    )
+}
 
 ROOT_URLCONF = "portal.urls"
 WSGI_APPLICATION = "portal.wsgi.application"

@@ -105,8 +105,11 @@ def test_the_example_environment_commits_no_secret() -> None:
         for line in (DOCKER / "env.example").read_text().splitlines()
         if "=" in line and not line.lstrip().startswith("#")
     )
-    secrets = {name: value for name, value in values.items()
-               if any(word in name for word in ("SECRET", "PASSWORD", "TOKEN"))}  # fmt: skip
+    secrets = {
+        name: value
+        for name, value in values.items()
+        if any(word in name for word in ("SECRET", "PASSWORD", "TOKEN"))
+    }
     assert "SECRET_KEY" in secrets
     assert {name: value.strip() for name, value in secrets.items() if value.strip()} == {}
 

@@ -54,8 +54,11 @@ class GeneAutocompleteApi(APIView):
         q = serializers.CharField(max_length=MAX_IDENTIFIER_LENGTH)
         limit = serializers.IntegerField(min_value=1, max_value=AUTOCOMPLETE_MAX, default=20)
 
-    @extend_schema(operation_id="genes_autocomplete", parameters=[InputSerializer],
-                   responses=answers({200: GeneListSerializer}, 400))  # fmt: skip
+    @extend_schema(
+        operation_id="genes_autocomplete",
+        parameters=[InputSerializer],
+        responses=answers({200: GeneListSerializer}, 400),
+    )
     def get(self, request: Request) -> Response:
         params = self.InputSerializer(data=request.query_params)
         params.is_valid(raise_exception=True)
@@ -71,8 +74,9 @@ class GeneAutocompleteApi(APIView):
 
 
 class GeneDetailApi(APIView):
-    @extend_schema(operation_id="gene_detail",
-                   responses=answers({200: GeneDetailSerializer}, 300, 404))  # fmt: skip
+    @extend_schema(
+        operation_id="gene_detail", responses=answers({200: GeneDetailSerializer}, 300, 404)
+    )
     def get(self, request: Request, identifier: str) -> Response:
         resolution, record = gene_lookup(identifier=identifier)
         return Response({**record.as_dict(), "matched_by": str(resolution.matched_by)})
@@ -89,8 +93,11 @@ class GeneResolveApi(APIView):
             max_length=MAX_IDENTIFIERS,
         )
 
-    @extend_schema(operation_id="genes_resolve", request=InputSerializer,
-                   responses=answers({200: ResolveSerializer}, *WRITE_ERRORS))  # fmt: skip
+    @extend_schema(
+        operation_id="genes_resolve",
+        request=InputSerializer,
+        responses=answers({200: ResolveSerializer}, *WRITE_ERRORS),
+    )
     def post(self, request: Request) -> Response:
         body = self.InputSerializer(data=request.data)
         body.is_valid(raise_exception=True)

@@ -49,15 +49,19 @@ class GeneListField(serializers.ListField):
 def gene_list() -> GeneListField:
     child = serializers.CharField(max_length=100)
     return GeneListField(
-        child=child, required=False, default=list, max_length=MAX_GENES,
+        child=child,
+        required=False,
+        default=list,
+        max_length=MAX_GENES,
         help_text=f"gene symbols or ids; a side given needs at least {MIN_GENES} genes the index "
         "knows (the rank test's normal approximation), else 400 naming the count",
-    )  # fmt: skip
+    )
 
 
 def filters_field() -> serializers.DictField:
-    values = serializers.ListField(child=serializers.CharField(max_length=255),
-                                   max_length=MAX_FILTER_VALUES)  # fmt: skip
+    values = serializers.ListField(
+        child=serializers.CharField(max_length=255), max_length=MAX_FILTER_VALUES
+    )
     return serializers.DictField(child=values, required=False, default=dict)
 
 
@@ -70,10 +74,12 @@ class SearchInput(serializers.Serializer):
     limit = serializers.IntegerField(min_value=1, max_value=MAX_LIMIT, default=100)
     filters = filters_field()
     choices = serializers.DictField(
-        child=serializers.CharField(max_length=100), required=False, default=dict,
+        child=serializers.CharField(max_length=100),
+        required=False,
+        default=dict,
         help_text="for an ambiguous identifier (an alias of several genes, e.g. MDR1), the "
-        "candidate to use: {\"MDR1\": \"ABCB1\"}; the report lists every identifier's candidates",
-    )  # fmt: skip
+        'candidate to use: {"MDR1": "ABCB1"}; the report lists every identifier\'s candidates',
+    )
 
     def validate_filters(self, filters: dict[str, list[str]]) -> dict[str, list[str]]:
         unknown = sorted(set(filters) - set(FILTER_FIELDS))
@@ -108,14 +114,22 @@ class SearchApi(APIView):
     throttle_classes = [ScopedRateThrottle]
     throttle_scope = "search"
 
-    @extend_schema(operation_id="search", request=SearchInput,
-                   responses=answers({201: SearchSerializer}, *WRITE_ERRORS))  # fmt: skip
+    @extend_schema(
+        operation_id="search",
+        request=SearchInput,
+        responses=answers({201: SearchSerializer}, *WRITE_ERRORS),
+    )
     def post(self, request: Request) -> Response:
         body = SearchInput(data=request.data)
         body.is_valid(raise_exception=True)
         data = body.validated_data
-        options = SearchOptions(mode=data["mode"], score=data["score"], limit=data["limit"],
-                                filters=data["filters"], choices=data["choices"])  # fmt: skip
+        options = SearchOptions(
+            mode=data["mode"],
+            score=data["score"],
+            limit=data["limit"],
+            filters=data["filters"],
+            choices=data["choices"],
+        )
         search = signature_search(up=data["up"], down=data["down"], options=options)
         return Response(search_payload(search), status=status.HTTP_201_CREATED)
 
@@ -164,14 +178,18 @@ class BatchSearchApi(APIView):
     throttle_classes = [ScopedRateThrottle]
     throttle_scope = "batch"
 
-    @extend_schema(operation_id="search_batch", request=BatchInput,
-                   responses=answers({202: BatchSerializer}, *WRITE_ERRORS))  # fmt: skip
+    @extend_schema(
+        operation_id="search_batch",
+        request=BatchInput,
+        responses=answers({202: BatchSerializer}, *WRITE_ERRORS),
+    )
     def post(self, request: Request) -> Response:
         body = BatchInput(data=request.data)
         body.is_valid(raise_exception=True)
         data = body.validated_data
-        options = SearchOptions(mode=data["mode"], score=data["score"], limit=data["limit"],
-                                filters=data["filters"])  # fmt: skip
+        options = SearchOptions(
+            mode=data["mode"], score=data["score"], limit=data["limit"], filters=data["filters"]
+        )
         batch = batch_search_create(gmt=data["gmt"], options=options)
         transaction.on_commit(lambda: batch_search_run_task.delay(str(batch.id)))
         batch.refresh_from_db()  # run already where tasks run in process: one state, not two
@@ -179,23 +197,28 @@ class BatchSearchApi(APIView):
 
 
 class BatchSearchDetailApi(APIView):
-    @extend_schema(operation_id="search_batch_detail",
-                   responses=answers({200: BatchSerializer}, 404))  # fmt: skip
+    @extend_schema(
+        operation_id="search_batch_detail", responses=answers({200: BatchSerializer}, 404)
+    )
     def get(self, request: Request, batch_id: str) -> Response:
         return Response(batch_payload(get_object_or_404(BatchSearch, id=batch_id)))
 
 
 class BatchSearchResultsApi(APIView):
-    @extend_schema(operation_id="search_batch_results",
-                   responses=answers({(200, "text/tab-separated-values"): OpenApiTypes.STR},
-                                     404, 409))  # fmt: skip
+    @extend_schema(
+        operation_id="search_batch_results",
+        responses=answers({(200, "text/tab-separated-values"): OpenApiTypes.STR}, 404, 409),
+    )
     def get(self, request: Request, batch_id: str) -> HttpResponseBase:
         batch = get_object_or_404(BatchSearch, id=batch_id)
         if batch.status != BatchStatus.DONE:
             detail = f"batch {batch.id} is {batch.status} ({batch.n_done}/{batch.n_queries})"
             return Response({"detail": detail}, status=status.HTTP_409_CONFLICT)
-        response = FileResponse(open(batch.result_file, "rb"), as_attachment=True,  # noqa: SIM115
-                                filename=f"batch-{batch.id}.tsv")  # fmt: skip
+        response = FileResponse(
+            open(batch.result_file, "rb"),  # noqa: SIM115 (FileResponse closes it)
+            as_attachment=True,
+            filename=f"batch-{batch.id}.tsv",
+        )
         response["Content-Type"] = "text/tab-separated-values; charset=utf-8"
         return response
 
@@ -214,4 +237,4 @@ def batch_payload(batch: BatchSearch) -> dict[str, Any]:
         "results_url": reverse("api:search-batch-results", args=[batch.id]) if done else None,
         "page": reverse("search:batch-detail", args=[batch.id]),
         "queries": batch_outcomes(batch),
-    }  # fmt: skip
+    }

@@ -24,8 +24,9 @@ MAX_ROWS = 1000
 
 
 class SignatureDetailApi(APIView):
-    @extend_schema(operation_id="signature_detail",
-                   responses=answers({200: SignatureDetailSerializer}, 404))  # fmt: skip
+    @extend_schema(
+        operation_id="signature_detail", responses=answers({200: SignatureDetailSerializer}, 404)
+    )
     def get(self, request: Request, sig_id: str) -> Response:
         return Response(signature_detail(sig_id=sig_id))
 
@@ -34,8 +35,11 @@ class SignatureGenesApi(APIView):
     class InputSerializer(serializers.Serializer):
         n = serializers.IntegerField(min_value=1, max_value=MAX_ROWS, default=50)
 
-    @extend_schema(operation_id="signature_genes", parameters=[InputSerializer],
-                   responses=answers({200: SignatureGenesSerializer}, 400, 404))  # fmt: skip
+    @extend_schema(
+        operation_id="signature_genes",
+        parameters=[InputSerializer],
+        responses=answers({200: SignatureGenesSerializer}, 400, 404),
+    )
     def get(self, request: Request, sig_id: str) -> Response:
         params = self.InputSerializer(data=request.query_params)
         params.is_valid(raise_exception=True)
@@ -46,8 +50,11 @@ class SignatureSimilarApi(APIView):
     class InputSerializer(serializers.Serializer):
         limit = serializers.IntegerField(min_value=1, max_value=MAX_ROWS, default=20)
 
-    @extend_schema(operation_id="signature_similar", parameters=[InputSerializer],
-                   responses=answers({200: NeighboursSerializer}, 400, 404))  # fmt: skip
+    @extend_schema(
+        operation_id="signature_similar",
+        parameters=[InputSerializer],
+        responses=answers({200: NeighboursSerializer}, 400, 404),
+    )
     def get(self, request: Request, sig_id: str) -> Response:
         params = self.InputSerializer(data=request.query_params)
         params.is_valid(raise_exception=True)

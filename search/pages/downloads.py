@@ -43,8 +43,9 @@ def download(request: HttpRequest, name: str) -> HttpResponseBase:
     if settings.DOWNLOADS_ACCEL_REDIRECT:
         return _accel_redirect(item, settings.DOWNLOADS_ACCEL_REDIRECT)
     head = _with_file_headers(HttpResponse(headers={"Content-Length": str(item.size)}), item)
-    answer = get_conditional_response(request, etag=item.etag, last_modified=item.mtime,
-                                      response=head)  # fmt: skip
+    answer = get_conditional_response(
+        request, etag=item.etag, last_modified=item.mtime, response=head
+    )
     if answer is None:  # get_conditional_response returns the response given, or a 304/412
         return head
     if answer is not head or request.method == "HEAD":  # 304 or 412; HEAD: the headers alone

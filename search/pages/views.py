@@ -89,8 +89,10 @@ def batch(request: HttpRequest) -> HttpResponse:
 @page
 def batch_detail(request: HttpRequest, batch_id: str) -> HttpResponse:
     batch = get_object_or_404(BatchSearch, id=batch_id)
-    queries = [{**q, "unused": [identifier for key in UNRESOLVED for identifier in q[key]]}
-               for q in batch_outcomes(batch)]  # fmt: skip
+    queries = [
+        {**q, "unused": [identifier for key in UNRESOLVED for identifier in q[key]]}
+        for q in batch_outcomes(batch)
+    ]
     return render(request, "search/batch_detail.html", {"batch": batch, "queries": queries})
 
 
@@ -121,8 +123,12 @@ def gene(request: HttpRequest, identifier: str) -> HttpResponse:
     except IndexUnavailable as error:
         return _unavailable(request, error)
     except AmbiguousGeneError as error:
-        return render(request, "search/gene_ambiguous.html",
-                      {"identifier": identifier, **error.payload}, status=300)  # fmt: skip
+        return render(
+            request,
+            "search/gene_ambiguous.html",
+            {"identifier": identifier, **error.payload},
+            status=300,
+        )
     return render(request, "search/gene.html", {"data": data, "gene": data["gene"]})
 
 

@@ -11,22 +11,25 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 
 from search.engine.errors import PortalError
 from search.engine.index_state import INDEX_MANIFEST
 
+if TYPE_CHECKING:
+    from search.engine.index import SearchIndex
+
 _lock = threading.Lock()
-_cache: dict[str, tuple[tuple[int, int], Any]] = {}
+_cache: dict[str, tuple[tuple[int, int], SearchIndex]] = {}
 
 
 class IndexUnavailable(PortalError):
     """No search index can serve: absent, or refused at load (the reason is the message)."""
 
 
-def search_index(directory: Path | None = None) -> Any:
+def search_index(directory: Path | None = None) -> SearchIndex:
     path = Path(directory or settings.SEARCH_INDEX_DIR)
     manifest = path / INDEX_MANIFEST
     try:

@@ -29,11 +29,17 @@ def batch_outcomes(batch: BatchSearch) -> list[dict[str, Any]]:
             outcome = json.loads(record.read_text(encoding="utf-8")) if done else {}
         except (OSError, ValueError):  # a query finished before outcomes were recorded
             outcome = {}
-        outcomes.append({"name": query["name"], "n_up": len(query["up"]),
-                         "n_down": len(query["down"]), "done": done,
-                         "n_results": outcome.get("n_results"),
-                         "error": outcome.get("error", ""),
-                         **{key: outcome.get(key, []) for key in UNRESOLVED}})  # fmt: skip
+        outcomes.append(
+            {
+                "name": query["name"],
+                "n_up": len(query["up"]),
+                "n_down": len(query["down"]),
+                "done": done,
+                "n_results": outcome.get("n_results"),
+                "error": outcome.get("error", ""),
+                **{key: outcome.get(key, []) for key in UNRESOLVED},
+            }
+        )
     return outcomes
 
 

@@ -50,8 +50,13 @@ class DownloadFile:
         return f'"{self.sha256}"'
 
     def as_dict(self) -> dict[str, object]:
-        return {"name": self.name, "size": self.size, "sha256": self.sha256, "kind": self.kind,
-                "description": self.description}  # fmt: skip
+        return {
+            "name": self.name,
+            "size": self.size,
+            "sha256": self.sha256,
+            "kind": self.kind,
+            "description": self.description,
+        }
 
 
 def download_files(*, folder: Path) -> list[DownloadFile]:
@@ -64,8 +69,11 @@ def download_files(*, folder: Path) -> list[DownloadFile]:
         if path.name.startswith(".") or path.is_symlink() or not path.is_file():
             continue
         stat = path.stat()
-        found.append(DownloadFile(path.name, path, stat.st_size, int(stat.st_mtime),
-                                  _sha256(path), *_kind(path.name)))  # fmt: skip
+        found.append(
+            DownloadFile(
+                path.name, path, stat.st_size, int(stat.st_mtime), _sha256(path), *_kind(path.name)
+            )
+        )
     order = {kind: at for at, (_, kind, _, _) in enumerate(KINDS)}
     return sorted(found, key=lambda item: (order.get(item.kind, len(order)), item.name))
 

@@ -27,8 +27,9 @@ def split_identifiers(text: str) -> list[str]:
     return [item for item in SEPARATORS.split(text) if item]
 
 
-def resolve_side(identifiers: Sequence[str], resolver: GeneResolver,
-                 choices: Mapping[str, str] | None = None) -> SideReport:  # fmt: skip
+def resolve_side(
+    identifiers: Sequence[str], resolver: GeneResolver, choices: Mapping[str, str] | None = None
+) -> SideReport:
     """The side's genes; an ambiguous identifier takes the candidate `choices` names for it (one
     of its candidates), and every identifier read as another symbol is reported (IL8 -> CXCL8)."""
     report = SideReport(submitted=len(identifiers))
@@ -50,8 +51,9 @@ def resolve_side(identifiers: Sequence[str], resolver: GeneResolver,
     return report
 
 
-def _symbol_of(resolution: Resolution, resolver: GeneResolver,
-               choices: Mapping[str, str]) -> tuple[str | None, str]:  # fmt: skip
+def _symbol_of(
+    resolution: Resolution, resolver: GeneResolver, choices: Mapping[str, str]
+) -> tuple[str | None, str]:
     """(symbol, how it was found) of a resolution; (None, "") when it stays ambiguous."""
     if resolution.status is ResolutionStatus.RESOLVED:
         return resolver.genes[resolution.entrez_ids[0]].symbol, str(resolution.matched_by)
@@ -64,9 +66,12 @@ def _symbol_of(resolution: Resolution, resolver: GeneResolver,
 
 
 def resolve_query(
-    *, up: Sequence[str], down: Sequence[str], resolver: GeneResolver,
+    *,
+    up: Sequence[str],
+    down: Sequence[str],
+    resolver: GeneResolver,
     choices: Mapping[str, str] | None = None,
-) -> tuple[SideReport, SideReport]:  # fmt: skip
+) -> tuple[SideReport, SideReport]:
     """Both sides resolved, genes on both sides set aside; refuses what cannot be searched."""
     if not up and not down:
         raise QueryError("give up genes, down genes or both", field="up")

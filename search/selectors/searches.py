@@ -12,10 +12,29 @@ from django.urls import reverse
 from search.engine.query import SCORES
 from search.models import StoredSearch
 
-EXPORT_COLUMNS = ("rank", "sig_id", "pert_type", "pert_id", "pert_iname", "cell_id", "pert_dose",
-                  "pert_dose_unit", "pert_time", "pert_time_unit", "z_up", "z_down", "z_sum",
-                  "score", "p_up", "p_down", "p", "fdr_up", "fdr_down", "fdr",
-                  "direction")  # fmt: skip
+EXPORT_COLUMNS = (
+    "rank",
+    "sig_id",
+    "pert_type",
+    "pert_id",
+    "pert_iname",
+    "cell_id",
+    "pert_dose",
+    "pert_dose_unit",
+    "pert_time",
+    "pert_time_unit",
+    "z_up",
+    "z_down",
+    "z_sum",
+    "score",
+    "p_up",
+    "p_down",
+    "p",
+    "fdr_up",
+    "fdr_down",
+    "fdr",
+    "direction",
+)
 
 
 def search_payload(search: StoredSearch) -> dict[str, Any]:
@@ -24,27 +43,40 @@ def search_payload(search: StoredSearch) -> dict[str, Any]:
         "id": str(search.id),
         "permalink": reverse("search:results", args=[search.id]),
         "created_at": search.created_at,
-        "index": {"version": search.index_version,
-                  "recall_at_100": search.report.get("recall_at_100")},
+        "index": {
+            "version": search.index_version,
+            "recall_at_100": search.report.get("recall_at_100"),
+        },
         "query": search.query,
-        "report": {"up": search.report["up"], "down": search.report["down"],
-                   "filters": search.report.get("filters", {})},
+        "report": {
+            "up": search.report["up"],
+            "down": search.report["down"],
+            "filters": search.report.get("filters", {}),
+        },
         "n_searched": search.n_searched,
         "results": search.results,
-    }  # fmt: skip
+    }
 
 
 def search_table(search: StoredSearch, *, delimiter: str = "\t") -> str:
     """The results as TSV (or CSV), one row per signature, with a commented header of the query."""
     out = io.StringIO()
     score = SCORES[search.query["score"]]
-    out.write(f"# search {search.id} on index {search.index_version}: "
-              f"{search.n_searched} signatures scored; {score}\n")  # fmt: skip
+    out.write(
+        f"# search {search.id} on index {search.index_version}: "
+        f"{search.n_searched} signatures scored; {score}\n"
+    )
     writer = csv.writer(out, delimiter=delimiter, lineterminator="\n")
     writer.writerow(EXPORT_COLUMNS)
     for row in search.results:
-        writer.writerow(["" if row.get(c) is None else row.get(c) for c in EXPORT_COLUMNS])
+        writer.writerow(export_cells(row))
     return out.getvalue()
+
+
+def export_cells(row: dict[str, Any]) -> list[str]:
+    """A result row's EXPORT_COLUMNS as text, empty where there is no value: the one rule of
+    every export (the search's TSV/CSV, the batch's TSV)."""
+    return ["" if row.get(column) is None else str(row[column]) for column in EXPORT_COLUMNS]
 
 
 def json_value(value: Any) -> Any:

@@ -1,20 +1,30 @@
 """Reads for the signature and gene pages and their APIs: the signature set, its facets, one
 signature, a signature's genes and neighbours, and a gene's signatures (reverse search).
 
+One source of signature metadata: the `Signature` table, loaded from the index's own metadata
+when the index is built (`build_search_index`, or `load_signatures`) and keyed by the index
+version. The index scores, filters and says which signatures; every page and API row takes what
+it shows of a signature (perturbagen, cell line, dose, time, batch, replicates) from the table
+(`with_metadata`), one indexed query per answer. An index whose metadata is not loaded is refused
+with the reason (MetadataNotLoaded, 503), never served with metadata of another version.
+
 Each function returns plain data (dicts, lists) that the API returns as JSON and the page embeds."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from django.urls import reverse
 
 from search.engine.errors import UnknownGeneError, UnknownSignatureError
 from search.models import Signature, SignatureSet
-from search.runtime.index_access import search_index
+from search.runtime.index_access import IndexUnavailable, search_index
 from search.selectors.genes import gene_lookup
 from search.selectors.searches import json_value
+
+if TYPE_CHECKING:
+    from search.engine.index import SearchIndex
 
 
 def signature_set_current(*, version: str | None) -> SignatureSet | None:
@@ -26,6 +36,38 @@ def signature_set_current(*, version: str | None) -> SignatureSet | None:
 def signature_facets(*, signature_set: SignatureSet | None) -> dict[str, list[object]]:
     """The distinct values of each filterable field, for the search form (kept at load time)."""
     return dict(signature_set.facets) if signature_set else {}
+
+
+# What a page or an API row shows of a signature, from the Signature table.
+METADATA_FIELDS = (
+    "pert_type",
+    "pert_id",
+    "pert_iname",
+    "cell_id",
+    "pert_dose",
+    "pert_dose_unit",
+    "pert_time",
+    "pert_time_unit",
+    "batch",
+    "n_cases",
+    "n_controls",
+)
+
+
+class MetadataNotLoaded(IndexUnavailable):
+    """The index serving has no (or incomplete) signature metadata in the database."""
+
+
+def signature_set_of_index(*, version: str) -> int:
+    """The id of the signature set of this index version (its facets, a large JSON, unread);
+    MetadataNotLoaded, saying how, without one."""
+    found = SignatureSet.objects.filter(version=version).values_list("id", flat=True).first()
+    if found is None:
+        raise MetadataNotLoaded(
+            f"the signature metadata of index {version} is not in the database: "
+            "run manage.py load_signatures (build_search_index does it)"
+        )
+    return found
 
 
 def signature_get(*, signature_set: SignatureSet | None, sig_id: str) -> Signature:
@@ -42,6 +84,36 @@ def signatures_by_id(
     return {row.sig_id: row for row in rows}
 
 
+def signature_metadata(*, version: str, sig_ids: list[str]) -> dict[str, dict[str, Any]]:
+    """sig_id -> its METADATA_FIELDS, for the signatures of index `version` (one query)."""
+    set_id = signature_set_of_index(version=version)
+    rows = Signature.objects.filter(signature_set_id=set_id, sig_id__in=set(sig_ids)).values_list(
+        "sig_id", *METADATA_FIELDS
+    )
+    found = {row[0]: dict(zip(METADATA_FIELDS, row[1:], strict=True)) for row in rows}
+    missing = [sig_id for sig_id in dict.fromkeys(sig_ids) if sig_id not in found]
+    if missing:
+        raise MetadataNotLoaded(
+            f"{len(missing)} signatures of index {version} are not in the database "
+            f"(e.g. {', '.join(missing[:3])}): run manage.py load_signatures --force"
+        )
+    return found
+
+
+def with_metadata(rows: list[dict[str, Any]], *, index: SearchIndex) -> list[dict[str, Any]]:
+    """The index's rows (each with a sig_id) with what they show of each signature taken from the
+    table: the index's own metadata columns are left out, the table's fields put in their place."""
+    if not rows:
+        return []
+    ids = [str(row["sig_id"]) for row in rows]
+    metadata = signature_metadata(version=index.version, sig_ids=ids)
+    own = set(index.table.columns)
+    return [
+        {**{key: value for key, value in row.items() if key not in own}, **metadata[sig_id]}
+        for sig_id, row in zip(ids, rows, strict=True)
+    ]
+
+
 GENE_TABLE_ROWS = 25
 
 
@@ -52,17 +124,23 @@ def _linked(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def _gene_links(genes: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [{"gene": item["gene"], "value": json_value(item["value"]),
-             "url": reverse("search:gene", args=[item["gene"]])} for item in genes]  # fmt: skip
+    return [
+        {
+            "gene": item["gene"],
+            "value": json_value(item["value"]),
+            "url": reverse("search:gene", args=[item["gene"]]),
+        }
+        for item in genes
+    ]
 
 
 def signature_detail(*, sig_id: str, n_genes: int = 50) -> dict[str, Any]:
     index = search_index()
     detail = index.signature(sig_id, n=min(n_genes, index.top_genes.shape[2]))
-    meta = {key: json_value(value) for key, value in detail.items()
-            if key not in ("top_up", "top_down")}  # fmt: skip
+    meta = signature_metadata(version=index.version, sig_ids=[sig_id])[sig_id]
     return {
-        **meta,
+        "sig_id": sig_id,
+        **{key: json_value(value) for key, value in meta.items()},
         "index_version": index.version,
         "top_up": _gene_links(detail["top_up"]),
         "top_down": _gene_links(detail["top_down"]),
@@ -75,12 +153,16 @@ def signature_detail(*, sig_id: str, n_genes: int = 50) -> dict[str, Any]:
 
 def signature_genes(*, sig_id: str, n: int) -> dict[str, Any]:
     detail = search_index().signature(sig_id, n=n)
-    return {"sig_id": sig_id, "up": _gene_links(detail["top_up"]),
-            "down": _gene_links(detail["top_down"])}  # fmt: skip
+    return {
+        "sig_id": sig_id,
+        "up": _gene_links(detail["top_up"]),
+        "down": _gene_links(detail["top_down"]),
+    }
 
 
 def signature_neighbours(*, sig_id: str, k: int) -> list[dict[str, Any]]:
-    return [_linked(row) for row in search_index().similar(sig_id, k=k)]
+    index = search_index()
+    return [_linked(row) for row in with_metadata(index.similar(sig_id, k=k), index=index)]
 
 
 def gene_reverse_search(
@@ -103,10 +185,23 @@ def gene_reverse_search(
     directions = ["up", "down"] if direction == "both" else [direction]
     stored = index.reverse.entries(gene.symbol, pert_type) if index.reverse else []
     fold_changes = {entry["sig_id"]: entry["log2_fold_change"] for entry in stored}
-    found = {kind: index.gene_tables(gene.symbol, directions=directions, pert_type=kind,
-                                     cell_id=cell_id, limit=limit) for kind in types}  # fmt: skip
-    tables = {kind: {way: [_with_fold_change(_linked(row), fold_changes) for row in part[way]]
-                     for way in directions} for kind, part in found.items()}  # fmt: skip
+    found = {
+        kind: index.gene_tables(
+            gene.symbol, directions=directions, pert_type=kind, cell_id=cell_id, limit=limit
+        )
+        for kind in types
+    }
+    listed = with_metadata(
+        [row for part in found.values() for way in directions for row in part[way]], index=index
+    )
+    rows = iter(listed)  # in the order listed: type by type, direction by direction
+    tables = {
+        kind: {
+            way: [_with_fold_change(_linked(next(rows)), fold_changes) for _ in part[way]]
+            for way in directions
+        }
+        for kind, part in found.items()
+    }
     counts = {kind: part["counts"] for kind, part in found.items()}
     return {
         "gene": gene.as_dict(),
@@ -148,7 +243,16 @@ def _boxes(values: dict[str, Any], pert_type: str | None) -> list[dict[str, Any]
         q1, median, q3 = np.quantile(part, [0.25, 0.5, 0.75])
         spread = 1.5 * (q3 - q1)
         inside = part[(part >= q1 - spread) & (part <= q3 + spread)]
-        boxes.append({"cell_id": cell, "n": len(part), "q1": float(q1),
-                      "median": float(median), "q3": float(q3), "lowerfence": float(inside.min()),
-                      "upperfence": float(inside.max()), "mean": float(part.mean())})  # fmt: skip
+        boxes.append(
+            {
+                "cell_id": cell,
+                "n": len(part),
+                "q1": float(q1),
+                "median": float(median),
+                "q3": float(q3),
+                "lowerfence": float(inside.min()),
+                "upperfence": float(inside.max()),
+                "mean": float(part.mean()),
+            }
+        )
     return boxes

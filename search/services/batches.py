@@ -26,7 +26,7 @@ from search.models import BatchSearch, BatchStatus
 from search.runtime.index_access import IndexUnavailable
 from search.selectors.batches import RESULT_NAME, UNRESOLVED, batch_folder
 from search.selectors.gene_queries import QueryError
-from search.selectors.searches import EXPORT_COLUMNS
+from search.selectors.searches import EXPORT_COLUMNS, export_cells
 from search.services.searches import SearchOptions, signature_search
 from transform.io.gmt import GmtFormatError, parse_gmt
 
@@ -99,12 +99,14 @@ def _run_query(query: dict[str, Any], options: SearchOptions) -> tuple[str, dict
     except PortalError as error:
         row = f"{name}" + "\t" * len(EXPORT_COLUMNS) + f"\t{_clean(str(error))}\n"
         side = error.payload.get("report")  # a side too small to search, as resolved
-        return row, {"n_results": 0, "error": str(error),
-                     **_unresolved([side] if isinstance(side, dict) else [])}  # fmt: skip
+        return row, {
+            "n_results": 0,
+            "error": str(error),
+            **_unresolved([side] if isinstance(side, dict) else []),
+        }
     lines = []
     for row in search.results:
-        cells = ["" if row.get(column) is None else str(row[column]) for column in EXPORT_COLUMNS]
-        lines.append("\t".join([name, *map(_clean, cells), ""]) + "\n")
+        lines.append("\t".join([name, *map(_clean, export_cells(row)), ""]) + "\n")
     sides = [search.report["up"], search.report["down"]]
     outcome = {"n_results": len(lines), "error": "", **_unresolved(sides)}
     return "".join(lines), outcome
@@ -113,9 +115,14 @@ def _run_query(query: dict[str, Any], options: SearchOptions) -> tuple[str, dict
 def _unresolved(sides: list[dict[str, Any]]) -> dict[str, list[str]]:
     """The identifiers of the resolved sides that were unknown, ambiguous (reported with their
     candidates) or outside the index."""
-    return {key: [str(value["query"]) if isinstance(value, dict) else str(value)
-                  for side in sides for value in (side.get(key) or [])]
-            for key in UNRESOLVED}  # fmt: skip
+    return {
+        key: [
+            str(value["query"]) if isinstance(value, dict) else str(value)
+            for side in sides
+            for value in (side.get(key) or [])
+        ]
+        for key in UNRESOLVED
+    }
 
 
 def _clean(text: str) -> str:

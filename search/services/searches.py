@@ -19,6 +19,7 @@ from search.runtime.index_access import search_index
 from search.selectors.gene_queries import check_sizes, resolve_query
 from search.selectors.genes import gene_resolver
 from search.selectors.searches import json_value
+from search.selectors.signatures import with_metadata
 
 
 @dataclass(frozen=True)
@@ -30,34 +31,53 @@ class SearchOptions:
     choices: dict[str, str] = field(default_factory=dict)  # ambiguous identifier -> candidate
 
     def as_dict(self) -> dict[str, Any]:
-        return {"mode": self.mode, "score": self.score, "limit": self.limit,
-                "filters": self.filters, "choices": self.choices}  # fmt: skip
+        return {
+            "mode": self.mode,
+            "score": self.score,
+            "limit": self.limit,
+            "filters": self.filters,
+            "choices": self.choices,
+        }
 
 
-def signature_search(*, up: Sequence[str], down: Sequence[str], options: SearchOptions,
-                     store: bool = True) -> StoredSearch:  # fmt: skip
+def signature_search(
+    *, up: Sequence[str], down: Sequence[str], options: SearchOptions, store: bool = True
+) -> StoredSearch:
     """Resolve, score every (filtered) signature, keep the top `limit` of the mode asked for."""
     index = search_index()
-    up_report, down_report = resolve_query(up=up, down=down, resolver=gene_resolver(),
-                                           choices=options.choices)  # fmt: skip
+    up_report, down_report = resolve_query(
+        up=up, down=down, resolver=gene_resolver(), choices=options.choices
+    )
     for report in (up_report, down_report):
         report.not_in_index = [gene for gene in report.matched if not index.has_gene(gene)]
         report.matched = [gene for gene in report.matched if index.has_gene(gene)]
     check_sizes(up_report, down_report)
     answer = index.search(
-        up=up_report.matched, down=down_report.matched, mode=options.mode,
-        score=options.score, filters=options.filters, k=options.limit,
+        up=up_report.matched,
+        down=down_report.matched,
+        mode=options.mode,
+        score=options.score,
+        filters=options.filters,
+        k=options.limit,
         path=settings.SEARCH_PATH if options.score == "rank" else "auto",
-    )  # fmt: skip
+    )
     search = StoredSearch(
-        id=uuid.uuid4(), index_version=index.version,
+        id=uuid.uuid4(),
+        index_version=index.version,
         query={"up": list(up), "down": list(down), **options.as_dict()},
-        report={"up": up_report.as_dict(), "down": down_report.as_dict(),
-                "recall_at_100": index.recall_at_100, "path": answer.path,
-                "filters": answer.filters},
-        results=[_row(rank, row) for rank, row in enumerate(answer.rows, start=1)],
+        report={
+            "up": up_report.as_dict(),
+            "down": down_report.as_dict(),
+            "recall_at_100": index.recall_at_100,
+            "path": answer.path,
+            "filters": answer.filters,
+        },
+        results=[
+            _row(rank, row)
+            for rank, row in enumerate(with_metadata(answer.rows, index=index), start=1)
+        ],
         n_searched=answer.n_searched,
-    )  # fmt: skip
+    )
     if store:
         search.save()
     return search

@@ -18,12 +18,27 @@ from django.db import connection, transaction
 from search.engine.layout import full_sha256 as file_sha256
 from search.models import Signature, SignatureSet
 
-TEXT_COLUMNS = ("pert_type", "pert_id", "pert_iname", "cell_id", "pert_dose_unit",
-                "pert_time_unit", "batch")  # fmt: skip
+TEXT_COLUMNS = (
+    "pert_type",
+    "pert_id",
+    "pert_iname",
+    "cell_id",
+    "pert_dose_unit",
+    "pert_time_unit",
+    "batch",
+)
 REQUIRED = ("sig_id", "pert_type", "pert_iname", "cell_id")
 # Columns of search_signature in the order rows are written.
-COLUMNS = ("signature_set_id", "sig_id", "position", *TEXT_COLUMNS, "pert_dose", "pert_time",
-           "n_cases", "n_controls")  # fmt: skip
+COLUMNS = (
+    "signature_set_id",
+    "sig_id",
+    "position",
+    *TEXT_COLUMNS,
+    "pert_dose",
+    "pert_time",
+    "n_cases",
+    "n_controls",
+)
 CHUNK_ROWS = 50_000
 
 
@@ -77,8 +92,11 @@ def table_facets(table: pd.DataFrame) -> dict[str, list[object]]:
     return facets
 
 
-def signature_set_load(*, sig_info: Path, version: str, force: bool = False) -> SignatureLoadReport:
-    """Load the signatures of `sig_info` as the set `version` (idempotent; COPY on PostgreSQL)."""
+def signature_set_load(
+    *, sig_info: Path, version: str, force: bool = False, source: str | None = None
+) -> SignatureLoadReport:
+    """Load the signatures of `sig_info` as the set `version` (idempotent; COPY on PostgreSQL);
+    `source` names where they came from (default: the sig_info path)."""
     checksum = file_sha256(sig_info)
     existing = SignatureSet.objects.filter(version=version).first()
     current = existing is not None and existing.source_checksum == checksum and not force
@@ -93,9 +111,12 @@ def signature_set_load(*, sig_info: Path, version: str, force: bool = False) -> 
         if existing:
             existing.delete()
         signature_set = SignatureSet.objects.create(
-            version=version, source=str(sig_info), source_checksum=checksum,
-            n_signatures=len(table), facets=table_facets(table),
-        )  # fmt: skip
+            version=version,
+            source=source or str(sig_info),
+            source_checksum=checksum,
+            n_signatures=len(table),
+            facets=table_facets(table),
+        )
         rows = _rows(table, signature_set.pk)
         if connection.vendor == "postgresql":
             _copy(rows)
@@ -109,8 +130,16 @@ def _rows(table: pd.DataFrame, set_id: int) -> Iterator[tuple[object, ...]]:
     dose, time = table["pert_dose"].to_numpy(), table["pert_time"].to_numpy()
     cases, controls = table["n_cases"].to_numpy(), table["n_controls"].to_numpy()
     for at, sig_id in enumerate(table["sig_id"].to_numpy()):
-        yield (set_id, sig_id, at, *(column[at] for column in text), _number(dose[at]),
-               _number(time[at]), int(cases[at]), int(controls[at]))  # fmt: skip
+        yield (
+            set_id,
+            sig_id,
+            at,
+            *(column[at] for column in text),
+            _number(dose[at]),
+            _number(time[at]),
+            int(cases[at]),
+            int(controls[at]),
+        )
 
 
 def _number(value: float) -> float | None:
@@ -150,4 +179,9 @@ def signature_set_load_from_index(*, directory: Path, force: bool = False) -> Si
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "sig_info.txt"
         table.to_csv(path, sep="\t", index=False)
-        return signature_set_load(sig_info=path, version=index.version, force=force)
+        return signature_set_load(
+            sig_info=path,
+            version=index.version,
+            force=force,
+            source=str(Path(directory).resolve() / "metadata.h5"),
+        )

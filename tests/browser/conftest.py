@@ -39,8 +39,11 @@ def server(demo_data: Path) -> Iterator[str]:
     log = (demo_data / "server.log").open("w")
     process = subprocess.Popen(
         [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"],
-        cwd=REPO, env=demo_environment(demo_data), stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
+        cwd=REPO,
+        env=demo_environment(demo_data),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         _wait_for(f"{url}/api/health", process)
@@ -81,15 +84,21 @@ def browser() -> Iterator[object]:
 
 @pytest.fixture
 def page(browser: object, server: str) -> Iterator[object]:
-    context = browser.new_context(base_url=server, accept_downloads=True,
-                                  viewport={"width": 1280, "height": 900})  # fmt: skip
+    context = browser.new_context(
+        base_url=server, accept_downloads=True, viewport={"width": 1280, "height": 900}
+    )
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
     blocked: list[str] = []  # what the Content-Security-Policy refused
-    page.on("console", lambda message: blocked.append(message.text)
+    page.on(
+        "console",
+        lambda message: (
+            blocked.append(message.text)
             if "Content Security Policy" in message.text and not _expected(message.text)
-            else None)  # fmt: skip
+            else None
+        ),
+    )
     yield page
     context.close()
     assert errors == [], f"JavaScript errors: {errors}"

@@ -30,39 +30,103 @@ def steps(data: Path) -> list[list[str]]:
     manage = [sys.executable, "manage.py"]
     return [
         [*transform, "world", "--size", "demo", "--out", str(world), "--force"],
-        [*transform, "train-cyclegan", "--world", str(world), "--out", str(model / "cyclegan"),
-         "--preset", "demo", "--epochs", EPOCHS],
-        [*transform, "train-extrapolator", "--world", str(world), "--out",
-         str(model / "extrapolator"), "--preset", "demo", "--epochs", EPOCHS],
-        [*transform, "bundle", "--cyclegan", str(model / "cyclegan" / "checkpoint.pt"),
-         "--extrapolator", str(model / "extrapolator" / "checkpoint.pt"),
-         "--out", str(model / "model.pt")],
-        [*transform, "convert", "--checkpoint", str(model / "model.pt"), "--input",
-         str(l1000 / "level3.gctx"), "--out", profiles, "--force"],
-        [*transform, "signatures", "--profiles", profiles, "--inst-info",
-         str(l1000 / "inst_info.txt"), "--sig-info", str(l1000 / "sig_info.txt"),
-         "--out", str(sigs)],
-        [*transform, "publish", "--signatures", str(sigs), "--profiles", profiles,
-         "--inst-info", str(l1000 / "inst_info.txt"), "--model", str(model / "model.pt"),
-         "--out", str(data / "downloads")],
+        [
+            *transform,
+            "train-cyclegan",
+            "--world",
+            str(world),
+            "--out",
+            str(model / "cyclegan"),
+            "--preset",
+            "demo",
+            "--epochs",
+            EPOCHS,
+        ],
+        [
+            *transform,
+            "train-extrapolator",
+            "--world",
+            str(world),
+            "--out",
+            str(model / "extrapolator"),
+            "--preset",
+            "demo",
+            "--epochs",
+            EPOCHS,
+        ],
+        [
+            *transform,
+            "bundle",
+            "--cyclegan",
+            str(model / "cyclegan" / "checkpoint.pt"),
+            "--extrapolator",
+            str(model / "extrapolator" / "checkpoint.pt"),
+            "--out",
+            str(model / "model.pt"),
+        ],
+        [
+            *transform,
+            "convert",
+            "--checkpoint",
+            str(model / "model.pt"),
+            "--input",
+            str(l1000 / "level3.gctx"),
+            "--out",
+            profiles,
+            "--force",
+        ],
+        [
+            *transform,
+            "signatures",
+            "--profiles",
+            profiles,
+            "--inst-info",
+            str(l1000 / "inst_info.txt"),
+            "--sig-info",
+            str(l1000 / "sig_info.txt"),
+            "--out",
+            str(sigs),
+        ],
+        [
+            *transform,
+            "publish",
+            "--signatures",
+            str(sigs),
+            "--profiles",
+            profiles,
+            "--inst-info",
+            str(l1000 / "inst_info.txt"),
+            "--model",
+            str(model / "model.pt"),
+            "--out",
+            str(data / "downloads"),
+        ],
         [*manage, "migrate", "--noinput", "-v", "0"],
         [*manage, "load_genes", "-v", "0"],
         [*manage, "build_search_index", "--signatures", str(sigs)],
-    ]  # fmt: skip
+    ]
 
 
 def demo_environment(data: Path) -> dict[str, str]:
     env = {key: value for key, value in os.environ.items() if key != "DATABASE_URL"}
-    env.update(DEBUG="1", DATA_DIR=str(data), DJANGO_SETTINGS_MODULE="portal.settings",
-               CELERY_BROKER_URL="", OMP_WAIT_POLICY="PASSIVE")  # fmt: skip
+    env.update(
+        DEBUG="1",
+        DATA_DIR=str(data),
+        DJANGO_SETTINGS_MODULE="portal.settings",
+        CELERY_BROKER_URL="",
+        OMP_WAIT_POLICY="PASSIVE",
+    )
     return env
 
 
 def code_digest() -> str:
     """SHA-256 over the code and reference data that make the demo artifacts."""
     digest = hashlib.sha256()
-    files = [*sorted((REPO / "transform").rglob("*.py")), *sorted((REPO / "search").rglob("*.py")),
-             *sorted((REPO / "search" / "reference").rglob("*.*"))]  # fmt: skip
+    files = [
+        *sorted((REPO / "transform").rglob("*.py")),
+        *sorted((REPO / "search").rglob("*.py")),
+        *sorted((REPO / "search" / "reference").rglob("*.*")),
+    ]
     for path in files:
         digest.update(str(path.relative_to(REPO)).encode())
         digest.update(path.read_bytes())

@@ -111,12 +111,14 @@ def test_a_signature_page_and_a_gene_page_with_its_plots(page: Page) -> None:
 
 def test_a_batch_is_submitted_and_finishes(page: Page, tmp_path: Path) -> None:
     page.goto("/batch/")
-    gmt = "\n".join([
-        "DEX_up\tdemo\t" + "\t".join(["FKBP5", "TSC22D3", "PER1", "ZBTB16", "KLF15", "DUSP1",
-                                    "NOTAGENE7"]),
-        "DEX_down\tdemo\t" + "\t".join(["CCL2", "IL6", "CXCL8", "PTGS2", "IL1B", "SERPINE1"]),
-        "TOO_SMALL\tdemo\tTP53",
-    ])  # fmt: skip
+    gmt = "\n".join(
+        [
+            "DEX_up\tdemo\t"
+            + "\t".join(["FKBP5", "TSC22D3", "PER1", "ZBTB16", "KLF15", "DUSP1", "NOTAGENE7"]),
+            "DEX_down\tdemo\t" + "\t".join(["CCL2", "IL6", "CXCL8", "PTGS2", "IL1B", "SERPINE1"]),
+            "TOO_SMALL\tdemo\tTP53",
+        ]
+    )
     page.fill("#gmt-text", gmt)
     page.locator("#batch-submit").click()
     page.wait_for_url("**/batch/*")
@@ -150,9 +152,16 @@ def test_the_api_documentation_renders_offline_under_the_content_security_policy
     page: Page,
 ) -> None:
     outside: list[str] = []  # requests answered from elsewhere (redoc's logo is blocked, unsent)
-    page.on("requestfinished", lambda request: outside.append(request.url)
-            if not request.url.startswith(("http://127.0.0.1", "http://localhost", "data:",
-                                           "blob:")) else None)  # fmt: skip
+    page.on(
+        "requestfinished",
+        lambda request: (
+            outside.append(request.url)
+            if not request.url.startswith(
+                ("http://127.0.0.1", "http://localhost", "data:", "blob:")
+            )
+            else None
+        ),
+    )
     page.goto("/api/docs")
     expect(page.get_by_text("LINCS RNA-seq-like portal API").first).to_be_visible(timeout=20_000)
     expect(page.get_by_text("gene_signatures").first).to_be_attached()

@@ -15,8 +15,9 @@ from search.engine.sources import FrameSource
 from tests.engine.reference import reference_ranks, structured_signatures
 
 N_GENES, N_SIGS = 300, 2400
-TEST_BUILD = BuildSettings(top_genes=60, embedding_dim=16, sample=800, block=500,
-                           recall_queries=10, pq_from=1000)  # fmt: skip
+TEST_BUILD = BuildSettings(
+    top_genes=60, embedding_dim=16, sample=800, block=500, recall_queries=10, pq_from=1000
+)
 
 
 @dataclass(frozen=True)
@@ -31,14 +32,16 @@ class Indexed:
 def signature_metadata(n: int, seed: int = 0) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     kinds = np.array(["trt_cp"] * 6 + ["trt_sh"] * 3 + ["trt_oe"])
-    return pd.DataFrame({
-        "sig_id": [f"SIG{i:05d}" for i in range(n)],
-        "pert_type": kinds[rng.integers(0, kinds.size, n)],
-        "cell_id": np.array(["A375", "MCF7", "PC3", "HT29"])[rng.integers(0, 4, n)],
-        "pert_iname": [f"pert-{i % 97:03d}" for i in range(n)],
-        "pert_dose": np.array([0.1, 1.0, 10.0])[rng.integers(0, 3, n)],
-        "pert_time": np.array([6, 24])[rng.integers(0, 2, n)],
-    })  # fmt: skip
+    return pd.DataFrame(
+        {
+            "sig_id": [f"SIG{i:05d}" for i in range(n)],
+            "pert_type": kinds[rng.integers(0, kinds.size, n)],
+            "cell_id": np.array(["A375", "MCF7", "PC3", "HT29"])[rng.integers(0, 4, n)],
+            "pert_iname": [f"pert-{i % 97:03d}" for i in range(n)],
+            "pert_dose": np.array([0.1, 1.0, 10.0])[rng.integers(0, 3, n)],
+            "pert_time": np.array([6, 24])[rng.integers(0, 2, n)],
+        }
+    )
 
 
 @pytest.fixture(scope="session")

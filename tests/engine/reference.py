@@ -26,8 +26,13 @@ def reference_ranks(values: np.ndarray) -> np.ndarray:
     return ranks
 
 
-def reference_scores(values: np.ndarray, up: list[int], down: list[int], score: str = "rank",
-                     ranks: np.ndarray | None = None) -> pd.DataFrame:  # fmt: skip
+def reference_scores(
+    values: np.ndarray,
+    up: list[int],
+    down: list[int],
+    score: str = "rank",
+    ranks: np.ndarray | None = None,
+) -> pd.DataFrame:
     """Every signature (column of values, float64) scored against gene rows up and down."""
     n_genes, n_sigs = values.shape
     ranks = reference_ranks(values) if ranks is None else ranks
@@ -53,8 +58,16 @@ def reference_scores(values: np.ndarray, up: list[int], down: list[int], score: 
         cd_up = values[up, j].mean() if up else math.nan
         cd_down = values[down, j].mean() if down else math.nan
         value = z_sum if score == "rank" else np.nan_to_num(cd_up) - np.nan_to_num(cd_down)
-        rows.append({"z_up": z["up"], "z_down": z["down"], "z_sum": z_sum, "score": value,
-                     "cd_up": cd_up, "cd_down": cd_down})  # fmt: skip
+        rows.append(
+            {
+                "z_up": z["up"],
+                "z_down": z["down"],
+                "z_sum": z_sum,
+                "score": value,
+                "cd_up": cd_up,
+                "cd_down": cd_down,
+            }
+        )
     table = pd.DataFrame(rows)
     sd = null_sd(n_genes, up, down)
     table["p"] = [math.erfc(abs(z) / sd / math.sqrt(2)) for z in table["z_sum"]]
@@ -99,8 +112,9 @@ def reference_top(table: pd.DataFrame, mode: str, k: int) -> np.ndarray:
     return np.array(order[:k])
 
 
-def structured_signatures(n_genes: int, n_sigs: int, *, latent: int = 8, noise: float = 0.6,
-                          seed: int = 0) -> np.ndarray:  # fmt: skip
+def structured_signatures(
+    n_genes: int, n_sigs: int, *, latent: int = 8, noise: float = 0.6, seed: int = 0
+) -> np.ndarray:
     """(G, N) float32 signatures near a low-dimensional space, unit columns."""
     rng = np.random.default_rng(seed)
     loadings = rng.standard_normal((n_genes, latent))

@@ -11,17 +11,23 @@ from search.engine.genes import GeneRecord, GeneResolver, MatchKind, ResolutionS
 from tests.conftest import REFERENCE_DIR
 
 TINY = [
-    GeneRecord(7157, "TP53", gene_type="protein-coding", ensembl_ids=("ENSG00000141510",),
-               aliases=("P53", "LFS1")),
-    GeneRecord(976, "ADGRE5", gene_type="protein-coding", aliases=("CD97",),
-               l1000_symbols=("CD97",)),
+    GeneRecord(
+        7157,
+        "TP53",
+        gene_type="protein-coding",
+        ensembl_ids=("ENSG00000141510",),
+        aliases=("P53", "LFS1"),
+    ),
+    GeneRecord(
+        976, "ADGRE5", gene_type="protein-coding", aliases=("CD97",), l1000_symbols=("CD97",)
+    ),
     GeneRecord(30817, "ADGRE2", gene_type="protein-coding", aliases=("CD97", "EMR2")),
     GeneRecord(5243, "ABCB1", gene_type="protein-coding", aliases=("MDR1", "P-GP")),
     GeneRecord(23158, "TBC1D9", gene_type="protein-coding", aliases=("MDR1",)),
     GeneRecord(3045, "HBD", gene_type="protein-coding"),
     GeneRecord(100187828, "HBD", gene_type="unknown"),
     GeneRecord(111, "EMR2", gene_type="ncRNA"),
-]  # fmt: skip
+]
 
 
 @pytest.fixture

@@ -25,8 +25,9 @@ FILTERS = ({}, {"pert_type": ["trt_sh"]}, {"cell_id": ["PC3"], "pert_time": [6]}
 
 
 @pytest.mark.parametrize("filters", FILTERS)
-def test_device_sums_equal_the_exact_kernel(indexed: Indexed, filters: dict,
-                                           monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+def test_device_sums_equal_the_exact_kernel(
+    indexed: Indexed, filters: dict, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(torch_gpu, "UPLOAD_COLUMNS", 333)  # several upload blocks
     monkeypatch.setattr(torch_gpu, "GATHER_ROWS", 7)  # several gather blocks, one partial
     index = indexed.index
@@ -54,8 +55,11 @@ def test_the_engine_gpu_branch_gives_the_exact_results(
     monkeypatch.setattr(searching, "gpu_backend", lambda _index: "torch")
     monkeypatch.setattr(index, "_device_ranks", DeviceRanks(index.ranks, device="cpu"))
     up, down = query(indexed, seed=32)
-    cases = [({}, "both", (up, down), 40), (FILTERS[1], "mimic", (up, []), 40),
-             (FILTERS[2], "reverse", ([], down), 10_000)]  # fmt: skip
+    cases = [
+        ({}, "both", (up, down), 40),
+        (FILTERS[1], "mimic", (up, []), 40),
+        (FILTERS[2], "reverse", ([], down), 10_000),
+    ]
     for filters, mode, sides, k in cases:
         on_gpu = index.search(*sides, path="gpu", k=k, filters=filters, mode=mode)
         exact = index.search(*sides, path="exact", k=k, filters=filters, mode=mode)
@@ -75,8 +79,9 @@ def test_the_fdr_from_device_values_equals_the_hosts(kind: str) -> None:
     picks = np.argsort(-abs_z, kind="stable")[:100]
     device = DeviceAbsZ(torch.from_numpy(abs_z))
     for chosen in (picks, picks[::-1][:5], np.array([0, 1, 2])):
-        assert np.array_equal(scores.fdr_for(device, chosen, sd=1.1),
-                              scores.fdr_for(abs_z, chosen, sd=1.1))  # fmt: skip
+        assert np.array_equal(
+            scores.fdr_for(device, chosen, sd=1.1), scores.fdr_for(abs_z, chosen, sd=1.1)
+        )
 
 
 @pytest.mark.skipif(HAS_GPU, reason="a GPU is here")
@@ -88,15 +93,17 @@ def test_without_a_gpu_the_gpu_path_is_refused_with_the_reason(indexed: Indexed)
 @pytest.mark.gpu
 @pytest.mark.skipif(not torch_gpu.cuda_available(), reason="no CUDA device")
 @pytest.mark.parametrize("mode", ["both", "mimic", "reverse"])
-def test_on_cuda_the_gpu_path_agrees_with_the_float64_reference(indexed: Indexed,
-                                                                mode: str) -> None:  # fmt: skip
+def test_on_cuda_the_gpu_path_agrees_with_the_float64_reference(
+    indexed: Indexed, mode: str
+) -> None:
     index = indexed.index
     up, down = query(indexed, seed=34)
     result = index.search(up, down, mode=mode, k=30, path="gpu")
     assert result.path == "gpu"
     assert index.device_ranks().device.type == "cuda"
-    reference = reference_scores(indexed.values, rows_of(indexed, up), rows_of(indexed, down),
-                                 ranks=indexed.ranks)  # fmt: skip
+    reference = reference_scores(
+        indexed.values, rows_of(indexed, up), rows_of(indexed, down), ranks=indexed.ranks
+    )
     positions = reference_top(reference, mode, 30)
     assert_matches_reference(result, reference, positions, index, rtol=1e-9)
     exact = index.search(up, down, mode=mode, k=30, path="exact")

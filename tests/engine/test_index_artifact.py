@@ -45,8 +45,11 @@ def test_a_build_writes_a_versioned_folder_and_a_manifest(built: Path) -> None:
     assert {"ranks.npy", "values.npy", "fast.faiss", "metadata.h5", "genes.txt"} <= set(
         manifest["files"]
     )
-    assert manifest["files"]["ranks.npy"] == {**manifest["files"]["ranks.npy"],
-                                              "dtype": "uint16", "shape": [60, 200]}  # fmt: skip
+    assert manifest["files"]["ranks.npy"] == {
+        **manifest["files"]["ranks.npy"],
+        "dtype": "uint16",
+        "shape": [60, 200],
+    }
     state = index_state(built)
     assert (state.state, state.n_signatures, state.version) == ("ready", 200, manifest["version"])
     index = SearchIndex.open(built)
@@ -124,15 +127,21 @@ def test_a_rebuild_publishes_a_new_version_and_keeps_the_previous_one(built: Pat
 @pytest.mark.django_db
 def test_the_command_builds_from_a_signature_folder_and_verifies(tmp_path: Path) -> None:
     source = small_source(120)
-    genes = pd.DataFrame({"pr_gene_symbol": source.genes},
-                         index=[f"{i}_at" for i in range(60)])  # fmt: skip
+    genes = pd.DataFrame({"pr_gene_symbol": source.genes}, index=[f"{i}_at" for i in range(60)])
     meta = source.metadata.set_index("sig_id")
     (tmp_path / "sigs").mkdir()
-    write_gctx(tmp_path / "sigs" / "signatures.gctx",
-               GeneMatrix(source.read(np.arange(120)).T, genes, meta))  # fmt: skip
+    write_gctx(
+        tmp_path / "sigs" / "signatures.gctx",
+        GeneMatrix(source.read(np.arange(120)).T, genes, meta),
+    )
     out = tmp_path / "index"
-    call_command("build_search_index", signatures=tmp_path / "sigs", out=out, embedding_dim=8,
-                 stdout=(log := _Log()))  # fmt: skip
+    call_command(
+        "build_search_index",
+        signatures=tmp_path / "sigs",
+        out=out,
+        embedding_dim=8,
+        stdout=(log := _Log()),
+    )
     assert "120 signatures x 60 genes" in log.text
     index = SearchIndex.open(out)
     assert index.genes == source.genes

@@ -18,8 +18,11 @@ def selections(n: int) -> dict[str, Selection]:
     sparse = np.sort(np.random.default_rng(1).choice(n, 300, replace=False))
     dense = np.arange(1000, 40_000, 2)
     sparse_selection = Selection(sparse, int(sparse[0]), int(sparse[-1]) + 1)
-    return {"all": Selection.every(n), "sparse": sparse_selection,
-            "dense span": Selection(dense, 1000, 39_999)}  # fmt: skip
+    return {
+        "all": Selection.every(n),
+        "sparse": sparse_selection,
+        "dense span": Selection(dense, 1000, 39_999),
+    }
 
 
 @pytest.mark.parametrize("n_genes", [1, 2, 7, 16, 33, 250])
@@ -110,8 +113,9 @@ def test_z_sum_keys_are_set_z_bit_for_bit(sign: int) -> None:
     assert np.array_equal(keys, expected)
     assert np.array_equal(abs_up, np.abs(z_up))
     assert np.array_equal(abs_down, np.abs(z_down))
-    compiled.z_sum_keys(sum_up, sum_down, sides[0], np.array([0.0, 0.0, 1.0]), sign, keys,
-                        abs_up, abs_down)  # fmt: skip
+    compiled.z_sum_keys(
+        sum_up, sum_down, sides[0], np.array([0.0, 0.0, 1.0]), sign, keys, abs_up, abs_down
+    )
     assert np.array_equal(keys, {0: np.abs(z_up), 1: z_up, -1: -z_up}[sign])
     assert np.array_equal(abs_up, np.abs(z_up))
     assert not abs_down.any()

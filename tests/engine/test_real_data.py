@@ -42,9 +42,15 @@ def ljp009_index(tmp_path_factory: pytest.TempPathFactory) -> SearchIndex:
     plate = read_gct(DATA / "l1000" / "LJP009_A375_24H_X1_B20_QNORM_n371x978.gct")
     cd = compound_signatures(plate, "vehicle")
     cd.index = plate.row_meta.loc[cd.index, "pr_gene_symbol"].astype(str)
-    meta = pd.DataFrame({"sig_id": [f"LJP009_A375_24H:{name}" for name in cd.columns],
-                         "pert_iname": cd.columns, "pert_type": "trt_cp",
-                         "cell_id": "A375", "pert_time": 24})  # fmt: skip
+    meta = pd.DataFrame(
+        {
+            "sig_id": [f"LJP009_A375_24H:{name}" for name in cd.columns],
+            "pert_iname": cd.columns,
+            "pert_type": "trt_cp",
+            "cell_id": "A375",
+            "pert_time": 24,
+        }
+    )
     directory = tmp_path_factory.mktemp("ljp009")
     build_index(FrameSource(cd, meta), directory, SETTINGS)
     return SearchIndex.open(directory)

@@ -29,27 +29,36 @@ def rows_of(indexed: Indexed, genes: list[str]) -> list[int]:
     return [indexed.genes.index(g) for g in genes]
 
 
-def assert_matches_reference(result, reference: pd.DataFrame, positions: np.ndarray, index,
-                             rtol: float, columns: list[str] = COLUMNS) -> None:  # fmt: skip
+def assert_matches_reference(
+    result,
+    reference: pd.DataFrame,
+    positions: np.ndarray,
+    index,
+    rtol: float,
+    columns: list[str] = COLUMNS,
+) -> None:
     expected = reference.iloc[positions]
     assert result.table["sig_id"].tolist() == index.table.sig_ids[positions].tolist()
     for column in columns:
         tolerance = max(rtol, P_RTOL) if column.startswith(("p", "fdr")) else rtol
-        assert np.allclose(result.table[column], expected[column], rtol=tolerance, atol=1e-12,
-                           equal_nan=True), column  # fmt: skip
+        assert np.allclose(
+            result.table[column], expected[column], rtol=tolerance, atol=1e-12, equal_nan=True
+        ), column
 
 
 @pytest.mark.parametrize("mode", ["both", "mimic", "reverse"])
 @pytest.mark.parametrize("path", ["exact", "flat", "fast"])
-def test_every_path_agrees_with_the_float64_reference(indexed: Indexed, mode: str,
-                                                      path: str) -> None:  # fmt: skip
+def test_every_path_agrees_with_the_float64_reference(
+    indexed: Indexed, mode: str, path: str
+) -> None:
     index = indexed.index
     up, down = query(indexed, seed=11)
     if path == "fast":  # candidates enough to hold the true top 30: the path must then be exact
         index = _with_candidates(index, 600)
     result = index.search(up, down, mode=mode, k=30, path=path)
-    reference = reference_scores(indexed.values, rows_of(indexed, up), rows_of(indexed, down),
-                                 ranks=indexed.ranks)  # fmt: skip
+    reference = reference_scores(
+        indexed.values, rows_of(indexed, up), rows_of(indexed, down), ranks=indexed.ranks
+    )
     assert result.path == path
     assert result.n_searched == indexed.values.shape[1]
     rtol = 1e-6 if path == "flat" else 1e-9
@@ -68,8 +77,13 @@ def _with_candidates(index, candidates: int):
 def test_the_cd_score_agrees_with_the_reference(indexed: Indexed) -> None:
     up, down = query(indexed, seed=12)
     result = indexed.index.search(up, down, score="cd", k=25)
-    reference = reference_scores(indexed.values, rows_of(indexed, up), rows_of(indexed, down),
-                                 score="cd", ranks=indexed.ranks)  # fmt: skip
+    reference = reference_scores(
+        indexed.values,
+        rows_of(indexed, up),
+        rows_of(indexed, down),
+        score="cd",
+        ranks=indexed.ranks,
+    )
     positions = reference_top(reference, "both", 25)
     assert_matches_reference(result, reference, positions, indexed.index, rtol=1e-5)
     for column in ("cd_up", "cd_down"):
@@ -80,8 +94,9 @@ def test_an_empty_side_is_scored_by_the_other_alone(indexed: Indexed) -> None:
     up, _ = query(indexed, seed=13)
     result = indexed.index.search(up, [], mode="mimic", k=10)
     reference = reference_scores(indexed.values, rows_of(indexed, up), [], ranks=indexed.ranks)
-    assert_matches_reference(result, reference, reference_top(reference, "mimic", 10),
-                             indexed.index, rtol=1e-9)  # fmt: skip
+    assert_matches_reference(
+        result, reference, reference_top(reference, "mimic", 10), indexed.index, rtol=1e-9
+    )
     assert result.table["z_down"].isna().all()
 
 
@@ -92,10 +107,17 @@ def test_filters_apply_before_ranking_and_the_fdr_is_over_the_filtered_set(
     filters = {"pert_type": ["trt_sh", "trt_oe"], "cell_id": ["MCF7"], "pert_dose": ["10"]}
     result = indexed.index.search(up, down, filters=filters, k=15)
     meta = indexed.index.table.rows(np.arange(indexed.values.shape[1]))
-    keep = np.flatnonzero(meta["pert_type"].isin(["trt_sh", "trt_oe"]) & (meta["cell_id"] == "MCF7")
-                          & (meta["pert_dose"] == 10.0))  # fmt: skip
-    reference = reference_scores(indexed.values[:, keep], rows_of(indexed, up),
-                                 rows_of(indexed, down), ranks=indexed.ranks[:, keep])  # fmt: skip
+    keep = np.flatnonzero(
+        meta["pert_type"].isin(["trt_sh", "trt_oe"])
+        & (meta["cell_id"] == "MCF7")
+        & (meta["pert_dose"] == 10.0)
+    )
+    reference = reference_scores(
+        indexed.values[:, keep],
+        rows_of(indexed, up),
+        rows_of(indexed, down),
+        ranks=indexed.ranks[:, keep],
+    )
     assert result.n_searched == keep.size > 15
     expected = reference.iloc[reference_top(reference, "both", 15)]
     assert result.table["sig_id"].tolist() == meta["sig_id"].iloc[keep[expected.index]].tolist()
@@ -111,8 +133,12 @@ def test_a_k_beyond_the_selection_returns_all_of_it_in_order(indexed: Indexed, m
     result = indexed.index.search(up, down, mode=mode, filters=filters, k=10_000, path="exact")
     meta = indexed.index.table.rows(np.arange(indexed.values.shape[1]))
     keep = np.flatnonzero((meta["cell_id"] == "MCF7") & (meta["pert_type"] == "trt_sh"))
-    reference = reference_scores(indexed.values[:, keep], rows_of(indexed, up),
-                                 rows_of(indexed, down), ranks=indexed.ranks[:, keep])  # fmt: skip
+    reference = reference_scores(
+        indexed.values[:, keep],
+        rows_of(indexed, up),
+        rows_of(indexed, down),
+        ranks=indexed.ranks[:, keep],
+    )
     assert len(result.table) == result.n_searched == keep.size
     expected = reference.iloc[reference_top(reference, mode, keep.size)]
     assert result.table["sig_id"].tolist() == meta["sig_id"].iloc[keep[expected.index]].tolist()
@@ -145,14 +171,16 @@ def test_it_reports_genes_outside_the_gene_space(indexed: Indexed) -> None:
         ([f"GENE{g:04d}" for g in range(6)], [f"GENE{g:04d}" for g in range(5, 12)], "both sides"),
     ],
 )
-def test_queries_that_cannot_be_scored_are_refused(indexed: Indexed, up: list, down: list,
-                                                   message: str) -> None:  # fmt: skip
+def test_queries_that_cannot_be_scored_are_refused(
+    indexed: Indexed, up: list, down: list, message: str
+) -> None:
     with pytest.raises(InvalidQueryError, match=message):
         indexed.index.search(up, down)
 
 
-@pytest.mark.parametrize(("option", "value"), [("mode", "sideways"), ("score", "wtcs"),
-                                               ("path", "quantum"), ("k", 0)])  # fmt: skip
+@pytest.mark.parametrize(
+    ("option", "value"), [("mode", "sideways"), ("score", "wtcs"), ("path", "quantum"), ("k", 0)]
+)
 def test_unknown_options_are_refused(indexed: Indexed, option: str, value: object) -> None:
     up, down = query(indexed, seed=17)
     with pytest.raises(InvalidQueryError):
@@ -243,8 +271,12 @@ def test_tied_values_share_the_largest_rank_as_sigcom_ranks_them(indexed_ties: I
 def test_scores_over_tied_values_agree_with_the_reference(indexed_ties: Indexed, path: str) -> None:
     up, down = query(indexed_ties, seed=21)
     result = indexed_ties.index.search(up, down, k=30, path=path)
-    reference = reference_scores(indexed_ties.values, rows_of(indexed_ties, up),
-                                 rows_of(indexed_ties, down), ranks=indexed_ties.ranks)  # fmt: skip
+    reference = reference_scores(
+        indexed_ties.values,
+        rows_of(indexed_ties, up),
+        rows_of(indexed_ties, down),
+        ranks=indexed_ties.ranks,
+    )
     positions = reference_top(reference, "both", 30)
     rtol = 1e-6 if path == "flat" else 1e-9
     assert_matches_reference(result, reference, positions, indexed_ties.index, rtol, COLUMNS)

@@ -51,8 +51,9 @@ def test_a_signature_lists_its_most_raised_and_lowered_genes(indexed: Indexed) -
 @pytest.mark.parametrize("direction", ["up", "down"])
 def test_a_gene_lists_the_signatures_that_move_it_most(indexed: Indexed, direction: str) -> None:
     gene = indexed.genes[17]
-    rows = indexed.index.gene_signatures(gene, direction=direction, pert_type="trt_cp",
-                                         cell_id="A375", limit=6)  # fmt: skip
+    rows = indexed.index.gene_signatures(
+        gene, direction=direction, pert_type="trt_cp", cell_id="A375", limit=6
+    )
     meta = indexed.index.table.rows(np.arange(indexed.values.shape[1]))
     keep = np.flatnonzero((meta["pert_type"] == "trt_cp") & (meta["cell_id"] == "A375"))
     values = indexed.values[17, keep]

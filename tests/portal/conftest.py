@@ -49,13 +49,30 @@ def celery_worker(folder: Path, **env: str) -> Iterator[Worker]:
     """A solo-pool worker of the portal's app, its log in `folder`; stopped (SIGTERM) on exit."""
     queue = f"test-{uuid.uuid4().hex[:8]}"
     command = [
-        sys.executable, "-m", "celery", "-A", "portal", "worker", "--pool=solo", "-Q", queue,
-        "-n", f"{queue}@%h", "--without-gossip", "--without-mingle", "--loglevel=INFO",
-    ]  # fmt: skip
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        "portal",
+        "worker",
+        "--pool=solo",
+        "-Q",
+        queue,
+        "-n",
+        f"{queue}@%h",
+        "--without-gossip",
+        "--without-mingle",
+        "--loglevel=INFO",
+    ]
     log = folder / f"worker-{queue}.log"
     with log.open("w") as output:
-        process = subprocess.Popen(command, cwd=REPO, env=portal_environment(**env),
-                                   stdout=output, stderr=subprocess.STDOUT)  # fmt: skip
+        process = subprocess.Popen(
+            command,
+            cwd=REPO,
+            env=portal_environment(**env),
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
         try:
             yield Worker(queue, process, log)
         finally:

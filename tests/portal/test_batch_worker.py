@@ -123,11 +123,21 @@ def batch_worker(
     index, batches = folder / "index", folder / "batches"
     genes = _small_index(index)
     with _new_database(folder) as url:
-        env = {"DATA_DIR": str(folder), "DATABASE_URL": url, "SEARCH_INDEX_DIR": str(index),
-               "BATCHES_DIR": str(batches), "BATCH_RETRY_DELAY_SECONDS": "1"}  # fmt: skip
-        for command in ("migrate", "load_genes"):
-            subprocess.run([sys.executable, "manage.py", command, "-v", "0"], cwd=REPO,
-                           env=portal_environment(**env), check=True, timeout=300)  # fmt: skip
+        env = {
+            "DATA_DIR": str(folder),
+            "DATABASE_URL": url,
+            "SEARCH_INDEX_DIR": str(index),
+            "BATCHES_DIR": str(batches),
+            "BATCH_RETRY_DELAY_SECONDS": "1",
+        }
+        for command in ("migrate", "load_genes", "load_signatures"):  # as build_search_index
+            subprocess.run(
+                [sys.executable, "manage.py", command, "-v", "0"],
+                cwd=REPO,
+                env=portal_environment(**env),
+                check=True,
+                timeout=300,
+            )
         routed = override_settings(DATABASE_ROUTERS=[SharedDatabaseRouter()], BATCHES_DIR=batches)
         with (
             django_db_blocker.unblock(),
@@ -141,16 +151,21 @@ def batch_worker(
 def _batch(genes: list[str]) -> BatchSearch:
     """A batch of three queries (an up/down pair, an up-only set with an unknown symbol, a set too
     small to search), created as the batch API creates it."""
-    gmt = "\n".join([
-        "A_up\tx\t" + "\t".join(genes[:10]), "A_down\tx\t" + "\t".join(genes[10:20]),
-        "B\tx\t" + "\t".join([*genes[30:40], "NOTAGENE1"]), "SMALL\tx\t" + genes[50],
-    ])  # fmt: skip
+    gmt = "\n".join(
+        [
+            "A_up\tx\t" + "\t".join(genes[:10]),
+            "A_down\tx\t" + "\t".join(genes[10:20]),
+            "B\tx\t" + "\t".join([*genes[30:40], "NOTAGENE1"]),
+            "SMALL\tx\t" + genes[50],
+        ]
+    )
     return batch_search_create(gmt=gmt, options=SearchOptions(limit=LIMIT))
 
 
 def _send(batch_worker: BatchWorker, client: Celery, batch: BatchSearch) -> AsyncResult:
-    return client.send_task("search.tasks.batch_search_run", args=[str(batch.id)],
-                            queue=batch_worker.worker.queue)  # fmt: skip
+    return client.send_task(
+        "search.tasks.batch_search_run", args=[str(batch.id)], queue=batch_worker.worker.queue
+    )
 
 
 def _state(result: AsyncResult, worker: Worker, until: frozenset[str] = READY_STATES) -> str:

@@ -20,8 +20,9 @@ def worker(tmp_path: Path) -> Iterator[tuple[Worker, Path]]:
     index_dir = tmp_path / "index"
     index_dir.mkdir()
     database = f"sqlite:///{tmp_path / 'worker.sqlite3'}"
-    with celery_worker(tmp_path, DATA_DIR=str(tmp_path), SEARCH_INDEX_DIR=str(index_dir),
-                       DATABASE_URL=database) as started:  # fmt: skip
+    with celery_worker(
+        tmp_path, DATA_DIR=str(tmp_path), SEARCH_INDEX_DIR=str(index_dir), DATABASE_URL=database
+    ) as started:
         yield started, index_dir
 
 

@@ -21,9 +21,11 @@ def test_the_api_answers_other_origins_without_credentials() -> None:
 
 def test_a_cross_origin_search_passes_its_preflight() -> None:
     response = Client().options(
-        "/api/search", HTTP_ORIGIN=ORIGIN, HTTP_ACCESS_CONTROL_REQUEST_METHOD="POST",
+        "/api/search",
+        HTTP_ORIGIN=ORIGIN,
+        HTTP_ACCESS_CONTROL_REQUEST_METHOD="POST",
         HTTP_ACCESS_CONTROL_REQUEST_HEADERS="content-type",
-    )  # fmt: skip
+    )
     assert response.status_code == 200
     assert response["Access-Control-Allow-Origin"] == "*"
     assert "POST" in response["Access-Control-Allow-Methods"]

@@ -84,8 +84,14 @@ def _request(port: int, path: str, method: str = "GET") -> Answer:
 def _server(command: list[str], env: dict[str, str], port: int, log: Path) -> Iterator[int]:
     """The server of `command`, in a process group of its own, once it answers on `port`."""
     with log.open("w") as output:
-        process = subprocess.Popen(command, cwd=REPO, env=env, stdout=output,
-                                   stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
+        process = subprocess.Popen(
+            command,
+            cwd=REPO,
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         try:
             deadline = time.monotonic() + 120
             while True:
@@ -120,8 +126,10 @@ def _slow_download(port: int, path: str, meanwhile: Callable[[], None]) -> Answe
             received += block
         head, body = received.split(b"\r\n\r\n", 1)
         status_line, *lines = head.decode("latin-1").split("\r\n")
-        headers = {key.strip().lower(): value.strip()
-                   for key, value in (line.split(":", 1) for line in lines)}  # fmt: skip
+        headers = {
+            key.strip().lower(): value.strip()
+            for key, value in (line.split(":", 1) for line in lines)
+        }
         parts, rate, asked = [body], FILE_BYTES / SLOW_S, False
         got = len(body)
         while block := sock.recv(64 << 10):
@@ -152,8 +160,16 @@ def _check_a_slow_download_arrives_whole(port: int) -> None:
 
 def _embedded_environment() -> dict[str, str]:
     """This process's environment without what `make serve` sets itself or a download setting."""
-    dropped = ("DATABASE_URL", "SECRET_KEY", "DEBUG", "ALLOWED_HOSTS", "DJANGO_SETTINGS_MODULE",
-               "DATA_DIR", "DOWNLOADS_DIR", "DOWNLOADS_ACCEL_REDIRECT")  # fmt: skip
+    dropped = (
+        "DATABASE_URL",
+        "SECRET_KEY",
+        "DEBUG",
+        "ALLOWED_HOSTS",
+        "DJANGO_SETTINGS_MODULE",
+        "DATA_DIR",
+        "DOWNLOADS_DIR",
+        "DOWNLOADS_ACCEL_REDIRECT",
+    )
     return {key: value for key, value in os.environ.items() if key not in dropped}
 
 
@@ -171,14 +187,30 @@ def gunicorn(data: Path) -> Iterator[int]:
     """gunicorn as the web image runs it (portal.gunicorn_conf: sync workers), one worker with a
     GUNICORN_TIMEOUT_S timeout, the portal configured as compose configures the web service."""
     port = _free_port()
-    env = {**_embedded_environment(), "DJANGO_SETTINGS_MODULE": "portal.settings", "DEBUG": "0",
-           "SECRET_KEY": "transfer-test", "ALLOWED_HOSTS": "127.0.0.1,localhost",
-           "DATABASE_URL": f"sqlite:///{data / 'portal.sqlite3'}", "DATA_DIR": str(data),
-           "SECURE_SSL_REDIRECT": "0", "SECURE_HSTS_SECONDS": "0", "CELERY_BROKER_URL": "",
-           "DOWNLOADS_ACCEL_REDIRECT": ACCEL, "GUNICORN_BIND": f"127.0.0.1:{port}",
-           "GUNICORN_WORKERS": "1", "GUNICORN_TIMEOUT": str(GUNICORN_TIMEOUT_S)}  # fmt: skip
-    command = [sys.executable, "-m", "gunicorn", "portal.wsgi:application",
-               "-c", "python:portal.gunicorn_conf"]  # fmt: skip
+    env = {
+        **_embedded_environment(),
+        "DJANGO_SETTINGS_MODULE": "portal.settings",
+        "DEBUG": "0",
+        "SECRET_KEY": "transfer-test",
+        "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "DATABASE_URL": f"sqlite:///{data / 'portal.sqlite3'}",
+        "DATA_DIR": str(data),
+        "SECURE_SSL_REDIRECT": "0",
+        "SECURE_HSTS_SECONDS": "0",
+        "CELERY_BROKER_URL": "",
+        "DOWNLOADS_ACCEL_REDIRECT": ACCEL,
+        "GUNICORN_BIND": f"127.0.0.1:{port}",
+        "GUNICORN_WORKERS": "1",
+        "GUNICORN_TIMEOUT": str(GUNICORN_TIMEOUT_S),
+    }
+    command = [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "portal.wsgi:application",
+        "-c",
+        "python:portal.gunicorn_conf",
+    ]
     with _server(command, env, port, data / "gunicorn.log"):
         yield port
 
@@ -200,13 +232,17 @@ def test_production_gunicorn_hands_a_download_to_the_proxy_with_headers_only(gun
 def _nginx_config(folder: Path, *, port: int, upstream: int, downloads: Path) -> Path:
     """docker/nginx.conf with its addresses and paths pointed here, in a main file of our own."""
     site = (REPO / "docker" / "nginx.conf").read_text()
-    for old, new in (("server web:8000;", f"server 127.0.0.1:{upstream};"),
-                     ("listen 80;", f"listen 127.0.0.1:{port};"),
-                     ("alias /data/downloads/;", f"alias {downloads}/;")):  # fmt: skip
+    for old, new in (
+        ("server web:8000;", f"server 127.0.0.1:{upstream};"),
+        ("listen 80;", f"listen 127.0.0.1:{port};"),
+        ("alias /data/downloads/;", f"alias {downloads}/;"),
+    ):
         assert old in site, f"docker/nginx.conf no longer says {old!r}"
         site = site.replace(old, new)
-    temp = "\n".join(f"{kind}_temp_path {folder / kind};"
-                     for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))  # fmt: skip
+    temp = "\n".join(
+        f"{kind}_temp_path {folder / kind};"
+        for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+    )
     user = "user root;" if os.geteuid() == 0 else ""  # workers must read pytest's private folder
     main = folder / "nginx.conf"
     main.write_text(
@@ -234,8 +270,9 @@ def test_the_compose_proxy_serves_the_folder_the_web_service_hands_over() -> Non
     site = (REPO / "docker" / "nginx.conf").read_text()
     web, proxy = compose["web"], compose["proxy"]
     internal = re.findall(r"location (\S+) \{\s*internal;\s*alias (\S+);", site)
-    assert internal == [(web["environment"]["DOWNLOADS_ACCEL_REDIRECT"],
-                         web["environment"]["DOWNLOADS_DIR"] + "/")]  # fmt: skip
+    assert internal == [
+        (web["environment"]["DOWNLOADS_ACCEL_REDIRECT"], web["environment"]["DOWNLOADS_DIR"] + "/")
+    ]
     assert re.search(r"upstream portal \{\s*server web:8000;", site)  # gunicorn's bind
     assert "proxy_pass http://portal;" in site
     assert "ports" not in web  # the portal is reached through nginx only

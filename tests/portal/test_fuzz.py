@@ -28,6 +28,7 @@ from portal.wsgi import application
 from search.engine.build import build_index
 from search.engine.sources import FrameSource
 from search.selectors.examples import example_queries
+from search.services.signature_sets import signature_set_load_from_index
 from tests.engine.conftest import TEST_BUILD, signature_metadata
 from tests.engine.reference import structured_signatures
 
@@ -41,14 +42,18 @@ def small_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
     genes = sorted(set(dex.up) | set(dex.down))
     values = structured_signatures(len(genes), 400, seed=3)
     directory = tmp_path_factory.mktemp("fuzz-index")
-    build_index(FrameSource(pd.DataFrame(values, index=genes), signature_metadata(400)),
-                directory, TEST_BUILD)  # fmt: skip
+    build_index(
+        FrameSource(pd.DataFrame(values, index=genes), signature_metadata(400)),
+        directory,
+        TEST_BUILD,
+    )
     return directory
 
 
 @pytest.fixture(autouse=True)
-def serve_the_small_index(small_index: Path, settings) -> None:
+def serve_the_small_index(small_index: Path, settings, db) -> None:
     settings.SEARCH_INDEX_DIR = small_index
+    signature_set_load_from_index(directory=small_index)
 
 
 @pytest.fixture(autouse=True)
@@ -72,8 +77,12 @@ def keep_the_test_transaction_open():
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 def test_every_answer_is_declared_and_none_is_a_server_error(case: schemathesis.Case) -> None:
-    checks = [not_a_server_error, status_code_conformance, content_type_conformance,
-              response_schema_conformance]  # fmt: skip
+    checks = [
+        not_a_server_error,
+        status_code_conformance,
+        content_type_conformance,
+        response_schema_conformance,
+    ]
     case.call_and_validate(checks=checks)
 
 
@@ -100,9 +109,13 @@ def _valid_requests(client: Client, run_on_commit) -> list[tuple[str, str, str, 
         ("GET", "/api/search/{search_id}", f"/api/search/{search}", None),
         ("GET", "/api/search/{search_id}/export", f"/api/search/{search}/export", None),
         ("GET", "/api/search/batch/{batch_id}", f"/api/search/batch/{batch_id}", None),
-        ("GET", "/api/search/batch/{batch_id}/results",
-         f"/api/search/batch/{batch_id}/results", None),
-    ]  # fmt: skip
+        (
+            "GET",
+            "/api/search/batch/{batch_id}/results",
+            f"/api/search/batch/{batch_id}/results",
+            None,
+        ),
+    ]
 
 
 def test_the_answers_to_valid_requests_are_the_bodies_the_schema_declares(

@@ -37,9 +37,11 @@ def test_searches_past_the_rate_limit_get_429(monkeypatch) -> None:
 
 @pytest.mark.parametrize(
     ("method", "path", "body"),
-    [("get", "/api/genes/NOT_A_GENE_AT_ALL/signatures", None),
-     ("post", "/api/genes/resolve", {"identifiers": ["TP53"]})],
-)  # fmt: skip
+    [
+        ("get", "/api/genes/NOT_A_GENE_AT_ALL/signatures", None),
+        ("post", "/api/genes/resolve", {"identifiers": ["TP53"]}),
+    ],
+)
 def test_the_expensive_reads_are_rate_limited_too(monkeypatch, method, path, body) -> None:
     rates = ScopedRateThrottle.THROTTLE_RATES
     monkeypatch.setattr(ScopedRateThrottle, "THROTTLE_RATES", {**rates, "lookup": "2/min"})
@@ -52,8 +54,10 @@ def test_the_expensive_reads_are_rate_limited_too(monkeypatch, method, path, bod
 
 
 def test_the_rate_limits_are_read_from_the_environment() -> None:
-    code = ("import django; django.setup(); from django.conf import settings; "
-            "print(settings.REST_FRAMEWORK['DEFAULT_THROTTLE_RATES'])")  # fmt: skip
+    code = (
+        "import django; django.setup(); from django.conf import settings; "
+        "print(settings.REST_FRAMEWORK['DEFAULT_THROTTLE_RATES'])"
+    )
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "portal.settings_test",
@@ -61,6 +65,7 @@ def test_the_rate_limits_are_read_from_the_environment() -> None:
         "THROTTLE_BATCH": "8/hour",
         "THROTTLE_LOOKUP": "9/min",
     }
-    result = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True,
-                            text=True, check=True)  # fmt: skip
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True, check=True
+    )
     assert result.stdout.strip() == "{'search': '7/min', 'batch': '8/hour', 'lookup': '9/min'}"

@@ -24,9 +24,14 @@ def _settings(**env: str) -> subprocess.CompletedProcess[str]:
     }
     clean.update(DJANGO_SETTINGS_MODULE="portal.settings", **env)
     return subprocess.run(
-        [sys.executable, "-c", PROBE], cwd=REPO, env=clean, capture_output=True, text=True,
-        timeout=60, check=False,
-    )  # fmt: skip
+        [sys.executable, "-c", PROBE],
+        cwd=REPO,
+        env=clean,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
 
 
 def test_production_without_a_secret_key_fails_loudly(tmp_path) -> None:
@@ -74,14 +79,23 @@ def test_production_without_a_database_url_fails_loudly(tmp_path) -> None:
 def test_production_settings_pass_the_deploy_checks(tmp_path) -> None:
     unset = {"DATABASE_URL", "DEBUG", "SECURE_SSL_REDIRECT"}
     env = {k: v for k, v in os.environ.items() if k not in unset}
-    env.update(DJANGO_SETTINGS_MODULE="portal.settings", DEBUG="0",
-               SECRET_KEY=secrets.token_urlsafe(50),
-               ALLOWED_HOSTS="portal.example.org", DATA_DIR=str(tmp_path),
-               DATABASE_URL="postgresql://portal@127.0.0.1:5432/portal")  # fmt: skip
+    env.update(
+        DJANGO_SETTINGS_MODULE="portal.settings",
+        DEBUG="0",
+        SECRET_KEY=secrets.token_urlsafe(50),
+        ALLOWED_HOSTS="portal.example.org",
+        DATA_DIR=str(tmp_path),
+        DATABASE_URL="postgresql://portal@127.0.0.1:5432/portal",
+    )
     result = subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=120, check=False,
-    )  # fmt: skip
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
 

@@ -14,6 +14,7 @@ from search.engine import reverse_tables
 from search.engine.build import build_index
 from search.engine.sources import FrameSource
 from search.selectors.examples import example_queries
+from search.services.signature_sets import signature_set_load_from_index
 from tests.engine.conftest import TEST_BUILD, signature_metadata
 from tests.engine.reference import structured_signatures
 from transform.signatures.reverse import TopSignatures, write_reverse_tables
@@ -48,17 +49,25 @@ def portal_index(tmp_path_factory: pytest.TempPathFactory) -> PortalIndex:
             tables[(kind, direction)] = top
     table_file = folder / "reverse.h5"
     write_reverse_tables(table_file, genes, list(meta["sig_id"]), tables)
-    build_index(FrameSource(pd.DataFrame(cd, index=genes), meta), folder / "index", TEST_BUILD,
-                companions={reverse_tables.FILE_NAME: table_file})  # fmt: skip
+    build_index(
+        FrameSource(pd.DataFrame(cd, index=genes), meta),
+        folder / "index",
+        TEST_BUILD,
+        companions={reverse_tables.FILE_NAME: table_file},
+    )
     columns = pd.Index(meta["sig_id"])
     return PortalIndex(
-        folder / "index", genes, meta,
+        folder / "index",
+        genes,
+        meta,
         pd.DataFrame(cd, index=genes, columns=columns),
         pd.DataFrame(lfc, index=genes, columns=columns),
-    )  # fmt: skip
+    )
 
 
 @pytest.fixture
-def serve_portal_index(portal_index: PortalIndex, settings) -> PortalIndex:
+def serve_portal_index(portal_index: PortalIndex, settings, db) -> PortalIndex:
+    """The portal serves the index, its signature metadata loaded as build_search_index does."""
     settings.SEARCH_INDEX_DIR = portal_index.directory
+    signature_set_load_from_index(directory=portal_index.directory)
     return portal_index

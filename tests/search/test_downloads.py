@@ -55,9 +55,13 @@ def test_a_whole_file_comes_back_byte_for_byte(offered: Path) -> None:
 
 @pytest.mark.parametrize(
     ("header", "first", "last"),
-    [("bytes=0-99", 0, 99), ("bytes=10000-", 10000, 10239), ("bytes=-40", 10200, 10239),
-     ("bytes=10230-99999", 10230, 10239)],
-)  # fmt: skip
+    [
+        ("bytes=0-99", 0, 99),
+        ("bytes=10000-", 10000, 10239),
+        ("bytes=-40", 10200, 10239),
+        ("bytes=10230-99999", 10230, 10239),
+    ],
+)
 def test_a_range_is_answered_with_206_and_exactly_those_bytes(
     offered: Path, header: str, first: int, last: int
 ) -> None:
@@ -77,9 +81,16 @@ def test_a_range_past_the_end_is_416(offered: Path) -> None:
 @pytest.mark.parametrize("accel", ["", "/_protected_downloads/"])
 @pytest.mark.parametrize(
     "name",
-    ["../secret.txt", "..%2Fsecret.txt", "link.txt", "subfolder/hidden.tsv", "%2e%2e/secret.txt",
-     ".up.gmt.sha256", "nothing.gctx"],
-)  # fmt: skip
+    [
+        "../secret.txt",
+        "..%2Fsecret.txt",
+        "link.txt",
+        "subfolder/hidden.tsv",
+        "%2e%2e/secret.txt",
+        ".up.gmt.sha256",
+        "nothing.gctx",
+    ],
+)
 def test_nothing_outside_the_listed_files_is_served(
     offered: Path, settings, name: str, accel: str
 ) -> None:
@@ -101,10 +112,14 @@ def test_a_download_carries_a_strong_etag_from_its_checksum_and_its_last_modifie
 
 @pytest.mark.parametrize(
     "conditions",
-    [{"HTTP_IF_NONE_MATCH": ETAG}, {"HTTP_IF_NONE_MATCH": f'"other", W/{ETAG}'},
-     {"HTTP_IF_NONE_MATCH": "*"}, {"HTTP_IF_MODIFIED_SINCE": http_date(MTIME)},
-     {"HTTP_IF_MODIFIED_SINCE": http_date(MTIME + 3600)}],
-)  # fmt: skip
+    [
+        {"HTTP_IF_NONE_MATCH": ETAG},
+        {"HTTP_IF_NONE_MATCH": f'"other", W/{ETAG}'},
+        {"HTTP_IF_NONE_MATCH": "*"},
+        {"HTTP_IF_MODIFIED_SINCE": http_date(MTIME)},
+        {"HTTP_IF_MODIFIED_SINCE": http_date(MTIME + 3600)},
+    ],
+)
 def test_a_current_copy_gets_304_with_the_validators(offered: Path, conditions: dict) -> None:
     for method in (Client().get, Client().head):
         response = method(MATRIX, **conditions)
@@ -116,11 +131,13 @@ def test_a_current_copy_gets_304_with_the_validators(offered: Path, conditions: 
 
 @pytest.mark.parametrize(
     "conditions",
-    [{"HTTP_IF_NONE_MATCH": '"another-version"'},
-     {"HTTP_IF_MODIFIED_SINCE": http_date(MTIME - 1)},
-     # If-None-Match decides alone when both are sent (RFC 9110 13.1.3)
-     {"HTTP_IF_NONE_MATCH": '"another-version"', "HTTP_IF_MODIFIED_SINCE": http_date(MTIME)}],
-)  # fmt: skip
+    [
+        {"HTTP_IF_NONE_MATCH": '"another-version"'},
+        {"HTTP_IF_MODIFIED_SINCE": http_date(MTIME - 1)},
+        # If-None-Match decides alone when both are sent (RFC 9110 13.1.3)
+        {"HTTP_IF_NONE_MATCH": '"another-version"', "HTTP_IF_MODIFIED_SINCE": http_date(MTIME)},
+    ],
+)
 def test_a_stale_copy_gets_the_whole_file(offered: Path, conditions: dict) -> None:
     response = Client().get(MATRIX, **conditions)
     assert response.status_code == 200
@@ -151,9 +168,13 @@ def test_if_range_naming_this_version_gives_the_range(offered: Path, if_range: s
 
 @pytest.mark.parametrize(
     ("name", "content_type"),
-    [("signatures_metadata.tsv", "text/tab-separated-values"), ("up.gmt", "text/plain"),
-     ("model.pt", "application/octet-stream"), ("signatures_trt_cp.gctx", "application/x-hdf5")],
-)  # fmt: skip
+    [
+        ("signatures_metadata.tsv", "text/tab-separated-values"),
+        ("up.gmt", "text/plain"),
+        ("model.pt", "application/octet-stream"),
+        ("signatures_trt_cp.gctx", "application/x-hdf5"),
+    ],
+)
 def test_a_range_keeps_the_content_type_of_the_whole_file(
     offered: Path, name: str, content_type: str
 ) -> None:
@@ -182,8 +203,10 @@ def test_with_a_proxy_the_portal_hands_the_file_over_with_headers_only(
 ) -> None:
     settings.DOWNLOADS_ACCEL_REDIRECT = "/_protected_downloads/"
     (offered / "genes up & down.gmt").write_text("SIG_A\tdesc\tTP53\n")
-    for name, location in (("signatures_trt_cp.gctx", "signatures_trt_cp.gctx"),
-                           ("genes up & down.gmt", "genes%20up%20%26%20down.gmt")):  # fmt: skip
+    for name, location in (
+        ("signatures_trt_cp.gctx", "signatures_trt_cp.gctx"),
+        ("genes up & down.gmt", "genes%20up%20%26%20down.gmt"),
+    ):
         response = Client().get(f"/downloads/{name}", HTTP_RANGE="bytes=0-9")
         assert response.status_code == 200
         assert response["X-Accel-Redirect"] == f"/_protected_downloads/{location}"

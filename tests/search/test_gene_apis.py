@@ -108,9 +108,12 @@ def test_resolve_reports_each_item_resolved_ambiguous_or_unknown(api: APIClient)
     assert ambiguous["matched_by"] == "alias"
     assert [c["symbol"] for c in ambiguous["candidates"]] == ["ABCB1", "TBC1D9"]
     assert unknown == {
-        "query": "NOT_A_GENE", "status": "unknown", "matched_by": None, "gene": None,
+        "query": "NOT_A_GENE",
+        "status": "unknown",
+        "matched_by": None,
+        "gene": None,
         "candidates": [],
-    }  # fmt: skip
+    }
 
 
 @pytest.mark.parametrize(

@@ -16,6 +16,7 @@ from rest_framework.test import APIClient
 from search.engine.build import build_index
 from search.engine.sources import FrameSource
 from search.selectors.examples import example_queries
+from search.services.signature_sets import signature_set_load_from_index
 from tests.engine.conftest import TEST_BUILD, signature_metadata
 from tests.engine.reference import structured_signatures
 from tests.search.conftest import TOP, PortalIndex
@@ -67,9 +68,11 @@ def test_an_index_without_reverse_tables_still_serves_the_gene_page(
     example = example_queries()[0]
     genes = sorted(set(example.up) | set(example.down))
     values = structured_signatures(len(genes), 50, seed=2)
-    build_index(FrameSource(pd.DataFrame(values, index=genes), signature_metadata(50)),
-                tmp_path, TEST_BUILD)  # fmt: skip
+    build_index(
+        FrameSource(pd.DataFrame(values, index=genes), signature_metadata(50)), tmp_path, TEST_BUILD
+    )
     settings.SEARCH_INDEX_DIR = tmp_path
+    signature_set_load_from_index(directory=tmp_path)
     body = APIClient().get(f"/api/genes/{genes[0]}/signatures").json()
     assert body["volcano"] == []
     rows = [row for ways in body["tables"].values() for way in ways.values() for row in way]

@@ -19,8 +19,11 @@ from tests.engine.reference import structured_signatures
 def _build(directory: Path) -> Path:
     genes = [f"GENE{g:03d}" for g in range(120)]
     values = structured_signatures(len(genes), 300, seed=5)
-    build_index(FrameSource(pd.DataFrame(values, index=genes), signature_metadata(300)),
-                directory, TEST_BUILD)  # fmt: skip
+    build_index(
+        FrameSource(pd.DataFrame(values, index=genes), signature_metadata(300)),
+        directory,
+        TEST_BUILD,
+    )
     return directory
 
 

@@ -33,20 +33,39 @@ def _plan(queryset) -> str:
 @pytest.mark.parametrize(
     ("name", "build", "index"),
     [
-        ("signature page", lambda s: Signature.objects.filter(
-            signature_set=s, sig_id="B1:BRD-0777:0"), "signature_unique_id"),
-        ("results join", lambda s: Signature.objects.filter(
-            signature_set=s, sig_id__in=[f"B1:BRD-{i:04d}:{i % 3}" for i in range(0, 3000, 30)]),
-         "signature_unique_id"),
-        ("perturbagen listing", lambda s: Signature.objects.filter(
-            signature_set=s, pert_iname="cmpd-123").order_by("position")[:50],
-         "signature_pert_idx"),
-        ("cell line listing", lambda s: Signature.objects.filter(
-            signature_set=s, cell_id="A375").order_by("position")[:50], "signature_"),
-        ("index position", lambda s: Signature.objects.filter(
-            signature_set=s, position__in=[5, 500, 5000]), "signature_"),
+        (
+            "signature page",
+            lambda s: Signature.objects.filter(signature_set=s, sig_id="B1:BRD-0777:0"),
+            "signature_unique_id",
+        ),
+        (
+            "results join",
+            lambda s: Signature.objects.filter(
+                signature_set=s, sig_id__in=[f"B1:BRD-{i:04d}:{i % 3}" for i in range(0, 3000, 30)]
+            ),
+            "signature_unique_id",
+        ),
+        (
+            "perturbagen listing",
+            lambda s: Signature.objects.filter(signature_set=s, pert_iname="cmpd-123").order_by(
+                "position"
+            )[:50],
+            "signature_pert_idx",
+        ),
+        (
+            "cell line listing",
+            lambda s: Signature.objects.filter(signature_set=s, cell_id="A375").order_by(
+                "position"
+            )[:50],
+            "signature_",
+        ),
+        (
+            "index position",
+            lambda s: Signature.objects.filter(signature_set=s, position__in=[5, 500, 5000]),
+            "signature_",
+        ),
     ],
-)  # fmt: skip
+)
 def test_page_queries_use_an_index(loaded: SignatureSet, name: str, build, index: str) -> None:
     plan = _plan(build(loaded))
     assert "Seq Scan on search_signature" not in plan, f"{name}:\n{plan}"

@@ -41,15 +41,17 @@ def test_a_search_answers_the_reference_scores_and_reports_unknown_genes(
 ) -> None:
     index = serve_portal_index
     up, down = index.genes[:20], index.genes[40:60]
-    response = api.post("/api/search", {"up": [*up, "NOT_A_GENE"], "down": down, "limit": 25},
-                        format="json")  # fmt: skip
+    response = api.post(
+        "/api/search", {"up": [*up, "NOT_A_GENE"], "down": down, "limit": 25}, format="json"
+    )
     assert response.status_code == 201, response.content
     body = response.json()
     assert body["report"]["up"]["unknown"] == ["NOT_A_GENE"]
     assert sorted(body["report"]["up"]["matched"]) == sorted(up)
     assert body["n_searched"] == len(index.meta)
-    reference = reference_scores(index.cd.to_numpy(np.float64), _rows(index, up),
-                                 _rows(index, down))  # fmt: skip
+    reference = reference_scores(
+        index.cd.to_numpy(np.float64), _rows(index, up), _rows(index, down)
+    )
     reference.index = index.meta["sig_id"]
     top = reference.iloc[reference_top(reference.reset_index(drop=True), "both", 25)]
     assert [row["sig_id"] for row in body["results"]] == list(top.index)
@@ -74,8 +76,9 @@ def test_filters_apply_before_ranking_and_modes_keep_one_direction(
 ) -> None:
     index = serve_portal_index
     query = {"up": index.genes[:15], "down": index.genes[15:30], "limit": 10}
-    shrna = api.post("/api/search", {**query, "filters": {"pert_type": ["trt_sh"]}},
-                     format="json").json()  # fmt: skip
+    shrna = api.post(
+        "/api/search", {**query, "filters": {"pert_type": ["trt_sh"]}}, format="json"
+    ).json()
     assert shrna["n_searched"] == int((index.meta["pert_type"] == "trt_sh").sum())
     assert {row["pert_type"] for row in shrna["results"]} == {"trt_sh"}
     mimic = api.post("/api/search", {**query, "mode": "mimic"}, format="json").json()
@@ -95,22 +98,32 @@ def test_a_batch_runs_to_the_end_and_its_tsv_has_a_row_per_result_and_refusal(
 ) -> None:
     settings.BATCHES_DIR = tmp_path
     genes = serve_portal_index.genes
-    gmt = "\n".join([
-        "A_up\tx\t" + "\t".join(genes[:10]), "A_down\tx\t" + "\t".join(genes[10:20]),
-        "B\tx\t" + "\t".join([*genes[30:40], "NOTAGENE1"]), "SMALL\tx\t" + genes[50],
-    ])  # fmt: skip
+    gmt = "\n".join(
+        [
+            "A_up\tx\t" + "\t".join(genes[:10]),
+            "A_down\tx\t" + "\t".join(genes[10:20]),
+            "B\tx\t" + "\t".join([*genes[30:40], "NOTAGENE1"]),
+            "SMALL\tx\t" + genes[50],
+        ]
+    )
     with django_capture_on_commit_callbacks(execute=True):  # the task is queued on commit
         response = api.post("/api/search/batch", {"gmt": gmt, "limit": 7}, format="json")
     assert response.status_code == 202, response.content
     body = response.json()
     assert [(q["name"], q["n_up"], q["n_down"]) for q in body["queries"]] == [
-        ("A", 10, 10), ("B", 11, 0), ("SMALL", 1, 0)]  # fmt: skip
+        ("A", 10, 10),
+        ("B", 11, 0),
+        ("SMALL", 1, 0),
+    ]
     status = api.get(body["status_url"]).json()  # Celery runs in process here: done already
     assert (status["status"], status["n_done"]) == ("done", 3)
     outcomes = {q["name"]: q for q in status["queries"]}
     assert all(q["done"] for q in outcomes.values())
     assert (outcomes["A"]["n_results"], outcomes["A"]["error"], outcomes["A"]["unknown"]) == (
-        7, "", [])  # fmt: skip
+        7,
+        "",
+        [],
+    )
     assert (outcomes["B"]["n_results"], outcomes["B"]["unknown"]) == (7, ["NOTAGENE1"])
     assert outcomes["SMALL"]["n_results"] == 0
     assert "at least 5" in outcomes["SMALL"]["error"]
@@ -122,8 +135,9 @@ def test_a_batch_runs_to_the_end_and_its_tsv_has_a_row_per_result_and_refusal(
     rows = [dict(zip(header, line.split("\t"), strict=True)) for line in lines[1:]]
     assert [row["query"] for row in rows] == ["A"] * 7 + ["B"] * 7 + ["SMALL"]
     assert "at least 5" in rows[-1]["error"]
-    single = api.post("/api/search", {"up": genes[:10], "down": genes[10:20], "limit": 7},
-                      format="json").json()  # fmt: skip
+    single = api.post(
+        "/api/search", {"up": genes[:10], "down": genes[10:20], "limit": 7}, format="json"
+    ).json()
     assert [row["sig_id"] for row in rows[:7]] == [row["sig_id"] for row in single["results"]]
 
 
@@ -132,10 +146,13 @@ def test_a_batch_not_done_answers_409_and_a_restarted_run_keeps_finished_queries
 ) -> None:
     settings.BATCHES_DIR = tmp_path
     genes = serve_portal_index.genes
-    queries = [{"name": name, "up": genes[i : i + 10], "down": []}
-               for name, i in (("Q1", 0), ("Q2", 20), ("Q3", 40))]  # fmt: skip
-    batch = BatchSearch.objects.create(id=uuid.uuid4(), options=SearchOptions(limit=3).as_dict(),
-                                       queries=queries, n_queries=3)  # fmt: skip
+    queries = [
+        {"name": name, "up": genes[i : i + 10], "down": []}
+        for name, i in (("Q1", 0), ("Q2", 20), ("Q3", 40))
+    ]
+    batch = BatchSearch.objects.create(
+        id=uuid.uuid4(), options=SearchOptions(limit=3).as_dict(), queries=queries, n_queries=3
+    )
     assert api.get(f"/api/search/batch/{batch.id}/results").status_code == 409
     folder = batch_folder(batch)  # as a run that died after its first query left it
     folder.mkdir(parents=True)
@@ -201,12 +218,17 @@ def test_a_filter_value_that_matches_nothing_is_named_in_the_answer_and_page(
 ) -> None:
     index = serve_portal_index
     cell = str(index.meta["cell_id"].iloc[0])
-    query = {"up": index.genes[:15], "down": index.genes[15:30], "limit": 5,
-             "filters": {"cell_id": [cell.lower(), "NO_SUCH_CELL"]}}  # fmt: skip
+    query = {
+        "up": index.genes[:15],
+        "down": index.genes[15:30],
+        "limit": 5,
+        "filters": {"cell_id": [cell.lower(), "NO_SUCH_CELL"]},
+    }
     body = api.post("/api/search", query, format="json").json()
     assert body["n_searched"] == int((index.meta["cell_id"] == cell).sum())
     assert body["report"]["filters"] == {
-        "cell_id": {"read_as": {cell.lower(): cell}, "unmatched": ["NO_SUCH_CELL"]}}  # fmt: skip
+        "cell_id": {"read_as": {cell.lower(): cell}, "unmatched": ["NO_SUCH_CELL"]}
+    }
     page = api.get(body["permalink"]).content.decode()
     assert "no signature has NO_SUCH_CELL" in page
     assert f"{cell.lower()} read as {cell}" in page
@@ -250,8 +272,9 @@ def test_the_report_says_what_each_identifier_was_read_as_and_a_choice_settles_a
     ambiguous = {item["query"]: item["candidates"] for item in up["ambiguous"]}
     candidates = ambiguous["MDR1"]
     assert len(candidates) > 1
-    chosen = api.post("/api/search", {**query, "choices": {"MDR1": candidates[-1]}},
-                      format="json").json()  # fmt: skip
+    chosen = api.post(
+        "/api/search", {**query, "choices": {"MDR1": candidates[-1]}}, format="json"
+    ).json()
     up = chosen["report"]["up"]
     assert up["ambiguous"] == []
     assert {item["query"]: item["symbol"] for item in up["resolved"]}["MDR1"] == candidates[-1]

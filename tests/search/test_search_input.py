@@ -64,21 +64,54 @@ def test_a_batch_gmt_that_is_empty_or_malformed_is_refused() -> None:
 
 def _stored() -> StoredSearch:
     rows = [
-        {"rank": 1, "sig_id": "B1:X:10", "pert_iname": "drug-x", "cell_id": "A375", "z_up": 5.5,
-         "z_down": -4.1, "z_sum": 9.6, "score": 9.6, "p": 1e-9, "fdr": 2e-7, "direction": "mimic",
-         "pert_type": "trt_cp", "url": "/signatures/B1:X:10"},
-        {"rank": 2, "sig_id": "B1:Y:10", "pert_iname": "drug-y", "cell_id": "MCF7", "z_up": -3.0,
-         "z_down": 2.0, "z_sum": -5.0, "score": -5.0, "p": 1e-4, "fdr": None,
-         "direction": "reverse", "pert_type": "trt_cp", "url": "/signatures/B1:Y:10"},
-    ]  # fmt: skip
-    side = {"submitted": 6, "matched": ["TP53", "MDM2", "CDKN1A", "BAX", "FAS"],
-            "unknown": ["NOT_A_GENE"], "ambiguous": [], "repeated": [], "in_both": [],
-            "not_in_index": []}  # fmt: skip
+        {
+            "rank": 1,
+            "sig_id": "B1:X:10",
+            "pert_iname": "drug-x",
+            "cell_id": "A375",
+            "z_up": 5.5,
+            "z_down": -4.1,
+            "z_sum": 9.6,
+            "score": 9.6,
+            "p": 1e-9,
+            "fdr": 2e-7,
+            "direction": "mimic",
+            "pert_type": "trt_cp",
+            "url": "/signatures/B1:X:10",
+        },
+        {
+            "rank": 2,
+            "sig_id": "B1:Y:10",
+            "pert_iname": "drug-y",
+            "cell_id": "MCF7",
+            "z_up": -3.0,
+            "z_down": 2.0,
+            "z_sum": -5.0,
+            "score": -5.0,
+            "p": 1e-4,
+            "fdr": None,
+            "direction": "reverse",
+            "pert_type": "trt_cp",
+            "url": "/signatures/B1:Y:10",
+        },
+    ]
+    side = {
+        "submitted": 6,
+        "matched": ["TP53", "MDM2", "CDKN1A", "BAX", "FAS"],
+        "unknown": ["NOT_A_GENE"],
+        "ambiguous": [],
+        "repeated": [],
+        "in_both": [],
+        "not_in_index": [],
+    }
     return StoredSearch.objects.create(
-        id=uuid.uuid4(), index_version="v-test", n_searched=740, results=rows,
+        id=uuid.uuid4(),
+        index_version="v-test",
+        n_searched=740,
+        results=rows,
         query={"up": [], "down": [], "mode": "both", "score": "rank", "limit": 100, "filters": {}},
         report={"up": side, "down": {**side, "unknown": []}, "recall_at_100": 1.0, "path": "exact"},
-    )  # fmt: skip
+    )
 
 
 def test_a_stored_search_comes_back_and_exports_as_tsv_and_csv(api) -> None:
@@ -94,7 +127,11 @@ def test_a_stored_search_comes_back_and_exports_as_tsv_and_csv(api) -> None:
     header = lines[1].split("\t")
     first = dict(zip(header, lines[2].split("\t"), strict=True))
     assert (first["rank"], first["sig_id"], first["z_sum"], first["direction"]) == (
-        "1", "B1:X:10", "9.6", "mimic")  # fmt: skip
+        "1",
+        "B1:X:10",
+        "9.6",
+        "mimic",
+    )
     assert lines[3].split("\t")[header.index("fdr")] == ""
     csv = api.get(f"/api/search/{search.id}/export", {"format": "csv"}).content.decode()
     assert csv.splitlines()[1].startswith("rank,sig_id,")
@@ -117,9 +154,12 @@ def test_the_results_page_shows_the_query_report_and_embeds_the_rows() -> None:
 
 @pytest.mark.parametrize(
     "gmt",
-    ["X_up\td\tTP53\tMDM2\nX_dn\td\tCDKN1A\n", "X_dn\td\tCDKN1A\nX_up\td\tTP53\tMDM2\n",
-     "x_DOWN\td\tCDKN1A\nx_Up\td\tTP53\tMDM2\n"],
-)  # fmt: skip
+    [
+        "X_up\td\tTP53\tMDM2\nX_dn\td\tCDKN1A\n",
+        "X_dn\td\tCDKN1A\nX_up\td\tTP53\tMDM2\n",
+        "x_DOWN\td\tCDKN1A\nx_Up\td\tTP53\tMDM2\n",
+    ],
+)
 def test_a_search_gmt_pairs_its_sides_by_name_in_any_order(gmt: str) -> None:
     up, down = _gmt_sides(gmt)
     assert (up, down) == (["TP53", "MDM2"], ["CDKN1A"])

@@ -7,12 +7,16 @@ from pathlib import Path
 import pytest
 from django.core.management import CommandError, call_command
 
+from search.engine.index import SearchIndex
 from search.models import Signature, SignatureSet
 from search.services.signature_sets import SignatureTableError, signature_set_load
+from tests.search.conftest import PortalIndex
 
 pytestmark = pytest.mark.django_db
-HEADER = "sig_id\tbatch\tpert_type\tpert_id\tpert_iname\tpert_dose\tpert_dose_unit\tpert_time\t" \
-         "pert_time_unit\tcell_id\tn_cases\tn_controls\n"  # fmt: skip
+HEADER = (
+    "sig_id\tbatch\tpert_type\tpert_id\tpert_iname\tpert_dose\tpert_dose_unit\tpert_time\t"
+    "pert_time_unit\tcell_id\tn_cases\tn_controls\n"
+)
 
 
 def _table(path: Path, n: int) -> Path:
@@ -77,9 +81,18 @@ def test_a_repeated_sig_id_is_refused_and_nothing_is_written(tmp_path: Path) -> 
     assert not Signature.objects.exists()
 
 
-def test_the_command_reports_and_refuses_clearly(tmp_path: Path, capsys) -> None:
-    path = _table(tmp_path / "sig_info.txt", 8)
-    call_command("load_signatures", "--sig-info", str(path), "--set-version", "cmd")
-    assert "signature set cmd loaded: 8 signatures" in capsys.readouterr().out
-    with pytest.raises(CommandError, match="No such file"):
-        call_command("load_signatures", "--sig-info", str(tmp_path / "x"), "--set-version", "y")
+def test_the_command_loads_an_indexs_metadata_and_refuses_clearly(
+    portal_index: PortalIndex, tmp_path: Path, capsys
+) -> None:
+    call_command("load_signatures", "--index", str(portal_index.directory))
+    out = capsys.readouterr().out
+    signature_set = SignatureSet.objects.get()
+    assert f"signature set {signature_set.version} loaded: {len(portal_index.meta)}" in out
+    assert signature_set.source == str(portal_index.directory.resolve() / "metadata.h5")
+    rows = Signature.objects.filter(signature_set=signature_set).order_by("position")
+    index = SearchIndex.open(portal_index.directory)
+    assert [row.sig_id for row in rows] == list(index.table.sig_ids)
+    call_command("load_signatures", "--index", str(portal_index.directory))
+    assert "is current" in capsys.readouterr().out
+    with pytest.raises(CommandError, match=str(tmp_path / "none")):
+        call_command("load_signatures", "--index", str(tmp_path / "none"))

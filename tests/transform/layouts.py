@@ -74,8 +74,9 @@ def full_matrix(genes: pd.DataFrame, real: GeneMatrix, seed: int = 5) -> pd.Data
     rng = np.random.default_rng(seed)
     values = rng.normal(8.0, 2.0, (len(genes), real.values.shape[1])).astype(np.float32)
     frame = pd.DataFrame(values, index=genes.index, columns=real.col_ids)
-    measured = pd.DataFrame(real.values, index=real.row_meta["pr_gene_id"].astype(int),
-                            columns=real.col_ids)  # fmt: skip
+    measured = pd.DataFrame(
+        real.values, index=real.row_meta["pr_gene_id"].astype(int), columns=real.col_ids
+    )
     frame.loc[measured.index] = measured.to_numpy()
     return frame
 
@@ -92,13 +93,22 @@ def write_cmap_gctx(path: Path, frame: pd.DataFrame, *, chunks: tuple[int, int] 
 
 def write_beta(folder: Path, genes: pd.DataFrame, frame: pd.DataFrame, real: GeneMatrix) -> Layout:
     by_text = frame.loc[sorted(frame.index, key=str)]
-    gctx = write_cmap_gctx(folder / "level3_beta_trt_cp_n377x12328.gctx", by_text,
-                           chunks=(min(262, frame.shape[1]), 1000))  # fmt: skip
-    table = pd.DataFrame({
-        "gene_id": genes.index, "gene_symbol": genes["Symbol"], "ensembl_id": genes["ensembl"],
-        "gene_title": genes["Name"], "gene_type": "protein-coding", "src": "NCBI",
-        "feature_space": genes["Type"],
-    })  # fmt: skip
+    gctx = write_cmap_gctx(
+        folder / "level3_beta_trt_cp_n377x12328.gctx",
+        by_text,
+        chunks=(min(262, frame.shape[1]), 1000),
+    )
+    table = pd.DataFrame(
+        {
+            "gene_id": genes.index,
+            "gene_symbol": genes["Symbol"],
+            "ensembl_id": genes["ensembl"],
+            "gene_title": genes["Name"],
+            "gene_type": "protein-coding",
+            "src": "NCBI",
+            "feature_space": genes["Type"],
+        }
+    )
     gene_info = folder / "geneinfo_beta.txt"
     table.to_csv(gene_info, sep="\t", index=False)
     inst_info = folder / "instinfo_beta.txt"
@@ -108,11 +118,18 @@ def write_beta(folder: Path, genes: pd.DataFrame, frame: pd.DataFrame, real: Gen
 
 def beta_inst(cols: pd.DataFrame) -> pd.DataFrame:
     """instinfo_beta rows of the plate's wells (shuffled) and of 5 wells of another plate."""
-    named = {"sample_id": cols.index, "cmap_name": cols["pert_iname"],
-             "cell_iname": cols["cell_id"],
-             "cell_mfc_name": cols["cell_id"], "nearest_dose": cols["pert_dose"],
-             "build_name": "", "failure_mode": "", "project_code": "LJP", "dyn_range": 10.0,
-             "inv_level_10": 3000}  # fmt: skip
+    named = {
+        "sample_id": cols.index,
+        "cmap_name": cols["pert_iname"],
+        "cell_iname": cols["cell_id"],
+        "cell_mfc_name": cols["cell_id"],
+        "nearest_dose": cols["pert_dose"],
+        "build_name": "",
+        "failure_mode": "",
+        "project_code": "LJP",
+        "dyn_range": 10.0,
+        "inv_level_10": 3000,
+    }
     table = pd.DataFrame({c: named[c] if c in named else cols.get(c, "") for c in BETA_INST})
     table["qc_pass"] = np.where(np.arange(len(table)) % 31 == 30, 0, 1)
     table = table.astype(object).where(table.notna(), "")  # the beta tables leave cells empty
@@ -121,18 +138,25 @@ def beta_inst(cols: pd.DataFrame) -> pd.DataFrame:
 
 
 def write_geo(folder: Path, genes: pd.DataFrame, frame: pd.DataFrame, real: GeneMatrix) -> Layout:
-    gctx = write_cmap_gctx(folder / "GSE70138_Broad_LINCS_Level3_INF_mlr12k_n377x12328.gctx",
-                           frame.sort_index(), chunks=None)  # fmt: skip
+    gctx = write_cmap_gctx(
+        folder / "GSE70138_Broad_LINCS_Level3_INF_mlr12k_n377x12328.gctx",
+        frame.sort_index(),
+        chunks=None,
+    )
     rows = real.row_meta
     symbols_2017 = dict(zip(rows["pr_gene_id"].astype(int), rows["pr_gene_symbol"], strict=True))
     kind = genes["Type"]
-    table = pd.DataFrame({
-        "pr_gene_id": genes.index,
-        "pr_gene_symbol": [symbols_2017.get(e, s) for e, s in zip(genes.index, genes["Symbol"],
-                                                                 strict=True)],
-        "pr_gene_title": genes["Name"], "pr_is_lm": (kind == "landmark").astype(int),
-        "pr_is_bing": kind.isin(["landmark", "best inferred"]).astype(int),
-    })  # fmt: skip
+    table = pd.DataFrame(
+        {
+            "pr_gene_id": genes.index,
+            "pr_gene_symbol": [
+                symbols_2017.get(e, s) for e, s in zip(genes.index, genes["Symbol"], strict=True)
+            ],
+            "pr_gene_title": genes["Name"],
+            "pr_is_lm": (kind == "landmark").astype(int),
+            "pr_is_bing": kind.isin(["landmark", "best inferred"]).astype(int),
+        }
+    )
     gene_info = folder / "GSE70138_Broad_LINCS_gene_info_2017-03-06.txt.gz"
     _write_gz(gene_info, table)
     cols = real.col_meta
@@ -164,16 +188,22 @@ def write_layouts(folder: Path) -> dict[str, Layout]:
 def landmarks_2017() -> pd.DataFrame:
     """The 978 landmarks as GSE92742 names them: 2017 symbols (47 no longer current)."""
     table = pd.read_csv(LANDMARKS_2017, sep="\t", dtype=str)
-    return pd.DataFrame({"symbol": table["pr_gene_symbol"].to_numpy(),
-                         "entrez": table["pr_gene_id"].astype(int).to_numpy()},
-                        index=table["pr_gene_id"].to_numpy())  # fmt: skip
+    return pd.DataFrame(
+        {
+            "symbol": table["pr_gene_symbol"].to_numpy(),
+            "entrez": table["pr_gene_id"].astype(int).to_numpy(),
+        },
+        index=table["pr_gene_id"].to_numpy(),
+    )
 
 
 def today(entrez: list[int]) -> tuple[list[str], list[str]]:
     """Today's symbol and first Ensembl id of each gene (the registry, NCBI 2022)."""
     registry = gene_registry()
-    return ([registry.symbol[e] for e in entrez],
-            [(registry.ensembl.get(e) or ("",))[0] for e in entrez])  # fmt: skip
+    return (
+        [registry.symbol[e] for e in entrez],
+        [(registry.ensembl.get(e) or ("",))[0] for e in entrez],
+    )
 
 
 def write_archs4_today(path: Path, landmarks: pd.DataFrame) -> Path:
@@ -186,8 +216,12 @@ def write_archs4_today(path: Path, landmarks: pd.DataFrame) -> Path:
     rng = np.random.default_rng(7)
     counts = rng.negative_binomial(5, 0.01, (len(entrez), 60)).astype(np.uint32)
     genes = pd.DataFrame({"symbol": symbols, "ensembl_gene_id": ensembl, "biotype": "protein"})
-    samples = pd.DataFrame({"geo_accession": [f"GSM{9000 + i}" for i in range(60)],
-                            "series_id": [f"GSE{i // 6}" for i in range(60)],
-                            "readsaligned": 2_000_000})  # fmt: skip
+    samples = pd.DataFrame(
+        {
+            "geo_accession": [f"GSM{9000 + i}" for i in range(60)],
+            "series_id": [f"GSE{i // 6}" for i in range(60)],
+            "readsaligned": 2_000_000,
+        }
+    )
     write_archs4(path, counts, genes, samples)
     return path

@@ -19,8 +19,10 @@ def _signatures(folder: Path, n: int = 11) -> np.ndarray:
         {"pr_gene_symbol": list("ABCDEF")}, index=pd.Index(list("abcdef"), name="rid")
     )
     types = ["trt_cp" if i % 3 else "trt_xpr" for i in range(n)]
-    cols = pd.DataFrame({"pert_type": types, "cell_id": "A375"},
-                        index=pd.Index([f"S{i}" for i in range(n)], name="cid"))  # fmt: skip
+    cols = pd.DataFrame(
+        {"pert_type": types, "cell_id": "A375"},
+        index=pd.Index([f"S{i}" for i in range(n)], name="cid"),
+    )
     with GctxWriter(folder / "signatures.gctx", rows) as writer:
         writer.append(values[:, :5], cols.iloc[:5])
         writer.append(values[:, 5:], cols.iloc[5:])
@@ -33,8 +35,13 @@ def test_each_perturbation_type_gets_its_own_file_with_its_columns(tmp_path: Pat
     monkeypatch.setattr(publish, "BLOCK_COLUMNS", 2)  # several blocks per file
     values = _signatures(tmp_path / "sigs")
     names = publish.publish_downloads(signatures=tmp_path / "sigs", out=tmp_path / "dl")
-    assert names == ["signatures_trt_cp.gctx", "signatures_trt_xpr.gctx", "signatures_up.gmt",
-                     "signatures_down.gmt", "signatures_metadata.tsv"]  # fmt: skip
+    assert names == [
+        "signatures_trt_cp.gctx",
+        "signatures_trt_xpr.gctx",
+        "signatures_up.gmt",
+        "signatures_down.gmt",
+        "signatures_metadata.tsv",
+    ]
     xpr = read_gctx(tmp_path / "dl" / "signatures_trt_xpr.gctx")
     assert list(xpr.col_ids) == ["S0", "S3", "S6", "S9"]
     np.testing.assert_array_equal(xpr.values, values[:, [0, 3, 6, 9]])

@@ -26,9 +26,11 @@ class Command(BaseCommand):
             "--signatures", type=Path, help="the signature pipeline's output folder"
         )
         parser.add_argument(
-            "--out", type=Path, default=settings.SEARCH_INDEX_DIR,
+            "--out",
+            type=Path,
+            default=settings.SEARCH_INDEX_DIR,
             help="the index directory (default: SEARCH_INDEX_DIR, %(default)s)",
-        )  # fmt: skip
+        )
         defaults = BuildSettings()
         parser.add_argument("--top-genes", type=int, default=defaults.top_genes)
         parser.add_argument("--embedding-dim", type=int, default=defaults.embedding_dim)
@@ -55,10 +57,13 @@ class Command(BaseCommand):
         if options["signatures"] is None:
             raise CommandError("--signatures is required to build")
         build = replace(
-            BuildSettings(), top_genes=options["top_genes"], embedding_dim=options["embedding_dim"],
-            store_values=not options["no_values"], seed=options["seed"],
+            BuildSettings(),
+            top_genes=options["top_genes"],
+            embedding_dim=options["embedding_dim"],
+            store_values=not options["no_values"],
+            seed=options["seed"],
             flat_max_bytes=int(options["flat_max_gib"] * 2**30),
-        )  # fmt: skip
+        )
         try:
             source, provenance = signatures_source(options["signatures"])
         except (FileNotFoundError, ValueError) as error:
@@ -80,11 +85,14 @@ class Command(BaseCommand):
         loaded = signature_set_load_from_index(directory=out)
         self.stdout.write(f"signature metadata {loaded.version}: {loaded.n_signatures:,} rows")
         fast = manifest["fast"]
-        self.stdout.write(self.style.SUCCESS(
-            f"search index {manifest['version']} in {out}: {manifest['n_signatures']:,} signatures "
-            f"x {manifest['gene_space']['n_genes']:,} genes; fast mode recall@100 "
-            f"{fast['recall_at_100']} ({fast['candidates']} candidates)"
-        ))  # fmt: skip
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"search index {manifest['version']} in {out}: "
+                f"{manifest['n_signatures']:,} signatures x "
+                f"{manifest['gene_space']['n_genes']:,} genes; fast mode recall@100 "
+                f"{fast['recall_at_100']} ({fast['candidates']} candidates)"
+            )
+        )
 
     def _verify(self, out: Path) -> None:
         try:

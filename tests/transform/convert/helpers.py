@@ -71,9 +71,14 @@ def tiny_bundle(
 ) -> Path:
     outputs = [f"OUT{i:04d}" for i in range(n_outputs)]
     return write_random_bundle(
-        path, input_genes=input_genes, output_genes=outputs, input_gene_ids=input_gene_ids,
-        generator=TINY_GENERATOR, extrapolator=TINY_EXTRAPOLATOR, seed=seed,
-    )  # fmt: skip
+        path,
+        input_genes=input_genes,
+        output_genes=outputs,
+        input_gene_ids=input_gene_ids,
+        generator=TINY_GENERATOR,
+        extrapolator=TINY_EXTRAPOLATOR,
+        seed=seed,
+    )
 
 
 def entrez_ids(symbols: list[str]) -> dict[str, int | None]:
@@ -83,9 +88,20 @@ def entrez_ids(symbols: list[str]) -> dict[str, int | None]:
 
 def convert_command(checkpoint: Path, source: Path, output: Path, *extra: str) -> list[str]:
     return [
-        sys.executable, "-m", "transform", "convert", "--checkpoint", str(checkpoint),
-        "--input", str(source), "--output", str(output), "--device", "cpu", *extra,
-    ]  # fmt: skip
+        sys.executable,
+        "-m",
+        "transform",
+        "convert",
+        "--checkpoint",
+        str(checkpoint),
+        "--input",
+        str(source),
+        "--output",
+        str(output),
+        "--device",
+        "cpu",
+        *extra,
+    ]
 
 
 def subprocess_env(**extra: str) -> dict[str, str]:
@@ -108,14 +124,18 @@ CUDA_MARKS = [
 DEVICES = ["cpu", pytest.param("cuda", marks=CUDA_MARKS)]
 
 
-def convert(checkpoint: Path, source: Path, output: Path, *, device: str = "cpu",
-            **options: object) -> ConvertSummary:  # fmt: skip
+def convert(
+    checkpoint: Path, source: Path, output: Path, *, device: str = "cpu", **options: object
+) -> ConvertSummary:
     """`convert_profiles` (on the CPU unless told), its progress lines kept out of the test's
     output."""
     return convert_profiles(
-        checkpoint=checkpoint, input=source, output=output,
-        options=ConvertOptions(device=device, **options), stream=io.StringIO(),
-    )  # fmt: skip
+        checkpoint=checkpoint,
+        input=source,
+        output=output,
+        options=ConvertOptions(device=device, **options),
+        stream=io.StringIO(),
+    )
 
 
 def stored_profiles(path: Path) -> np.ndarray:

@@ -62,8 +62,17 @@ def test_the_command_prints_the_missing_landmarks(
     level3: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     bundle = tiny_bundle(tmp_path / "model.pt", [*SMALL_INPUTS[:5], "NOVEL1"])
-    arguments = ["convert", "--checkpoint", str(bundle), "--input", str(level3),
-                 "--output", str(tmp_path / "profiles.gctx"), "--device", "cpu"]  # fmt: skip
+    arguments = [
+        "convert",
+        "--checkpoint",
+        str(bundle),
+        "--input",
+        str(level3),
+        "--output",
+        str(tmp_path / "profiles.gctx"),
+        "--device",
+        "cpu",
+    ]
     assert transform_main(arguments) == 2
     error = capsys.readouterr().err
     assert "missing input genes (1): NOVEL1" in error

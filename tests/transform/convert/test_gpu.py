@@ -34,13 +34,17 @@ def test_the_gpu_writes_the_profiles_of_the_cpu(
     assert len(devices) == 1
     assert devices[0].startswith("cuda")
     assert torch.cuda.get_device_name() in devices[0]
-    np.testing.assert_allclose(read_gctx(tmp_path / "gpu.gctx").values, expected,
-                               rtol=1e-4, atol=1e-5)  # fmt: skip
+    np.testing.assert_allclose(
+        read_gctx(tmp_path / "gpu.gctx").values, expected, rtol=1e-4, atol=1e-5
+    )
     cpu = convert(plate_bundle, plate, tmp_path / "cpu.gctx", chunk_size=100, dtype="float16")
-    gpu = convert_on_cuda(plate_bundle, plate, tmp_path / "gpu16.gctx", chunk_size=100,
-                          dtype="float16")  # fmt: skip
-    difference = np.abs(read_gctx(tmp_path / "gpu16.gctx").values.astype(np.float64)
-                        - read_gctx(tmp_path / "cpu.gctx").values)  # fmt: skip
+    gpu = convert_on_cuda(
+        plate_bundle, plate, tmp_path / "gpu16.gctx", chunk_size=100, dtype="float16"
+    )
+    difference = np.abs(
+        read_gctx(tmp_path / "gpu16.gctx").values.astype(np.float64)
+        - read_gctx(tmp_path / "cpu.gctx").values
+    )
     assert difference.max() <= 2e-3 * max(1.0, float(np.abs(expected).max()))
     assert cpu.profiles == gpu.profiles
 
@@ -51,6 +55,5 @@ def test_float16_overflow_found_on_the_device_stops_the_run(
     clipped = ChunkModel._clipped
     monkeypatch.setattr(ChunkModel, "_clipped", lambda self, x: clipped(self, x) * 1e9)
     with pytest.raises(ValueError, match="beyond the float16 range"):
-        convert_on_cuda(plate_bundle, plate, tmp_path / "out.gctx", chunk_size=100,
-                        dtype="float16")  # fmt: skip
+        convert_on_cuda(plate_bundle, plate, tmp_path / "out.gctx", chunk_size=100, dtype="float16")
     assert not (tmp_path / "out.gctx").exists()

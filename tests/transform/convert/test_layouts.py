@@ -28,8 +28,14 @@ def converted(
     done = {}
     for name, layout in layouts.items():
         done[name] = out / f"{name}.gctx"
-        convert(plate_bundle, layout.gctx, done[name], chunk_size=100,
-                gene_info=layout.gene_info, inst_info=layout.inst_info)  # fmt: skip
+        convert(
+            plate_bundle,
+            layout.gctx,
+            done[name],
+            chunk_size=100,
+            gene_info=layout.gene_info,
+            inst_info=layout.inst_info,
+        )
     return done
 
 
@@ -46,15 +52,23 @@ def test_each_layout_reads_the_978_landmarks_of_the_plate(layouts: dict[str, Lay
 
 
 def test_tables_are_read_in_their_own_dialects(layouts: dict[str, Layout]) -> None:
-    beta = open_level3(layouts["beta"].gctx, gene_info=layouts["beta"].gene_info,
-                       inst_info=layouts["beta"].inst_info)  # fmt: skip
-    geo = open_level3(layouts["geo"].gctx, gene_info=layouts["geo"].gene_info,
-                      inst_info=layouts["geo"].inst_info)  # fmt: skip
+    beta = open_level3(
+        layouts["beta"].gctx,
+        gene_info=layouts["beta"].gene_info,
+        inst_info=layouts["beta"].inst_info,
+    )
+    geo = open_level3(
+        layouts["geo"].gctx, gene_info=layouts["geo"].gene_info, inst_info=layouts["geo"].inst_info
+    )
     well = "LJP005_A375_24H_X1_B19:C13"
     for level3 in (beta, geo):
         row = level3.inst.loc[well]
         assert row[["pert_iname", "cell_id", "rna_plate", "rna_well"]].tolist() == [
-            "vemurafenib", "A375", "LJP005_A375_24H_X1", "C13"]  # fmt: skip
+            "vemurafenib",
+            "A375",
+            "LJP005_A375_24H_X1",
+            "C13",
+        ]
         assert row["pert_dose"] == 10.0
     assert np.isnan(beta.inst.loc["LJP005_A375_24H_X1_B19:A03", "pert_dose"])  # an empty cell
     assert read_inst_info(layouts["geo"].inst_info).attrs["dialect"].startswith("GEO")
@@ -120,12 +134,23 @@ def run_cli(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, s
 
 
 def test_a_published_file_without_its_gene_table_is_refused_asking_for_it(
-    layouts: dict[str, Layout], plate_bundle: Path, tmp_path: Path,
+    layouts: dict[str, Layout],
+    plate_bundle: Path,
+    tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
-) -> None:  # fmt: skip
-    code, err = run_cli(["convert", "--checkpoint", str(plate_bundle), "--input",
-                         str(layouts["beta"].gctx), "--output", str(tmp_path / "o.gctx")],
-                        capsys)  # fmt: skip
+) -> None:
+    code, err = run_cli(
+        [
+            "convert",
+            "--checkpoint",
+            str(plate_bundle),
+            "--input",
+            str(layouts["beta"].gctx),
+            "--output",
+            str(tmp_path / "o.gctx"),
+        ],
+        capsys,
+    )
     assert code == 2
     assert "12,328 rows" in err
     assert "--gene-info" in err
@@ -134,15 +159,28 @@ def test_a_published_file_without_its_gene_table_is_refused_asking_for_it(
 
 
 def test_a_gene_table_without_a_landmark_flag_is_refused(
-    layouts: dict[str, Layout], plate_bundle: Path, tmp_path: Path,
+    layouts: dict[str, Layout],
+    plate_bundle: Path,
+    tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
-) -> None:  # fmt: skip
+) -> None:
     table = pd.read_csv(layouts["geo"].gene_info, sep="\t").drop(columns=["pr_is_lm"])
     bad = tmp_path / "gene_info.txt"
     table.to_csv(bad, sep="\t", index=False)
-    code, err = run_cli(["convert", "--checkpoint", str(plate_bundle), "--input",
-                         str(layouts["geo"].gctx), "--gene-info", str(bad), "--output",
-                         str(tmp_path / "o.gctx")], capsys)  # fmt: skip
+    code, err = run_cli(
+        [
+            "convert",
+            "--checkpoint",
+            str(plate_bundle),
+            "--input",
+            str(layouts["geo"].gctx),
+            "--gene-info",
+            str(bad),
+            "--output",
+            str(tmp_path / "o.gctx"),
+        ],
+        capsys,
+    )
     assert code == 2
     assert str(bad) in err
     assert "no landmark flag" in err
@@ -163,18 +201,32 @@ def test_a_gene_table_that_matches_no_row_is_refused_naming_ids(
 
 
 def test_a_profile_missing_from_the_profile_table_is_refused_naming_it(
-    layouts: dict[str, Layout], plate_bundle: Path, tmp_path: Path,
+    layouts: dict[str, Layout],
+    plate_bundle: Path,
+    tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
-) -> None:  # fmt: skip
+) -> None:
     with gzip.open(layouts["geo"].inst_info, "rt") as handle:
         lines = handle.readlines()
     gone = lines[7].split("\t")[0]
     bad = tmp_path / "inst_info.txt"
     bad.write_text("".join(lines[:7] + lines[8:]))
-    code, err = run_cli(["convert", "--checkpoint", str(plate_bundle), "--input",
-                         str(layouts["geo"].gctx), "--gene-info", str(layouts["geo"].gene_info),
-                         "--inst-info", str(bad), "--output", str(tmp_path / "o.gctx")],
-                        capsys)  # fmt: skip
+    code, err = run_cli(
+        [
+            "convert",
+            "--checkpoint",
+            str(plate_bundle),
+            "--input",
+            str(layouts["geo"].gctx),
+            "--gene-info",
+            str(layouts["geo"].gene_info),
+            "--inst-info",
+            str(bad),
+            "--output",
+            str(tmp_path / "o.gctx"),
+        ],
+        capsys,
+    )
     assert code == 2
     assert "1 of the 377 profiles" in err
     assert gone in err
@@ -197,13 +249,18 @@ def test_a_beta_signature_table_names_the_signatures_and_what_is_missing(
     vemurafenib = cols.index[cols["pert_iname"] == "vemurafenib"].tolist()
     dmso = cols.index[cols["pert_iname"] == "DMSO"].tolist()
     elsewhere = "LJP006_A375_24H_X1_B19:A03"
-    table = pd.DataFrame({
-        "sig_id": ["LJP005_A375_24H:vemurafenib", "LJP005_A375_24H:dmso", "LJP006_A375_24H:x"],
-        "cmap_name": ["vemurafenib", "DMSO", "x"], "pert_id": ["BRD-1", "DMSO", "BRD-2"],
-        "pert_type": ["trt_cp", "ctl_vehicle", "trt_cp"], "cell_iname": "A375",
-        "pert_idose": ["", "", "10 uM"], "pert_itime": "24 h",
-        "distil_ids": ["|".join(vemurafenib), "|".join([*dmso[:4], elsewhere]), elsewhere],
-    })  # fmt: skip
+    table = pd.DataFrame(
+        {
+            "sig_id": ["LJP005_A375_24H:vemurafenib", "LJP005_A375_24H:dmso", "LJP006_A375_24H:x"],
+            "cmap_name": ["vemurafenib", "DMSO", "x"],
+            "pert_id": ["BRD-1", "DMSO", "BRD-2"],
+            "pert_type": ["trt_cp", "ctl_vehicle", "trt_cp"],
+            "cell_iname": "A375",
+            "pert_idose": ["", "", "10 uM"],
+            "pert_itime": "24 h",
+            "distil_ids": ["|".join(vemurafenib), "|".join([*dmso[:4], elsewhere]), elsewhere],
+        }
+    )
     sig_info = tmp_path / "siginfo_beta.txt"
     table.to_csv(sig_info, sep="\t", index=False)
     manifest = compute_signatures(converted["beta"], None, tmp_path / "out", sig_info=sig_info)

@@ -164,12 +164,15 @@ def test_a_limit_converts_the_first_profiles_only(
     ],
 )
 def test_autocast_is_checked_against_float32_and_the_check_is_kept(
-    plate: Path, plate_bundle: Path, expected: np.ndarray, tmp_path: Path, device: str,
+    plate: Path,
+    plate_bundle: Path,
+    expected: np.ndarray,
+    tmp_path: Path,
+    device: str,
     autocast: str,
-) -> None:  # fmt: skip
+) -> None:
     output = tmp_path / f"{autocast}.gctx"
-    summary = convert(plate_bundle, plate, output, chunk_size=200, autocast=autocast,
-                      device=device)  # fmt: skip
+    summary = convert(plate_bundle, plate, output, chunk_size=200, autocast=autocast, device=device)
     check = summary.autocast_check
     assert check is not None
     assert check["autocast"] == autocast

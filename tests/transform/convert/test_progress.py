@@ -45,8 +45,19 @@ def test_the_command_ends_with_a_summary_line(
     level3: Path, small_bundle: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     output = tmp_path / "profiles.gctx"
-    arguments = ["convert", "--checkpoint", str(small_bundle), "--input", str(level3),
-                 "--output", str(output), "--device", "cpu", "--chunk-size", "700"]  # fmt: skip
+    arguments = [
+        "convert",
+        "--checkpoint",
+        str(small_bundle),
+        "--input",
+        str(level3),
+        "--output",
+        str(output),
+        "--device",
+        "cpu",
+        "--chunk-size",
+        "700",
+    ]
     assert transform_main(arguments) == 0
     captured = capsys.readouterr()
     checksum = manifest_of(output)["checksum"]

@@ -20,8 +20,15 @@ def test_an_existing_output_is_kept_without_force(
     first = convert(small_bundle, level3, output, chunk_size=1000)
     with pytest.raises(FileExistsError, match=r"profiles\.gctx exists; pass --force to replace it"):
         convert(small_bundle, level3, output, chunk_size=1000, dtype="float16")
-    arguments = ["convert", "--checkpoint", str(small_bundle), "--input", str(level3),
-                 "--output", str(output)]  # fmt: skip
+    arguments = [
+        "convert",
+        "--checkpoint",
+        str(small_bundle),
+        "--input",
+        str(level3),
+        "--output",
+        str(output),
+    ]
     assert transform_main(arguments) == 2
     assert "pass --force to replace it" in capsys.readouterr().err
     assert manifest_of(output) == first.manifest

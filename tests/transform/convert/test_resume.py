@@ -64,8 +64,14 @@ def test_a_run_killed_mid_way_finishes_with_the_checksum_of_an_uninterrupted_run
     output = tmp_path / "profiles.gctx"
     work = WorkFolder.beside(output)
     command = convert_command(small_bundle, source, output, "--chunk-size", str(KILL_CHUNK))
-    process = subprocess.Popen(command, cwd=REPO, env=subprocess_env(), text=True,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
+    process = subprocess.Popen(
+        command,
+        cwd=REPO,
+        env=subprocess_env(),
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     try:
         wait_for_records(work, process, at_least=5)
         process.send_signal(signal.SIGKILL)
@@ -98,8 +104,9 @@ def test_a_run_killed_mid_way_finishes_with_the_checksum_of_an_uninterrupted_run
 def test_a_run_that_failed_part_way_converts_only_the_chunks_left(
     level3: Path, small_bundle: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, device: str
 ) -> None:
-    reference = convert(small_bundle, level3, tmp_path / "reference.gctx", chunk_size=100,
-                        device=device)  # fmt: skip
+    reference = convert(
+        small_bundle, level3, tmp_path / "reference.gctx", chunk_size=100, device=device
+    )
     output = tmp_path / "profiles.gctx"
     forward, calls = ChunkModel.forward, count()
 
@@ -129,15 +136,21 @@ def test_a_chunk_whose_bytes_differ_from_its_record_is_converted_again(
     work = leave_unfinished(monkeypatch, small_bundle, level3, output, chunk_size=250)
     stored = OutputFile(work.partial)
     try:
-        os.pwrite(stored.fd, np.zeros(250 * 50, np.float32).tobytes(),
-                  stored.offset + 3 * 250 * stored.profile_bytes)  # fmt: skip
+        os.pwrite(
+            stored.fd,
+            np.zeros(250 * 50, np.float32).tobytes(),
+            stored.offset + 3 * 250 * stored.profile_bytes,
+        )
     finally:
         stored.close()
     notes = io.StringIO()
     summary = convert_profiles(
-        checkpoint=small_bundle, input=level3, output=output,
-        options=ConvertOptions(chunk_size=250, device="cpu"), stream=notes,
-    )  # fmt: skip
+        checkpoint=small_bundle,
+        input=level3,
+        output=output,
+        options=ConvertOptions(chunk_size=250, device="cpu"),
+        stream=notes,
+    )
     assert "chunks 3 differ from their records: converting again" in notes.getvalue()
     assert (summary.chunks_before, summary.converted) == (7, 250)
     assert summary.manifest["checksum"] == reference.manifest["checksum"]

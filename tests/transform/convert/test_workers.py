@@ -48,19 +48,36 @@ class Workers:
 
     def start(self, name: str) -> None:
         command = [
-            sys.executable, "-m", "celery", "-A", "transform.convert.worker", "worker",
-            "--pool=solo", "-Q", self.queue, "-n", f"{name}.{self.queue}@%h",
-            "--without-gossip", "--without-mingle", "--without-heartbeat", "--loglevel=INFO",
-        ]  # fmt: skip
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "transform.convert.worker",
+            "worker",
+            "--pool=solo",
+            "-Q",
+            self.queue,
+            "-n",
+            f"{name}.{self.queue}@%h",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+            "--loglevel=INFO",
+        ]
         env = subprocess_env(
-            CELERY_BROKER_URL=REDIS_URL, CELERY_RESULT_BACKEND=REDIS_URL,
+            CELERY_BROKER_URL=REDIS_URL,
+            CELERY_RESULT_BACKEND=REDIS_URL,
             CONVERT_VISIBILITY_TIMEOUT_S=str(VISIBILITY_TIMEOUT_S),
-        )  # fmt: skip
+        )
         with self.log(name).open("w") as log:
             self.processes[name] = subprocess.Popen(
-                command, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
+                command,
+                cwd=REPO,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
                 start_new_session=True,
-            )  # fmt: skip
+            )
 
     def wait_ready(self, *names: str, timeout_s: float = 90) -> None:
         deadline = time.monotonic() + timeout_s
@@ -145,8 +162,9 @@ def test_two_workers_write_the_checksum_of_a_local_run(
 ) -> None:
     source, checksum = job
     output = tmp_path / "profiles.gctx"
-    summary = convert(small_bundle, source, output, chunk_size=CHUNK, workers=True,
-                      queue=workers.queue)  # fmt: skip
+    summary = convert(
+        small_bundle, source, output, chunk_size=CHUNK, workers=True, queue=workers.queue
+    )
     assert summary.manifest["checksum"] == checksum
     assert summary.converted == PROFILES
     converted = converted_chunks(workers, output)
@@ -181,8 +199,12 @@ def test_a_worker_killed_mid_job_loses_nothing_and_duplicates_nothing(
         pytest.fail("no worker was killed holding a task in 3 jobs")
     lost = set(workers.lines(RECEIVED, victim)) - set(workers.lines(SUCCEEDED, victim))
     assert lost
-    redone = {task for name in workers.processes if name != victim
-              for task in workers.lines(SUCCEEDED, name)}  # fmt: skip
+    redone = {
+        task
+        for name in workers.processes
+        if name != victim
+        for task in workers.lines(SUCCEEDED, name)
+    }
     # A task the victim finished just before the kill, its log line not yet written, has its result
     # stored (the coordinator waited for it); every other task it held was run again by another.
     assert all(_state(task_id) == "SUCCESS" for task_id in lost - redone)
@@ -195,15 +217,17 @@ def test_a_worker_killed_mid_job_loses_nothing_and_duplicates_nothing(
     assert unlogged <= set(converted_chunks(workers, output, RECORDED))
 
 
-def _start_job(bundle: Path, source: Path, output: Path,
-               queue: str) -> tuple[threading.Thread, list]:  # fmt: skip
+def _start_job(
+    bundle: Path, source: Path, output: Path, queue: str
+) -> tuple[threading.Thread, list]:
     """A --workers conversion coordinated from a thread; its summary (or error) goes to the list."""
     results: list[ConvertSummary | BaseException] = []
 
     def coordinate() -> None:
         try:
-            results.append(convert(bundle, source, output, chunk_size=CHUNK, workers=True,
-                                   queue=queue))  # fmt: skip
+            results.append(
+                convert(bundle, source, output, chunk_size=CHUNK, workers=True, queue=queue)
+            )
         except BaseException as error:  # handed to the test's thread
             results.append(error)
 
@@ -212,12 +236,16 @@ def _start_job(bundle: Path, source: Path, output: Path,
     return coordinator, results
 
 
-def _kill_holding_a_task(workers: Workers, name: str, coordinator: threading.Thread,
-                         work: WorkFolder) -> None:  # fmt: skip
+def _kill_holding_a_task(
+    workers: Workers, name: str, coordinator: threading.Thread, work: WorkFolder
+) -> None:
     """SIGKILL the worker once 5 chunks are done and its log shows a task in hand."""
     deadline = time.monotonic() + 60
-    while not (work.done.exists() and len(list(work.done.glob("*.json"))) >= 5
-               and _holds_a_task(workers, name)):  # fmt: skip
+    while not (
+        work.done.exists()
+        and len(list(work.done.glob("*.json"))) >= 5
+        and _holds_a_task(workers, name)
+    ):
         assert coordinator.is_alive(), f"the job ended before worker {name} could be killed"
         assert time.monotonic() < deadline, f"worker {name} was never seen holding a task"
         time.sleep(0.002)

@@ -98,24 +98,36 @@ def make_gtex_pair(root: Path, *, seed: int = 0) -> GtexPair:
     genes = {**inputs, **_others(registry, set(inputs.values()))}
     outputs = sorted(genes)
     model = write_random_bundle(
-        root / "model.pt", input_genes=sorted(inputs), output_genes=outputs,
-        input_gene_ids=inputs, generator=TINY_GENERATOR, extrapolator=TINY_EXTRAPOLATOR,
+        root / "model.pt",
+        input_genes=sorted(inputs),
+        output_genes=outputs,
+        input_gene_ids=inputs,
+        generator=TINY_GENERATOR,
+        extrapolator=TINY_EXTRAPOLATOR,
         seed=seed,
-    )  # fmt: skip
+    )
     gene_info = _write_level3_files(root, plate, registry, set(genes.values()))
     rng = np.random.default_rng(seed)
     means = dict(zip(outputs, np.exp(rng.normal(4.0, 1.5, len(outputs))), strict=True))
     lacking = (sorted(inputs)[7], *[g for g in outputs if g not in inputs][10:14])
     _write_counts(root / "gene_reads.gct", registry, genes, means, set(lacking), rng)
     write_archs4(
-        root / "collection.h5", _counts(rng, [means[g] for g in outputs], 80),
+        root / "collection.h5",
+        _counts(rng, [means[g] for g in outputs], 80),
         pd.DataFrame({"symbol": outputs}),
         pd.DataFrame({"geo_accession": [f"GSM{900000 + k}" for k in range(80)]}),
-    )  # fmt: skip
+    )
     _write_pairs(root / "pairs.txt")
-    return GtexPair(model, root / "paired_level3.gctx", gene_info, root / "gene_reads.gct",
-                    root / "pairs.txt", root / "collection.h5", root / "level3.gctx",
-                    lacking)  # fmt: skip
+    return GtexPair(
+        model,
+        root / "paired_level3.gctx",
+        gene_info,
+        root / "gene_reads.gct",
+        root / "pairs.txt",
+        root / "collection.h5",
+        root / "level3.gctx",
+        lacking,
+    )
 
 
 def l1000_id(k: int) -> str:
@@ -137,17 +149,24 @@ def _write_level3_files(
     rows = pd.DataFrame(index=pd.Index(entrez, name="rid"))
     ids = [l1000_id(k) for k in range(N_PAIRED_L1000)]
     ids += [str(cid) for cid in plate.col_ids[N_PAIRED_L1000:]]
-    for name, at in (("paired_level3.gctx", slice(0, N_PAIRED_L1000)),
-                     ("level3.gctx", slice(N_PAIRED_L1000, None))):  # fmt: skip
+    for name, at in (
+        ("paired_level3.gctx", slice(0, N_PAIRED_L1000)),
+        ("level3.gctx", slice(N_PAIRED_L1000, None)),
+    ):
         cols = pd.DataFrame(index=pd.Index(ids[at], name="cid"))
         write_gctx(root / name, GeneMatrix(values[:, at], rows, cols))
-    table = pd.DataFrame({
-        "pr_gene_id": entrez,
-        "pr_gene_symbol": [*plate.row_meta["pr_gene_symbol"], *(registry.symbol[e] for e in extra)],
-        "pr_gene_title": [*plate.row_meta["pr_gene_title"], *(["-666"] * 3)],
-        "pr_is_lm": [1] * plate.shape[0] + [0] * 3,
-        "pr_is_bing": 1,
-    })  # fmt: skip
+    table = pd.DataFrame(
+        {
+            "pr_gene_id": entrez,
+            "pr_gene_symbol": [
+                *plate.row_meta["pr_gene_symbol"],
+                *(registry.symbol[e] for e in extra),
+            ],
+            "pr_gene_title": [*plate.row_meta["pr_gene_title"], *(["-666"] * 3)],
+            "pr_is_lm": [1] * plate.shape[0] + [0] * 3,
+            "pr_is_bing": 1,
+        }
+    )
     table.to_csv(root / "GSE92743_Broad_GTEx_gene_info.txt", sep="\t", index=False)
     return root / "GSE92743_Broad_GTEx_gene_info.txt"
 
@@ -159,9 +178,13 @@ def _counts(rng: np.random.Generator, means: list[float], n: int) -> np.ndarray:
 
 
 def _write_counts(
-    path: Path, registry: GeneRegistry, genes: dict[str, int], means: dict[str, float],
-    lacking: set[str], rng: np.random.Generator,
-) -> None:  # fmt: skip
+    path: Path,
+    registry: GeneRegistry,
+    genes: dict[str, int],
+    means: dict[str, float],
+    lacking: set[str],
+    rng: np.random.Generator,
+) -> None:
     rows = _count_rows(registry, genes, lacking)
     samples = [rnaseq_id(k) for k in range(N_PAIRS)]
     samples += [rnaseq_id(100 + k) for k in range(RNASEQ_ONLY)]

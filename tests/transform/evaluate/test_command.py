@@ -44,11 +44,17 @@ def evaluated(tmp_path_factory: pytest.TempPathFactory) -> Path:
     _run("train-cyclegan", *common, "--out", root / "step1", *CYCLEGAN)
     _run("train-extrapolator", *common, "--out", root / "step2", *EXTRAPOLATOR)
     model = root / "model.pt"
-    _run("bundle", "--cyclegan", root / "step1" / "checkpoint.pt",
-         "--extrapolator", root / "step2" / "checkpoint.pt", "--out", model)  # fmt: skip
+    _run(
+        "bundle",
+        "--cyclegan",
+        root / "step1" / "checkpoint.pt",
+        "--extrapolator",
+        root / "step2" / "checkpoint.pt",
+        "--out",
+        model,
+    )
     out = root / "evaluation"
-    _run("evaluate", "--model", model, "--world", world, "--out", out,
-         "--reference-samples", 150)  # fmt: skip
+    _run("evaluate", "--model", model, "--world", world, "--out", out, "--reference-samples", 150)
     return out
 
 

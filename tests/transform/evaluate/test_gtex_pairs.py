@@ -31,11 +31,29 @@ def pair(tmp_path_factory: pytest.TempPathFactory) -> GtexPair:
 
 
 def _evaluate(pair: GtexPair, out: Path, *extra: object) -> int:
-    return main([str(arg) for arg in (
-        "evaluate", "--model", pair.model, "--paired-l1000", pair.paired_l1000,
-        "--collection", pair.collection, "--level3", pair.level3, "--gene-info", pair.gene_info,
-        "--reference-samples", 60, "--out", out, *extra,
-    )])  # fmt: skip
+    return main(
+        [
+            str(arg)
+            for arg in (
+                "evaluate",
+                "--model",
+                pair.model,
+                "--paired-l1000",
+                pair.paired_l1000,
+                "--collection",
+                pair.collection,
+                "--level3",
+                pair.level3,
+                "--gene-info",
+                pair.gene_info,
+                "--reference-samples",
+                60,
+                "--out",
+                out,
+                *extra,
+            )
+        ]
+    )
 
 
 @pytest.fixture(scope="module")
@@ -65,8 +83,10 @@ def test_it_reports_both_ridge_rows_beside_the_model_on_every_metric(evaluated: 
 
 def test_it_counts_the_rnaseq_rows_named_by_each_route(evaluated: Path) -> None:
     report = (evaluated / "evaluation.md").read_text()
-    assert "RNA-seq rows: 99; named by a gene of the model's gene matrix: 94 by Ensembl id, " \
-           "1 by symbol, 1 by previous symbol; 3 name none (left out)" in report  # fmt: skip
+    assert (
+        "RNA-seq rows: 99; named by a gene of the model's gene matrix: 94 by Ensembl id, "
+        "1 by symbol, 1 by previous symbol; 3 name none (left out)" in report
+    )
     summary = json.loads((evaluated / "evaluation.json").read_text())
     assert summary["paired"]["rnaseq_rows_named_by"] == ROUTES
 

@@ -34,19 +34,20 @@ def _reference(pred: np.ndarray, truth: np.ndarray, centre: np.ndarray) -> dict[
     column = lambda m, s, c=0: [float(m[g, s]) - (float(centre[g]) if c else 0.0) for g in genes]  # noqa: E731
     return {
         "global_pcc": _pearson(flat_p, flat_t),
-        "sample_pcc": sum(
-            _pearson(column(pred, s), column(truth, s)) for s in samples
-        ) / len(samples),
+        "sample_pcc": sum(_pearson(column(pred, s), column(truth, s)) for s in samples)
+        / len(samples),
         "centred_sample_pcc": sum(
             _pearson(column(pred, s, 1), column(truth, s, 1)) for s in samples
-        ) / len(samples),
+        )
+        / len(samples),
         "gene_pcc": sum(
             _pearson([float(pred[g, s]) for s in samples], [float(truth[g, s]) for s in samples])
             for g in genes
-        ) / len(genes),
+        )
+        / len(genes),
         "mse": mse,
         "rmse": math.sqrt(mse),
-    }  # fmt: skip
+    }
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])

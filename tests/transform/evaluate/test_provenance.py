@@ -9,10 +9,12 @@ from transform.train.config import CycleGanTrainConfig, ExtrapolatorTrainConfig,
 
 
 def _manifest(step1: CycleGanTrainConfig, step2: ExtrapolatorTrainConfig) -> dict:
-    return {"steps": {
-        "cyclegan": {"config": step1.as_dict(), "epoch": step1.epochs, "stopped_early": False},
-        "extrapolator": {"config": step2.as_dict(), "epoch": 7, "stopped_early": True},
-    }}  # fmt: skip
+    return {
+        "steps": {
+            "cyclegan": {"config": step1.as_dict(), "epoch": step1.epochs, "stopped_early": False},
+            "extrapolator": {"config": step2.as_dict(), "epoch": 7, "stopped_early": True},
+        }
+    }
 
 
 def test_the_papers_settings_depart_from_nothing_whatever_the_data_and_seeds() -> None:

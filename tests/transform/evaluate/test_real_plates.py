@@ -12,11 +12,13 @@ from transform.io import read_gct
 
 def _plate(rng: np.random.Generator, effects: dict[str, np.ndarray], noise: float):
     names = ["DMSO"] * 8 + list(effects)
-    meta = pd.DataFrame({
-        "pert_iname": names,
-        "pert_type": ["ctl_vehicle"] * 8 + ["trt_cp"] * len(effects),
-        "pert_dose": [-666.0] * 8 + [10.0] * len(effects),
-    })  # fmt: skip
+    meta = pd.DataFrame(
+        {
+            "pert_iname": names,
+            "pert_type": ["ctl_vehicle"] * 8 + ["trt_cp"] * len(effects),
+            "pert_dose": [-666.0] * 8 + [10.0] * len(effects),
+        }
+    )
     base = rng.normal(8.0, 1.0, (50, 1))
     values = base + rng.normal(0.0, noise, (50, len(names)))
     for column, name in enumerate(names):

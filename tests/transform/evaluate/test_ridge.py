@@ -64,8 +64,9 @@ def test_the_held_out_errors_are_those_of_plain_fits_on_the_fitting_samples(seed
     x = rng.normal(5.0, 1.0, (10, 90))
     y = rng.normal(0.0, 1.0, (6, 10)) @ x + rng.normal(0.0, 2.0, (6, 90))
     held = holdout_mask(90, seed=seed)
-    errors = holdout_errors(_sums(x[:, ~held], y[:, ~held], 16), _sums(x[:, held], y[:, held], 4),
-                            ALPHA_SCALES)  # fmt: skip
+    errors = holdout_errors(
+        _sums(x[:, ~held], y[:, ~held], 16), _sums(x[:, held], y[:, held], 4), ALPHA_SCALES
+    )
     xf = x[:, ~held] - x[:, ~held].mean(1, keepdims=True)
     unit = np.trace(xf @ xf.T) / 10
     for scale in ALPHA_SCALES:
@@ -82,8 +83,7 @@ def test_it_recovers_a_known_linear_map_on_noiseless_data() -> None:
     assert ridge.scale == min(ALPHA_SCALES)  # no noise: the least shrinkage predicts best
     np.testing.assert_allclose(ridge.coef, weights, atol=1e-3)
     fresh = rng.normal(4.0, 1.5, (12, 30))
-    np.testing.assert_allclose(ridge.predict(fresh), offset[:, None] + weights.T @ fresh,
-                               atol=1e-2)  # fmt: skip
+    np.testing.assert_allclose(ridge.predict(fresh), offset[:, None] + weights.T @ fresh, atol=1e-2)
 
 
 def test_alpha_is_the_grid_scale_with_the_least_held_out_error_refitted_on_all() -> None:
@@ -130,8 +130,12 @@ def test_the_evaluation_table_has_both_ridge_rows_with_every_metric_finite(
     model = TwoStepModel.load(pair.model)
     level3 = open_level3(pair.level3, gene_info=pair.gene_info)
     fitted = fit_reference(model, pair.collection, level3, n=60, seed=0)
-    paired = load_paired(open_level3(pair.paired_l1000, gene_info=pair.gene_info), pair.counts,
-                         model.normalization.genes.symbols, pairs=pair.pairs)  # fmt: skip
+    paired = load_paired(
+        open_level3(pair.paired_l1000, gene_info=pair.gene_info),
+        pair.counts,
+        model.normalization.genes.symbols,
+        pairs=pair.pairs,
+    )
     result = evaluate(model, paired, fitted)
     rows = result.table.set_index("method")
     for method, role in ((RIDGE_ON_STEP1, BASELINE), (RIDGE_ON_MEASURED, INFORMATIVE)):

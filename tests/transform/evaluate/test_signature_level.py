@@ -39,9 +39,14 @@ def tiny(tmp_path_factory: pytest.TempPathFactory) -> tuple:
     effects = rng.standard_normal((N_GENES, N_PERTS))
     perts = np.repeat(np.arange(N_PERTS), PER_PERT)
     values = effects[:, perts] + 1.5 * rng.standard_normal((N_GENES, perts.size))
-    meta = pd.DataFrame({"sig_id": [f"S{i:03d}" for i in range(perts.size)],
-                         "pert_id": [f"P{p}" for p in perts], "pert_type": "trt_cp",
-                         "cell_id": "A375"})  # fmt: skip
+    meta = pd.DataFrame(
+        {
+            "sig_id": [f"S{i:03d}" for i in range(perts.size)],
+            "pert_id": [f"P{p}" for p in perts],
+            "pert_type": "trt_cp",
+            "cell_id": "A375",
+        }
+    )
     genes = [f"G{g:03d}" for g in range(N_GENES)]
     folder = tmp_path_factory.mktemp("tiny-index")
     build_index(FrameSource(pd.DataFrame(values, index=genes), meta), folder, EVAL_BUILD)
@@ -66,8 +71,11 @@ def test_retrieval_ranks_follow_the_rank_test_over_every_signature(tiny) -> None
     ranks, firsts = retrieval_ranks(index, queries)
     genes = list(effects.index)
     for query, rank, first in zip(queries, ranks, firsts, strict=True):
-        table = reference_scores(values.astype(np.float64), [genes.index(g) for g in query.up],
-                                 [genes.index(g) for g in query.down])  # fmt: skip
+        table = reference_scores(
+            values.astype(np.float64),
+            [genes.index(g) for g in query.up],
+            [genes.index(g) for g in query.down],
+        )
         z = table["z_sum"].to_numpy()
         mine = (meta["pert_id"] == query.pert_id).to_numpy()
         best = z[mine].max()
@@ -82,8 +90,11 @@ def test_a_query_with_no_gene_in_the_index_is_counted_not_dropped(tiny) -> None:
     assert firsts == [""]
     row = retrieval_row(np.array([1, 3, 12, np.nan]), ["a", "a", "b", ""])
     assert row["queries"] == "3/4"
-    assert (row["top1"], row["top5"], row["top10"]) == (pytest.approx(1 / 3), pytest.approx(2 / 3),
-                                                        pytest.approx(2 / 3))  # fmt: skip
+    assert (row["top1"], row["top5"], row["top10"]) == (
+        pytest.approx(1 / 3),
+        pytest.approx(2 / 3),
+        pytest.approx(2 / 3),
+    )
     assert row["median_rank"] == 3
     assert row["same_first"] == pytest.approx(2 / 3)
 
@@ -162,8 +173,9 @@ def test_replicate_retrieval_ranks_each_signature_among_the_next_plates() -> Non
 
 def test_cross_batch_retrieval_ranks_the_perturbations_best_signature_in_each_other_batch() -> None:
     rng = np.random.default_rng(8)
-    table = pd.DataFrame({"batch": ["A"] * 4 + ["B"] * 5,
-                          "pert_id": ["p", "q", "r", "s", "q", "p", "t", "p", "u"]})  # fmt: skip
+    table = pd.DataFrame(
+        {"batch": ["A"] * 4 + ["B"] * 5, "pert_id": ["p", "q", "r", "s", "q", "p", "t", "p", "u"]}
+    )
     values = rng.standard_normal((40, 9))
     ranks = []
     for i in range(9):

@@ -8,18 +8,26 @@ from transform.evaluate.run import BASELINE, INFORMATIVE, MODEL, beats_every_bas
 
 
 def _row(level: str, method: str, role: str, pcc: float, rmse: float) -> dict[str, object]:
-    return {"level": level, "method": method, "role": role, "global_pcc": pcc,
-            "sample_pcc": pcc, "rmse": rmse}  # fmt: skip
+    return {
+        "level": level,
+        "method": method,
+        "role": role,
+        "global_pcc": pcc,
+        "sample_pcc": pcc,
+        "rmse": rmse,
+    }
 
 
-TABLE = pd.DataFrame([
-    _row("landmarks", "model", MODEL, 0.9, 0.2),
-    _row("landmarks", "standardized", BASELINE, 0.8, 0.3),
-    _row("landmarks", "ceiling", INFORMATIVE, 1.0, 0.0),
-    _row("all output genes", "model", MODEL, 0.9, 0.2),
-    _row("all output genes", "standardized", BASELINE, 0.8, 0.3),
-    _row("all output genes", "quantile mapping", BASELINE, 0.95, 0.25),
-])  # fmt: skip
+TABLE = pd.DataFrame(
+    [
+        _row("landmarks", "model", MODEL, 0.9, 0.2),
+        _row("landmarks", "standardized", BASELINE, 0.8, 0.3),
+        _row("landmarks", "ceiling", INFORMATIVE, 1.0, 0.0),
+        _row("all output genes", "model", MODEL, 0.9, 0.2),
+        _row("all output genes", "standardized", BASELINE, 0.8, 0.3),
+        _row("all output genes", "quantile mapping", BASELINE, 0.95, 0.25),
+    ]
+)
 
 
 def test_informative_rows_do_not_count_and_one_lost_metric_loses_the_level() -> None:

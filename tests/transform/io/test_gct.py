@@ -24,23 +24,77 @@ from transform.io import GctFormatError, GeneMatrix, read_gct, read_gctx, write_
 # (file, shape, row fields, column fields, first value, last value, (rid, cid, value), min, max),
 # the values as the text holds them.
 GOLDEN = [
-    (LJP005_GCT, (978, 377), 11, 35, 11.3819, 5.1256,
-     ("201614_s_at", "LJP005_A375_24H_X1_B19:A13", 11.4909), 3.2301, 15.0),
-    (LJP009_GCT, (978, 371), 8, 34, 11.006, 4.8663,
-     ("209615_s_at", "LJP009_A375_24H_X1_B20:A24", 6.9847), 2.7863, 15.0001),
-    (LJP009_Z_GCT, (978, 371), 8, 34, 1.019, -1.5075,
-     ("209615_s_at", "LJP009_A375_24H_X1_B20:A24", 2.7274), -40.4111, 43.6733),
-    (MODZ_GCT, (978, 272), 6, 16, -0.5236, 0.1714,
-     ("208025_s_at", "CPC006_CORL23_6H:BRD-U88459701-000-01-8:10", 0.4352), -10.0, 10.0),
-]  # fmt: skip
+    (
+        LJP005_GCT,
+        (978, 377),
+        11,
+        35,
+        11.3819,
+        5.1256,
+        ("201614_s_at", "LJP005_A375_24H_X1_B19:A13", 11.4909),
+        3.2301,
+        15.0,
+    ),
+    (
+        LJP009_GCT,
+        (978, 371),
+        8,
+        34,
+        11.006,
+        4.8663,
+        ("209615_s_at", "LJP009_A375_24H_X1_B20:A24", 6.9847),
+        2.7863,
+        15.0001,
+    ),
+    (
+        LJP009_Z_GCT,
+        (978, 371),
+        8,
+        34,
+        1.019,
+        -1.5075,
+        ("209615_s_at", "LJP009_A375_24H_X1_B20:A24", 2.7274),
+        -40.4111,
+        43.6733,
+    ),
+    (
+        MODZ_GCT,
+        (978, 272),
+        6,
+        16,
+        -0.5236,
+        0.1714,
+        ("208025_s_at", "CPC006_CORL23_6H:BRD-U88459701-000-01-8:10", 0.4352),
+        -10.0,
+        10.0,
+    ),
+]
 REAL = [golden[0] for golden in GOLDEN]
 # Column fields of the LJP005 plate that Level 3 (GCT) and Level 4 (GCTX) share value for value.
 SHARED_FIELDS = [
-    "bead_batch", "bead_set", "cell_id", "count_cv", "count_mean", "det_plate", "det_well",
-    "mfc_plate_name", "mfc_plate_dim", "pert_dose", "pert_dose_unit", "pert_id", "pert_idose",
-    "pert_iname", "pert_itime", "pert_mfc_id", "pert_time", "pert_type", "pert_vehicle",
-    "rna_plate", "rna_well", "x_hmsl_id",
-]  # fmt: skip
+    "bead_batch",
+    "bead_set",
+    "cell_id",
+    "count_cv",
+    "count_mean",
+    "det_plate",
+    "det_well",
+    "mfc_plate_name",
+    "mfc_plate_dim",
+    "pert_dose",
+    "pert_dose_unit",
+    "pert_id",
+    "pert_idose",
+    "pert_iname",
+    "pert_itime",
+    "pert_mfc_id",
+    "pert_time",
+    "pert_type",
+    "pert_vehicle",
+    "rna_plate",
+    "rna_well",
+    "x_hmsl_id",
+]
 
 
 @pytest.mark.parametrize(
@@ -74,10 +128,15 @@ def test_the_plate_metadata_come_back_typed() -> None:
     assert ljp005.row_meta["pr_is_lmark"].tolist() == [1] * 978
     cols = ljp005.col_meta
     assert cols["pert_type"].value_counts().to_dict() == {
-        "trt_cp": 328, "ctl_vehicle": 26, "trt_poscon": 23}  # fmt: skip
+        "trt_cp": 328,
+        "ctl_vehicle": 26,
+        "trt_poscon": 23,
+    }
     assert cols["pert_dose"].dtype == np.float64
     assert cols.loc["LJP005_A375_24H_X1_B19:C13", ["pert_iname", "pert_dose"]].tolist() == [
-        "vemurafenib", 10.0]  # fmt: skip
+        "vemurafenib",
+        10.0,
+    ]
     assert cols["pert_dose"].isna().sum() == 26
     assert cols["pert_iname"].nunique() == 60
     assert (ljp009.col_meta["pert_type"] == "ctl_vehicle").sum() == 22
@@ -270,9 +329,14 @@ def test_every_missing_spelling_reads_as_missing_and_numbers_stay_numeric(tmp_pa
     ids = [f"S{i}" for i in range(n)]
     doses = ["10", *MISSING_SPELLINGS]
     names = ["drug", *MISSING_SPELLINGS]
-    lines = ["#1.3", f"1\t{n}\t1\t2", "\t".join(["id", "pr_gene_symbol", *ids]),
-             "\t".join(["pert_dose", "na", *doses]), "\t".join(["pert_iname", "na", *names]),
-             "\t".join(["G1", "TP53", *["1.5"] * n])]  # fmt: skip
+    lines = [
+        "#1.3",
+        f"1\t{n}\t1\t2",
+        "\t".join(["id", "pr_gene_symbol", *ids]),
+        "\t".join(["pert_dose", "na", *doses]),
+        "\t".join(["pert_iname", "na", *names]),
+        "\t".join(["G1", "TP53", *["1.5"] * n]),
+    ]
     gct = tmp_path / "missing.gct"
     gct.write_text("\n".join(lines) + "\n")
     cols = read_gct(gct).col_meta

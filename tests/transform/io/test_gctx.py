@@ -23,19 +23,37 @@ from transform.io import (
 # (file, shape, dtype, cells): cells are (rid, cid, value) read from the files with plain h5py;
 # the first is the matrix's first cell, the second its last.
 GOLDEN = [
-    (LJP005_GCTX, (978, 377), np.float32, [
-        ("200814_at", "LJP005_A375_24H_X1_B19:A03", 0.3473286),
-        ("203897_at", "LJP005_A375_24H_X1_B19:P24", -0.62497133),
-        ("201614_s_at", "LJP005_A375_24H_X1_B19:A13", 0.0998286)]),
-    (MODZ_GCTX, (978, 272), np.float32, [
-        ("200814_at", "CPC006_A549_6H:BRD-U88459701-000-01-8:10", -0.52360797),
-        ("205379_at", "CPD002_PC3_24H:BRD-A51714012-001-04-9:10", 0.17138433),
-        ("208025_s_at", "CPC006_CORL23_6H:BRD-U88459701-000-01-8:10", 0.43524998)]),
-    (TINY_GCTX, (50, 25), np.float64, [
-        ("200814_at", "CPC004_PC3_24H:BRD-A51714012-001-03-1:10", -1.145369052886963),
-        ("200966_x_at", "CPC006_TYKNU_6H:BRD-K56343971-001-02-3:10", -0.7602999210357666),
-        ("214435_x_at", "CVD001_HEPG2_24H:BRD-U88459701-000-01-8:10", -1.1946806907653809)]),
-]  # fmt: skip
+    (
+        LJP005_GCTX,
+        (978, 377),
+        np.float32,
+        [
+            ("200814_at", "LJP005_A375_24H_X1_B19:A03", 0.3473286),
+            ("203897_at", "LJP005_A375_24H_X1_B19:P24", -0.62497133),
+            ("201614_s_at", "LJP005_A375_24H_X1_B19:A13", 0.0998286),
+        ],
+    ),
+    (
+        MODZ_GCTX,
+        (978, 272),
+        np.float32,
+        [
+            ("200814_at", "CPC006_A549_6H:BRD-U88459701-000-01-8:10", -0.52360797),
+            ("205379_at", "CPD002_PC3_24H:BRD-A51714012-001-04-9:10", 0.17138433),
+            ("208025_s_at", "CPC006_CORL23_6H:BRD-U88459701-000-01-8:10", 0.43524998),
+        ],
+    ),
+    (
+        TINY_GCTX,
+        (50, 25),
+        np.float64,
+        [
+            ("200814_at", "CPC004_PC3_24H:BRD-A51714012-001-03-1:10", -1.145369052886963),
+            ("200966_x_at", "CPC006_TYKNU_6H:BRD-K56343971-001-02-3:10", -0.7602999210357666),
+            ("214435_x_at", "CVD001_HEPG2_24H:BRD-U88459701-000-01-8:10", -1.1946806907653809),
+        ],
+    ),
+]
 REAL = [golden[0] for golden in GOLDEN]
 
 
@@ -65,7 +83,10 @@ def test_the_ljp005_metadata_come_back_typed() -> None:
     assert cols["pert_time"].dtype == np.int64
     assert set(cols["pert_time"]) == {24}
     assert cols["pert_type"].value_counts().to_dict() == {
-        "trt_cp": 328, "ctl_vehicle": 26, "trt_poscon": 23}  # fmt: skip
+        "trt_cp": 328,
+        "ctl_vehicle": 26,
+        "trt_poscon": 23,
+    }
     # pert_dose is stored as text ("10.0", "-666"): numbers come back, -666 as missing
     dose = cols["pert_dose"]
     assert dose.dtype == np.float64
@@ -79,7 +100,12 @@ def test_the_ljp005_metadata_come_back_typed() -> None:
 def test_the_latin1_micro_sign_reads_as_micro() -> None:
     cols = read_gctx(MODZ_GCTX).col_meta
     assert cols["pert_idose"].value_counts().to_dict() == {
-        "10 µM": 218, "100 nM": 16, "500 nM": 16, "1 µM": 12, "3 µM": 10}  # fmt: skip
+        "10 µM": 218,
+        "100 nM": 16,
+        "500 nM": 16,
+        "1 µM": 12,
+        "3 µM": 10,
+    }
     with h5py.File(MODZ_GCTX) as raw:
         assert raw["0/META/COL/pert_idose"][0] == b"10 \xb5M"
 

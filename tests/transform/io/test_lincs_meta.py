@@ -24,9 +24,17 @@ from transform.io import (
 )
 
 INST_COLUMNS = [
-    "rna_plate", "rna_well", "pert_id", "pert_iname", "pert_type", "pert_dose",
-    "pert_dose_unit", "pert_time", "pert_time_unit", "cell_id",
-]  # fmt: skip
+    "rna_plate",
+    "rna_well",
+    "pert_id",
+    "pert_iname",
+    "pert_type",
+    "pert_dose",
+    "pert_dose_unit",
+    "pert_time",
+    "pert_time_unit",
+    "cell_id",
+]
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +53,11 @@ def test_inst_info_comes_from_the_column_metadata_of_a_real_plate(ljp005: pd.Dat
     assert vehicle["pert_dose"].isna().all()
     well = inst.loc["LJP005_A375_24H_X1_B19:C13"]
     assert well[["pert_iname", "pert_dose", "pert_dose_unit", "rna_well"]].tolist() == [
-        "vemurafenib", 10.0, "um", "C13"]  # fmt: skip
+        "vemurafenib",
+        10.0,
+        "um",
+        "C13",
+    ]
     assert set(inst["rna_plate"]) == {"LJP005_A375_24H_X1"}
     assert set(inst["pert_time"]) == {24}
 
@@ -78,8 +90,18 @@ def test_missing_values_are_written_and_read_as_minus_666(
     write_lincs_table(tmp_path / "inst_info.txt", inst_info_from_gctx_cols(ljp005))
     dmso = (tmp_path / "inst_info.txt").read_text().splitlines()[1].split("\t")
     assert dmso == [
-        "LJP005_A375_24H_X1_B19:A03", "LJP005_A375_24H_X1", "A03", "DMSO", "DMSO",
-        "ctl_vehicle", "-666", "-666", "24", "h", "A375"]  # fmt: skip
+        "LJP005_A375_24H_X1_B19:A03",
+        "LJP005_A375_24H_X1",
+        "A03",
+        "DMSO",
+        "DMSO",
+        "ctl_vehicle",
+        "-666",
+        "-666",
+        "24",
+        "h",
+        "A375",
+    ]
 
 
 def test_a_gzip_file_is_read_whatever_its_name(ljp005: pd.DataFrame, tmp_path: Path) -> None:

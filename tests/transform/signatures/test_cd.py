@@ -8,8 +8,9 @@ import pytest
 from transform.signatures.cd import BatchDirections, characteristic_direction, standardize
 
 
-def reference_chdir(controls: np.ndarray, cases: np.ndarray, gamma: float = 1.0,
-                    per_gene: bool = False) -> np.ndarray:  # fmt: skip
+def reference_chdir(
+    controls: np.ndarray, cases: np.ndarray, gamma: float = 1.0, per_gene: bool = False
+) -> np.ndarray:
     """A line-by-line port of the released `chdir` (scipy zscore, sklearn-style PCA via SVD)."""
     data = np.concatenate([controls, cases], axis=1).astype(np.float64)
     axis = 1 if per_gene else 0
@@ -102,8 +103,13 @@ GOLDEN = [0.033207627871017324, 0.15584323476479825, 0.15473719762095978, 0.1443
 def _torch_devices() -> list:
     import torch
 
-    gpu = pytest.param("cuda", marks=[pytest.mark.gpu, pytest.mark.skipif(
-        not torch.cuda.is_available(), reason="no CUDA device")])  # fmt: skip
+    gpu = pytest.param(
+        "cuda",
+        marks=[
+            pytest.mark.gpu,
+            pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device"),
+        ],
+    )
     return ["cpu", gpu]
 
 

@@ -33,8 +33,13 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def signatures(world: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("sigs")
-    compute_signatures(world / "l1000" / "level3.gctx", world / "l1000" / "inst_info.txt", out,
-                       settings=LEVEL3, outputs=SMALL)  # fmt: skip
+    compute_signatures(
+        world / "l1000" / "level3.gctx",
+        world / "l1000" / "inst_info.txt",
+        out,
+        settings=LEVEL3,
+        outputs=SMALL,
+    )
     return out
 
 

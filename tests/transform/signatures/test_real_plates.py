@@ -24,8 +24,12 @@ def test_shared_compounds_are_closest_to_themselves_across_plates(plates, rule: 
     first, second = (compound_signatures(p, rule) for p in plates)
     table = cross_plate_ranks(first, second)
     assert sorted(table["compound"]) == [
-        "CGP-60474", "GSK-1059615", "PD-0325901", "dasatinib", "mitoxantrone",
-    ]  # fmt: skip
+        "CGP-60474",
+        "GSK-1059615",
+        "PD-0325901",
+        "dasatinib",
+        "mitoxantrone",
+    ]
     assert (table["cosine_self"] > table["cosine_others_median"]).all()
     assert table["rank_005_in_009"].median() <= 2  # of 63 compounds on LJP009
     assert table["rank_005_in_009"].max() <= 5

@@ -109,8 +109,9 @@ def test_a_bundle_of_steps_with_other_input_genes_is_refused_naming_them(
     step2["genes"]["input_genes"] = GeneSpace("input", tuple(symbols[1:])).to_dict()
     save_checkpoint(step2, tmp_path / "step2.pt")
     with pytest.raises(GeneSpaceMismatch, match=symbols[0]):
-        write_bundle(cyclegan=trained["step1"], extrapolator=tmp_path / "step2.pt",
-                     out=tmp_path / "model.pt")  # fmt: skip
+        write_bundle(
+            cyclegan=trained["step1"], extrapolator=tmp_path / "step2.pt", out=tmp_path / "model.pt"
+        )
 
 
 def test_level3_profiles_lacking_input_genes_are_refused_naming_them(

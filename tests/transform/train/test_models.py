@@ -23,9 +23,15 @@ def test_the_paper_networks_have_the_papers_layers_and_shapes() -> None:
     extrapolator = Extrapolator(962, 23_614)
     linear = [m for m in generator.net.modules() if isinstance(m, torch.nn.Linear)]
     assert [(m.in_features, m.out_features) for m in linear] == [
-        (962, 512), (512, 512), (512, 128), (128, 128), (128, 128),
-        (128, 512), (512, 512), (512, 962),
-    ]  # fmt: skip
+        (962, 512),
+        (512, 512),
+        (512, 128),
+        (128, 128),
+        (128, 128),
+        (128, 512),
+        (512, 512),
+        (512, 962),
+    ]
     norms = [m for m in generator.modules() if isinstance(m, torch.nn.BatchNorm1d)]
     assert len(norms) == 4
     assert not any(m.affine for m in norms)
@@ -104,8 +110,11 @@ def test_the_paper_preset_is_the_papers_configuration() -> None:
     assert not step2.model.standardized
     assert (step2.epochs, step2.batch_size, step2.lr, step2.weight_decay) == (100, 100, 2e-4, 1e-4)
     assert (step2.lr_step_epochs, step2.lr_gamma, step2.patience, step2.min_delta) == (
-        10, 0.5, 3, 1e-4,
-    )  # fmt: skip
+        10,
+        0.5,
+        3,
+        1e-4,
+    )
     assert step2.split == (49_000, 500, 500)
     assert step1.data.max_l1000_profiles == step1.data.max_rnaseq_samples == 50_000
 

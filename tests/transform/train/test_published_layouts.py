@@ -38,8 +38,9 @@ def test_a_file_naming_a_gene_by_its_previous_symbol_matches_it_so(
     landmarks: pd.DataFrame,
 ) -> None:
     symbols, _ = today(landmarks["entrez"].tolist())
-    at = next(i for i, (a, b) in enumerate(zip(symbols, landmarks["symbol"], strict=True))
-              if a != b)  # fmt: skip
+    at = next(
+        i for i, (a, b) in enumerate(zip(symbols, landmarks["symbol"], strict=True)) if a != b
+    )
     old = landmarks["symbol"].iloc[at]
     named = [*symbols[:at], old, *symbols[at + 1 :]]
     match = match_landmarks(landmarks, RnaseqGenes.from_rows(named))
@@ -71,8 +72,9 @@ def test_training_data_from_each_layout_keep_every_landmark_the_rnaseq_file_hold
     name: str, layouts: dict[str, Layout], archs4_today: Path, tmp_path: Path
 ) -> None:
     layout = layouts[name]
-    sources = Sources(layout.gctx, archs4_today, gene_info=layout.gene_info,
-                      inst_info=layout.inst_info)  # fmt: skip
+    sources = Sources(
+        layout.gctx, archs4_today, gene_info=layout.gene_info, inst_info=layout.inst_info
+    )
     said: list[str] = []
     data = prepare_data(sources, DATA, tmp_path / "data", progress=said.append)
     matched = data.manifest["landmark_match"]
@@ -81,18 +83,23 @@ def test_training_data_from_each_layout_keep_every_landmark_the_rnaseq_file_hold
     assert any(line.startswith(f"landmarks: {978 - ABSENT} of 978 matched") for line in said)
     assert data.l1000.shape == (200, 978 - ABSENT)
     assert np.isfinite(data.l1000).all()
-    assert set(data.input_gene_ids.values()) <= set(pd.read_csv(LANDMARKS_2017, sep="\t")
-                                                    ["pr_gene_id"])  # fmt: skip
+    assert set(data.input_gene_ids.values()) <= set(
+        pd.read_csv(LANDMARKS_2017, sep="\t")["pr_gene_id"]
+    )
 
 
 def test_the_layouts_give_the_same_training_profiles(
     layouts: dict[str, Layout], archs4_today: Path, tmp_path: Path
 ) -> None:
     prepared = {
-        name: prepare_data(Sources(layout.gctx, archs4_today, gene_info=layout.gene_info),
-                           DATA, tmp_path / name, progress=lambda _: None)
+        name: prepare_data(
+            Sources(layout.gctx, archs4_today, gene_info=layout.gene_info),
+            DATA,
+            tmp_path / name,
+            progress=lambda _: None,
+        )
         for name, layout in layouts.items()
-    }  # fmt: skip
+    }
     reference = prepared["inside"]
     for name in ("beta", "geo"):
         assert prepared[name].input_genes == reference.input_genes
@@ -103,8 +110,13 @@ def test_training_can_draw_only_profiles_that_pass_qc(
     layouts: dict[str, Layout], archs4_today: Path, tmp_path: Path
 ) -> None:
     beta = layouts["beta"]
-    sources = Sources(beta.gctx, archs4_today, gene_info=beta.gene_info,
-                      inst_info=beta.inst_info, qc_pass_only=True)  # fmt: skip
+    sources = Sources(
+        beta.gctx,
+        archs4_today,
+        gene_info=beta.gene_info,
+        inst_info=beta.inst_info,
+        qc_pass_only=True,
+    )
     data = prepare_data(sources, DATA, tmp_path / "data", progress=lambda _: None)
     ids = (tmp_path / "data" / "l1000_ids.txt").read_text().split()
     table = pd.read_csv(beta.inst_info, sep="\t", index_col="sample_id")
@@ -113,11 +125,22 @@ def test_training_can_draw_only_profiles_that_pass_qc(
 
 
 def test_the_training_command_refuses_a_published_file_without_its_gene_table(
-    layouts: dict[str, Layout], archs4_today: Path, tmp_path: Path,
+    layouts: dict[str, Layout],
+    archs4_today: Path,
+    tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
-) -> None:  # fmt: skip
-    code = main(["train-extrapolator", "--l1000", str(layouts["geo"].gctx), "--rnaseq",
-                 str(archs4_today), "--out", str(tmp_path / "run")])  # fmt: skip
+) -> None:
+    code = main(
+        [
+            "train-extrapolator",
+            "--l1000",
+            str(layouts["geo"].gctx),
+            "--rnaseq",
+            str(archs4_today),
+            "--out",
+            str(tmp_path / "run"),
+        ]
+    )
     assert code == 2
     assert "--gene-info" in capsys.readouterr().err
     assert not (tmp_path / "run" / "run.json").exists()

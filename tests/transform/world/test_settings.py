@@ -94,8 +94,14 @@ def test_few_cell_lines_leave_the_collection_mostly_tissues(default) -> None:
 
 
 def test_a_hard_world_generates_its_files(tmp_path: Path) -> None:
-    config = world_config("demo", seed=SEED, setting="hard", n_rnaseq_samples=200,
-                          n_paired_samples=48, chunk_samples=100)  # fmt: skip
+    config = world_config(
+        "demo",
+        seed=SEED,
+        setting="hard",
+        n_rnaseq_samples=200,
+        n_paired_samples=48,
+        chunk_samples=100,
+    )
     manifest = generate_world(config, tmp_path, parts=("l1000", "truth"), progress=lambda _: None)
     assert manifest["config"]["setting"] == "hard"
     assert manifest["config"]["effect_scale"] == 0.5

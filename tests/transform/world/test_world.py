@@ -157,8 +157,12 @@ def test_a_world_is_the_same_for_a_seed_whatever_the_chunk_size(tmp_path: Path) 
     b = read_archs4(tmp_path / "b" / "rnaseq" / "archs4_gene_counts.h5")
     np.testing.assert_array_equal(a.values, b.values)
     assert first["counts"] == again["counts"]
-    other = generate_world(world_config("demo", seed=4, **TINY), tmp_path / "c",
-                           progress=lambda _: None, parts=("rnaseq",))  # fmt: skip
+    other = generate_world(
+        world_config("demo", seed=4, **TINY),
+        tmp_path / "c",
+        progress=lambda _: None,
+        parts=("rnaseq",),
+    )
     assert other["files"] != first["files"]
 
 
