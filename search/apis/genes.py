@@ -12,14 +12,13 @@ from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
-from search.apis.schemas import (
-    WRITE_ERRORS,
+from search.apis.gene_schemas import (
     GeneDetailSerializer,
     GeneListSerializer,
     GeneSignaturesSerializer,
     ResolveSerializer,
-    answers,
 )
+from search.apis.schemas import WRITE_ERRORS, answers
 from search.apis.signatures import MAX_ROWS
 from search.engine.genes import GeneResolver, Resolution
 from search.selectors.genes import (

@@ -3,11 +3,10 @@
 The serializers here are never used to build an answer (the services return plain data); they
 describe it, so that /api/schema states every field a client reads and every status it can get.
 tests/portal/test_fuzz.py checks the answers against this schema (bodies, statuses, content
-types), and tests/portal/test_api_schema.py that each operation declares the errors it gives.
+types) and that each operation declares its body and the errors it gives.
 
-A signature row carries the index's metadata as well: the usual LINCS columns are declared (each
-may be missing from an index that lacks it); any other column the index holds comes as an
-additional property.
+A signature row carries the signature's metadata from the Signature table (the one source:
+search/selectors/signatures.py). The bodies of the gene APIs are in gene_schemas.py.
 """
 
 from __future__ import annotations
@@ -33,15 +32,15 @@ class NumberOrTextField(serializers.Field):
     """A metadata value that is a number in one index and text in another (a dose, a time)."""
 
 
-def _text() -> serializers.CharField:
+def text_field() -> serializers.CharField:
     return serializers.CharField(required=False, allow_null=True)
 
 
-def _number() -> serializers.FloatField:
+def number_field() -> serializers.FloatField:
     return serializers.FloatField(allow_null=True)
 
 
-def _texts() -> serializers.ListField:
+def texts_field() -> serializers.ListField:
     return serializers.ListField(child=serializers.CharField())
 
 
@@ -74,23 +73,26 @@ WRITE_ERRORS = (400, 413, 415, 429)  # a POST: refused, too large, not JSON, rat
 class SignatureMetadataSerializer(serializers.Serializer):
     sig_id = serializers.CharField()
     url = serializers.CharField(help_text="the signature's page")
-    pert_type = _text()
-    pert_id = _text()
-    pert_iname = _text()
-    cell_id = _text()
+    pert_type = text_field()
+    pert_id = text_field()
+    pert_iname = text_field()
+    cell_id = text_field()
     pert_dose = NumberOrTextField(required=False)
-    pert_dose_unit = _text()
+    pert_dose_unit = text_field()
     pert_time = NumberOrTextField(required=False)
-    pert_time_unit = _text()
+    pert_time_unit = text_field()
+    batch = text_field()
+    n_cases = serializers.IntegerField(required=False, help_text="treated profiles")
+    n_controls = serializers.IntegerField(required=False, help_text="control profiles")
 
 
 class SearchRowSerializer(SignatureMetadataSerializer):
     rank = serializers.IntegerField(min_value=1)
-    score = _number()
+    score = number_field()
     direction = serializers.ChoiceField(choices=["mimic", "reverse"])
-    z_up = _number()
-    z_down = _number()
-    z_sum = _number()
+    z_up = number_field()
+    z_down = number_field()
+    z_sum = number_field()
     p_up = serializers.FloatField(allow_null=True, help_text="two-sided p of z_up")
     p_down = serializers.FloatField(allow_null=True, help_text="two-sided p of z_down")
     p = serializers.FloatField(allow_null=True, help_text="two-sided p of z_sum / its null sd")
@@ -98,14 +100,14 @@ class SearchRowSerializer(SignatureMetadataSerializer):
         allow_null=True, required=False, help_text="Benjamini-Hochberg over the signatures searched"
     )
     fdr_down = serializers.FloatField(allow_null=True, required=False)
-    fdr = _number()
+    fdr = number_field()
     cd_up = serializers.FloatField(allow_null=True, required=False, help_text="score cd only")
     cd_down = serializers.FloatField(allow_null=True, required=False, help_text="score cd only")
 
 
 class AmbiguousSerializer(serializers.Serializer):
     query = serializers.CharField()
-    candidates = _texts()
+    candidates = texts_field()
 
 
 class ResolvedSerializer(serializers.Serializer):
@@ -116,20 +118,20 @@ class ResolvedSerializer(serializers.Serializer):
 
 class SideReportSerializer(serializers.Serializer):
     submitted = serializers.IntegerField()
-    matched = _texts()
+    matched = texts_field()
     resolved = ResolvedSerializer(many=True, required=False)
-    unknown = _texts()
+    unknown = texts_field()
     ambiguous = AmbiguousSerializer(many=True)
-    repeated = _texts()
-    in_both = _texts()
-    not_in_index = _texts()
+    repeated = texts_field()
+    in_both = texts_field()
+    not_in_index = texts_field()
 
 
 class FilterReportSerializer(serializers.Serializer):
     read_as = serializers.DictField(
         child=serializers.CharField(), help_text="values read as a category of another case"
     )
-    unmatched = _texts()
+    unmatched = texts_field()
 
 
 class QueryReportSerializer(serializers.Serializer):
@@ -144,8 +146,8 @@ class IndexSerializer(serializers.Serializer):
 
 
 class StoredQuerySerializer(serializers.Serializer):
-    up = _texts()
-    down = _texts()
+    up = texts_field()
+    down = texts_field()
     mode = serializers.CharField()
     score = serializers.CharField()
     limit = serializers.IntegerField()
@@ -171,9 +173,9 @@ class BatchQuerySerializer(serializers.Serializer):
     done = serializers.BooleanField()
     n_results = serializers.IntegerField(allow_null=True)
     error = serializers.CharField(allow_blank=True)
-    unknown = _texts()
+    unknown = texts_field()
     ambiguous = serializers.ListField()
-    not_in_index = _texts()
+    not_in_index = texts_field()
 
 
 class BatchSerializer(serializers.Serializer):
@@ -190,45 +192,9 @@ class BatchSerializer(serializers.Serializer):
     queries = BatchQuerySerializer(many=True)
 
 
-class GeneSerializer(serializers.Serializer):
-    entrez_id = serializers.IntegerField()
-    symbol = serializers.CharField()
-    name = serializers.CharField(allow_blank=True)
-    gene_type = serializers.CharField(allow_blank=True)
-    chromosome = serializers.CharField(allow_blank=True)
-    ensembl_ids = _texts()
-    aliases = _texts()
-    l1000_type = serializers.CharField(allow_blank=True, allow_null=True)
-    is_landmark = serializers.BooleanField()
-    l1000_symbols = _texts()
-
-
-class GeneDetailSerializer(GeneSerializer):
-    matched_by = serializers.CharField()
-
-
-class GeneListSerializer(serializers.Serializer):
-    query = serializers.CharField()
-    results = GeneSerializer(many=True)
-
-
-class ResolutionSerializer(serializers.Serializer):
-    query = serializers.CharField()
-    status = serializers.ChoiceField(choices=["resolved", "ambiguous", "unknown"])
-    matched_by = serializers.CharField(allow_null=True)
-    gene = GeneSerializer(allow_null=True)
-    candidates = GeneSerializer(many=True)
-
-
-class ResolveSerializer(serializers.Serializer):
-    registry_release = serializers.IntegerField(allow_null=True)
-    summary = serializers.DictField(child=serializers.IntegerField())
-    results = ResolutionSerializer(many=True)
-
-
 class GeneValueSerializer(serializers.Serializer):
     gene = serializers.CharField()
-    value = _number()
+    value = number_field()
     url = serializers.CharField()
 
 
@@ -258,61 +224,6 @@ class NeighbourSerializer(SignatureMetadataSerializer):
 class NeighboursSerializer(serializers.Serializer):
     sig_id = serializers.CharField()
     results = NeighbourSerializer(many=True)
-
-
-class GeneSignatureRowSerializer(SignatureMetadataSerializer):
-    value = _number()
-    rank = serializers.IntegerField(required=False)
-    cd = serializers.FloatField(allow_null=True)
-    log2_fold_change = serializers.FloatField(allow_null=True)
-
-
-class GeneCountsSerializer(serializers.Serializer):
-    up = serializers.IntegerField(help_text="signatures that raise the gene")
-    down = serializers.IntegerField(help_text="signatures that lower it")
-    searched = serializers.IntegerField(help_text="signatures looked at")
-
-
-class BoxSerializer(serializers.Serializer):
-    cell_id = serializers.CharField()
-    n = serializers.IntegerField()
-    q1 = serializers.FloatField()
-    median = serializers.FloatField()
-    q3 = serializers.FloatField()
-    lowerfence = serializers.FloatField()
-    upperfence = serializers.FloatField()
-    mean = serializers.FloatField()
-
-
-class VolcanoPointSerializer(serializers.Serializer):
-    sig_id = serializers.CharField()
-    pert_type = serializers.CharField()
-    direction = serializers.ChoiceField(choices=["up", "down"])
-    cd = serializers.FloatField()
-    log2_fold_change = serializers.FloatField(allow_null=True)
-    rank = serializers.IntegerField()
-
-
-class GeneFiltersSerializer(serializers.Serializer):
-    direction = serializers.ChoiceField(choices=["up", "down", "both"])
-    pert_type = serializers.CharField(allow_null=True)
-    cell_id = serializers.CharField(allow_null=True)
-
-
-class GeneSignaturesSerializer(serializers.Serializer):
-    gene = GeneSerializer()
-    matched_by = serializers.CharField()
-    in_output_space = serializers.BooleanField()
-    index_version = serializers.CharField()
-    filters = GeneFiltersSerializer()
-    filter_report = serializers.DictField(child=FilterReportSerializer())
-    tables = serializers.DictField(
-        child=serializers.DictField(child=GeneSignatureRowSerializer(many=True)),
-        help_text="per perturbation type, per direction asked for (up, down): the rows",
-    )
-    counts = serializers.DictField(child=GeneCountsSerializer(), help_text="per type")
-    by_cell_line = BoxSerializer(many=True)
-    volcano = VolcanoPointSerializer(many=True)
 
 
 class DownloadSerializer(serializers.Serializer):
