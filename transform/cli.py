@@ -34,13 +34,16 @@ def main(argv: list[str] | None = None) -> int:
         add(commands)
     args = parser.parse_args(argv)
     try:
-        return args.run(args)
+        status: int = args.run(args)
+        return status
     except (ValueError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
 
 
-def _parser_adders(argv: Sequence[str]) -> list[Callable[[argparse._SubParsersAction], None]]:
+def _parser_adders(
+    argv: Sequence[str],
+) -> list[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None]]:
     """The functions that add the parsers needed for argv: the named command's alone, or every
     command's when none is named (help, or a mistake that argparse then explains)."""
     named = COMMANDS.get(argv[0]) if argv else None
@@ -48,7 +51,7 @@ def _parser_adders(argv: Sequence[str]) -> list[Callable[[argparse._SubParsersAc
     return [getattr(importlib.import_module(module), name) for module, name in wanted]
 
 
-def _add_world(commands: argparse._SubParsersAction) -> None:
+def _add_world(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     world = commands.add_parser(
         "world", help="generate a synthetic world in the real file formats (docs/world.md)"
     )

@@ -19,10 +19,11 @@ reported with the reason. The registry is NCBI's gene table of the portal's gene
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -72,7 +73,7 @@ class GeneRegistry:
         owners = self.by_symbol.get(symbol, ())
         return bool(owners) and entrez not in owners
 
-    def symbols_of_ensembl(self, ensembl_ids: Sequence[str]) -> list[str]:
+    def symbols_of_ensembl(self, ensembl_ids: Sequence[object]) -> list[str]:
         """The current symbol of each Ensembl id that names one gene ("" otherwise)."""
         found = []
         for gene in bare_ensembl(ensembl_ids):
@@ -117,9 +118,12 @@ class RnaseqGenes:
         return cls(tuple(named), by_ensembl, by_entrez)
 
 
-def _unique_map(keys: Sequence[object], symbols: Sequence[str]) -> dict:
+_Key = TypeVar("_Key", bound=Hashable)
+
+
+def _unique_map(keys: Sequence[_Key], symbols: Sequence[str]) -> dict[_Key, str]:
     """key -> symbol, for keys that name one symbol only (and are not empty)."""
-    seen: dict[object, set[str]] = {}
+    seen: dict[_Key, set[str]] = {}
     for key, symbol in zip(keys, symbols, strict=True):
         if key not in (None, "", "nan") and symbol:
             seen.setdefault(key, set()).add(symbol)
@@ -210,8 +214,9 @@ def _first_route(
         ensembl_ids |= set(registry.ensembl.get(entrez, ()))
     current = registry.current_symbol(entrez, symbol)
     own = {symbol} if not registry.names_other_gene(symbol, entrez) else set()
+    aliases = registry.aliases.get(entrez, ()) if entrez is not None else ()
     previous = {
-        alias for alias in (*registry.aliases.get(entrez, ()), symbol)
+        alias for alias in (*aliases, symbol)
         if not registry.names_other_gene(alias, entrez)
         and set(registry.by_alias.get(alias, ())) <= {entrez}
     }  # fmt: skip
@@ -229,7 +234,7 @@ def _given(value: object) -> bool:
     return value is not None and str(value) not in ("", "nan", "None", "-666", "<NA>")
 
 
-def _drop_shared(matched: pd.DataFrame, dropped: dict) -> None:
+def _drop_shared(matched: pd.DataFrame, dropped: dict[Any, tuple[int | None, str, str]]) -> None:
     """Landmarks that would feed one RNA-seq gene are dropped, each naming the others."""
     shared = matched[matched["rnaseq_symbol"].duplicated(keep=False)]
     for gene, rows in shared.groupby("rnaseq_symbol"):

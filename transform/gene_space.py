@@ -17,6 +17,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from functools import cached_property
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -87,8 +88,8 @@ class GeneSpace:
         return {"name": self.name, "checksum": self.checksum, "symbols": list(self.symbols)}
 
     @classmethod
-    def from_dict(cls, stored: dict[str, object]) -> GeneSpace:
-        space = cls(str(stored["name"]), tuple(stored["symbols"]))  # type: ignore[arg-type]
+    def from_dict(cls, stored: dict[str, Any]) -> GeneSpace:
+        space = cls(str(stored["name"]), tuple(stored["symbols"]))
         if "checksum" in stored and stored["checksum"] != space.checksum:
             raise ValueError(f"gene space {space.name!r}: stored checksum does not match its genes")
         return space

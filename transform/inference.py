@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import torch
+from numpy.typing import NDArray
 
 from transform.bundle import BUNDLE_FORMAT
 from transform.gene_ids import entrez_id
@@ -102,7 +103,10 @@ class TwoStepModel:
 
     def step2(self, landmarks: np.ndarray) -> np.ndarray:
         """(n_input, n) RNA-seq-scale landmarks -> (n_output, n), negatives clipped to 0."""
-        return np.maximum(self._run(self.extrapolator, landmarks, len(self.output_genes)), 0)
+        profiles: NDArray[np.float32] = np.maximum(
+            self._run(self.extrapolator, landmarks, len(self.output_genes)), 0
+        )
+        return profiles
 
     def transform(self, l1000: np.ndarray) -> np.ndarray:
         """(n_input, n) Level 3 values -> (n_output, n) RNA-seq-like profiles."""

@@ -60,7 +60,8 @@ class ResidualBlock(nn.Module):
         self.body = nn.Sequential(nn.Linear(width, width), nn.ReLU(), nn.Linear(width, width))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x + self.body(x)
+        body: torch.Tensor = self.body(x)
+        return x + body
 
 
 def _dense_bn_relu(widths: list[int]) -> list[nn.Module]:
@@ -85,6 +86,12 @@ class Generator(nn.Module):
     always maps profiles of one domain to the other's values.
     """
 
+    # buffers of a standardized generator (register_buffer)
+    input_mean: torch.Tensor
+    input_sd: torch.Tensor
+    output_mean: torch.Tensor
+    output_sd: torch.Tensor
+
     def __init__(self, n_genes: int, config: GeneratorConfig | None = None) -> None:
         super().__init__()
         self.config = config or GeneratorConfig()
@@ -95,11 +102,12 @@ class Generator(nn.Module):
             nn.Linear(encoder[-1], self.config.bottleneck),
             ResidualBlock(self.config.bottleneck),
             *_dense_bn_relu(decoder),
-            nn.Linear(decoder[-1], n_genes),
         ]
+        last = nn.Linear(decoder[-1], n_genes)  # made last: the seeded initial weights hold
+        layers.append(last)
         if self.config.skip:  # start as the identity on z-scores
-            nn.init.zeros_(layers[-1].weight)
-            nn.init.zeros_(layers[-1].bias)
+            nn.init.zeros_(last.weight)
+            nn.init.zeros_(last.bias)
         if not self.config.standardized:
             layers.append(nn.ReLU())
         self.net = nn.Sequential(*layers)
@@ -127,7 +135,7 @@ class Generator(nn.Module):
 
     def core(self, values: torch.Tensor) -> torch.Tensor:
         """The network on its training scale (z-scores when standardized)."""
-        out = self.net(values)
+        out: torch.Tensor = self.net(values)
         return values + out if self.config.skip else out
 
     def forward(self, profiles: torch.Tensor) -> torch.Tensor:
@@ -154,7 +162,8 @@ class Discriminator(nn.Module):
         self.net = nn.Sequential(*_dense_relu(widths), nn.Linear(widths[-1], 1))
 
     def forward(self, profiles: torch.Tensor) -> torch.Tensor:
-        return self.net(profiles)
+        scores: torch.Tensor = self.net(profiles)
+        return scores
 
 
 class Extrapolator(nn.Module):
@@ -167,6 +176,10 @@ class Extrapolator(nn.Module):
     gene, where a network fitted to the variation between samples maps them onto a few generic
     directions (docs/training.md, signature level).
     """
+
+    # buffers of a standardized extrapolator (register_buffer)
+    input_mean: torch.Tensor
+    input_sd: torch.Tensor
 
     def __init__(
         self, n_inputs: int, n_outputs: int, config: ExtrapolatorConfig | None = None
@@ -196,7 +209,8 @@ class Extrapolator(nn.Module):
             landmarks = (landmarks - self.input_mean) / self.input_sd
         if self.config.linear:
             return torch.relu(self.linear(landmarks) + self.net(landmarks))
-        return self.net(landmarks)
+        network: torch.Tensor = self.net(landmarks)
+        return network
 
     @torch.no_grad()
     def set_linear(self, coef: ArrayLike, intercept: ArrayLike) -> None:
@@ -205,6 +219,7 @@ class Extrapolator(nn.Module):
         self.linear.weight.copy_(torch.as_tensor(np.asarray(coef, dtype=np.float32).T))
         self.linear.bias.copy_(torch.as_tensor(np.asarray(intercept, dtype=np.float32)))
         output = self.net[-1]
+        assert isinstance(output, nn.Linear)  # the network's output layer (no final ReLU)
         output.weight.zero_()
         output.bias.zero_()
 
@@ -216,5 +231,6 @@ class Extrapolator(nn.Module):
         the final ReLU passes no gradient; starting at the mean profile avoids that.
         """
         output = self.net[-2]
+        assert isinstance(output, nn.Linear)  # the output layer, before the final ReLU
         output.bias.copy_(profile)
         output.weight.mul_(weight_scale)

@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Sequence
 
 import numpy as np
-from numpy.typing import ArrayLike, DTypeLike
+from numpy.typing import ArrayLike, DTypeLike, NDArray
 
 CPM_SCALE = 1e6
 
@@ -197,7 +197,8 @@ def _cpm64(
             f"{empty.size} sample(s) with zero total counts, CPM undefined: "
             + _name_columns(empty, sample_ids, first_column)
         )
-    return values / totals * CPM_SCALE
+    cpm: NDArray[np.float64] = values / totals * CPM_SCALE
+    return cpm
 
 
 def _name_columns(

@@ -28,7 +28,7 @@ from transform.io import GctxWriter, read_gctx, read_gctx_meta, read_inst_info, 
 BLOCK_COLUMNS = 4096
 
 
-def add_parser(commands: argparse._SubParsersAction) -> None:
+def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = commands.add_parser(
         "publish", help="lay out profiles, signatures, gene sets and the model as downloads"
     )
@@ -80,6 +80,7 @@ def write_profiles_metadata(target: Path, profiles: Path | None, inst_info: Path
     """One row per profile in GEO's column names: the table given (any dialect; its rows of the
     converted profiles where those are given too), else the converted GCTX's column metadata."""
     if inst_info is None:
+        assert profiles is not None, "give the profiles or their table"
         table = read_gctx_meta(profiles)[1].rename_axis("inst_id")
     else:
         table = read_inst_info(inst_info)

@@ -16,7 +16,7 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -61,7 +61,7 @@ class SymbolRows:
 
     def collapse(self, counts: ArrayLike) -> np.ndarray:
         """(n_rows, k) counts -> (n_symbols, k), summing the rows of a symbol."""
-        rows = np.asarray(counts)[self.order]
+        rows: np.ndarray = np.asarray(counts)[self.order]
         if not self.sums_rows:
             return rows
         wide = np.int64 if rows.dtype.kind in "iub" else np.float64
@@ -72,8 +72,10 @@ def matrix_symbols(matrix: GeneMatrix) -> list[object]:
     """A counts matrix's gene symbols: its `symbol` (or `gene_symbol`) field, else its row ids."""
     for field in SYMBOL_FIELDS:
         if field in matrix.row_meta.columns:
-            return matrix.row_meta[field].tolist()
-    return matrix.row_ids.tolist()
+            symbols: list[object] = matrix.row_meta[field].tolist()
+            return symbols
+    ids: list[object] = matrix.row_ids.tolist()
+    return ids
 
 
 @dataclass(frozen=True)
@@ -136,8 +138,8 @@ class Normalization:
         }
 
     @classmethod
-    def from_dict(cls, stored: dict[str, object]) -> Normalization:
-        facts = cls(GeneSpace.from_dict(stored["genes"]), np.asarray(stored["reference"]))  # type: ignore[arg-type]
+    def from_dict(cls, stored: dict[str, Any]) -> Normalization:
+        facts = cls(GeneSpace.from_dict(stored["genes"]), np.asarray(stored["reference"]))
         if stored.get("checksum", facts.checksum) != facts.checksum:
             raise ValueError("normalization facts: stored checksum does not match their values")
         return facts

@@ -20,9 +20,9 @@ from rest_framework.views import APIView
 from search.apis.schemas import WRITE_ERRORS, BatchSerializer, SearchSerializer, answers
 from search.engine.gmt_queries import GmtPairingError, one_gmt_query
 from search.engine.query import FILTER_FIELDS, MAX_GENES, MIN_GENES, MODES, SCORES
+from search.engine.query_resolution import split_identifiers
 from search.models import BatchSearch, BatchStatus, StoredSearch
 from search.selectors.batches import batch_outcomes
-from search.selectors.gene_queries import split_identifiers
 from search.selectors.searches import search_payload, search_table
 from search.services.batches import batch_search_create
 from search.services.searches import SearchOptions, signature_search

@@ -23,15 +23,16 @@ import shutil
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import faiss
 import numpy as np
 import pandas as pd
+from numpy.typing import DTypeLike, NDArray
 
 from search.engine import layout, recall
 from search.engine.fast import FLAT_UP_TO, build_faiss, fit_basis
@@ -68,8 +69,9 @@ class BuildSettings:
 
 
 def build_index(source: SignatureSource, directory: Path, settings: BuildSettings = BuildSettings(),
-                *, provenance: dict | None = None, companions: Mapping[str, Path] | None = None,
-                progress: Callable[[str], None] = lambda _: None) -> dict:  # fmt: skip
+                *, provenance: dict[str, Any] | None = None,
+                companions: Mapping[str, Path] | None = None,
+                progress: Callable[[str], None] = lambda _: None) -> dict[str, Any]:  # fmt: skip
     """Write a new version of the index in directory and make it current; returns index.json.
 
     companions: files copied into the version (checksummed with it), such as the signature
@@ -102,8 +104,8 @@ def build_index(source: SignatureSource, directory: Path, settings: BuildSetting
 
 def _build_in(work: Path, source: SignatureSource, genes: list[str], meta: pd.DataFrame,
               order: np.ndarray, directory: Path, settings: BuildSettings, started: float, *,
-              provenance: dict | None, companions: Mapping[str, Path] | None,
-              progress: Callable[[str], None]) -> dict:  # fmt: skip
+              provenance: dict[str, Any] | None, companions: Mapping[str, Path] | None,
+              progress: Callable[[str], None]) -> dict[str, Any]:  # fmt: skip
     """Every file of the version into `work`, then renamed into place and published."""
     (work / "genes.txt").write_text("".join(f"{g}\n" for g in genes), encoding="utf-8")
     write_metadata(work / "metadata.h5", meta.iloc[order].reset_index(drop=True))
@@ -119,7 +121,7 @@ def _build_in(work: Path, source: SignatureSource, genes: list[str], meta: pd.Da
     progress("checksums")
     files = layout.describe_files(work, full=settings.full_checksums)
     version = _version(files)
-    manifest = {
+    manifest: dict[str, Any] = {
         "format_version": layout.FORMAT_VERSION, "version": version, "folder": version,
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "gene_space": {"n_genes": len(genes),
@@ -158,7 +160,8 @@ def _order(meta: pd.DataFrame, keys: tuple[str, ...]) -> np.ndarray:
     present = [key for key in keys if key in meta]
     if not present:
         return np.arange(len(meta))
-    return meta.sort_values(present, kind="stable").index.to_numpy()
+    order: np.ndarray = meta.sort_values(present, kind="stable").index.to_numpy()
+    return order
 
 
 def _basis(source: SignatureSource, n_genes: int, settings: BuildSettings) -> np.ndarray:
@@ -211,10 +214,13 @@ def _tied_ranks(values: np.ndarray, order: np.ndarray) -> np.ndarray:
     return ranks
 
 
-def standardized(ranks: np.ndarray, n_genes: int) -> np.ndarray:
+def standardized(ranks: np.ndarray, n_genes: int) -> NDArray[np.float32]:
     """(rank - (G + 1) / 2) / sd of the ranks, float32."""
     sd = np.sqrt((n_genes**2 - 1) / 12)
-    return ((ranks.astype(np.float32) - (n_genes + 1) / 2) / sd).astype(np.float32)
+    centred: NDArray[np.float32] = ((ranks.astype(np.float32) - (n_genes + 1) / 2) / sd).astype(
+        np.float32
+    )
+    return centred
 
 
 def _stream(source: SignatureSource, order: np.ndarray, n_genes: int, basis: np.ndarray,
@@ -222,27 +228,24 @@ def _stream(source: SignatureSource, order: np.ndarray, n_genes: int, basis: np.
             progress: Callable[[str], None]) -> np.ndarray:  # fmt: skip
     n = order.size
     top = min(settings.top_genes, n_genes)
-    out = {
-        "ranks": _GeneMajor(_memmap(work, "ranks", np.uint16, (n_genes, n)), settings.block),
-        "top_genes": _memmap(work, "top_genes", np.uint16, (n, 2, top)),
-        "embedded": _memmap(work, "embedded", np.float32, (n, basis.shape[1])),
-    }
+    out = _Outputs(
+        ranks=_GeneMajor(_memmap(work, "ranks", np.uint16, (n_genes, n)), settings.block),
+        top_genes=_memmap(work, "top_genes", np.uint16, (n, 2, top)),
+        embedded=_memmap(work, "embedded", np.float32, (n, basis.shape[1])),
+    )
     if settings.store_values:
-        out["values"] = _GeneMajor(
-            _memmap(work, "values", np.float32, (n_genes, n)), settings.block
-        )
-        out["value_stats"] = _memmap(work, "value_stats", np.float64, (n, 2))
+        out.values = _GeneMajor(_memmap(work, "values", np.float32, (n_genes, n)), settings.block)
+        out.value_stats = _memmap(work, "value_stats", np.float64, (n, 2))
     if n * n_genes * 4 <= settings.flat_max_bytes:
-        out["flat"] = _memmap(work, "flat", np.float32, (n, n_genes))
+        out.flat = _memmap(work, "flat", np.float32, (n, n_genes))
     started = time.perf_counter()
     for done, (first, block) in enumerate(_blocks(source, order, n_genes, basis, top, settings)):
         _write_block(out, first, block)
         if done % 50 == 49:
             rate = (first + block.ranks.shape[0]) / (time.perf_counter() - started)
             progress(f"{first + block.ranks.shape[0]:,} of {n:,} signatures ({rate:,.0f}/s)")
-    for array in out.values():
-        array.flush()
-    return np.asarray(out["embedded"])
+    out.flush()
+    return np.asarray(out.embedded)
 
 
 @dataclass(frozen=True)
@@ -258,7 +261,7 @@ def _blocks(source: SignatureSource, order: np.ndarray, n_genes: int, basis: np.
     """The blocks of signatures in index order, computed by settings.threads threads (numpy
     releases the GIL), at most threads + 1 blocks ahead of the writer."""
     with ThreadPoolExecutor(max(1, settings.threads)) as pool:
-        pending: deque = deque()
+        pending: deque[tuple[int, Future[_Block]]] = deque()
         for first in range(0, order.size, settings.block):
             wanted = order[first : first + settings.block]
             pending.append((first, pool.submit(_computed, source, wanted, n_genes, basis, top)))
@@ -281,18 +284,44 @@ def _computed(source: SignatureSource, wanted: np.ndarray, n_genes: int, basis: 
     return _Block(values, ranks, best, standardized(ranks, n_genes) @ basis)
 
 
-def _write_block(out: dict, first: int, block: _Block) -> None:
+def _write_block(out: _Outputs, first: int, block: _Block) -> None:
     last = first + block.ranks.shape[0]
-    out["ranks"].put(first, block.ranks.T)
-    if "values" in out:
-        out["values"].put(first, block.values.T)
-        out["value_stats"][first:last, 0] = block.values.mean(axis=1, dtype=np.float64)
-        out["value_stats"][first:last, 1] = block.values.var(axis=1, dtype=np.float64)
-    out["top_genes"][first:last] = block.top
-    out["embedded"][first:last] = block.embedded
-    if "flat" in out:
+    out.ranks.put(first, block.ranks.T)
+    if out.values is not None and out.value_stats is not None:  # written together
+        out.values.put(first, block.values.T)
+        out.value_stats[first:last, 0] = block.values.mean(axis=1, dtype=np.float64)
+        out.value_stats[first:last, 1] = block.values.var(axis=1, dtype=np.float64)
+    out.top_genes[first:last] = block.top
+    out.embedded[first:last] = block.embedded
+    if out.flat is not None:
         n_genes = block.ranks.shape[1]
-        out["flat"][first:last] = block.ranks.astype(np.float32) - np.float32((n_genes + 1) / 2)
+        out.flat[first:last] = block.ranks.astype(np.float32) - np.float32((n_genes + 1) / 2)
+
+
+@dataclass
+class _Outputs:
+    """The arrays of a version being written, in the order they are created and flushed: the
+    gene-major ones through a buffer; values and value_stats with store_values, flat when small."""
+
+    ranks: _GeneMajor
+    top_genes: np.memmap[Any, np.dtype[Any]]
+    embedded: np.memmap[Any, np.dtype[Any]]
+    values: _GeneMajor | None = None
+    value_stats: np.memmap[Any, np.dtype[Any]] | None = None
+    flat: np.memmap[Any, np.dtype[Any]] | None = None
+
+    def flush(self) -> None:
+        arrays: tuple[_GeneMajor | np.memmap[Any, np.dtype[Any]] | None, ...] = (
+            self.ranks,
+            self.top_genes,
+            self.embedded,
+            self.values,
+            self.value_stats,
+            self.flat,
+        )
+        for array in arrays:
+            if array is not None:
+                array.flush()
 
 
 class _GeneMajor:
@@ -301,7 +330,7 @@ class _GeneMajor:
     two partial writes must be read from disk again: the slow path of a naive column-block
     write at a million signatures)."""
 
-    def __init__(self, array: np.ndarray, block: int) -> None:
+    def __init__(self, array: np.memmap[Any, np.dtype[Any]], block: int) -> None:
         self.array = array
         columns = max(block, FLUSH_BYTES // (array.shape[0] * array.itemsize) // block * block)
         self.buffer = np.empty((array.shape[0], min(columns, array.shape[1])), dtype=array.dtype)
@@ -322,11 +351,13 @@ class _GeneMajor:
         self.array.flush()
 
 
-def _memmap(work: Path, name: str, dtype: type, shape: tuple[int, ...]) -> np.ndarray:
+def _memmap(
+    work: Path, name: str, dtype: DTypeLike, shape: tuple[int, ...]
+) -> np.memmap[Any, np.dtype[Any]]:
     return np.lib.format.open_memmap(work / f"{name}.npy", mode="w+", dtype=dtype, shape=shape)
 
 
-def _version(files: dict[str, dict]) -> str:
+def _version(files: dict[str, dict[str, Any]]) -> str:
     digest = hashlib.sha256(json.dumps(
         {name: entry.get("sha256", entry["sampled_sha256"]) for name, entry in files.items()},
         sort_keys=True).encode()).hexdigest()  # fmt: skip

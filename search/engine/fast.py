@@ -56,6 +56,7 @@ def build_faiss(
 ) -> faiss.Index:
     """embedded (N, d) float32 -> a FAISS inner-product index over them (ids = positions)."""
     n, dim = embedded.shape
+    index: faiss.Index
     if n <= flat_up_to:
         index = faiss.IndexFlatIP(dim)
     else:

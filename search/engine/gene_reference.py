@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
+from typing import Protocol
 
 import pandas as pd
 
@@ -17,6 +18,18 @@ NCBI_FILE = "human_genes_ncbi_orgHsegdb_2022-09.tsv.gz"
 LANDMARK_FILE = "l1000_landmark_genes_978.tsv"
 CLUE_FILE = "clue_gene_space_2019-07-02.tsv.gz"
 REFERENCE_FILES = (NCBI_FILE, LANDMARK_FILE, CLUE_FILE)
+
+
+class _NcbiRow(Protocol):
+    """A row of the NCBI table (DataFrame.itertuples): every field a string."""
+
+    entrez_id: str
+    symbol: str
+    name: str
+    gene_type: str
+    chromosome: str
+    ensembl_gene_ids: str
+    aliases: str
 
 
 class GeneReferenceError(ValueError):
@@ -60,7 +73,7 @@ def read_gene_reference(directory: Path) -> list[GeneRecord]:
     ]
 
 
-def _record(row: object, l1000_type: str, platform_symbols: set[str]) -> GeneRecord:
+def _record(row: _NcbiRow, l1000_type: str, platform_symbols: set[str]) -> GeneRecord:
     return GeneRecord(
         entrez_id=int(row.entrez_id),
         symbol=row.symbol,

@@ -11,10 +11,11 @@ from __future__ import annotations
 import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias, overload
 
 import faiss
 import numpy as np
+from numpy.typing import NDArray
 
 from search.engine import layout, reverse_tables
 from search.engine.backends import cpu
@@ -26,14 +27,20 @@ from search.engine.readahead import RowReader
 from search.engine.results import SearchResult
 from search.engine.searching import run_search, top_positions
 
+if TYPE_CHECKING:
+    from search.engine.backends.torch_gpu import DeviceRanks
+
 IndexError_ = IndexArtifactError  # the name search/runtime/index_access.py imports
 SIMILAR_EXACT_BYTES = 1 << 30  # "similar" reads the whole rank matrix up to this size
+
+# _gene_keys: positions, the gene's ranks and values (None without values), the centred key
+_GeneKeys: TypeAlias = tuple[NDArray[np.int64], np.ndarray, np.ndarray | None, np.ndarray]
 
 
 class SearchIndex:
     """Open with SearchIndex.open(directory); see search/engine/__init__.py for the API."""
 
-    def __init__(self, folder: Path, manifest: dict, *, threads: int = 1) -> None:
+    def __init__(self, folder: Path, manifest: dict[str, Any], *, threads: int = 1) -> None:
         self.folder = Path(folder)
         self.manifest = manifest
         self.threads = threads
@@ -65,7 +72,7 @@ class SearchIndex:
         self.readers = {name: RowReader(self.folder / f"{name}.npy", matrix)
                          for name, matrix in (("ranks", self.ranks), ("values", self.values))
                          if matrix is not None}  # fmt: skip
-        self._device_ranks = None
+        self._device_ranks: DeviceRanks | None = None
         self._device_lock = threading.Lock()
 
     @classmethod
@@ -79,7 +86,7 @@ class SearchIndex:
         layout.check_files(folder, manifest.get("files", {}), full=verify)
         return cls(folder, manifest, threads=threads)
 
-    def device_ranks(self):
+    def device_ranks(self) -> DeviceRanks:
         """The rank matrix in GPU memory (backends/torch_gpu.py), copied on first use (once,
         whatever the number of threads asking)."""
         with self._device_lock:
@@ -93,6 +100,12 @@ class SearchIndex:
         """Ask the disk for the selected span of these rows of the rank (or values) matrix at
         once when they are not in memory (readahead.py); True when it asked."""
         return self.readers[matrix].ahead(rows, selection.start, selection.stop)
+
+    @overload
+    def _array(self, name: str, *, required: Literal[True] = True) -> np.ndarray: ...
+
+    @overload
+    def _array(self, name: str, *, required: bool) -> np.ndarray | None: ...
 
     def _array(self, name: str, *, required: bool = True) -> np.ndarray | None:
         path = self.folder / f"{name}.npy"
@@ -155,6 +168,9 @@ class SearchIndex:
             exact = self.n_signatures * self.n_genes * 2 <= SIMILAR_EXACT_BYTES
             path = "exact" if exact or self.faiss is None else "fast"
         if path == "fast":
+            # path "fast" is asked of an index built with the fast mode (fast.faiss, embedded.npy)
+            assert self.faiss is not None
+            assert self.embedded is not None
             found = candidates(self.faiss, np.asarray(self.embedded[at]), (1,), selection,
                                self.n_signatures, self.fast_settings, self.embedded)  # fmt: skip
             if found is None:  # a filter the fast scan cannot serve
@@ -178,7 +194,8 @@ class SearchIndex:
         picks = top_positions(rho, k)
         rows = self.table.rows(positions[picks])
         rows.insert(1, "rho", rho[picks])
-        return rows.to_dict("records")
+        records: list[dict[str, Any]] = rows.to_dict("records")
+        return records
 
     # signatures and genes ---------------------------------------------------------------------
     def signature(self, sig_id: str, n: int = 50) -> dict[str, Any]:
@@ -191,7 +208,7 @@ class SearchIndex:
                 field="n",
             )
         at = self.table.position(sig_id)
-        detail = self.table.rows(np.array([at])).iloc[0].to_dict()
+        detail: dict[str, Any] = self.table.rows(np.array([at])).iloc[0].to_dict()
         source = self.values if self.values is not None else self.ranks
         for side, name in ((0, "top_up"), (1, "top_down")):
             rows = np.asarray(self.top_genes[at, side, :n], dtype=np.int64)
@@ -224,7 +241,7 @@ class SearchIndex:
         return {**{way: self._moving(keys, way, limit) for way in directions},
                 "counts": _side_counts(keys)}  # fmt: skip
 
-    def _moving(self, keys: tuple, direction: str, limit: int) -> list[dict[str, Any]]:
+    def _moving(self, keys: _GeneKeys, direction: str, limit: int) -> list[dict[str, Any]]:
         """The rows of `gene_signatures` from the keys of `_gene_keys`."""
         positions, ranks, values, key = keys
         side = np.flatnonzero(key > 0 if direction == "up" else key < 0)
@@ -233,7 +250,8 @@ class SearchIndex:
         rank = ranks[picks].astype(np.int64)
         table.insert(1, "rank", self.n_genes + 1 - rank if direction == "up" else rank)
         table.insert(1, "value", values[picks] if values is not None else np.nan)
-        return table.to_dict("records")
+        records: list[dict[str, Any]] = table.to_dict("records")
+        return records
 
     def gene_side_counts(self, gene: str, *, pert_type: str | None = None,
                          cell_id: str | None = None, filters: Mapping[str, object] | None = None,
@@ -245,7 +263,7 @@ class SearchIndex:
     def _gene_keys(
         self, gene: str, pert_type: str | None, cell_id: str | None,
         filters: Mapping[str, object] | None, by: str,
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray]:  # fmt: skip
+    ) -> _GeneKeys:  # fmt: skip
         """Signature positions after the filters, the gene's rank (1 = most lowered) and value in
         each, and a key centred on 0: the CD value, or by="rank" (or without values) the rank
         less the middle rank (G + 1) / 2."""
@@ -287,7 +305,7 @@ class SearchIndex:
                 "has_flat": self.flat is not None}  # fmt: skip
 
 
-def _side_counts(keys: tuple) -> dict[str, int]:
+def _side_counts(keys: _GeneKeys) -> dict[str, int]:
     positions, _, _, key = keys
     return {"up": int(np.count_nonzero(key > 0)), "down": int(np.count_nonzero(key < 0)),
             "searched": int(positions.size)}  # fmt: skip

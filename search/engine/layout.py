@@ -32,6 +32,7 @@ import json
 import os
 import shutil
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -82,7 +83,7 @@ def describe_files(folder: Path, *, full: bool) -> dict[str, dict[str, object]]:
     return files
 
 
-def read_manifest(directory: Path) -> dict:
+def read_manifest(directory: Path) -> dict[str, Any]:
     path = Path(directory) / INDEX_MANIFEST
     try:
         manifest = json.loads(path.read_text(encoding="utf-8"))
@@ -98,7 +99,7 @@ def read_manifest(directory: Path) -> dict:
     return manifest
 
 
-def version_folder(directory: Path, manifest: dict) -> Path:
+def version_folder(directory: Path, manifest: dict[str, Any]) -> Path:
     folder = Path(directory) / str(manifest.get("folder", ""))
     if not manifest.get("folder") or not folder.is_dir():
         raise IndexArtifactError(
@@ -107,7 +108,7 @@ def version_folder(directory: Path, manifest: dict) -> Path:
     return folder
 
 
-def check_files(folder: Path, files: dict[str, dict], *, full: bool = False) -> None:
+def check_files(folder: Path, files: dict[str, dict[str, Any]], *, full: bool = False) -> None:
     """Refuse a version folder whose files differ from what index.json recorded."""
     for name, entry in files.items():
         path = folder / name
@@ -131,12 +132,13 @@ def check_files(folder: Path, files: dict[str, dict], *, full: bool = False) -> 
 
 def _load(path: Path) -> np.ndarray:
     try:
-        return np.load(path, mmap_mode="r")
+        array: np.ndarray = np.load(path, mmap_mode="r")
+        return array
     except (ValueError, OSError) as error:
         raise IndexArtifactError(f"{path} is not a readable .npy array: {error}") from error
 
 
-def publish(directory: Path, folder: Path, manifest: dict) -> None:
+def publish(directory: Path, folder: Path, manifest: dict[str, Any]) -> None:
     """Make folder the current version: write index.json atomically, drop old version folders."""
     path = Path(directory) / INDEX_MANIFEST
     tmp = path.with_name(f".{INDEX_MANIFEST}.{os.getpid()}.tmp")

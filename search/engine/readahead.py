@@ -16,8 +16,12 @@ import ctypes
 import mmap
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from _ctypes import CFuncPtr
 
 SAMPLE = 8  # rows checked for residency before the whole set is asked for
 
@@ -56,6 +60,7 @@ class RowReader:
         read comes from the disk (benchmarks and tests measure cold queries with it)."""
         if not self.enabled:
             return
+        assert _madvise is not None  # enabled: libc has it
         descriptor = os.open(self.path, os.O_RDONLY)
         try:
             os.fsync(descriptor)  # dirty pages (a file just written) would stay
@@ -74,14 +79,15 @@ class RowReader:
         address = self.matrix.ctypes.data + row * self.row_bytes + column * self.matrix.itemsize
         page = address - address % mmap.PAGESIZE
         resident = (ctypes.c_ubyte * 1)()  # its own: searches of one index run in threads
+        assert _mincore is not None  # libc has it wherever read-ahead runs (Linux)
         if _mincore(ctypes.c_void_p(page), ctypes.c_size_t(1), resident) != 0:
             return True  # unknown: assume it is, and ask for nothing
         return bool(resident[0] & 1)
 
 
-def _libc(name: str, *argtypes):
+def _libc(name: str, *argtypes: type[ctypes._SimpleCData[Any]]) -> CFuncPtr | None:
     try:
-        function = getattr(ctypes.CDLL(None, use_errno=True), name)
+        function: CFuncPtr = getattr(ctypes.CDLL(None, use_errno=True), name)
     except (OSError, AttributeError):
         return None
     function.argtypes = list(argtypes)

@@ -12,7 +12,7 @@ the target; the second half measures the recall reported in index.json (and by e
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import faiss
 import numpy as np
@@ -32,8 +32,9 @@ SWAPPED = 0.2
 K = 100
 
 
-def calibrate(folder: Path, settings: BuildSettings) -> dict:
+def calibrate(folder: Path, settings: BuildSettings) -> dict[str, Any]:
     index = SearchIndex(folder, {"version": folder.name})
+    assert index.basis is not None  # a build writes the fast mode's files first
     rng = np.random.default_rng(settings.seed + 1)
     queries = [_query(index, rng) for _ in range(max(2, settings.recall_queries))]
     found = [_found(index, query) for query in queries]
@@ -67,6 +68,8 @@ def _found(index: SearchIndex, query: GeneQuery) -> tuple[np.ndarray, np.ndarray
     truth = top_positions(np.abs(scored.z_up - scored.z_down), K)
     embedded = embedded_query(index, query)
     k = min(max(*CANDIDATES, SHORTLIST), index.n_signatures)
+    assert index.faiss is not None  # built before calibration
+    assert index.embedded is not None
     scores, ids = index.faiss.search(np.stack([embedded, -embedded]), k)
     if not isinstance(index.faiss, faiss.IndexFlat):  # as fast.candidates does
         scores = refined(index.embedded, embedded, (1, -1), ids)

@@ -45,4 +45,5 @@ class SearchResult:
 
     @property
     def rows(self) -> list[dict[str, Any]]:
-        return self.table.to_dict("records")
+        records: list[dict[str, Any]] = self.table.to_dict("records")
+        return records

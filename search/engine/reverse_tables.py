@@ -31,6 +31,7 @@ class ReverseTables:
                 genes = handle["genes"].asstr()[:]
                 self._rows = {gene: row for row, gene in reversed(list(enumerate(genes)))}
                 self._sig_ids = handle["sig_ids"].asstr()[:]
+        assert self._sig_ids is not None  # read with the rows
         return self._rows, self._sig_ids
 
     def entries(self, gene: str, pert_type: str | None = None) -> list[dict[str, Any]]:
@@ -43,7 +44,7 @@ class ReverseTables:
                 return []
             groups = [name for name in handle if isinstance(handle[name], h5py.Group)]
             kinds = [pert_type] if pert_type else groups
-            out = []
+            out: list[dict[str, Any]] = []
             for kind in kinds:
                 for direction in DIRECTIONS:
                     group = handle.get(f"{kind}/{direction}")

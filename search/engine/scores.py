@@ -29,7 +29,7 @@ import math
 from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
-from numpy.typing import NDArray
+from numpy.typing import ArrayLike, NDArray
 
 from search.engine.backends import compiled
 from search.engine.query import SCORES as QUERY_SCORES
@@ -42,7 +42,9 @@ FULL_SORT_BELOW = 1 << 16  # below this many signatures the FDR sorts them all
 HISTOGRAM_BINS = 4096
 
 
-def set_z(sums: np.ndarray, n: int, n_genes: int, mean: object, var: object) -> np.ndarray:
+def set_z(
+    sums: np.ndarray, n: int, n_genes: int, mean: ArrayLike, var: ArrayLike
+) -> NDArray[np.float64]:
     """z of gene-set sums (n genes of n_genes) under the permutation null of each signature's
     values (mean, population variance: scalars or one per signature). n = 0 gives NaN; a
     signature whose values are all equal gives 0."""
@@ -54,7 +56,9 @@ def set_z(sums: np.ndarray, n: int, n_genes: int, mean: object, var: object) -> 
     return np.where(np.isfinite(z), z, 0.0)
 
 
-def set_null(n: int, n_genes: int, mean: object, var: object) -> tuple[np.ndarray, np.ndarray]:
+def set_null(
+    n: int, n_genes: int, mean: ArrayLike, var: ArrayLike
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """The null mean and sd of a set sum of n genes (float64; per signature where mean and var
     are): set_z divides by them, and the gpu path uses the same values on the device."""
     centre = n * np.asarray(mean, dtype=np.float64)

@@ -21,10 +21,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypedDict
 
 import numpy as np
 import pandas as pd
+from numpy.typing import NDArray
 
 from search.engine import scores
 from search.engine.backends import compiled, cpu
@@ -68,10 +69,24 @@ class Searched:
     with scores.HostAbsZ's methods; None for a side with no genes)."""
 
     found: np.ndarray | None  # the candidates' places among those searched (None: all scored)
-    abs_z_sum: object  # |z_sum| (to be divided by sd)
-    abs_z_up: object
-    abs_z_down: object
+    abs_z_sum: np.ndarray | scores.AbsZSource  # |z_sum| (to be divided by sd)
+    abs_z_up: np.ndarray | scores.AbsZSource | None
+    abs_z_down: np.ndarray | scores.AbsZSource | None
     sd: float = 1.0
+
+
+class _Answer(TypedDict):
+    """SearchResult's fields besides the table."""
+
+    report: QueryReport
+    mode: str
+    score: str
+    path: str
+    n_searched: int
+    index_version: str
+    recall_at_100: float | None
+    fdr_exact: bool
+    filters: dict[str, dict[str, object]]
 
 
 def gene_query(index: SearchIndex, up: Sequence[str], down: Sequence[str], *,
@@ -125,10 +140,10 @@ def run_search(index: SearchIndex, up: Sequence[str], down: Sequence[str], *, mo
         scored_selection = fast_candidates(index, query, selection, mode)
         if scored_selection.size == 0:  # a filter the fast scan cannot serve: score them all
             chosen, scored_selection = "exact", selection
-    result = {"report": query.report, "mode": mode, "score": score, "path": chosen,
-              "n_searched": selection.size, "index_version": index.version,
-              "recall_at_100": index.recall_at_100, "fdr_exact": chosen != "fast",
-              "filters": filter_report}  # fmt: skip
+    result: _Answer = {"report": query.report, "mode": mode, "score": score, "path": chosen,
+                       "n_searched": selection.size, "index_version": index.version,
+                       "recall_at_100": index.recall_at_100, "fdr_exact": chosen != "fast",
+                       "filters": filter_report}  # fmt: skip
     if selection.size == 0:
         return SearchResult(table=_empty_table(index, score), **result)
     if chosen == "gpu" and gpu_backend(index) == "torch":
@@ -227,6 +242,7 @@ def fast_candidates(index: SearchIndex, query: GeneQuery, selection: Selection,
                     mode: str) -> Selection:  # fmt: skip
     """The selected signatures FAISS proposes for the query's directions (may be none)."""
     directions = {"mimic": (1,), "reverse": (-1,), "both": (1, -1)}[mode]
+    assert index.faiss is not None  # choose_path picks "fast" only for an index with one
     found = candidates(index.faiss, embedded_query(index, query), directions, selection,
                        index.n_signatures, index.fast_settings, index.embedded)  # fmt: skip
     if found is None or found.size == 0:
@@ -241,7 +257,9 @@ def score_query(index: SearchIndex, query: GeneQuery, selection: Selection, scor
         return _cd_scored(index, query, selection)
     n_genes = index.n_genes
     mean, var = scores.rank_moments(n_genes)
+    sums: tuple[np.ndarray | None, ...]
     if path in ("flat", "gpu"):  # gpu here is FAISS GPU's flat path: torch's ran in run_search
+        assert index.flat is not None  # choose_path and gpu_backend checked it
         vectors = []
         for rows in (query.up, query.down):
             vector = np.zeros(n_genes, dtype=np.float32)
@@ -257,7 +275,13 @@ def score_query(index: SearchIndex, query: GeneQuery, selection: Selection, scor
             for rows in (query.up, query.down)
         )
     z_up, z_down = (
-        scores.set_z(s if rows.size else np.zeros(selection.size), rows.size, n_genes, mean, var)
+        scores.set_z(
+            s if rows.size and s is not None else np.zeros(selection.size),
+            rows.size,
+            n_genes,
+            mean,
+            var,
+        )
         for s, rows in zip(sums, (query.up, query.down), strict=True)
     )
     return Scored(selection.positions, z_up, z_down)
@@ -267,7 +291,9 @@ def embedded_query(index: SearchIndex, query: GeneQuery) -> np.ndarray:
     """P^T w, from the query genes' rows of the basis only."""
     rows = query.rows
     weights = query_weights(index, query)[rows]
-    return (weights @ index.basis[rows]).astype(np.float32)
+    assert index.basis is not None  # the fast mode's: an index built with it
+    embedded: NDArray[np.float32] = (weights @ index.basis[rows]).astype(np.float32)
+    return embedded
 
 
 def query_weights(index: SearchIndex, query: GeneQuery) -> np.ndarray:
@@ -283,6 +309,7 @@ def query_weights(index: SearchIndex, query: GeneQuery) -> np.ndarray:
 def _cd_scored(index: SearchIndex, query: GeneQuery, selection: Selection) -> Scored:
     if index.values is None:
         raise InvalidQueryError("this index stores no signature values for the 'cd' score")
+    assert index.value_stats is not None  # written with the values
     stats = np.asarray(index.value_stats[selection.positions])
     index.read_ahead(query.rows, selection, "values")
     means, zs = [], []
@@ -305,6 +332,8 @@ def _ranked(index: SearchIndex, query: GeneQuery, scored: Scored, n_searched: in
     z_sum = np.nan_to_num(scored.z_up) - np.nan_to_num(scored.z_down)
     value = z_sum
     if score == "cd":
+        assert scored.cd_up is not None  # _cd_scored fills both for "cd"
+        assert scored.cd_down is not None
         value = np.nan_to_num(scored.cd_up) - np.nan_to_num(scored.cd_down)
     key = {"both": np.abs(value), "mimic": value, "reverse": -value}[mode]
     picks = top_positions(key, k)
@@ -315,7 +344,7 @@ def _ranked(index: SearchIndex, query: GeneQuery, scored: Scored, n_searched: in
             np.abs(z) if rows.size else None
             for z, rows in ((scored.z_up, query.up), (scored.z_down, query.down))
         ]
-        searched = Searched(None, abs_z, *sides)
+        searched = Searched(None, abs_z, sides[0], sides[1])
     places = picks if searched.found is None else searched.found[picks]
     fdrs = [_fdr(values, sd_, places, n_searched, exact=exact)
             for values, sd_ in ((searched.abs_z_sum, searched.sd), (searched.abs_z_up, 1.0),
@@ -323,6 +352,8 @@ def _ranked(index: SearchIndex, query: GeneQuery, scored: Scored, n_searched: in
     meta = index.table.columns_at(scored.positions[picks])
     columns = {"sig_id": meta.pop("sig_id"), "score": value[picks]}
     if score == "cd":
+        assert scored.cd_up is not None
+        assert scored.cd_down is not None
         columns.update(cd_up=scored.cd_up[picks], cd_down=scored.cd_down[picks])
     columns.update({
         "z_up": scored.z_up[picks], "z_down": scored.z_down[picks], "z_sum": z_sum[picks],
@@ -334,8 +365,8 @@ def _ranked(index: SearchIndex, query: GeneQuery, scored: Scored, n_searched: in
     return pd.DataFrame(columns)
 
 
-def _fdr(abs_z: object, sd: float, picks: np.ndarray, n_searched: int, *,
-         exact: bool) -> np.ndarray:  # fmt: skip
+def _fdr(abs_z: np.ndarray | scores.AbsZSource | None, sd: float, picks: np.ndarray,
+         n_searched: int, *, exact: bool) -> np.ndarray:  # fmt: skip
     """BH-adjusted p (of |z| / sd) of the picks among every signature searched (NaN for a side
     with no genes); on the fast path, where only candidates were scored, its upper bound."""
     if abs_z is None:
@@ -359,7 +390,8 @@ def _bh_upper_bound(abs_z: np.ndarray, picks: np.ndarray, n_searched: int) -> np
     scaled = p[order] * n_searched / np.arange(1, p.size + 1)
     q = np.empty(p.size)
     q[order] = np.minimum(np.minimum.accumulate(scaled[::-1])[::-1], 1.0)
-    return q[picks]
+    picked: NDArray[np.float64] = q[picks]
+    return picked
 
 
 def _empty_table(index: SearchIndex, score: str) -> pd.DataFrame:

@@ -12,6 +12,7 @@ import hashlib
 import json
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 import h5py
 import numpy as np
@@ -52,7 +53,7 @@ class GctxSource:
         self.close()
 
 
-def signatures_source(folder: Path) -> tuple[GctxSource, dict]:
+def signatures_source(folder: Path) -> tuple[GctxSource, dict[str, Any]]:
     """The GCTX of a signature folder and provenance for index.json (its manifest's facts)."""
     folder = Path(folder)
     path = folder / SIGNATURES_FILE
@@ -60,7 +61,7 @@ def signatures_source(folder: Path) -> tuple[GctxSource, dict]:
         raise FileNotFoundError(
             f"no {SIGNATURES_FILE} in {folder}; run python -m transform signatures"
         )
-    provenance: dict = {"signatures": str(path.resolve()), "bytes": path.stat().st_size}
+    provenance: dict[str, Any] = {"signatures": str(path.resolve()), "bytes": path.stat().st_size}
     manifest = folder / MANIFEST_FILE
     if manifest.is_file():
         facts = json.loads(manifest.read_text(encoding="utf-8"))
@@ -82,4 +83,5 @@ class FrameSource:
         self._values = np.ascontiguousarray(values.to_numpy(np.float32).T)
 
     def read(self, positions: np.ndarray) -> np.ndarray:
-        return self._values[np.asarray(positions)]
+        rows: np.ndarray = self._values[np.asarray(positions)]
+        return rows

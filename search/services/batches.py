@@ -22,10 +22,10 @@ from django.utils import timezone
 
 from search.engine.errors import PortalError
 from search.engine.gmt_queries import GmtPairingError, gmt_queries
+from search.engine.query_resolution import QueryError
 from search.models import BatchSearch, BatchStatus
 from search.runtime.index_access import IndexUnavailable
 from search.selectors.batches import RESULT_NAME, UNRESOLVED, batch_folder
-from search.selectors.gene_queries import QueryError
 from search.selectors.searches import EXPORT_COLUMNS, export_cells
 from search.services.searches import SearchOptions, signature_search
 from transform.io.gmt import GmtFormatError, parse_gmt

@@ -14,9 +14,9 @@ from typing import Any
 from django.conf import settings
 from django.urls import reverse
 
+from search.engine.query_resolution import check_sizes, keep_indexed, resolve_query
 from search.models import StoredSearch
 from search.runtime.index_access import search_index
-from search.selectors.gene_queries import check_sizes, resolve_query
 from search.selectors.genes import gene_resolver
 from search.selectors.searches import json_value
 from search.selectors.signatures import with_metadata
@@ -48,9 +48,7 @@ def signature_search(
     up_report, down_report = resolve_query(
         up=up, down=down, resolver=gene_resolver(), choices=options.choices
     )
-    for report in (up_report, down_report):
-        report.not_in_index = [gene for gene in report.matched if not index.has_gene(gene)]
-        report.matched = [gene for gene in report.matched if index.has_gene(gene)]
+    keep_indexed((up_report, down_report), index.has_gene)
     check_sizes(up_report, down_report)
     answer = index.search(
         up=up_report.matched,

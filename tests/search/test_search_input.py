@@ -10,8 +10,8 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.test import APIClient
 
 from search.apis.searches import _gmt_sides
+from search.engine.query_resolution import QueryError
 from search.models import StoredSearch
-from search.selectors.gene_queries import QueryError
 from search.services.batches import batch_queries
 
 pytestmark = pytest.mark.django_db

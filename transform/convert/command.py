@@ -15,7 +15,7 @@ from transform.inputs import add_table_options
 HELP = "convert L1000 Level 3 profiles into RNA-seq-like profiles with a model bundle"
 
 
-def add_parser(commands: argparse._SubParsersAction) -> None:
+def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = commands.add_parser("convert", help=HELP, description=HELP)
     parser.add_argument("--checkpoint", type=Path, required=True, help="model bundle (model.pt)")
     parser.add_argument("--input", type=Path, required=True, help="Level 3 GCTX")

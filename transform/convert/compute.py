@@ -49,10 +49,10 @@ class ChunkModel:
         return profiles.to(self.dtype)  # beyond float16's range: inf, refused when written
 
     def _clipped(self, inputs: torch.Tensor) -> torch.Tensor:
-        profiles = self.model.extrapolator(self.model.generator(inputs))
+        profiles: torch.Tensor = self.model.extrapolator(self.model.generator(inputs))
         return profiles.float().clamp_min_(0)
 
-    def _autocast(self, name: str | None) -> AbstractContextManager:
+    def _autocast(self, name: str | None) -> AbstractContextManager[None]:
         if name is None:
             return nullcontext()
         return torch.autocast(self.device.type, dtype=AUTOCAST[name])
@@ -109,7 +109,10 @@ class DeviceStage:
         self.device = device
         self.cuda = device.type == "cuda"
         if self.cuda:
-            self.h2d, self.compute, self.d2h = (torch.cuda.Stream(device) for _ in range(3))
+            self.h2d, self.compute, self.d2h = (
+                torch.cuda.Stream(device)  # type: ignore[no-untyped-call]  # torch: unannotated
+                for _ in range(3)
+            )
 
     def run(
         self, model: ChunkModel, host_in: torch.Tensor, host_out: torch.Tensor,
@@ -121,7 +124,10 @@ class DeviceStage:
         if not self.cuda:
             host_out.copy_(model.forward(host_in))
             return None, None
-        inputs_copied, computed, outputs_copied = (torch.cuda.Event() for _ in range(3))
+        inputs_copied, computed, outputs_copied = (
+            torch.cuda.Event()  # type: ignore[no-untyped-call]  # torch: unannotated
+            for _ in range(3)
+        )
         with torch.cuda.stream(self.h2d):
             device_in = host_in.to(self.device, non_blocking=True)
             inputs_copied.record(self.h2d)
@@ -134,7 +140,7 @@ class DeviceStage:
         self.d2h.wait_event(computed)
         with torch.cuda.stream(self.d2h):
             host_out.copy_(device_out, non_blocking=True)
-            if infinite is not None:
+            if infinite is not None and overflow is not None:  # both, or neither
                 overflow.copy_(infinite, non_blocking=True)
                 infinite.record_stream(self.d2h)
             outputs_copied.record(self.d2h)

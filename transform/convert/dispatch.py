@@ -21,7 +21,7 @@ from transform.convert.progress import Progress
 TASK = "transform.convert.chunk"
 
 
-def broker_settings(environ: os._Environ | dict[str, str]) -> tuple[str, str]:
+def broker_settings(environ: os._Environ[str] | dict[str, str]) -> tuple[str, str]:
     """(broker URL, result backend URL) from the environment; ValueError if no broker is set."""
     broker = environ.get("CELERY_BROKER_URL", "")
     if not broker:

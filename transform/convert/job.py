@@ -118,7 +118,7 @@ def _change(name: str, before: object, after: object) -> str:
     if name == "input_rows":
         return "input_rows differ"
     if name.endswith("sha256"):
-        before, after = f"{before[:12]}...", f"{str(after)[:12]}..."
+        before, after = f"{str(before)[:12]}...", f"{str(after)[:12]}..."
     return f"{name}: {before} -> {after}"
 
 

@@ -120,7 +120,7 @@ class OutputFile:
             infinite = self.dtype == np.float16 and bool(np.isinf(block).any())
         if infinite:
             raise ValueError("profiles hold values beyond the float16 range; convert to float32")
-        data = memoryview(np.ascontiguousarray(block)).cast("B")
+        data = np.ascontiguousarray(block).data.cast("B")  # .data: the array's memoryview
         at = self.offset + start * self.profile_bytes
         while data:
             written = os.pwrite(self.fd, data, at)

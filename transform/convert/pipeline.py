@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeAlias, TypeVar
 
 import h5py
 import numpy as np
@@ -58,10 +58,11 @@ class InputReader:
         self.file = h5py.File(path, "r")
         self.matrix = self.file[MATRIX]  # (n_cols, n_rows) profiles x probes
         self.end = self.matrix.shape[0] if end is None else min(end, self.matrix.shape[0])
-        rows = np.asarray(rows, dtype=np.int64)
-        unique, inverse = np.unique(rows, return_inverse=True)
-        self.rows, self.inverse, self.block = rows, inverse, None
-        if len(unique) < len(rows):  # read each row once, then repeat it
+        positions = np.asarray(rows, dtype=np.int64)
+        unique, inverse = np.unique(positions, return_inverse=True)
+        self.rows, self.inverse = positions, inverse
+        self.block: np.ndarray | None = None
+        if len(unique) < len(positions):  # read each row once, then repeat it
             self.rows = unique
             self.block = np.empty((chunk_size, len(unique)), dtype=self.matrix.dtype)
         self.ahead = ReadAhead(self.matrix)
@@ -103,6 +104,13 @@ class _Buffer:
             self.ready = None
 
 
+# (chunk, its input buffer) for the device; None: no more chunks
+_ComputeQueue: TypeAlias = queue.Queue[tuple[Chunk, _Buffer] | None]
+# (chunk, its output buffer, the autocast check) for the writer; None: no more chunks
+_WriteQueue: TypeAlias = queue.Queue[tuple[Chunk, _Buffer, dict[str, Any] | None] | None]
+_Item = TypeVar("_Item")
+
+
 class StageClock:
     """Seconds spent in each stage (summed over its threads), for the run's closing note."""
 
@@ -136,7 +144,7 @@ class _Failure:
         self.errors: list[BaseException] = []
         self.happened = threading.Event()
 
-    def take(self, source: queue.Queue) -> Any:
+    def take(self, source: queue.Queue[_Item]) -> _Item:
         while not self.happened.is_set():
             try:
                 return source.get(timeout=POLL_S)
@@ -193,8 +201,8 @@ class Pipeline:
     def run(self, chunks: Sequence[Chunk]) -> None:
         failure = _Failure()
         self.clock, started = StageClock(), time.perf_counter()
-        to_compute: queue.Queue = queue.Queue()
-        to_write: queue.Queue = queue.Queue()
+        to_compute: _ComputeQueue = queue.Queue()
+        to_write: _WriteQueue = queue.Queue()
         reader = InputReader(self.job.input, self.job.input_rows, self.job.chunk_size,
                              end=self.job.n_profiles)  # fmt: skip
         output = OutputFile(self.work.partial)
@@ -224,7 +232,7 @@ class Pipeline:
         self,
         reader: InputReader,
         chunks: Sequence[Chunk],
-        to_compute: queue.Queue,
+        to_compute: _ComputeQueue,
         failure: _Failure,
     ) -> None:
         for chunk in chunks:
@@ -234,7 +242,7 @@ class Pipeline:
             to_compute.put((chunk, buffer))
         to_compute.put(None)
 
-    def _compute(self, to_compute: queue.Queue, to_write: queue.Queue, failure: _Failure) -> None:
+    def _compute(self, to_compute: _ComputeQueue, to_write: _WriteQueue, failure: _Failure) -> None:
         while (item := failure.take(to_compute)) is not None:
             chunk, inputs = item
             outputs = self.clock.timed("wait for an output buffer", failure.take, self.free_outputs)
@@ -259,7 +267,7 @@ class Pipeline:
     def _write(
         self,
         output: OutputFile,
-        to_write: queue.Queue,
+        to_write: _WriteQueue,
         verifiers: ThreadPoolExecutor,
         failure: _Failure,
     ) -> None:

@@ -258,7 +258,7 @@ def _finish(
 
 def _move_into_place(work: WorkFolder, output: Path) -> dict[str, Any]:
     """The last steps, after the output's rename: its manifest beside it, the work folder gone."""
-    manifest = json.loads(work.manifest.read_text())
+    manifest: dict[str, Any] = json.loads(work.manifest.read_text())
     os.replace(work.manifest, manifest_path(output))
     shutil.rmtree(work.path)
     return manifest

@@ -38,7 +38,7 @@ VISIBILITY_TIMEOUT_S = 600
 logger = get_task_logger(__name__)
 
 
-def celery_settings(environ: os._Environ | dict[str, str]) -> dict[str, Any]:
+def celery_settings(environ: os._Environ[str] | dict[str, str]) -> dict[str, Any]:
     broker = environ.get("CELERY_BROKER_URL") or None
     timeout_s = int(environ.get("CONVERT_VISIBILITY_TIMEOUT_S") or VISIBILITY_TIMEOUT_S)
     if timeout_s < 1:
@@ -67,7 +67,9 @@ app = Celery("transform")
 app.conf.update(celery_settings(os.environ))
 
 
-@app.task(name=TASK, autoretry_for=(ChunkMismatch,), max_retries=3, retry_backoff=True)
+@app.task(  # type: ignore[untyped-decorator]  # celery ships no type information
+    name=TASK, autoretry_for=(ChunkMismatch,), max_retries=3, retry_backoff=True
+)
 def convert_chunk(job_dir: str, chunk_index: int) -> dict[str, Any]:
     """Convert chunk `chunk_index` of the job in `job_dir` unless it is recorded; its record."""
     return convert_job_chunk(Path(job_dir), chunk_index).to_dict()

@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import NDArray
 
 QUANTILES = np.linspace(0.0, 1.0, 1001)
 # alpha = scale * trace(Xc^T Xc) / n_features, from near least squares (CMap's linear inference)
@@ -53,7 +54,8 @@ def _moments_matched(
     l1000: np.ndarray, mean: np.ndarray, sd: np.ndarray, reference: Reference
 ) -> np.ndarray:
     z = (l1000 - mean[:, None]) / np.where(sd > 0, sd, 1.0)[:, None]
-    return z * reference.rnaseq_sd[:, None] + reference.rnaseq_mean[:, None]
+    matched: np.ndarray = z * reference.rnaseq_sd[:, None] + reference.rnaseq_mean[:, None]
+    return matched
 
 
 def standardized(l1000: np.ndarray, reference: Reference) -> np.ndarray:
@@ -179,12 +181,13 @@ class Ridge:
         parts = [RidgeSums.empty(len(x), len(y)) for _ in range(2)]
         for part, columns in zip(parts, (~held, held), strict=True):
             part.add(x[:, columns], y[:, columns])
-        return cls.from_sums(*parts, scales=scales)
+        return cls.from_sums(parts[0], parts[1], scales=scales)
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         """x (n_in, n) -> (n_out, n) float64."""
         centred = np.asarray(x, dtype=np.float64) - self.x_mean[:, None]
-        return self.y_mean[:, None] + self.coef.T @ centred
+        predicted: NDArray[np.float64] = self.y_mean[:, None] + self.coef.T @ centred
+        return predicted
 
 
 def holdout_errors(

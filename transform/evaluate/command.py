@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from transform.evaluate.paired import load_paired, report_lines
 from transform.evaluate.plots import sample_pcc_boxplot, scatter_plot
@@ -29,6 +30,9 @@ from transform.inference import TwoStepModel
 from transform.io import read_gct, read_sig_info
 from transform.io.level3 import Level3, open_level3
 
+if TYPE_CHECKING:
+    import pandas as pd
+
 REAL_DIR = Path(__file__).resolve().parents[2] / "tests" / "data" / "l1000"
 REAL_PLATES = (
     "LJP005_A375_24H_X1_B19_QNORM_n377x978.gct",
@@ -36,7 +40,7 @@ REAL_PLATES = (
 )
 
 
-def add_parser(commands: argparse._SubParsersAction) -> None:
+def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = commands.add_parser(
         "evaluate", help="evaluate a model bundle on a paired L1000 / RNA-seq set against baselines"
     )
@@ -100,7 +104,7 @@ def _paths(args: argparse.Namespace) -> dict[str, Path]:
 
 
 def _signature_level(args: argparse.Namespace, model: TwoStepModel, level3: Level3,
-                     fitted: Fitted) -> dict | None:  # fmt: skip
+                     fitted: Fitted) -> dict[str, pd.DataFrame] | None:  # fmt: skip
     """The signature-level tables, on a world with ground truth (None without one)."""
     truth = args.truth or (args.world and args.world / "truth")
     if not truth or not (Path(truth) / "effects.gctx").exists():

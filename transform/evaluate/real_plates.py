@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 import pandas as pd
+from numpy.typing import NDArray
 
 from transform.io import GeneMatrix
 
@@ -30,7 +31,8 @@ class CrossPlateAgreement:
 def residuals(values: np.ndarray, meta: pd.DataFrame) -> np.ndarray:
     """Each well minus the per-gene median of its plate's vehicle wells (genes x wells)."""
     vehicle = meta["pert_type"].astype(str).str.startswith("ctl_").to_numpy()
-    return values - np.median(values[:, vehicle], axis=1, keepdims=True)
+    residual: np.ndarray = values - np.median(values[:, vehicle], axis=1, keepdims=True)
+    return residual
 
 
 def cross_plate_agreement(first: np.ndarray, first_meta: pd.DataFrame, second: np.ndarray,
@@ -65,7 +67,8 @@ def _unit_columns(values: np.ndarray) -> np.ndarray:
     centred = np.asarray(values, dtype=np.float64)
     centred = centred - centred.mean(axis=0)
     norm = np.sqrt((centred * centred).sum(axis=0))
-    return np.divide(centred, norm, out=np.zeros_like(centred), where=norm > 0)
+    unit: NDArray[np.float64] = np.divide(centred, norm, out=np.zeros_like(centred), where=norm > 0)
+    return unit
 
 
 def _keys(meta: pd.DataFrame) -> pd.Series:

@@ -110,7 +110,7 @@ def fit_reference(
     l1000_in = model.align_inputs(level3.read(rows=level3.landmark_positions(), cols=cols))
     reference = baselines.Reference.fit(np.concatenate(landmarks, axis=1), l1000_in)
     output_mean = (sums[0].y + sums[1].y) / len(picked)
-    return Fitted(reference, output_mean, baselines.Ridge.from_sums(*sums))
+    return Fitted(reference, output_mean, baselines.Ridge.from_sums(sums[0], sums[1]))
 
 
 Rows = list[tuple[str, str, Callable[[], np.ndarray]]]  # (method, role, prediction)

@@ -29,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from numpy.typing import NDArray
 
 from search.engine.build import BuildSettings, build_index
 from search.engine.errors import InvalidQueryError
@@ -140,18 +141,22 @@ def cosine_columns(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
     norms = np.linalg.norm(a, axis=0) * np.linalg.norm(b, axis=0)
     with np.errstate(invalid="ignore", divide="ignore"):
-        return (a * b).sum(axis=0) / norms
+        cosines: NDArray[np.float64] = (a * b).sum(axis=0) / norms
+        return cosines
 
 
 def _centred(x: np.ndarray) -> np.ndarray:
-    return x - x.mean(axis=0, keepdims=True)
+    centred: np.ndarray = x - x.mean(axis=0, keepdims=True)
+    return centred
 
 
-def agreement(found: SignatureSet, truth: SignatureSet, landmarks: Sequence[str]) -> dict:
+def agreement(
+    found: SignatureSet, truth: SignatureSet, landmarks: Sequence[str]
+) -> dict[str, float]:
     """Median Spearman and cosine of each signature with its true effect, over the landmarks and
     over every gene of the version (NaN where the version has no more genes than landmarks)."""
     truth_rows = pd.Index(truth.genes)
-    row = {}
+    row: dict[str, float] = {}
     for level, genes in (("landmarks", list(landmarks)), ("all genes", list(found.genes))):
         if level == "all genes" and len(found.genes) <= len(landmarks):
             row.update({f"spearman ({level})": np.nan, f"cosine ({level})": np.nan})
@@ -218,7 +223,8 @@ def _rho(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """(a columns, b columns) cosines of centred ranks: Spearman's rho."""
     a = a / np.linalg.norm(a, axis=0, keepdims=True)
     b = b / np.linalg.norm(b, axis=0, keepdims=True)
-    return a.T @ b
+    rho: np.ndarray = a.T @ b
+    return rho
 
 
 def _self_row(ranks: np.ndarray) -> dict[str, float]:
@@ -242,7 +248,8 @@ def open_indexes(world: WorldSignatures, folder: Path) -> dict[str, SearchIndex]
 
 
 def evaluate_signatures(world: WorldSignatures, effects: pd.DataFrame, *,
-                        sizes: Sequence[int] = QUERY_SIZES, seed: int = 0) -> dict:  # fmt: skip
+                        sizes: Sequence[int] = QUERY_SIZES,
+                        seed: int = 0) -> dict[str, pd.DataFrame]:  # fmt: skip
     """The three tables (DataFrames): retrieval, agreement (with collapse), self_retrieval."""
     with tempfile.TemporaryDirectory(prefix="signature-eval-") as folder:
         indexes = open_indexes(world, Path(folder))

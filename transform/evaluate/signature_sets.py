@@ -26,6 +26,7 @@ from functools import cached_property
 
 import numpy as np
 import pandas as pd
+from numpy.typing import NDArray
 
 from transform.evaluate.baselines import standardized
 from transform.evaluate.run import Fitted
@@ -183,4 +184,5 @@ def _true_effects(effects: pd.DataFrame, genes: tuple[str, ...], pert_ids: pd.Se
     """(genes, signatures): each signature's perturbation's true effect (0 for a gene the world
     does not know)."""
     aligned = effects.reindex(index=list(genes)).fillna(0.0)
-    return aligned[pert_ids.astype(str).tolist()].to_numpy(np.float32)
+    true_effects: NDArray[np.float32] = aligned[pert_ids.astype(str).tolist()].to_numpy(np.float32)
+    return true_effects

@@ -116,7 +116,7 @@ def _length(group: h5py.Group, what: str) -> int:
     return next(iter(lengths.values()))
 
 
-def _orientation(path: str | Path, shape: tuple, n_genes: int, n_samples: int) -> bool:
+def _orientation(path: str | Path, shape: tuple[int, ...], n_genes: int, n_samples: int) -> bool:
     """True for genes x samples (v2), False for samples x genes; refuses what cannot tell."""
     if shape == (n_genes, n_samples) and n_genes == n_samples:
         raise Archs4FormatError(

@@ -67,7 +67,10 @@ class _Lines:
         self.handle, self.path, self.number = handle, path, 0
 
     def next(self, expected: str) -> list[str]:
-        return decode_text(np.array([self._line(expected)]))[0].rstrip("\r\n").split("\t")
+        fields: list[str] = (
+            decode_text(np.array([self._line(expected)]))[0].rstrip("\r\n").split("\t")
+        )
+        return fields
 
     def next_raw(self, expected: str) -> list[bytes]:
         """The next line split into undecoded fields (numbers need no decoding)."""

@@ -65,11 +65,13 @@ class _Gctx:
 
     @property
     def n_rows(self) -> int:
-        return self.matrix.shape[1]
+        n_rows: int = self.matrix.shape[1]
+        return n_rows
 
     @property
     def n_cols(self) -> int:
-        return self.matrix.shape[0]
+        n_cols: int = self.matrix.shape[0]
+        return n_cols
 
 
 @contextmanager

@@ -10,6 +10,7 @@ id seen before, and grows 1-D metadata datasets chunk by chunk (`append_field`).
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -74,7 +75,8 @@ def read_rows(dataset: h5py.Dataset, positions: np.ndarray | None, axis: int = 0
     sparse ones by h5py's point selection, so memory stays bounded whatever the positions' span.
     """
     if positions is None:
-        return dataset[()]
+        whole: np.ndarray = dataset[()]
+        return whole
     shape = list(dataset.shape)
     slice_size = int(np.prod(shape[:axis] + shape[axis + 1 :], dtype=np.int64))
     block = max(1, BLOCK_BYTES // max(1, slice_size * dataset.dtype.itemsize))
@@ -97,7 +99,7 @@ def read_rows(dataset: h5py.Dataset, positions: np.ndarray | None, axis: int = 0
     return out
 
 
-def _along(axis: int, index: slice | np.ndarray) -> tuple:
+def _along(axis: int, index: slice | np.ndarray) -> tuple[slice | np.ndarray, ...]:
     return (index,) if axis == 0 else (slice(None), index)
 
 
@@ -112,7 +114,7 @@ def read_meta(
 ) -> pd.DataFrame:
     """Every metadata field of `group` but `skip`, at positions `at` in their order, typed."""
     fields = {
-        name: take_in_order(lambda where, d=dataset: read_field(d, where), at)
+        name: take_in_order(functools.partial(read_field, dataset), at)
         for name, dataset in group.items()
         if name != skip
     }
@@ -289,13 +291,15 @@ class StreamWriter:
             raise ValueError(
                 f"column metadata fields {fields} differ from the first chunk's {self._fields}"
             )
-        ids = [str(value) for value in ids]
-        fresh = set(ids)
-        repeated = sorted(fresh & self._seen) or pd.Index(ids)[pd.Index(ids).duplicated()].tolist()
+        texts = [str(value) for value in ids]
+        fresh = set(texts)
+        repeated = (
+            sorted(fresh & self._seen) or pd.Index(texts)[pd.Index(texts).duplicated()].tolist()
+        )
         if repeated:
             raise ValueError(f"duplicate column ids {name_some(repeated)}")
         with self.aborting():
-            yield ids
+            yield texts
         self._fields = fields
         self._seen |= fresh
-        self.n_cols += len(ids)
+        self.n_cols += len(texts)

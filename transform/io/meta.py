@@ -17,6 +17,7 @@ columns, booleans become 0/1 integers, and any other non-numeric column is writt
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -47,7 +48,7 @@ def _decode_one(item: bytes | str) -> str:
         return item.decode("latin-1")
 
 
-def id_index(ids: np.ndarray | pd.Index | list, name: str | None = None) -> pd.Index:
+def id_index(ids: np.ndarray | pd.Index | list[Any], name: str | None = None) -> pd.Index:
     """Row or column ids as a text index (pandas' string dtype), whatever they were stored as."""
     return pd.Index(np.asarray(ids).astype(str), name=name)
 
@@ -103,10 +104,12 @@ def hdf5_values(column: pd.Series) -> np.ndarray:
     """A metadata column as an HDF5 dataset stores it: numbers with -666, or UTF-8 byte strings."""
     dtype = column.dtype
     if pd.api.types.is_bool_dtype(dtype):
-        return column.to_numpy(dtype=np.int8)
+        flags: np.ndarray = column.to_numpy(dtype=np.int8)
+        return flags
     if pd.api.types.is_integer_dtype(dtype):
         target = dtype if isinstance(dtype, np.dtype) else np.dtype(np.int64)
-        return column.to_numpy(dtype=target, na_value=MISSING_NUMBER)
+        integers: np.ndarray = column.to_numpy(dtype=target, na_value=MISSING_NUMBER)
+        return integers
     if pd.api.types.is_float_dtype(dtype):
         return numbers_with_marker(_float_array(column))
     return encode_text(text_values(column, name=str(column.name), check=False))
@@ -124,7 +127,8 @@ def numbers_with_marker(values: np.ndarray) -> np.ndarray:
 
 def _float_array(column: pd.Series) -> np.ndarray:
     dtype = column.dtype if isinstance(column.dtype, np.dtype) else np.dtype(np.float64)
-    return column.to_numpy(dtype=dtype, na_value=np.nan)
+    values: np.ndarray = column.to_numpy(dtype=dtype, na_value=np.nan)
+    return values
 
 
 def encode_text(text: list[str]) -> np.ndarray:
@@ -141,14 +145,19 @@ def text_values(column: pd.Series, *, name: str, check: bool = True) -> list[str
     """
     dtype = column.dtype
     if pd.api.types.is_bool_dtype(dtype):
-        return column.astype(np.int8).astype(str).tolist()
+        flags: list[str] = column.astype(np.int8).astype(str).tolist()
+        return flags
     if pd.api.types.is_integer_dtype(dtype):
-        return column.astype(object).where(column.notna(), MISSING_TEXT).astype(str).tolist()
+        integers: list[str] = (
+            column.astype(object).where(column.notna(), MISSING_TEXT).astype(str).tolist()
+        )
+        return integers
     if pd.api.types.is_float_dtype(dtype):
         numbers = _float_array(column)
-        cells = numbers.astype(str)
-        cells[np.isnan(numbers)] = MISSING_TEXT
-        return cells.tolist()
+        texts = numbers.astype(str)
+        texts[np.isnan(numbers)] = MISSING_TEXT
+        floats: list[str] = texts.tolist()
+        return floats
     cells = [MISSING_TEXT if _is_missing(value) else str(value) for value in column.tolist()]
     if check:
         refuse_breaks(cells, f"metadata field {name!r}")

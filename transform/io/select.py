@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
+from typing import Any, TypeAlias
 
 import numpy as np
 import pandas as pd
 
 from transform.io.errors import UnknownIdError, name_some
 
-Selection = Iterable[str] | Iterable[int] | np.ndarray | pd.Index
+Selection: TypeAlias = Iterable[str] | Iterable[int] | np.ndarray | pd.Index
 
 
 def resolve_positions(
@@ -57,23 +58,23 @@ def resolve_positions(
 
 
 def _positions_of_ids(
-    items: list | np.ndarray | pd.Index, ids: pd.Index, aliases: Mapping[str, int]
+    items: list[Any] | np.ndarray | pd.Index, ids: pd.Index, aliases: Mapping[str, int]
 ) -> np.ndarray:
     """Position of each id among `ids`, else under its alias, else -1."""
-    positions = ids.get_indexer(pd.Index(items, dtype=object)).astype(np.int64)
+    positions: np.ndarray = ids.get_indexer(pd.Index(items, dtype=object)).astype(np.int64)
     if aliases:
         aliased = np.asarray([aliases.get(item, -1) for item in items], dtype=np.int64)
         positions = np.where(positions >= 0, positions, aliased)
     return positions
 
 
-def _all_integers(items: list | np.ndarray | pd.Index) -> bool:
+def _all_integers(items: list[Any] | np.ndarray | pd.Index) -> bool:
     if isinstance(items, np.ndarray | pd.Index):
         return items.dtype.kind in "iu"
     return all(isinstance(item, int | np.integer) and not isinstance(item, bool) for item in items)
 
 
-def _all_text(items: list | np.ndarray | pd.Index) -> bool:
+def _all_text(items: list[Any] | np.ndarray | pd.Index) -> bool:
     return all(isinstance(item, str) for item in items)
 
 

@@ -31,7 +31,8 @@ def standardize(data: np.ndarray, *, per_gene: bool = False) -> np.ndarray:
     axis = 1 if per_gene else 0
     mean = data.mean(axis=axis, keepdims=True)
     sd = data.std(axis=axis, keepdims=True)
-    return (data - mean) / np.where(sd > 0, sd, 1.0)
+    z: np.ndarray = (data - mean) / np.where(sd > 0, sd, 1.0)
+    return z
 
 
 def principal_components(data: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

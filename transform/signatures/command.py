@@ -15,7 +15,7 @@ from transform.signatures.real_plates import real_plate_report
 REAL_DIR = Path(__file__).resolve().parents[2] / "tests" / "data" / "l1000"
 
 
-def add_parser(commands: argparse._SubParsersAction) -> None:
+def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = commands.add_parser(
         "signatures", help="characteristic-direction signatures of every perturbation, per batch"
     )

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from numpy.typing import NDArray
 
 from transform.signatures.cd import BatchDirections, characteristic_direction
 from transform.signatures.definitions import batch_masks, is_control
@@ -63,10 +64,12 @@ def _control_masks(masks: np.ndarray, vehicle: np.ndarray, rule: str) -> np.ndar
     if rule == "vehicle":
         if vehicle.sum() < 2:
             raise ValueError("the vehicle rule needs at least 2 control profiles in the batch")
-        return np.repeat(vehicle[:, None], masks.shape[1], axis=1) & ~masks
+        controls: NDArray[np.bool_] = np.repeat(vehicle[:, None], masks.shape[1], axis=1) & ~masks
+        return controls
     raise ValueError(f"unknown control rule {rule!r}; use batch or vehicle")
 
 
 def _mean_of(profiles: np.ndarray, masks: np.ndarray) -> np.ndarray:
     weights = masks / np.maximum(masks.sum(axis=0, keepdims=True), 1)
-    return np.asarray(profiles, dtype=np.float64) @ weights
+    means: NDArray[np.float64] = np.asarray(profiles, dtype=np.float64) @ weights
+    return means

@@ -26,7 +26,8 @@ def batch_of(rna_plate: str) -> str:
 
 
 def is_control(pert_type: pd.Series) -> np.ndarray:
-    return pert_type.astype(str).str.startswith("ctl_").to_numpy()
+    controls: np.ndarray = pert_type.astype(str).str.startswith("ctl_").to_numpy()
+    return controls
 
 
 def signature_definitions(inst: pd.DataFrame, sig_info: pd.DataFrame | None = None) -> pd.DataFrame:

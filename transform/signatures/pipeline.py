@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -35,7 +36,7 @@ from transform.io import (
 from transform.io.files import sha256_file
 from transform.io.gmt import GeneSet, format_gmt
 from transform.io.level3 import QC_PASS
-from transform.signatures.compute import SignatureSettings, batch_signatures
+from transform.signatures.compute import BatchSignatures, SignatureSettings, batch_signatures
 from transform.signatures.definitions import batch_of, signature_definitions
 from transform.signatures.reverse import DIRECTIONS, TopSignatures, write_reverse_tables
 
@@ -57,7 +58,8 @@ def compute_signatures(profiles: Path, inst_info: Path | None, out: Path, *,
                        settings: SignatureSettings = DEFAULT_SETTINGS,
                        outputs: OutputSettings = DEFAULT_OUTPUTS,
                        qc_pass_only: bool = False,
-                       progress: Callable[[str], None] = lambda _: None) -> dict:  # fmt: skip
+                       progress: Callable[[str], None] = lambda _: None,
+                       ) -> dict[str, Any]:  # fmt: skip
     """inst_info: the profiles' table (any dialect), or None to read the profiles GCTX's own
     column metadata (a converted GCTX carries the table it was given)."""
     started = time.perf_counter()
@@ -112,7 +114,7 @@ def _profile_table(
 
 
 def _job_record(work: Path, profiles: Path, inst_info: Path | None, settings: SignatureSettings,
-                qc_pass_only: bool) -> dict:  # fmt: skip
+                qc_pass_only: bool) -> dict[str, Any]:  # fmt: skip
     """The job's identity and its finished batches; refuses to resume a different job."""
     job = {"profiles": str(profiles.resolve()), "profiles_bytes": profiles.stat().st_size,
            "inst_info": sha256_file(inst_info) if inst_info else "in the profiles GCTX",
@@ -121,7 +123,7 @@ def _job_record(work: Path, profiles: Path, inst_info: Path | None, settings: Si
         job["qc_pass_only"] = True
     path = work / "progress.json"
     if path.exists():
-        record = json.loads(path.read_text())
+        record: dict[str, Any] = json.loads(path.read_text())
         changed = [key for key, value in job.items() if record["job"].get(key) != value]
         if changed:
             raise ValueError(
@@ -133,20 +135,21 @@ def _job_record(work: Path, profiles: Path, inst_info: Path | None, settings: Si
     return record
 
 
-def _batch_file(work: Path, record: dict, batch: str) -> Path:
+def _batch_file(work: Path, record: dict[str, Any], batch: str) -> Path:
     index = record["batches"].get(batch, {}).get("index", len(record["batches"]))
     return work / f"batch-{index:06d}.npz"
 
 
-def _batch_done(work: Path, record: dict, batch: str) -> bool:
+def _batch_done(work: Path, record: dict[str, Any], batch: str) -> bool:
     entry = record["batches"].get(batch)
     if entry is None or not entry.get("sha256"):
         return False
     path = work / entry["file"]
-    return path.exists() and sha256_file(path) == entry["sha256"]
+    expected: str = entry["sha256"]
+    return path.exists() and sha256_file(path) == expected
 
 
-def _save_batch(work: Path, record: dict, batch: str, result) -> None:
+def _save_batch(work: Path, record: dict[str, Any], batch: str, result: BatchSignatures) -> None:
     path = _batch_file(work, record, batch)
     tmp = path.with_name(path.stem + ".tmp.npz")
     np.savez(tmp, cd=result.cd, lfc=result.log2_fold_change, n_controls=result.n_controls)
@@ -156,7 +159,7 @@ def _save_batch(work: Path, record: dict, batch: str, result) -> None:
     _write_json(work / "progress.json", record)
 
 
-def _write_json(path: Path, value: dict) -> None:
+def _write_json(path: Path, value: dict[str, Any]) -> None:
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(json.dumps(value, indent=1))
     tmp.replace(path)
@@ -165,13 +168,13 @@ def _write_json(path: Path, value: dict) -> None:
 def _assemble(
     out: Path,
     work: Path,
-    record: dict,
+    record: dict[str, Any],
     row_meta: pd.DataFrame,
     sigs: pd.DataFrame,
     batches: list[str],
     outputs: OutputSettings,
     settings: SignatureSettings,
-) -> dict:
+) -> dict[str, Any]:
     genes = _gene_labels(row_meta)
     n_genes = len(genes)
     types = sorted(sigs["pert_type"].astype(str).unique())
@@ -233,7 +236,7 @@ def _gene_sets(sig_ids: pd.Series, cd: np.ndarray, genes: list[str],
 
 
 def _manifest(out: Path, genes: list[str], sigs: pd.DataFrame, settings: SignatureSettings,
-              outputs: OutputSettings) -> dict:  # fmt: skip
+              outputs: OutputSettings) -> dict[str, Any]:  # fmt: skip
     files = {
         name: {"bytes": (out / name).stat().st_size, "sha256": sha256_file(out / name)}
         for name in ("signatures.gctx", "sig_info.txt", "up.gmt", "down.gmt", "reverse_search.h5")

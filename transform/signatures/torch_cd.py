@@ -37,4 +37,5 @@ def batch_cd_torch(profiles: np.ndarray, case_masks: np.ndarray, *, device: str 
     case_sums = data @ masks
     differences = case_sums / n_cases - (total - case_sums) / (masks.shape[0] - n_cases)
     b = loadings @ (inverse.T @ (loadings.T @ differences))
-    return (b / b.norm(dim=0, keepdim=True)).cpu().numpy()
+    cd: np.ndarray = (b / b.norm(dim=0, keepdim=True)).cpu().numpy()
+    return cd

@@ -9,11 +9,18 @@ import argparse
 import json
 import os
 import sys
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from transform.inputs import add_table_options
+
+if TYPE_CHECKING:
+    from transform.train.config import CycleGanTrainConfig, ExtrapolatorTrainConfig
+    from transform.train.sources import Sources
+
+    TrainConfig = CycleGanTrainConfig | ExtrapolatorTrainConfig
 
 RUN_FILE = "run.json"
 STEPS = {
@@ -22,7 +29,9 @@ STEPS = {
 }
 
 
-def add_training_commands(commands: argparse._SubParsersAction) -> None:
+def add_training_commands(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser],
+) -> None:
     for name, (kind, help_text) in STEPS.items():
         parser = commands.add_parser(name, help=help_text, description=help_text)
         _add_inputs(parser)
@@ -103,22 +112,23 @@ def _widths(text: str) -> tuple[int, ...]:
     return widths
 
 
-def build_config(args: argparse.Namespace) -> Any:
+def build_config(args: argparse.Namespace) -> TrainConfig:
     """The preset with the options given on the command line applied."""
     from transform.train.config import cyclegan_preset, extrapolator_preset
 
-    preset = cyclegan_preset if args.kind == "cyclegan" else extrapolator_preset
-    config = preset(args.preset)
     data = {
         "seed": args.data_seed,
         "max_l1000_profiles": args.max_profiles,
         "max_rnaseq_samples": args.max_samples,
     }
     top = {"epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr, "seed": args.seed}
-    config = replace(config, data=replace(config.data, **_given(data)), **_given(top))
     if args.kind == "extrapolator":
+        step2 = extrapolator_preset(args.preset)
+        step2 = replace(step2, data=replace(step2.data, **_given(data)), **_given(top))
         model = _given({"hidden": args.hidden, "linear": args.linear})
-        return replace(config, model=replace(config.model, **model))
+        return replace(step2, model=replace(step2.model, **model))
+    config = cyclegan_preset(args.preset)
+    config = replace(config, data=replace(config.data, **_given(data)), **_given(top))
     generator = {
         "hidden": args.hidden,
         "bottleneck": args.bottleneck,
@@ -156,7 +166,7 @@ def _run_training(args: argparse.Namespace) -> int:
     return 0
 
 
-def _trainer(kind: str) -> Any:
+def _trainer(kind: str) -> Callable[..., Path]:
     if kind == "cyclegan":
         from transform.train.cyclegan import train_cyclegan
 
@@ -166,7 +176,7 @@ def _trainer(kind: str) -> Any:
     return train_extrapolator
 
 
-def _started(args: argparse.Namespace) -> tuple[Any, Any, Path]:
+def _started(args: argparse.Namespace) -> tuple[TrainConfig, Sources, Path]:
     """A new run: config from the preset and options; run.json records it for --resume."""
     from transform.train.sources import Sources
 
@@ -196,7 +206,7 @@ def _started(args: argparse.Namespace) -> tuple[Any, Any, Path]:
     return config, sources, data_dir
 
 
-def _resumed(args: argparse.Namespace) -> tuple[Any, Any, Path]:
+def _resumed(args: argparse.Namespace) -> tuple[TrainConfig, Sources, Path]:
     """The run's own config, files and data folder; only --epochs may change (to extend it)."""
     from transform.train.config import CycleGanTrainConfig, ExtrapolatorTrainConfig
     from transform.train.sources import Sources

@@ -8,6 +8,7 @@ thread; see docs/training.md).
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from typing import Any, TypeVar
 
 from transform.frozen import FrozenConfig
 from transform.models import DiscriminatorConfig, ExtrapolatorConfig, GeneratorConfig
@@ -141,6 +142,9 @@ def split_sizes(n_samples: int, full: tuple[int, int, int] = (49_000, 500, 500))
     return (train, *held)
 
 
-def with_data(config: CycleGanTrainConfig | ExtrapolatorTrainConfig, **changes: object):
+_Config = TypeVar("_Config", CycleGanTrainConfig, ExtrapolatorTrainConfig)
+
+
+def with_data(config: _Config, **changes: Any) -> _Config:
     """The config with fields of its data config changed."""
     return replace(config, data=replace(config.data, **changes))

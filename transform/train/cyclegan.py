@@ -21,7 +21,7 @@ import itertools
 import time
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 import numpy as np
 import torch
@@ -130,12 +130,22 @@ def discriminator_loss(
     ) / 2
 
 
+class _AdamOptions(TypedDict):
+    lr: float
+    betas: tuple[float, float]
+    weight_decay: float
+
+
 class CycleGanStep:
     """One optimization step on a batch of each domain: generators first, then discriminators."""
 
     def __init__(self, gan: CycleGan, config: CycleGanTrainConfig, device: torch.device) -> None:
         self.gan, self.config = gan, config
-        adam = {"lr": config.lr, "betas": config.betas, "weight_decay": config.weight_decay}
+        adam: _AdamOptions = {
+            "lr": config.lr,
+            "betas": config.betas,
+            "weight_decay": config.weight_decay,
+        }
         self.optimizer_G = torch.optim.Adam(gan.generators(), **adam)
         self.optimizer_D = torch.optim.Adam(gan.discriminators(), **adam)
         self.schedulers = [
@@ -151,14 +161,14 @@ class CycleGanStep:
         gan.D_B.requires_grad_(False)
         loss_g, parts, fake_a, fake_b = generator_losses(gan, real_a, real_b, self.config)
         self.optimizer_G.zero_grad(set_to_none=True)
-        loss_g.backward()
+        loss_g.backward()  # type: ignore[no-untyped-call]  # torch: Tensor.backward unannotated
         self.optimizer_G.step()
         gan.D_A.requires_grad_(True)
         gan.D_B.requires_grad_(True)
         loss_d_a = discriminator_loss(gan.D_A, real_a, self.replay_A.query(fake_a.detach()))
         loss_d_b = discriminator_loss(gan.D_B, real_b, self.replay_B.query(fake_b.detach()))
         self.optimizer_D.zero_grad(set_to_none=True)
-        (loss_d_a + loss_d_b).backward()
+        (loss_d_a + loss_d_b).backward()  # type: ignore[no-untyped-call]  # as above
         self.optimizer_D.step()
         values = {"loss_G": loss_g, **parts, "loss_D_A": loss_d_a, "loss_D_B": loss_d_b}
         return {name: float(value.detach()) for name, value in values.items()}
@@ -210,7 +220,9 @@ def standardize_domains(
     )
 
 
-def epoch_batches(n_a: int, n_b: int, batch: int, rng: np.random.Generator) -> list[tuple]:
+def epoch_batches(
+    n_a: int, n_b: int, batch: int, rng: np.random.Generator
+) -> list[tuple[np.ndarray, ...]]:
     """Index pairs (A batch, B batch) of one epoch: both domains shuffled and cycled."""
     size = min(batch, max(n_a, n_b))
     n_batches = max(n_a, n_b) // size

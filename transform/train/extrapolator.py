@@ -30,7 +30,14 @@ from transform.train.checkpoint import make_deterministic, resolve_device, save_
 from transform.train.config import ExtrapolatorTrainConfig, split_sizes
 from transform.train.moments import gene_moments
 from transform.train.prepare import PreparedData
-from transform.train.session import ProgressLine, Session, format_losses, open_run, run_epochs
+from transform.train.session import (
+    ProgressLine,
+    Session,
+    Stateful,
+    format_losses,
+    open_run,
+    run_epochs,
+)
 
 EVAL_CHUNK = 1000  # samples scored at once
 
@@ -118,7 +125,7 @@ def linear_path(model: Extrapolator, data: PreparedData,
                 x = (x - mean) / sd
             total.add(x.T, np.asarray(data.rnaseq_outputs[at], dtype=np.float64).T)
         sums.append(total)
-    ridge = Ridge.from_sums(*sums)
+    ridge = Ridge.from_sums(sums[0], sums[1])
     return ridge.coef, ridge.y_mean - ridge.coef.T @ ridge.x_mean
 
 
@@ -144,7 +151,8 @@ def mean_squared_error(model: nn.Module, batches: Batches, positions: np.ndarray
     for start in range(0, len(positions), EVAL_CHUNK):
         inputs, targets = batches(positions[start : start + EVAL_CHUNK])
         total += float(F.mse_loss(model(inputs), targets, reduction="sum").double())
-    return total / (len(positions) * batches.targets.shape[1])
+    n_genes: int = batches.targets.shape[1]
+    return total / (len(positions) * n_genes)
 
 
 def train_extrapolator(
@@ -165,7 +173,7 @@ def train_extrapolator(
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     scheduler = torch.optim.lr_scheduler.StepLR(optimizer, config.lr_step_epochs, config.lr_gamma)
     early = EarlyStopping(config.patience, config.min_delta)
-    parts = {
+    parts: dict[str, Stateful] = {
         "model": model,
         "optimizer": optimizer,
         "scheduler": scheduler,
@@ -196,7 +204,7 @@ def train_extrapolator(
             inputs, targets = batches(order[start : start + config.batch_size])
             loss = F.mse_loss(model(inputs), targets)
             optimizer.zero_grad(set_to_none=True)
-            loss.backward()
+            loss.backward()  # type: ignore[no-untyped-call]  # torch: Tensor.backward unannotated
             optimizer.step()
             total, seen = total + float(loss.detach()) * len(inputs), seen + len(inputs)
             rate = seen / (time.perf_counter() - started)

@@ -21,9 +21,10 @@ import json
 import os
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -64,7 +65,7 @@ class PreparedData:
     rnaseq_inputs: np.ndarray  # (n_samples, n_input) float32
     rnaseq_outputs: np.ndarray  # (n_samples, n_output) float32
     rnaseq_ids: tuple[str, ...]
-    manifest: dict
+    manifest: dict[str, Any]
     l1000_cell_lines: tuple[str, ...] = ()  # distinct cell ids of the drawn L1000 profiles
     rnaseq_cell_lines: tuple[str, ...] = ()  # per RNA-seq sample: the L1000 cell line it names
 
@@ -103,7 +104,7 @@ def prepare_data(
     return load_prepared(folder)
 
 
-def _prepare(sources: Sources, config: DataConfig, out: Path, progress: Progress) -> dict:
+def _prepare(sources: Sources, config: DataConfig, out: Path, progress: Progress) -> dict[str, Any]:
     started = time.perf_counter()
     rows = rnaseq_symbols(sources.rnaseq)
     level3 = sources.level3
@@ -222,7 +223,7 @@ def _write_l1000(
     return l1000_cell_lines(cells)
 
 
-def _write_lines(path: Path, lines: object) -> None:
+def _write_lines(path: Path, lines: Iterable[object]) -> None:
     path.write_text("".join(f"{line}\n" for line in lines))
 
 

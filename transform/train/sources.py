@@ -61,7 +61,7 @@ class Sources:
         return {name: value if isinstance(value, bool) else _file_identity(value)
                 for name, value in self._fields() if value}  # fmt: skip
 
-    def _fields(self) -> list[tuple[str, object]]:
+    def _fields(self) -> list[tuple[str, Path | bool | None]]:
         """The files and choices (not the Level 3 file opened from them)."""
         return [(field.name, getattr(self, field.name)) for field in fields(self)]
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from numpy.typing import NDArray
 
 from transform.world.config import CELL_LINES, WorldConfig
 from transform.world.genes import GeneUniverse
@@ -42,12 +43,15 @@ class Biology:
 
     @property
     def n_genes(self) -> int:
-        return self.loadings.shape[0]
+        n_genes: int = self.loadings.shape[0]
+        return n_genes
 
     def effects(self, perts: np.ndarray, genes: np.ndarray | None = None) -> np.ndarray:
         """(len(perts), len(genes)) full-response effects in log2 units; all genes by default."""
         genes = np.arange(self.n_genes) if genes is None else np.asarray(genes)
-        out = self.pert_modules[perts] @ self.loadings[genes].T.astype(np.float64)
+        out: NDArray[np.float64] = self.pert_modules[perts] @ self.loadings[genes].T.astype(
+            np.float64
+        )
         lookup = np.full(self.n_genes, -1)
         lookup[genes] = np.arange(len(genes))
         cols = lookup[self.pert_direct_genes[perts]]
@@ -84,7 +88,8 @@ class Biology:
         treated = np.flatnonzero(perts >= 0)
         if len(treated):
             x[treated] += response[treated, None] * self.effects(perts[treated], genes)
-        return x + rng.normal(0.0, noise_sd, size=x.shape)
+        expression: NDArray[np.float64] = x + rng.normal(0.0, noise_sd, size=x.shape)
+        return expression
 
 
 def make_biology(config: WorldConfig, universe: GeneUniverse, rng: np.random.Generator) -> Biology:

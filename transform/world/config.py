@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
+from typing import Any
 
 REFERENCE_DIR = Path(__file__).resolve().parents[2] / "search" / "reference" / "genes"
 
@@ -88,7 +89,7 @@ SIZES: dict[str, WorldConfig] = {
 
 # Named settings (docs/world.md): each moves the world toward what makes keeping the perturbation
 # signal hard. "hard" takes all four together.
-SETTINGS: dict[str, dict[str, object]] = {
+SETTINGS: dict[str, dict[str, float]] = {
     "default": {},
     "regulators": {"landmark_regulators": 0.5},
     "weak": {"effect_scale": 0.5},
@@ -100,7 +101,7 @@ SETTINGS: dict[str, dict[str, object]] = {
 
 
 def world_config(size: str, *, seed: int = 0, setting: str = "default",
-                 **overrides: object) -> WorldConfig:  # fmt: skip
+                 **overrides: Any) -> WorldConfig:  # fmt: skip
     if size not in SIZES:
         raise ValueError(f"unknown world size {size!r}; choose one of {', '.join(SIZES)}")
     if setting not in SETTINGS:

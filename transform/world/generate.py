@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -64,7 +65,7 @@ def generate_world(
     *,
     progress: Callable[[str], None] = print,
     parts: tuple[str, ...] = ("l1000", "rnaseq", "paired", "truth"),
-) -> dict:
+) -> dict[str, Any]:
     out = Path(out)
     for folder in ("l1000", "rnaseq", "paired", "truth"):
         (out / folder).mkdir(parents=True, exist_ok=True)
@@ -170,7 +171,9 @@ def _append_table(path: Path, frame: pd.DataFrame) -> None:
     frame.to_csv(path, sep="\t", index=False, mode="a", header=not path.exists())
 
 
-def _manifest(config: WorldConfig, out: Path, counts: dict[str, int], seconds: float) -> dict:
+def _manifest(
+    config: WorldConfig, out: Path, counts: dict[str, int], seconds: float
+) -> dict[str, Any]:
     files = {}
     for path in sorted(p for p in out.rglob("*") if p.is_file() and p.name != "world.json"):
         files[str(path.relative_to(out))] = {

@@ -58,7 +58,9 @@ def batches(config: WorldConfig, biology: Biology) -> Iterator[Batch]:
         yield Batch(b, name, "knockout", k % n_cells, config.knockout_time_h, perts, doses)
 
 
-def _compound_layout(pool: np.ndarray, doses: tuple[float, ...], rng: np.random.Generator):
+def _compound_layout(
+    pool: np.ndarray, doses: tuple[float, ...], rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
     slots = len(TREATMENT_WELLS) // len(doses)
     chosen = np.sort(rng.choice(pool, size=min(slots, len(pool)), replace=False))
     pairs = [(p, d) for p in chosen for d in doses]
@@ -68,7 +70,7 @@ def _compound_layout(pool: np.ndarray, doses: tuple[float, ...], rng: np.random.
     return _place([pairs[i][0] for i in order], [pairs[i][1] for i in order])
 
 
-def _knockout_layout(pool: np.ndarray, rng: np.random.Generator):
+def _knockout_layout(pool: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     chosen = np.sort(rng.choice(pool, size=min(len(TREATMENT_WELLS), len(pool)), replace=False))
     per_ko = len(TREATMENT_WELLS) // len(chosen)
     perts = np.repeat(chosen, per_ko)

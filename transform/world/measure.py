@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import NDArray
 
 from transform.normalize import quantile_normalize
 from transform.world.biology import Biology
@@ -42,14 +43,16 @@ def rnaseq_counts(
     mean = share * sizes[:, None]
     shape = 1.0 / NB_DISPERSION
     rate = rng.gamma(shape, mean / shape)
-    return rng.poisson(rate).astype(np.uint32).T
+    counts: NDArray[np.uint32] = rng.poisson(rate).astype(np.uint32).T
+    return counts
 
 
 def true_log_cpm(log2_expression: np.ndarray) -> np.ndarray:
     """log10(CPM + 1) of the noise-free expression (n, n_genes): the truth on the model's scale."""
     share = np.exp2(log2_expression - log2_expression.max(axis=1, keepdims=True))
     share /= share.sum(axis=1, keepdims=True)
-    return np.log10(share * 1e6 + 1.0)
+    log_cpm: np.ndarray = np.log10(share * 1e6 + 1.0)
+    return log_cpm
 
 
 @dataclass(frozen=True)
@@ -111,7 +114,8 @@ def measure_l1000(
     noise_sd = noise * (0.15 + 0.6 * np.exp(-(y - platform.floor) / 1.8))
     failed = rng.random((n_wells, 1)) < 0.01  # a failed well is much noisier
     y = y + rng.normal(0.0, 1.0, y.shape) * noise_sd * np.where(failed, 4.0, 1.0)
-    return np.clip(y, 1.0, L1000_MAX).T
+    readings: np.ndarray = np.clip(y, 1.0, L1000_MAX).T
+    return readings
 
 
 def level3_plate(readings: np.ndarray) -> np.ndarray:

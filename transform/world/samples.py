@@ -7,7 +7,7 @@ whatever the chunk sizes and however it is streamed.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeAlias
 
 import numpy as np
 import pandas as pd
@@ -83,7 +83,11 @@ def series_sizes(n_samples: int, seed: int) -> np.ndarray:
     return 100000 + series
 
 
-def _random_states(world: World, n: int, rng: np.random.Generator, p_cell: float):
+# module activities (n, K), gene offsets, perturbations (-1: none), responses, labels, cell ids
+_States: TypeAlias = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, list[str], np.ndarray]
+
+
+def _random_states(world: World, n: int, rng: np.random.Generator, p_cell: float) -> _States:
     """Module activities, gene offsets, perturbation and labels for n samples."""
     bio, cfg = world.biology, world.config
     n_cells, n_tissues = len(bio.cell_ids), len(bio.tissue_states)
@@ -123,7 +127,9 @@ def _label(
     return f"{bio.cell_ids[cell]} {name}{dose_text} {hours:g} h"
 
 
-def rnaseq_chunk(world: World, start: int, n: int, series: np.ndarray):
+def rnaseq_chunk(
+    world: World, start: int, n: int, series: np.ndarray
+) -> tuple[np.ndarray, pd.DataFrame]:
     """Counts (n_genes, n) uint32 and ARCHS4 sample metadata of samples start .. start + n.
 
     Drawn in blocks of SAMPLE_BLOCK samples, each from its own stream, so that any chunking of the
@@ -139,7 +145,9 @@ def rnaseq_chunk(world: World, start: int, n: int, series: np.ndarray):
     return counts, pd.concat([part[1] for part in parts], ignore_index=True)
 
 
-def _rnaseq_block(world: World, start: int, n: int, series: np.ndarray):
+def _rnaseq_block(
+    world: World, start: int, n: int, series: np.ndarray
+) -> tuple[np.ndarray, pd.DataFrame]:
     cfg = world.config
     rng = np.random.default_rng([cfg.seed, 400, start])
     p_cell = cfg.collection_cell_share  # samples of the L1000 cell lines (the rest: tissues)

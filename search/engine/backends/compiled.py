@@ -34,8 +34,13 @@ _jit = numba.njit(nogil=True, cache=True, boundscheck=False)
 
 
 @_jit
-def rank_sums(matrix: NDArray[np.uint16], genes: NDArray[np.int64], start: int, stop: int,
-              out: NDArray[np.uint32]) -> None:  # pragma: no cover - compiled
+def rank_sums(
+    matrix: NDArray[np.uint16],
+    genes: NDArray[np.int64],
+    start: int,
+    stop: int,
+    out: NDArray[np.uint32],
+) -> None:  # pragma: no cover - compiled
     """out[j - start] = sum over genes g of matrix[g, j], j in [start, stop); matrix uint16
     (G, N) with values <= 32767, genes int64, out uint32 (stop - start)."""
     n = genes.size
@@ -75,9 +80,12 @@ def _pair(a: np.uint16, b: np.uint16) -> np.uint32:  # pragma: no cover - compil
 
 
 @_jit
-def rank_sums_at(matrix: NDArray[np.uint16], genes: NDArray[np.int64],
-                 positions: NDArray[np.int64],
-                 out: NDArray[np.uint32]) -> None:  # pragma: no cover - compiled
+def rank_sums_at(
+    matrix: NDArray[np.uint16],
+    genes: NDArray[np.int64],
+    positions: NDArray[np.int64],
+    out: NDArray[np.uint32],
+) -> None:  # pragma: no cover - compiled
     """out[j] = sum over genes g of matrix[g, positions[j]] (positions sorted int64). Eight rows
     a pass, so that eight independent loads are in flight for each column."""
     n = genes.size
@@ -106,10 +114,16 @@ def rank_sums_at(matrix: NDArray[np.uint16], genes: NDArray[np.int64],
 
 
 @_jit
-def z_sum_keys(sum_up: NDArray[np.uint32], sum_down: NDArray[np.uint32], up: NDArray[np.float64],
-               down: NDArray[np.float64], sign: int, out: NDArray[np.float64],
-               abs_up: NDArray[np.float64],
-               abs_down: NDArray[np.float64]) -> None:  # pragma: no cover
+def z_sum_keys(
+    sum_up: NDArray[np.uint32],
+    sum_down: NDArray[np.uint32],
+    up: NDArray[np.float64],
+    down: NDArray[np.float64],
+    sign: int,
+    out: NDArray[np.float64],
+    abs_up: NDArray[np.float64],
+    abs_down: NDArray[np.float64],
+) -> None:  # pragma: no cover
     """out = key of z_sum = z_up - z_down, z_set = (S - centre) / sd as in scores.set_z (a side
     with no genes counts 0). up, down: (has genes, centre, sd); sign 0: |z_sum| ("both"),
     1: z_sum ("mimic"), -1: -z_sum ("reverse"). abs_up, abs_down = |z_up|, |z_down| (for the
@@ -124,8 +138,12 @@ def z_sum_keys(sum_up: NDArray[np.uint32], sum_down: NDArray[np.uint32], up: NDA
 
 
 @numba.njit(nogil=True, cache=True, boundscheck=False, fastmath=True)  # vectorized sums
-def row_products(matrix: NDArray[np.float32], rows: NDArray[np.int64], query: NDArray[np.float32],
-                 out: NDArray[np.float32]) -> None:  # pragma: no cover - compiled
+def row_products(
+    matrix: NDArray[np.float32],
+    rows: NDArray[np.int64],
+    query: NDArray[np.float32],
+    out: NDArray[np.float32],
+) -> None:  # pragma: no cover - compiled
     """out[i] = matrix[rows[i]] . query in float32 (0 where rows[i] < 0); matrix (N, d)."""
     for i in range(rows.size):
         total = np.float32(0.0)
@@ -160,8 +178,9 @@ def top_candidates(values: NDArray[np.floating[Any]], m: int) -> NDArray[np.intp
 
 
 @numba.njit(inline="always")
-def _sift(heap: NDArray[np.floating[Any]], where: NDArray[np.intp],
-          i: int) -> None:  # pragma: no cover - compiled
+def _sift(
+    heap: NDArray[np.floating[Any]], where: NDArray[np.intp], i: int
+) -> None:  # pragma: no cover - compiled
     """Restore the min-heap below i."""
     m = heap.size
     while True:

@@ -79,7 +79,8 @@ class DeviceRanks:
 
     @property
     def shape(self) -> tuple[int, int]:
-        return tuple(self.matrix.shape)
+        n_genes, n = self.matrix.shape
+        return n_genes, n
 
     def device_sums(self, rows: np.ndarray) -> torch.Tensor:
         """(N,) int32 on the device: sum over `rows` of matrix[row, column], every column."""
@@ -87,7 +88,7 @@ class DeviceRanks:
 
         index = torch.as_tensor(np.sort(np.asarray(rows, dtype=np.int64)), device=self.device)
         total = torch.zeros(self.matrix.shape[1], dtype=torch.int32, device=self.device)
-        for part in index.split(GATHER_ROWS):
+        for part in torch.split(index, GATHER_ROWS):  # Tensor.split, typed
             total += self.matrix.index_select(0, part).sum(0, dtype=torch.int32)
         return total
 
@@ -155,7 +156,7 @@ def rank_on_device(ranks: DeviceRanks, up: np.ndarray, down: np.ndarray, selecti
     import torch
 
     mean, var = scores.rank_moments(n_genes)
-    z = []
+    z: list[torch.Tensor | None] = []
     for rows in (up, down):
         if rows.size == 0:
             z.append(None)

@@ -1,15 +1,17 @@
-"""Up/down gene-set queries: parsed, resolved through the gene registry, and reported.
+"""Up/down gene-set queries: parsed, resolved through a gene resolver, and reported.
 
 Every identifier is accounted for: resolved to a registry symbol, ambiguous (with its candidates),
 unknown, or repeated. Genes resolved on both sides are reported and left out of both (a gene cannot
 be asked to go up and down at once). Which resolved genes the search index lacks is for the index
-to say (`not_in_index`), added by the caller.
+to say (`not_in_index`, `keep_indexed`). The portal's resolver is built from its gene registry
+(search/selectors/genes.py), the command line's from the same reference tables
+(search/engine/cli.py): both resolve a query the same way.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from search.engine.errors import PortalError
 from search.engine.genes import GeneResolver, Resolution, ResolutionStatus
@@ -84,6 +86,13 @@ def resolve_query(
         report.in_both = [symbol for symbol in report.matched if symbol in both]
         report.matched = [symbol for symbol in report.matched if symbol not in both]
     return reports
+
+
+def keep_indexed(reports: Sequence[SideReport], has_gene: Callable[[str], bool]) -> None:
+    """Each side's matched genes the index lacks move to its `not_in_index`."""
+    for report in reports:
+        report.not_in_index = [gene for gene in report.matched if not has_gene(gene)]
+        report.matched = [gene for gene in report.matched if has_gene(gene)]
 
 
 def check_sizes(up: SideReport, down: SideReport) -> None:
