@@ -15,6 +15,7 @@ from search.engine.errors import (
     AmbiguousGeneError,
     PortalError,
     UnknownGeneError,
+    UnknownPerturbagenError,
     UnknownSignatureError,
 )
 from search.runtime.index_access import IndexUnavailable
@@ -22,6 +23,7 @@ from search.runtime.index_access import IndexUnavailable
 STATUS_BY_ERROR: dict[type[PortalError], int] = {
     UnknownGeneError: status.HTTP_404_NOT_FOUND,
     UnknownSignatureError: status.HTTP_404_NOT_FOUND,
+    UnknownPerturbagenError: status.HTTP_404_NOT_FOUND,
     IndexUnavailable: status.HTTP_503_SERVICE_UNAVAILABLE,
     AmbiguousGeneError: status.HTTP_300_MULTIPLE_CHOICES,
 }

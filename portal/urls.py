@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView
 
-from search.apis import genes, searches, signatures, system
+from search.apis import genes, perturbagens, searches, signatures, system
 from search.pages import views
 
 api_patterns = [
@@ -30,6 +30,11 @@ api_patterns = [
         "signatures/<str:sig_id>/similar",
         signatures.SignatureSimilarApi.as_view(),
         name="signature-similar",
+    ),
+    path(
+        "perturbagens/<str:pert_id>",
+        perturbagens.PerturbagenDetailApi.as_view(),
+        name="perturbagen-detail",
     ),
     path("downloads", system.DownloadListApi.as_view(), name="downloads"),
     path("search", searches.SearchApi.as_view(), name="search"),

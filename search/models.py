@@ -111,6 +111,7 @@ class Signature(models.Model):
         ]
         indexes = [
             models.Index(fields=["signature_set", "pert_iname"], name="signature_pert_idx"),
+            models.Index(fields=["signature_set", "pert_id"], name="signature_pert_id_idx"),
             models.Index(fields=["signature_set", "cell_id"], name="signature_cell_idx"),
             models.Index(fields=["signature_set", "pert_type"], name="signature_type_idx"),
             models.Index(fields=["signature_set", "position"], name="signature_position_idx"),

@@ -11,6 +11,7 @@ urlpatterns = [
     path("genes/", views.gene_lookup, name="genes"),
     path("genes/<str:identifier>", views.gene, name="gene"),
     path("signatures/<str:sig_id>", views.signature, name="signature"),
+    path("perturbagens/<str:pert_id>", views.perturbagen, name="perturbagen"),
     path("batch/", views.batch, name="batch"),
     path("batch/<uuid:batch_id>", views.batch_detail, name="batch-detail"),
     path("downloads/", downloads.downloads, name="downloads"),

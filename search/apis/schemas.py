@@ -201,6 +201,8 @@ class GeneValueSerializer(serializers.Serializer):
 class SignatureLinksSerializer(serializers.Serializer):
     genes = serializers.CharField()
     similar = serializers.CharField()
+    perturbagen = serializers.CharField(help_text="the page of the signature's perturbagen")
+    search = serializers.CharField(help_text="the search form filled with its top 50 genes a side")
 
 
 class SignatureDetailSerializer(SignatureMetadataSerializer):
@@ -249,3 +251,48 @@ class HealthSerializer(serializers.Serializer):
     database = HealthPartSerializer()
     broker = HealthPartSerializer()
     search_index = HealthPartSerializer()
+
+
+class ConsensusGeneSerializer(serializers.Serializer):
+    gene = serializers.CharField()
+    score = serializers.FloatField(help_text="share raising it minus share lowering it, -1..1")
+    url = serializers.CharField()
+
+
+class ConsensusSerializer(serializers.Serializer):
+    method = serializers.CharField()
+    n_signatures = serializers.IntegerField()
+    top_up = ConsensusGeneSerializer(many=True)
+    top_down = ConsensusGeneSerializer(many=True)
+
+
+class SimilarPerturbagenSerializer(serializers.Serializer):
+    pert_id = serializers.CharField()
+    pert_iname = text_field()
+    pert_type = text_field()
+    url = serializers.CharField()
+    best_sig_id = serializers.CharField()
+    best_rank = serializers.IntegerField(min_value=1)
+    cell_id = text_field()
+    z_sum = serializers.FloatField(allow_null=True)
+    n_signatures = serializers.IntegerField(help_text="its signatures among those looked at")
+
+
+class SimilarSerializer(serializers.Serializer):
+    query = serializers.DictField(child=serializers.ListField(child=serializers.CharField()))
+    method = serializers.CharField()
+    results = SimilarPerturbagenSerializer(many=True)
+    note = serializers.CharField(required=False)
+
+
+class PerturbagenSerializer(serializers.Serializer):
+    pert_id = serializers.CharField()
+    pert_iname = text_field()
+    pert_type = text_field()
+    index_version = serializers.CharField()
+    n_signatures = serializers.IntegerField()
+    cell_lines = serializers.ListField(child=serializers.CharField())
+    signatures = SignatureMetadataSerializer(many=True)
+    consensus = ConsensusSerializer()
+    similar = SimilarSerializer()
+    search_url = serializers.CharField(help_text="the search form filled with the consensus genes")

@@ -23,6 +23,10 @@ class UnknownSignatureError(PortalError):
     """No signature of the index has that id."""
 
 
+class UnknownPerturbagenError(PortalError):
+    """No signature of the index has that perturbagen id."""
+
+
 class InvalidQueryError(PortalError):
     """A query the engine cannot score: gene-set sizes, an unknown filter, mode, score or path."""
 

@@ -12,7 +12,12 @@ from django.templatetags.static import static
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_safe
 
-from search.engine.errors import AmbiguousGeneError, UnknownGeneError, UnknownSignatureError
+from search.engine.errors import (
+    AmbiguousGeneError,
+    UnknownGeneError,
+    UnknownPerturbagenError,
+    UnknownSignatureError,
+)
 from search.engine.index_state import index_state
 from search.engine.query import MIN_GENES, SCORES
 from search.models import BatchSearch, Gene, L1000Type, StoredSearch
@@ -20,6 +25,7 @@ from search.runtime.health import portal_health
 from search.runtime.index_access import IndexUnavailable
 from search.selectors.batches import UNRESOLVED, batch_outcomes
 from search.selectors.examples import example_queries
+from search.selectors.perturbagens import perturbagen_detail
 from search.selectors.signatures import (
     gene_reverse_search,
     signature_detail,
@@ -110,6 +116,17 @@ def signature(request: HttpRequest, sig_id: str) -> HttpResponse:
     except IndexUnavailable as error:
         return _unavailable(request, error)
     return render(request, "search/signature.html", {"sig": detail, "similar": similar})
+
+
+@page
+def perturbagen(request: HttpRequest, pert_id: str) -> HttpResponse:
+    try:
+        detail = perturbagen_detail(pert_id=pert_id)
+    except UnknownPerturbagenError as error:
+        raise Http404(str(error)) from error
+    except IndexUnavailable as error:
+        return _unavailable(request, error)
+    return render(request, "search/perturbagen.html", {"pert": detail})
 
 
 @page

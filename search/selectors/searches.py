@@ -6,6 +6,7 @@ import csv
 import io
 import math
 from typing import Any
+from urllib.parse import urlencode
 
 from django.urls import reverse
 
@@ -85,3 +86,8 @@ def json_value(value: Any) -> Any:
     if isinstance(value, float) and not math.isfinite(value):
         return None
     return value
+
+
+def search_link(up: list[str], down: list[str]) -> str:
+    """The home page with its form filled in: a signature's (or a consensus's) top genes."""
+    return reverse("search:home") + "?" + urlencode({"up": ",".join(up), "down": ",".join(down)})

@@ -21,7 +21,7 @@ from search.engine.errors import UnknownGeneError, UnknownSignatureError
 from search.models import Signature, SignatureSet
 from search.runtime.index_access import IndexUnavailable, search_index
 from search.selectors.genes import gene_lookup
-from search.selectors.searches import json_value
+from search.selectors.searches import json_value, search_link
 
 if TYPE_CHECKING:
     from search.engine.index import SearchIndex
@@ -115,6 +115,7 @@ def with_metadata(rows: list[dict[str, Any]], *, index: SearchIndex) -> list[dic
 
 
 GENE_TABLE_ROWS = 25
+SEARCH_GENES = 50  # of each side, in a signature's "search with this signature" link
 
 
 def _linked(row: dict[str, Any]) -> dict[str, Any]:
@@ -147,6 +148,13 @@ def signature_detail(*, sig_id: str, n_genes: int = 50) -> dict[str, Any]:
         "links": {
             "genes": reverse("api:signature-genes", args=[sig_id]),
             "similar": reverse("api:signature-similar", args=[sig_id]),
+            "perturbagen": reverse("search:perturbagen", args=[meta["pert_id"]]),
+            "search": search_link(
+                *(
+                    [item["gene"] for item in detail[side][:SEARCH_GENES]]
+                    for side in ("top_up", "top_down")
+                )
+            ),
         },
     }
 

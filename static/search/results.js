@@ -25,8 +25,9 @@
 
   function signatureCell(key, row, td) {
     if (key !== "sig_id" && key !== "pert_iname") return false;
+    if (key === "pert_iname" && !row.pert_id) return false;  // no perturbagen page to link to
     const a = document.createElement("a");
-    a.href = key === "sig_id" ? row.url : row.url + "#perturbagen";
+    a.href = key === "sig_id" ? row.url : "/perturbagens/" + encodeURIComponent(row.pert_id);
     a.textContent = row[key];
     td.appendChild(a);
     if (key === "pert_iname") td.className = row.direction;

@@ -104,8 +104,12 @@
       showErrors(body);
     }
   });
-  // Links from signature pages preset a filter: /?pert_iname=X or /?cell_id=Y.
+  // Links from signature and perturbagen pages preset a filter (/?pert_iname=X, /?cell_id=Y) or
+  // fill in the genes (/?up=A,B&down=C,D: "search with this signature").
   const preset = new URLSearchParams(window.location.search);
+  for (const name of sides) {
+    if (preset.get(name)) document.getElementById(name).value = preset.get(name).split(",").join("\n");
+  }
   for (const key of ["pert_type", "cell_id", "pert_iname", "pert_time"]) {
     if (preset.get(key)) document.getElementById(key).value = preset.get(key);
   }

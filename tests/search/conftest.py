@@ -39,6 +39,7 @@ def portal_index(tmp_path_factory: pytest.TempPathFactory) -> PortalIndex:
     cd = structured_signatures(len(genes), N_SIGS, seed=5)
     lfc = (cd * 3 + np.random.default_rng(1).normal(0, 0.1, cd.shape)).astype(np.float32)
     meta = signature_metadata(N_SIGS, seed=2)
+    meta["pert_id"] = [name.replace("pert-", "BRD-") for name in meta["pert_iname"]]
     folder = tmp_path_factory.mktemp("portal-index")
     tables = {}
     for kind in sorted(set(meta["pert_type"])):
