@@ -109,6 +109,21 @@ def test_a_signature_page_and_a_gene_page_with_its_plots(page: Page) -> None:
     screenshot(page, "gene")
 
 
+def test_a_perturbagen_page_from_the_results_and_its_search(page: Page) -> None:
+    _search_dexamethasone(page)
+    name = page.locator("#results-table tbody tr td:nth-child(2) a").first
+    name.click()
+    page.wait_for_url("**/perturbagens/*")
+    expect(page.locator("#perturbagen-signatures tbody tr").first).to_be_visible()
+    expect(page.locator("#consensus-up tbody tr").first).to_be_visible()
+    expect(page.locator("#similar-perturbagens tbody tr").first).to_be_visible()
+    screenshot(page, "perturbagen")
+    page.locator("#search-with").click()
+    page.wait_for_url("**/?up=*")
+    assert int(page.locator("#up-count").inner_text()) > 0
+    assert int(page.locator("#down-count").inner_text()) > 0
+
+
 def test_a_batch_is_submitted_and_finishes(page: Page, tmp_path: Path) -> None:
     page.goto("/batch/")
     gmt = "\n".join(
