@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView
 
-from search.apis import genes, perturbagens, searches, signatures, system
+from search.apis import exports, genes, perturbagens, searches, signatures, system
 from search.pages import views
 
 api_patterns = [
@@ -37,6 +37,7 @@ api_patterns = [
         name="perturbagen-detail",
     ),
     path("downloads", system.DownloadListApi.as_view(), name="downloads"),
+    path("export", exports.SliceExportApi.as_view(), name="slice-export"),
     path("search", searches.SearchApi.as_view(), name="search"),
     path("search/batch", searches.BatchSearchApi.as_view(), name="search-batch"),
     path(

@@ -19,6 +19,7 @@ from django.utils.http import content_disposition_header, http_date, parse_http_
 
 from search.pages.views import page
 from search.selectors.downloads import DownloadFile, DownloadNotFound, download_file, download_files
+from search.selectors.exports import MAX_CELLS
 
 STREAM_BLOCK = 1 << 20
 AnyResponse = TypeVar("AnyResponse", bound=HttpResponseBase)
@@ -27,7 +28,8 @@ AnyResponse = TypeVar("AnyResponse", bound=HttpResponseBase)
 @page
 def downloads(request: HttpRequest) -> HttpResponse:
     files = download_files(folder=settings.DOWNLOADS_DIR)
-    return render(request, "search/downloads.html", {"files": files})
+    context = {"files": files, "max_cells": MAX_CELLS}
+    return render(request, "search/downloads.html", context)
 
 
 @page

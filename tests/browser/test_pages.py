@@ -163,6 +163,24 @@ def test_the_downloads_page_lists_the_published_files(page: Page) -> None:
     screenshot(page, "downloads")
 
 
+def test_a_slice_is_downloaded_from_the_downloads_page(page: Page, tmp_path: Path) -> None:
+    page.goto("/downloads/")
+    page.fill("#slice-cell-id", "A375")
+    page.fill("#slice-pert-type", "trt_cp")
+    page.fill("#slice-genes", "FKBP5\nTSC22D3\nNOT_A_GENE")
+    page.locator("#slice-form button").click()
+    expect(page.locator("#slice-error")).to_contain_text("NOT_A_GENE")
+    page.fill("#slice-genes", "FKBP5\nTSC22D3")
+    with page.expect_download() as download:
+        page.locator("#slice-form button").click()
+    path = tmp_path / "slice.tsv"
+    download.value.save_as(path)
+    lines = path.read_text().splitlines()
+    assert lines[0].startswith("# index ")
+    assert [line.split("\t")[0] for line in lines[2:]] == ["FKBP5", "TSC22D3"]
+    assert len(lines[1].split("\t")) > 2  # gene, then the A375 trt_cp signatures
+
+
 def test_the_api_documentation_renders_offline_under_the_content_security_policy(
     page: Page,
 ) -> None:
