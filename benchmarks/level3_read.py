@@ -34,7 +34,7 @@ Per layout, in one run, one file on disk at a time:
 3. per row order and strategy, --repeats times (the fastest kept), the file dropped from the page
    cache again, then the landmark rows of every profile read in blocks of --block profiles (8,192,
    the conversion's chunk) into a reused (block, 978) float32 array:
-   - whole samples: how InputReader (transform/convert/pipeline.py) read before it used
+   - whole samples: how InputReader (transform/convert/chunks.py) read before it used
      read_rows_of_columns: read_direct of (block, 12328) into a reused buffer, then np.take;
    - chunk columns: `transform.io.hdf5.read_rows_of_columns`, which reads for each run of adjacent
      chunk columns holding landmarks only the span from its first to its last landmark, by windows
@@ -71,8 +71,8 @@ import numpy as np
 import pandas as pd
 
 from benchmarks.common import machine, markdown
+from transform.convert.chunks import InputReader
 from transform.convert.job import Chunk
-from transform.convert.pipeline import InputReader
 from transform.io.chunked import read_rows_of_columns
 from transform.io.hdf5 import samples_per_chunk
 

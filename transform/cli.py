@@ -98,8 +98,10 @@ def _run_world(args: argparse.Namespace) -> int:
     counts = ", ".join(
         f"{value:,} {key.replace('_', ' ')}" for key, value in manifest["counts"].items()
     )
-    print(f"\nworld {args.size} (seed {args.seed}, setting {args.setting}) in {args.out}: "
-          f"{counts}; {manifest['seconds']} s")  # fmt: skip
+    print(
+        f"\nworld {args.size} (seed {args.seed}, setting {args.setting}) in {args.out}: "
+        f"{counts}; {manifest['seconds']} s"
+    )
     return 0
 
 

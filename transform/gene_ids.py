@@ -56,13 +56,21 @@ class GeneRegistry:
     def read(cls, path: Path = REGISTRY_FILE) -> GeneRegistry:
         table = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
         ids = table["entrez_id"].astype(int).tolist()
-        split = {c: [tuple(v for v in s.split("|") if v) for s in table[c]]
-                 for c in ("ensembl_gene_ids", "aliases")}  # fmt: skip
+        split = {
+            c: [tuple(v for v in s.split("|") if v) for s in table[c]]
+            for c in ("ensembl_gene_ids", "aliases")
+        }
         symbol = dict(zip(ids, table["symbol"], strict=True))
         ensembl = dict(zip(ids, split["ensembl_gene_ids"], strict=True))
         aliases = dict(zip(ids, split["aliases"], strict=True))
-        return cls(symbol, ensembl, aliases, _inverse({i: (s,) for i, s in symbol.items()}),
-                   _inverse(ensembl), _inverse(aliases))  # fmt: skip
+        return cls(
+            symbol,
+            ensembl,
+            aliases,
+            _inverse({i: (s,) for i, s in symbol.items()}),
+            _inverse(ensembl),
+            _inverse(aliases),
+        )
 
     def current_symbol(self, entrez: int | None, symbol: str) -> str:
         """The landmark's symbol today: the registry's for its Entrez id, else the one given."""
@@ -105,8 +113,12 @@ class RnaseqGenes:
     entrez: dict[int, str]  # Entrez id -> symbol (where the file has Entrez ids)
 
     @classmethod
-    def from_rows(cls, symbols: Sequence[object], ensembl: Sequence[object] | None = None,
-                  entrez: Sequence[object] | None = None) -> RnaseqGenes:  # fmt: skip
+    def from_rows(
+        cls,
+        symbols: Sequence[object],
+        ensembl: Sequence[object] | None = None,
+        entrez: Sequence[object] | None = None,
+    ) -> RnaseqGenes:
         """From a file's per-row fields (rows of one symbol are one gene)."""
         text = ["" if s is None else str(s) for s in symbols]
         named = sorted({s for s in text if s not in ("", "nan", "None", "-666")})
@@ -160,14 +172,18 @@ class LandmarkMatch:
             "landmarks": len(self.matched) + len(self.dropped),
             "matched": len(self.matched),
             "by_route": self.route_counts(),
-            "dropped": [{"row": str(row), "symbol": str(r.l1000_symbol), "reason": str(r.reason)}
-                        for row, r in self.dropped.iterrows()],
-        }  # fmt: skip
+            "dropped": [
+                {"row": str(row), "symbol": str(r.l1000_symbol), "reason": str(r.reason)}
+                for row, r in self.dropped.iterrows()
+            ],
+        }
 
     def report(self) -> str:
         routes = ", ".join(f"{n} by {route}" for route, n in self.route_counts().items() if n)
-        line = f"landmarks: {len(self.matched)} of {len(self.matched) + len(self.dropped)} " \
-               f"matched to RNA-seq genes ({routes or 'none'})"  # fmt: skip
+        line = (
+            f"landmarks: {len(self.matched)} of {len(self.matched) + len(self.dropped)} "
+            f"matched to RNA-seq genes ({routes or 'none'})"
+        )
         if len(self.dropped):
             shown = [f"{r.l1000_symbol} ({r.reason})" for _, r in self.dropped.iterrows()]
             line += f"; {len(self.dropped)} dropped: {name_some(shown, limit=20)}"
@@ -187,11 +203,17 @@ def match_landmarks(
         symbol = str(lm["symbol"])
         route, genes = _first_route(entrez, symbol, lm.get("ensembl"), rnaseq, have, registry)
         if route is None:
-            dropped[row] = (entrez, symbol, "no RNA-seq gene by Entrez id, Ensembl id, symbol "
-                                            "or previous symbol")  # fmt: skip
+            dropped[row] = (
+                entrez,
+                symbol,
+                "no RNA-seq gene by Entrez id, Ensembl id, symbol or previous symbol",
+            )
         elif len(genes) > 1:
-            dropped[row] = (entrez, symbol, f"{route} names several RNA-seq genes: "
-                                            f"{', '.join(sorted(genes))}")  # fmt: skip
+            dropped[row] = (
+                entrez,
+                symbol,
+                f"{route} names several RNA-seq genes: {', '.join(sorted(genes))}",
+            )
         else:
             found[row] = (entrez, symbol, next(iter(genes)), route)
     matched = pd.DataFrame.from_dict(
@@ -199,15 +221,20 @@ def match_landmarks(
     )
     _drop_shared(matched, dropped)
     matched = matched.drop(index=[row for row in dropped if row in matched.index])
-    frame = pd.DataFrame.from_dict(dropped, orient="index",
-                                   columns=["entrez", "l1000_symbol", "reason"])  # fmt: skip
+    frame = pd.DataFrame.from_dict(
+        dropped, orient="index", columns=["entrez", "l1000_symbol", "reason"]
+    )
     return LandmarkMatch(matched, frame)
 
 
 def _first_route(
-    entrez: int | None, symbol: str, ensembl: object, rnaseq: RnaseqGenes, have: set[str],
+    entrez: int | None,
+    symbol: str,
+    ensembl: object,
+    rnaseq: RnaseqGenes,
+    have: set[str],
     registry: GeneRegistry,
-) -> tuple[str | None, set[str]]:  # fmt: skip
+) -> tuple[str | None, set[str]]:
     """The first route that finds any RNA-seq gene, and the genes it finds."""
     ensembl_ids = set(bare_ensembl(str(ensembl).split("|"))) if _given(ensembl) else set()
     if entrez is not None:
@@ -216,10 +243,11 @@ def _first_route(
     own = {symbol} if not registry.names_other_gene(symbol, entrez) else set()
     aliases = registry.aliases.get(entrez, ()) if entrez is not None else ()
     previous = {
-        alias for alias in (*aliases, symbol)
+        alias
+        for alias in (*aliases, symbol)
         if not registry.names_other_gene(alias, entrez)
         and set(registry.by_alias.get(alias, ())) <= {entrez}
-    }  # fmt: skip
+    }
     candidates = (
         ("entrez", {rnaseq.entrez[entrez]} if entrez in rnaseq.entrez else set()),
         ("ensembl", {rnaseq.ensembl[g] for g in ensembl_ids if g in rnaseq.ensembl}),
@@ -240,14 +268,20 @@ def _drop_shared(matched: pd.DataFrame, dropped: dict[Any, tuple[int | None, str
     for gene, rows in shared.groupby("rnaseq_symbol"):
         for row, lm in rows.iterrows():
             others = ", ".join(str(s) for s in rows["l1000_symbol"] if s != lm["l1000_symbol"])
-            dropped[row] = (lm["entrez"], lm["l1000_symbol"],
-                            f"shares the RNA-seq gene {gene} with {others}")  # fmt: skip
+            dropped[row] = (
+                lm["entrez"],
+                lm["l1000_symbol"],
+                f"shares the RNA-seq gene {gene} with {others}",
+            )
 
 
 def rows_to_space(
-    targets: Sequence[str], *, symbols: Sequence[object], ensembl: Sequence[object] | None = None,
+    targets: Sequence[str],
+    *,
+    symbols: Sequence[object],
+    ensembl: Sequence[object] | None = None,
     registry: GeneRegistry | None = None,
-) -> tuple[np.ndarray, dict[str, int]]:  # fmt: skip
+) -> tuple[np.ndarray, dict[str, int]]:
     """Each row of a counts file (its symbol, and Ensembl id where given) named by a symbol of
     `targets`: by Ensembl id through the registry, then by its own symbol, then as a previous
     symbol. Returns (per row the target symbol or "", the number of rows named by each route,
@@ -260,8 +294,11 @@ def rows_to_space(
         symbol = str(raw)
         owners = registry.by_alias.get(symbol, ()) if symbol not in wanted else ()
         alias = registry.symbol.get(owners[0], "") if len(owners) == 1 else ""
-        for route, name in (("ensembl", by_ensembl[at] if by_ensembl else ""),
-                            ("symbol", symbol), ("previous symbol", alias)):  # fmt: skip
+        for route, name in (
+            ("ensembl", by_ensembl[at] if by_ensembl else ""),
+            ("symbol", symbol),
+            ("previous symbol", alias),
+        ):
             if name in wanted:
                 names.append(name)
                 counts[route] += 1

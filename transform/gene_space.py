@@ -44,6 +44,12 @@ class GeneSpaceMismatch(ValueError):
         super().__init__(message + (f" ({'; '.join(details)})" if details else ""))
 
 
+def gene_list_sha256(genes: Iterable[str]) -> str:
+    """The checksum of an ordered gene list: SHA-256 (hex) of the symbols joined by newlines,
+    UTF-8. A model's gene spaces, a signature folder's and a search index's gene space carry it."""
+    return hashlib.sha256("\n".join(genes).encode("utf-8")).hexdigest()
+
+
 @dataclass(frozen=True)
 class GeneSpace:
     """A named, ordered list of unique gene symbols; its checksum identifies the order."""
@@ -62,8 +68,8 @@ class GeneSpace:
 
     @cached_property
     def checksum(self) -> str:
-        """SHA-256 of the symbols joined by newlines."""
-        return hashlib.sha256("\n".join(self.symbols).encode("utf-8")).hexdigest()
+        """SHA-256 of the symbols joined by newlines (gene_list_sha256)."""
+        return gene_list_sha256(self.symbols)
 
     @cached_property
     def positions(self) -> dict[str, int]:

@@ -23,24 +23,31 @@ QC_HELP = (
 
 
 def add_table_options(
-    parser: argparse.ArgumentParser, *, gene_info: bool = True, sig_info: bool = True,
-    qc: bool = False, inst_default: str = "the GCTX's own column metadata",
-) -> None:  # fmt: skip
+    parser: argparse.ArgumentParser,
+    *,
+    gene_info: bool = True,
+    sig_info: bool = True,
+    qc: bool = False,
+    inst_default: str = "the GCTX's own column metadata",
+) -> None:
     """The options of the module docstring that a command takes (inst-info always)."""
     if gene_info:
         parser.add_argument(
-            "--gene-info", type=Path,
+            "--gene-info",
+            type=Path,
             help="gene table of the L1000 GCTX (geneinfo_beta.txt, *_gene_info.txt[.gz]); "
             "needed when the GCTX carries no row metadata (LINCS 2020, GEO)",
-        )  # fmt: skip
+        )
     parser.add_argument(
-        "--inst-info", type=Path,
+        "--inst-info",
+        type=Path,
         help=f"profile table (instinfo_beta.txt, *_inst_info.txt[.gz]); default: {inst_default}",
-    )  # fmt: skip
+    )
     if sig_info:
         parser.add_argument(
-            "--sig-info", type=Path,
+            "--sig-info",
+            type=Path,
             help="signature table (siginfo_beta.txt, *_sig_info.txt[.gz]): its signatures are used",
-        )  # fmt: skip
+        )
     if qc:
         parser.add_argument("--qc-pass-only", action="store_true", help=QC_HELP)

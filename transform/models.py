@@ -127,8 +127,12 @@ class Generator(nn.Module):
         """Per-gene (n_genes,) means and SDs of the input and the output domain."""
         if not self.config.standardized:
             raise ValueError("only a standardized generator has scales")
-        values = {"input_mean": input_mean, "input_sd": input_sd,
-                  "output_mean": output_mean, "output_sd": output_sd}  # fmt: skip
+        values = {
+            "input_mean": input_mean,
+            "input_sd": input_sd,
+            "output_mean": output_mean,
+            "output_sd": output_sd,
+        }
         with torch.no_grad():
             for name, value in values.items():
                 getattr(self, name).copy_(torch.as_tensor(np.asarray(value, dtype=np.float32)))

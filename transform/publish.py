@@ -34,16 +34,22 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     parser.add_argument("--signatures", type=Path, required=True, help="signatures output folder")
     parser.add_argument("--profiles", type=Path, help="the converted profiles GCTX")
-    add_table_options(parser, gene_info=False, sig_info=False,
-                      inst_default="the converted GCTX's column metadata")  # fmt: skip
+    add_table_options(
+        parser, gene_info=False, sig_info=False, inst_default="the converted GCTX's column metadata"
+    )
     parser.add_argument("--model", type=Path, help="the model bundle (model.pt)")
     parser.add_argument("--out", type=Path, required=True, help="the downloads folder")
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    names = publish_downloads(signatures=args.signatures, profiles=args.profiles,
-                              inst_info=args.inst_info, model=args.model, out=args.out)  # fmt: skip
+    names = publish_downloads(
+        signatures=args.signatures,
+        profiles=args.profiles,
+        inst_info=args.inst_info,
+        model=args.model,
+        out=args.out,
+    )
     print(f"published {len(names)} files into {args.out}: {', '.join(names)}")
     return 0
 

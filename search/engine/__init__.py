@@ -1,8 +1,8 @@
 """The search engine: scoring, FAISS index build/load, gene resolution (docs/search.md).
 
-Arrays and plain records in, arrays and plain records out. Never imports Django or torch; reads
-signature files through transform.io (h5py and pandas). Importing this package loads nothing
-heavy: import the module you need.
+Arrays and plain records in, arrays and plain records out. Never imports Django, nor torch but on
+the gpu path (backends/torch_gpu.py); reads signature files through transform.io (h5py and
+pandas). Importing this package loads nothing heavy: import the module you need.
 
 Build (offline; `manage.py build_search_index --signatures DIR [--out INDEX_DIR]` calls it):
 
@@ -40,9 +40,16 @@ mode "both" | "mimic" | "reverse"; score "rank" (SigCom LINCS two-sided rank tes
 Errors: InvalidQueryError (a query that cannot be scored), UnknownGeneError,
 UnknownSignatureError, IndexArtifactError (search.engine.errors).
 
-Modules: scores (formulas, p, FDR), kernels (exact gathers and products), fast (embedding and
-FAISS), searching (one search), index (SearchIndex), build, recall (fast-mode calibration),
-layout (the directory, index.json, checks), metadata (signature table, filters), sources (GCTX
-input), results (dataclasses), genes and gene_reference (identifier resolution), index_state
-(health, without loading the index).
+Modules: query (the query domain: modes, scores, filter fields, gene limits; SideReport),
+query_resolution (identifiers -> genes: parse, resolve, report each side), genes and
+gene_reference (gene records and identifier tiers), gmt_queries (up/down queries from a GMT),
+scores (formulas, p, FDR), searching (one search: rows, paths, ranking), index (SearchIndex),
+results (dataclasses), fast (embedding and FAISS), readahead (reading a query's rows ahead),
+consensus (a perturbagen's consensus), build, recall (fast-mode calibration), layout (the
+directory, index.json, checks), metadata (signature table, filters), sources (GCTX input),
+reverse_tables (the reverse-search tables), index_state (health, without loading the index),
+errors, cli (`python -m search.engine query|gene`, the engine without Django).
+backends/: the exact kernels: cpu (numpy and FAISS: gathers, dense and flat products), compiled
+(numba loops for the exact path's hot spots), torch_gpu (the gpu path: the rank matrix in GPU
+memory; the engine's only torch import, made when that path is asked for).
 """

@@ -37,6 +37,7 @@ from numpy.typing import DTypeLike, NDArray
 from search.engine import layout, recall
 from search.engine.fast import FLAT_UP_TO, build_faiss, fit_basis
 from search.engine.metadata import write_metadata
+from transform.gene_space import gene_list_sha256
 
 MAX_GENES_IN_SPACE = 32767  # uint16 ranks, two of which add without overflow
 FLUSH_BYTES = 512 << 20  # buffer of a gene-major matrix being written
@@ -68,10 +69,15 @@ class BuildSettings:
     seed: int = 0
 
 
-def build_index(source: SignatureSource, directory: Path, settings: BuildSettings = BuildSettings(),
-                *, provenance: dict[str, Any] | None = None,
-                companions: Mapping[str, Path] | None = None,
-                progress: Callable[[str], None] = lambda _: None) -> dict[str, Any]:  # fmt: skip
+def build_index(
+    source: SignatureSource,
+    directory: Path,
+    settings: BuildSettings = BuildSettings(),
+    *,
+    provenance: dict[str, Any] | None = None,
+    companions: Mapping[str, Path] | None = None,
+    progress: Callable[[str], None] = lambda _: None,
+) -> dict[str, Any]:
     """Write a new version of the index in directory and make it current; returns index.json.
 
     companions: files copied into the version (checksummed with it), such as the signature
@@ -102,10 +108,20 @@ def build_index(source: SignatureSource, directory: Path, settings: BuildSetting
         shutil.rmtree(work, ignore_errors=True)  # renamed away on success; gone on failure
 
 
-def _build_in(work: Path, source: SignatureSource, genes: list[str], meta: pd.DataFrame,
-              order: np.ndarray, directory: Path, settings: BuildSettings, started: float, *,
-              provenance: dict[str, Any] | None, companions: Mapping[str, Path] | None,
-              progress: Callable[[str], None]) -> dict[str, Any]:  # fmt: skip
+def _build_in(
+    work: Path,
+    source: SignatureSource,
+    genes: list[str],
+    meta: pd.DataFrame,
+    order: np.ndarray,
+    directory: Path,
+    settings: BuildSettings,
+    started: float,
+    *,
+    provenance: dict[str, Any] | None,
+    companions: Mapping[str, Path] | None,
+    progress: Callable[[str], None],
+) -> dict[str, Any]:
     """Every file of the version into `work`, then renamed into place and published."""
     (work / "genes.txt").write_text("".join(f"{g}\n" for g in genes), encoding="utf-8")
     write_metadata(work / "metadata.h5", meta.iloc[order].reset_index(drop=True))
@@ -122,22 +138,32 @@ def _build_in(work: Path, source: SignatureSource, genes: list[str], meta: pd.Da
     files = layout.describe_files(work, full=settings.full_checksums)
     version = _version(files)
     manifest: dict[str, Any] = {
-        "format_version": layout.FORMAT_VERSION, "version": version, "folder": version,
+        "format_version": layout.FORMAT_VERSION,
+        "version": version,
+        "folder": version,
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "gene_space": {"n_genes": len(genes),
-                       "sha256": hashlib.sha256("\n".join(genes).encode()).hexdigest()},
+        "gene_space": {
+            "n_genes": len(genes),
+            "sha256": gene_list_sha256(genes),
+        },
         "n_signatures": len(meta),
         "by_pert_type": meta["pert_type"].astype(str).value_counts().to_dict()
-        if "pert_type" in meta else {},
-        "score": {"default": "rank", "scores": {
-            "rank": "SigCom LINCS two-sided rank test: z_up, z_down, z_sum = z_up - z_down",
-            "cd": "CD-weighted connectivity: mean CD of up genes - mean CD of down genes"}},
-        "fast": fast, "recall_at_100": fast["recall_at_100"],
+        if "pert_type" in meta
+        else {},
+        "score": {
+            "default": "rank",
+            "scores": {
+                "rank": "SigCom LINCS two-sided rank test: z_up, z_down, z_sum = z_up - z_down",
+                "cd": "CD-weighted connectivity: mean CD of up genes - mean CD of down genes",
+            },
+        },
+        "fast": fast,
+        "recall_at_100": fast["recall_at_100"],
         "build": {**asdict(settings), "seconds": round(time.perf_counter() - started, 1)},
-        "source": provenance or {}, "files": files,
-        "versions": {"numpy": np.__version__, "pandas": pd.__version__,
-                     "faiss": faiss.__version__},
-    }  # fmt: skip
+        "source": provenance or {},
+        "files": files,
+        "versions": {"numpy": np.__version__, "pandas": pd.__version__, "faiss": faiss.__version__},
+    }
     work.rename(directory / version)
     layout.publish(directory, directory / version, manifest)
     return manifest
@@ -223,9 +249,15 @@ def standardized(ranks: np.ndarray, n_genes: int) -> NDArray[np.float32]:
     return centred
 
 
-def _stream(source: SignatureSource, order: np.ndarray, n_genes: int, basis: np.ndarray,
-            work: Path, settings: BuildSettings,
-            progress: Callable[[str], None]) -> np.ndarray:  # fmt: skip
+def _stream(
+    source: SignatureSource,
+    order: np.ndarray,
+    n_genes: int,
+    basis: np.ndarray,
+    work: Path,
+    settings: BuildSettings,
+    progress: Callable[[str], None],
+) -> np.ndarray:
     n = order.size
     top = min(settings.top_genes, n_genes)
     out = _Outputs(
@@ -256,8 +288,14 @@ class _Block:
     embedded: np.ndarray  # (c, d) float32
 
 
-def _blocks(source: SignatureSource, order: np.ndarray, n_genes: int, basis: np.ndarray,
-            top: int, settings: BuildSettings) -> Iterator[tuple[int, _Block]]:  # fmt: skip
+def _blocks(
+    source: SignatureSource,
+    order: np.ndarray,
+    n_genes: int,
+    basis: np.ndarray,
+    top: int,
+    settings: BuildSettings,
+) -> Iterator[tuple[int, _Block]]:
     """The blocks of signatures in index order, computed by settings.threads threads (numpy
     releases the GIL), at most threads + 1 blocks ahead of the writer."""
     with ThreadPoolExecutor(max(1, settings.threads)) as pool:
@@ -273,8 +311,9 @@ def _blocks(source: SignatureSource, order: np.ndarray, n_genes: int, basis: np.
             yield ready, future.result()
 
 
-def _computed(source: SignatureSource, wanted: np.ndarray, n_genes: int, basis: np.ndarray,
-              top: int) -> _Block:  # fmt: skip
+def _computed(
+    source: SignatureSource, wanted: np.ndarray, n_genes: int, basis: np.ndarray, top: int
+) -> _Block:
     sorter = np.argsort(wanted)
     got = source.read(wanted[sorter])
     values = np.empty_like(got)
@@ -358,7 +397,10 @@ def _memmap(
 
 
 def _version(files: dict[str, dict[str, Any]]) -> str:
-    digest = hashlib.sha256(json.dumps(
-        {name: entry.get("sha256", entry["sampled_sha256"]) for name, entry in files.items()},
-        sort_keys=True).encode()).hexdigest()  # fmt: skip
+    digest = hashlib.sha256(
+        json.dumps(
+            {name: entry.get("sha256", entry["sampled_sha256"]) for name, entry in files.items()},
+            sort_keys=True,
+        ).encode()
+    ).hexdigest()
     return f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{digest[:10]}"

@@ -75,9 +75,15 @@ class FastSettings:
     shortlist: int = SHORTLIST  # per direction from the PQ scan, re-ranked on the embedding
 
 
-def candidates(index: faiss.Index, query: np.ndarray, directions: tuple[int, ...],
-               selection: Selection, n_all: int, settings: FastSettings,
-               embedded: np.ndarray | None = None) -> np.ndarray | None:  # fmt: skip
+def candidates(
+    index: faiss.Index,
+    query: np.ndarray,
+    directions: tuple[int, ...],
+    selection: Selection,
+    n_all: int,
+    settings: FastSettings,
+    embedded: np.ndarray | None = None,
+) -> np.ndarray | None:
     """The sorted positions FAISS proposes for query (d,): the `candidates` best by signed inner
     product over the directions asked for (+1: largest, -1: smallest; the lists merged by score),
     among the selected signatures; None when a filter leaves too few signatures for the fast scan
@@ -93,8 +99,9 @@ def candidates(index: faiss.Index, query: np.ndarray, directions: tuple[int, ...
     return merged(scores, ids, k)
 
 
-def refined(embedded: np.ndarray, query: np.ndarray, directions: tuple[int, ...],
-            ids: np.ndarray) -> np.ndarray:  # fmt: skip
+def refined(
+    embedded: np.ndarray, query: np.ndarray, directions: tuple[int, ...], ids: np.ndarray
+) -> np.ndarray:
     """The exact embedding inner products of a FAISS answer's ids (-inf where there is none)."""
     products = np.empty(ids.size, dtype=np.float32)
     # compiled: no copy of the rows, and no threaded BLAS waiting for a busy core
@@ -119,8 +126,14 @@ def merged(scores: np.ndarray, ids: np.ndarray, k: int) -> np.ndarray:
     return np.sort(ids[best]).astype(np.int64)
 
 
-def _search(index: faiss.Index, query: np.ndarray, directions: tuple[int, ...], k: int,
-            selection: Selection, n_all: int) -> tuple[np.ndarray, np.ndarray | None]:  # fmt: skip
+def _search(
+    index: faiss.Index,
+    query: np.ndarray,
+    directions: tuple[int, ...],
+    k: int,
+    selection: Selection,
+    n_all: int,
+) -> tuple[np.ndarray, np.ndarray | None]:
     queries = np.stack([sign * query for sign in directions]).astype(np.float32)
     if selection.size == n_all:
         return index.search(queries, k)

@@ -69,9 +69,11 @@ class SearchIndex:
         self.recall_at_100 = fast.get("recall_at_100")
         self.fast_meets_target = bool(fast.get("meets_target", False))
         self._check_shapes()
-        self.readers = {name: RowReader(self.folder / f"{name}.npy", matrix)
-                         for name, matrix in (("ranks", self.ranks), ("values", self.values))
-                         if matrix is not None}  # fmt: skip
+        self.readers = {
+            name: RowReader(self.folder / f"{name}.npy", matrix)
+            for name, matrix in (("ranks", self.ranks), ("values", self.values))
+            if matrix is not None
+        }
         self._device_ranks: DeviceRanks | None = None
         self._device_lock = threading.Lock()
 
@@ -149,16 +151,40 @@ class SearchIndex:
         return row
 
     # searches ---------------------------------------------------------------------------------
-    def search(self, up: Sequence[str] = (), down: Sequence[str] = (), *, mode: str = "both",
-               filters: Mapping[str, object] | None = None, k: int = 100, score: str = "rank",
-               path: str = "auto", min_genes: int = MIN_GENES) -> SearchResult:  # fmt: skip
+    def search(
+        self,
+        up: Sequence[str] = (),
+        down: Sequence[str] = (),
+        *,
+        mode: str = "both",
+        filters: Mapping[str, object] | None = None,
+        k: int = 100,
+        score: str = "rank",
+        path: str = "auto",
+        min_genes: int = MIN_GENES,
+    ) -> SearchResult:
         """Score every signature passing the filters against an up/down gene-set query (a side
         given needs min_genes genes of the index)."""
-        return run_search(self, up, down, mode=mode, filters=filters, k=k, score=score,
-                          path=path, min_genes=min_genes)  # fmt: skip
+        return run_search(
+            self,
+            up,
+            down,
+            mode=mode,
+            filters=filters,
+            k=k,
+            score=score,
+            path=path,
+            min_genes=min_genes,
+        )
 
-    def similar(self, sig_id: str, k: int = 20, *, filters: Mapping[str, object] | None = None,
-                path: str = "auto") -> list[dict[str, Any]]:  # fmt: skip
+    def similar(
+        self,
+        sig_id: str,
+        k: int = 20,
+        *,
+        filters: Mapping[str, object] | None = None,
+        path: str = "auto",
+    ) -> list[dict[str, Any]]:
         """The k signatures most like sig_id over the whole gene space: Spearman's rho (the
         cosine of centred ranks), largest first, sig_id itself left out."""
         at = self.table.position(sig_id)
@@ -171,8 +197,15 @@ class SearchIndex:
             # path "fast" is asked of an index built with the fast mode (fast.faiss, embedded.npy)
             assert self.faiss is not None
             assert self.embedded is not None
-            found = candidates(self.faiss, np.asarray(self.embedded[at]), (1,), selection,
-                               self.n_signatures, self.fast_settings, self.embedded)  # fmt: skip
+            found = candidates(
+                self.faiss,
+                np.asarray(self.embedded[at]),
+                (1,),
+                selection,
+                self.n_signatures,
+                self.fast_settings,
+                self.embedded,
+            )
             if found is None:  # a filter the fast scan cannot serve
                 return self.similar(sig_id, k, filters=filters, path="exact")
             positions = found
@@ -219,9 +252,17 @@ class SearchIndex:
             ]
         return detail
 
-    def gene_signatures(self, gene: str, *, direction: str = "up", pert_type: str | None = None,
-                        cell_id: str | None = None, filters: Mapping[str, object] | None = None,
-                        limit: int = 25, by: str = "value") -> list[dict[str, Any]]:  # fmt: skip
+    def gene_signatures(
+        self,
+        gene: str,
+        *,
+        direction: str = "up",
+        pert_type: str | None = None,
+        cell_id: str | None = None,
+        filters: Mapping[str, object] | None = None,
+        limit: int = 25,
+        by: str = "value",
+    ) -> list[dict[str, Any]]:
         """The signatures that raise (direction "up") or lower ("down") one gene most, by its
         CD value (by="value", where stored) or its rank in the signature (by="rank"). Only
         signatures that move the gene that way are listed: "up" those where its CD is positive
@@ -232,14 +273,22 @@ class SearchIndex:
         keys = self._gene_keys(gene, pert_type, cell_id, filters, by)
         return self._moving(keys, direction, limit)
 
-    def gene_tables(self, gene: str, *, directions: Sequence[str] = ("up", "down"),
-                    pert_type: str | None = None, cell_id: str | None = None,
-                    limit: int = 25) -> dict[str, Any]:  # fmt: skip
+    def gene_tables(
+        self,
+        gene: str,
+        *,
+        directions: Sequence[str] = ("up", "down"),
+        pert_type: str | None = None,
+        cell_id: str | None = None,
+        limit: int = 25,
+    ) -> dict[str, Any]:
         """`gene_signatures` for each direction and `gene_side_counts` under "counts", from one
         read of the gene's rows (by CD value)."""
         keys = self._gene_keys(gene, pert_type, cell_id, None, "value")
-        return {**{way: self._moving(keys, way, limit) for way in directions},
-                "counts": _side_counts(keys)}  # fmt: skip
+        return {
+            **{way: self._moving(keys, way, limit) for way in directions},
+            "counts": _side_counts(keys),
+        }
 
     def _moving(self, keys: _GeneKeys, direction: str, limit: int) -> list[dict[str, Any]]:
         """The rows of `gene_signatures` from the keys of `_gene_keys`."""
@@ -253,17 +302,27 @@ class SearchIndex:
         records: list[dict[str, Any]] = table.to_dict("records")
         return records
 
-    def gene_side_counts(self, gene: str, *, pert_type: str | None = None,
-                         cell_id: str | None = None, filters: Mapping[str, object] | None = None,
-                         by: str = "value") -> dict[str, int]:  # fmt: skip
+    def gene_side_counts(
+        self,
+        gene: str,
+        *,
+        pert_type: str | None = None,
+        cell_id: str | None = None,
+        filters: Mapping[str, object] | None = None,
+        by: str = "value",
+    ) -> dict[str, int]:
         """How many of the (filtered) signatures raise the gene ("up"), lower it ("down"), and
         were looked at ("searched"), by the rule of `gene_signatures`."""
         return _side_counts(self._gene_keys(gene, pert_type, cell_id, filters, by))
 
     def _gene_keys(
-        self, gene: str, pert_type: str | None, cell_id: str | None,
-        filters: Mapping[str, object] | None, by: str,
-    ) -> _GeneKeys:  # fmt: skip
+        self,
+        gene: str,
+        pert_type: str | None,
+        cell_id: str | None,
+        filters: Mapping[str, object] | None,
+        by: str,
+    ) -> _GeneKeys:
         """Signature positions after the filters, the gene's rank (1 = most lowered) and value in
         each, and a key centred on 0: the CD value, or by="rank" (or without values) the rank
         less the middle rank (G + 1) / 2."""
@@ -276,8 +335,9 @@ class SearchIndex:
             return positions, ranks, values, ranks.astype(np.float64) - (self.n_genes + 1) / 2
         return positions, ranks, values, values.astype(np.float64)
 
-    def gene_values(self, gene: str, *, filters: Mapping[str, object] | None = None
-                    ) -> dict[str, np.ndarray]:  # fmt: skip
+    def gene_values(
+        self, gene: str, *, filters: Mapping[str, object] | None = None
+    ) -> dict[str, np.ndarray]:
         """One gene across the (filtered) signatures: its values (CD, or NaN without values),
         its rank in each (1 = most lowered ... G = most raised) and their metadata columns."""
         row = self._required_row(gene)
@@ -286,9 +346,10 @@ class SearchIndex:
         out = {
             "sig_id": self.table.sig_ids[positions].to_numpy(),
             "values": np.full(positions.size, np.nan, dtype=np.float32)
-            if self.values is None else np.asarray(self.values[row]).take(positions),
+            if self.values is None
+            else np.asarray(self.values[row]).take(positions),
             "rank": np.asarray(self.ranks[row]).take(positions),
-        }  # fmt: skip
+        }
         for name in self.table.columns:
             out[name] = self.table.column(name)[positions]
         return out
@@ -299,16 +360,24 @@ class SearchIndex:
 
     def describe(self) -> dict[str, Any]:
         """Facts for health and API answers: version, sizes, score, fast-mode recall."""
-        return {"version": self.version, "n_signatures": self.n_signatures,
-                "n_genes": self.n_genes, "recall_at_100": self.recall_at_100,
-                "fast": self.manifest.get("fast"), "has_values": self.values is not None,
-                "has_flat": self.flat is not None}  # fmt: skip
+        return {
+            "version": self.version,
+            "n_signatures": self.n_signatures,
+            "n_genes": self.n_genes,
+            "recall_at_100": self.recall_at_100,
+            "fast": self.manifest.get("fast"),
+            "has_values": self.values is not None,
+            "has_flat": self.flat is not None,
+        }
 
 
 def _side_counts(keys: _GeneKeys) -> dict[str, int]:
     positions, _, _, key = keys
-    return {"up": int(np.count_nonzero(key > 0)), "down": int(np.count_nonzero(key < 0)),
-            "searched": int(positions.size)}  # fmt: skip
+    return {
+        "up": int(np.count_nonzero(key > 0)),
+        "down": int(np.count_nonzero(key < 0)),
+        "searched": int(positions.size),
+    }
 
 
 def _merged(filters: Mapping[str, object] | None, **single: str | None) -> dict[str, object]:

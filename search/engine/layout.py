@@ -5,7 +5,8 @@
         genes.txt                the gene space, one symbol a line, in row order
         metadata.h5              signature metadata, row i = column i of the matrices
         ranks.npy                (G, N) uint16, gene-major: rank of gene g in signature j,
-                                 1 = most lowered ... G = most raised (ties in gene order)
+                                 1 = most lowered ... G = most raised (tied values share
+                                 the largest rank of their run)
         values.npy               (G, N) float32, gene-major signature values (CD); optional
         value_stats.npy          (N, 2) float64: mean and population variance of each signature
         top_genes.npy            (N, 2, T) uint16: gene rows of the T most raised, T most lowered
@@ -38,6 +39,7 @@ import numpy as np
 
 from search.engine.errors import IndexArtifactError
 from search.engine.index_state import INDEX_MANIFEST
+from transform.io.files import sha256_file
 
 FORMAT_VERSION = 1
 KEEP_VERSIONS = 2
@@ -56,16 +58,6 @@ def sampled_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def full_sha256(path: Path) -> str:
-    """SHA-256 of a file's bytes (hex), read in 16 MiB blocks: the search side's one file
-    checksum (the index's files, the downloads, the signature metadata)."""
-    digest = hashlib.sha256()
-    with path.open("rb") as file:
-        while block := file.read(1 << 24):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def describe_files(folder: Path, *, full: bool) -> dict[str, dict[str, object]]:
     """Size, checksums and (for arrays) dtype and shape of every file of a version folder."""
     files: dict[str, dict[str, object]] = {}
@@ -75,7 +67,7 @@ def describe_files(folder: Path, *, full: bool) -> dict[str, dict[str, object]]:
             "sampled_sha256": sampled_sha256(path),
         }
         if full:
-            entry["sha256"] = full_sha256(path)
+            entry["sha256"] = sha256_file(path)
         if path.suffix == ".npy":
             array = np.load(path, mmap_mode="r")
             entry.update(dtype=str(array.dtype), shape=list(array.shape))
@@ -125,7 +117,7 @@ def check_files(folder: Path, files: dict[str, dict[str, Any]], *, full: bool = 
                     f"{path} holds {array.dtype} {list(array.shape)}, the index recorded "
                     f"{entry['dtype']} {entry['shape']}"
                 )
-        checksum, kind = (full_sha256, "sha256") if full else (sampled_sha256, "sampled_sha256")
+        checksum, kind = (sha256_file, "sha256") if full else (sampled_sha256, "sampled_sha256")
         if kind in entry and checksum(path) != entry[kind]:
             raise IndexArtifactError(f"{path} fails its {kind.replace('_', ' ')} check (corrupt)")
 

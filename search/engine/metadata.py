@@ -94,9 +94,11 @@ class SignatureTable:
     def __init__(self, sig_ids: pd.Index, columns: dict[str, pd.Categorical | np.ndarray]) -> None:
         self.sig_ids = sig_ids
         self.columns = columns
-        self._labels = {name: np.asarray(column.categories, dtype=object)
-                        for name, column in columns.items()
-                        if isinstance(column, pd.Categorical)}  # fmt: skip
+        self._labels = {
+            name: np.asarray(column.categories, dtype=object)
+            for name, column in columns.items()
+            if isinstance(column, pd.Categorical)
+        }
         self._folded: dict[str, dict[str, list[str]]] = {}  # field -> casefolded -> categories
         self._numbers: dict[str, np.ndarray] = {}  # number field -> its distinct values
 

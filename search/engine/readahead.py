@@ -67,10 +67,17 @@ class RowReader:
             for row in np.asarray(rows).tolist():
                 address = self.matrix.ctypes.data + row * self.row_bytes
                 start = address - address % mmap.PAGESIZE
-                _madvise(ctypes.c_void_p(start), ctypes.c_size_t(address + self.row_bytes - start),
-                         mmap.MADV_DONTNEED)  # fmt: skip
-                os.posix_fadvise(descriptor, self.offset + row * self.row_bytes, self.row_bytes,
-                                 os.POSIX_FADV_DONTNEED)  # fmt: skip
+                _madvise(
+                    ctypes.c_void_p(start),
+                    ctypes.c_size_t(address + self.row_bytes - start),
+                    mmap.MADV_DONTNEED,
+                )
+                os.posix_fadvise(
+                    descriptor,
+                    self.offset + row * self.row_bytes,
+                    self.row_bytes,
+                    os.POSIX_FADV_DONTNEED,
+                )
         finally:
             os.close(descriptor)
 

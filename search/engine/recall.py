@@ -43,11 +43,15 @@ def calibrate(folder: Path, settings: BuildSettings) -> dict[str, Any]:
     chosen = next((c for c in grid if _recall(found[:half], c) >= settings.recall_target), grid[-1])
     measured = _recall(found[half:], chosen)
     return {
-        "index": type(index.faiss).__name__, "embedding_dim": int(index.basis.shape[1]),
-        "candidates": int(chosen), "recall_at_100": round(float(measured), 4),
-        "target": settings.recall_target, "meets_target": bool(measured >= settings.recall_target),
-        "queries": len(queries) - half, "query_genes": int(queries[0].up.size),
-    }  # fmt: skip
+        "index": type(index.faiss).__name__,
+        "embedding_dim": int(index.basis.shape[1]),
+        "candidates": int(chosen),
+        "recall_at_100": round(float(measured), 4),
+        "target": settings.recall_target,
+        "meets_target": bool(measured >= settings.recall_target),
+        "queries": len(queries) - half,
+        "query_genes": int(queries[0].up.size),
+    }
 
 
 def _query(index: SearchIndex, rng: np.random.Generator) -> GeneQuery:

@@ -53,9 +53,15 @@ class ReverseTables:
                     sig, cd = group["sig"][row], group["cd"][row]
                     lfc, rank = group["log2_fold_change"][row], group["rank"][row]
                     out.extend(
-                        {"sig_id": str(sig_ids[s]), "pert_type": kind, "direction": direction,
-                         "cd": float(c), "log2_fold_change": float(f), "rank": int(r)}
+                        {
+                            "sig_id": str(sig_ids[s]),
+                            "pert_type": kind,
+                            "direction": direction,
+                            "cd": float(c),
+                            "log2_fold_change": float(f),
+                            "rank": int(r),
+                        }
                         for s, c, f, r in zip(sig, cd, lfc, rank, strict=True)
                         if np.isfinite(c)
-                    )  # fmt: skip
+                    )
             return out

@@ -9,10 +9,11 @@ for a set of n genes of the gene space (G genes), S the sum of the signature's v
 s2 the mean and population variance of the signature's G values.
 
 - "rank" (default, SigCom LINCS's two-sided rank test): the values are the signature's gene ranks,
-  1 = most lowered ... G = most raised (ties broken by gene-space order), so m = (G + 1) / 2,
+  1 = most lowered ... G = most raised, tied values sharing the largest rank of their run (as in
+  SigCom LINCS's rank files; search.engine.build.ranks_of), so m = (G + 1) / 2,
   s2 = (G^2 - 1) / 12 and z_set = (S - n (G + 1) / 2) / sqrt(n (G - n) (G + 1) / 12), the
-  formula of SigCom LINCS. z_sum = z_up - z_down ranks the signatures (positive: mimics the query,
-  negative: reverses it).
+  formula of SigCom LINCS (no tie correction). z_sum = z_up - z_down ranks the signatures
+  (positive: mimics the query, negative: reverses it).
 - "cd" (CD-weighted connectivity): score = mean CD of the up genes - mean CD of the down genes,
   which ranks the signatures; z_up and z_down standardize the two means with the signature's own m
   and s2, so that p and FDR come from the same null as for "rank".

@@ -89,8 +89,9 @@ class _Answer(TypedDict):
     filters: dict[str, dict[str, object]]
 
 
-def gene_query(index: SearchIndex, up: Sequence[str], down: Sequence[str], *,
-               min_genes: int = MIN_GENES) -> GeneQuery:  # fmt: skip
+def gene_query(
+    index: SearchIndex, up: Sequence[str], down: Sequence[str], *, min_genes: int = MIN_GENES
+) -> GeneQuery:
     """The query's gene rows; a non-empty side needs min_genes genes the index knows (the
     evaluation's comparisons relax it, saying so)."""
     up_rows, up_report = _side(index, up)
@@ -127,9 +128,18 @@ def _side(index: SearchIndex, symbols: Sequence[str]) -> tuple[np.ndarray, SideR
     )
 
 
-def run_search(index: SearchIndex, up: Sequence[str], down: Sequence[str], *, mode: str,
-               filters: Mapping[str, object] | None, k: int, score: str, path: str,
-               min_genes: int = MIN_GENES) -> SearchResult:  # fmt: skip
+def run_search(
+    index: SearchIndex,
+    up: Sequence[str],
+    down: Sequence[str],
+    *,
+    mode: str,
+    filters: Mapping[str, object] | None,
+    k: int,
+    score: str,
+    path: str,
+    min_genes: int = MIN_GENES,
+) -> SearchResult:
     _check_options(mode, score, path, k)
     query = gene_query(index, up, down, min_genes=min_genes)
     selection = index.table.select(filters)
@@ -140,10 +150,17 @@ def run_search(index: SearchIndex, up: Sequence[str], down: Sequence[str], *, mo
         scored_selection = fast_candidates(index, query, selection, mode)
         if scored_selection.size == 0:  # a filter the fast scan cannot serve: score them all
             chosen, scored_selection = "exact", selection
-    result: _Answer = {"report": query.report, "mode": mode, "score": score, "path": chosen,
-                       "n_searched": selection.size, "index_version": index.version,
-                       "recall_at_100": index.recall_at_100, "fdr_exact": chosen != "fast",
-                       "filters": filter_report}  # fmt: skip
+    result: _Answer = {
+        "report": query.report,
+        "mode": mode,
+        "score": score,
+        "path": chosen,
+        "n_searched": selection.size,
+        "index_version": index.version,
+        "recall_at_100": index.recall_at_100,
+        "fdr_exact": chosen != "fast",
+        "filters": filter_report,
+    }
     if selection.size == 0:
         return SearchResult(table=_empty_table(index, score), **result)
     if chosen == "gpu" and gpu_backend(index) == "torch":
@@ -155,23 +172,27 @@ def run_search(index: SearchIndex, up: Sequence[str], down: Sequence[str], *, mo
     return SearchResult(table=table, **result)
 
 
-def _device_ranked(index: SearchIndex, query: GeneQuery, selection: Selection, mode: str,
-                   k: int) -> pd.DataFrame:  # fmt: skip
+def _device_ranked(
+    index: SearchIndex, query: GeneQuery, selection: Selection, mode: str, k: int
+) -> pd.DataFrame:
     """The gpu path through torch: every z on the device; the host ranks the candidates for the
     top k and takes their FDR from the device's |z| (search/engine/backends/torch_gpu.py)."""
     from search.engine.backends.torch_gpu import rank_on_device
 
     sd = scores.z_sum_sd(index.n_genes, query.up.size, query.down.size)
-    found = rank_on_device(index.device_ranks(), query.up, query.down, selection,
-                           index.n_genes, mode, k, sd)  # fmt: skip
+    found = rank_on_device(
+        index.device_ranks(), query.up, query.down, selection, index.n_genes, mode, k, sd
+    )
     scored = Scored(selection.positions[found.candidates], found.z_up, found.z_down)
     searched = Searched(found.candidates, found.abs_z, found.abs_z_up, found.abs_z_down)
-    return _ranked(index, query, scored, selection.size, mode, "rank", k, exact=True,
-                   searched=searched)  # fmt: skip
+    return _ranked(
+        index, query, scored, selection.size, mode, "rank", k, exact=True, searched=searched
+    )
 
 
-def _exact_ranked(index: SearchIndex, query: GeneQuery, selection: Selection, mode: str,
-                  k: int) -> pd.DataFrame:  # fmt: skip
+def _exact_ranked(
+    index: SearchIndex, query: GeneQuery, selection: Selection, mode: str, k: int
+) -> pd.DataFrame:
     """The exact path for the rank score: the two rank sums, then every signature's ranking key
     in one compiled pass; only the candidates for the top k (the keys at least the k-th largest)
     get their z, and the FDR reads the keys."""
@@ -194,24 +215,32 @@ def _exact_ranked(index: SearchIndex, query: GeneQuery, selection: Selection, mo
         scores.set_z(total[found], rows.size, n_genes, mean, var)
         for total, rows in zip(sums, (query.up, query.down), strict=True)
     )
-    searched = Searched(found, keys if sign == 0 else np.abs(keys),
-                        abs_up if query.up.size else None, abs_down if query.down.size else None,
-                        sd=scores.z_sum_sd(n_genes, query.up.size, query.down.size))  # fmt: skip
+    searched = Searched(
+        found,
+        keys if sign == 0 else np.abs(keys),
+        abs_up if query.up.size else None,
+        abs_down if query.down.size else None,
+        sd=scores.z_sum_sd(n_genes, query.up.size, query.down.size),
+    )
     scored = Scored(selection.positions[found], z_up, z_down)
     return _ranked(index, query, scored, n, mode, "rank", k, exact=True, searched=searched)
 
 
 def _check_options(mode: str, score: str, path: str, k: int) -> None:
-    for name, value, allowed in (("mode", mode, MODES), ("score", score, scores.SCORES),
-                                 ("path", path, PATHS)):  # fmt: skip
+    for name, value, allowed in (
+        ("mode", mode, MODES),
+        ("score", score, scores.SCORES),
+        ("path", path, PATHS),
+    ):
         if value not in allowed:
             raise InvalidQueryError(f"{name} must be one of {', '.join(allowed)}, not {value!r}")
     if not isinstance(k, int) or k < 1:
         raise InvalidQueryError(f"k must be a positive integer, not {k!r}")
 
 
-def choose_path(index: SearchIndex, query: GeneQuery, selection: Selection, score: str,
-                path: str, k: int = 100) -> str:  # fmt: skip
+def choose_path(
+    index: SearchIndex, query: GeneQuery, selection: Selection, score: str, path: str, k: int = 100
+) -> str:
     if path in ("flat", "gpu", "fast") and score != "rank":
         raise InvalidQueryError(f"the {path} path scores 'rank' only; use exact for {score!r}")
     if path == "flat" and index.flat is None:
@@ -238,20 +267,29 @@ def gpu_backend(index: SearchIndex) -> str | None:
     return "torch" if cuda_available() else None
 
 
-def fast_candidates(index: SearchIndex, query: GeneQuery, selection: Selection,
-                    mode: str) -> Selection:  # fmt: skip
+def fast_candidates(
+    index: SearchIndex, query: GeneQuery, selection: Selection, mode: str
+) -> Selection:
     """The selected signatures FAISS proposes for the query's directions (may be none)."""
     directions = {"mimic": (1,), "reverse": (-1,), "both": (1, -1)}[mode]
     assert index.faiss is not None  # choose_path picks "fast" only for an index with one
-    found = candidates(index.faiss, embedded_query(index, query), directions, selection,
-                       index.n_signatures, index.fast_settings, index.embedded)  # fmt: skip
+    found = candidates(
+        index.faiss,
+        embedded_query(index, query),
+        directions,
+        selection,
+        index.n_signatures,
+        index.fast_settings,
+        index.embedded,
+    )
     if found is None or found.size == 0:
         return Selection(np.zeros(0, dtype=np.int64), 0, 0)
     return Selection(found, int(found[0]), int(found[-1]) + 1)
 
 
-def score_query(index: SearchIndex, query: GeneQuery, selection: Selection, score: str,
-                path: str) -> Scored:  # fmt: skip
+def score_query(
+    index: SearchIndex, query: GeneQuery, selection: Selection, score: str, path: str
+) -> Scored:
     """z_up and z_down (and the CD means) of the selected positions, exactly."""
     if score == "cd":
         return _cd_scored(index, query, selection)
@@ -265,8 +303,9 @@ def score_query(index: SearchIndex, query: GeneQuery, selection: Selection, scor
             vector = np.zeros(n_genes, dtype=np.float32)
             vector[rows] = 1.0
             vectors.append(vector)
-        centred = cpu.flat_products(index.flat, np.stack(vectors), selection,
-                                        gpu=path == "gpu", threads=index.threads)  # fmt: skip
+        centred = cpu.flat_products(
+            index.flat, np.stack(vectors), selection, gpu=path == "gpu", threads=index.threads
+        )
         sums, mean = (centred[0], centred[1]), 0.0
     else:
         index.read_ahead(query.rows, selection)
@@ -324,9 +363,18 @@ def _cd_scored(index: SearchIndex, query: GeneQuery, selection: Selection) -> Sc
     return Scored(selection.positions, zs[0], zs[1], means[0], means[1])
 
 
-def _ranked(index: SearchIndex, query: GeneQuery, scored: Scored, n_searched: int, mode: str,
-            score: str, k: int, *, exact: bool,
-            searched: Searched | None = None) -> pd.DataFrame:  # fmt: skip
+def _ranked(
+    index: SearchIndex,
+    query: GeneQuery,
+    scored: Scored,
+    n_searched: int,
+    mode: str,
+    score: str,
+    k: int,
+    *,
+    exact: bool,
+    searched: Searched | None = None,
+) -> pd.DataFrame:
     """The top k of the scored signatures as the result table. searched: every searched
     signature's |z| when `scored` holds only candidates (the exact rank and gpu paths)."""
     z_sum = np.nan_to_num(scored.z_up) - np.nan_to_num(scored.z_down)
@@ -346,27 +394,45 @@ def _ranked(index: SearchIndex, query: GeneQuery, scored: Scored, n_searched: in
         ]
         searched = Searched(None, abs_z, sides[0], sides[1])
     places = picks if searched.found is None else searched.found[picks]
-    fdrs = [_fdr(values, sd_, places, n_searched, exact=exact)
-            for values, sd_ in ((searched.abs_z_sum, searched.sd), (searched.abs_z_up, 1.0),
-                                (searched.abs_z_down, 1.0))]  # fmt: skip
+    fdrs = [
+        _fdr(values, sd_, places, n_searched, exact=exact)
+        for values, sd_ in (
+            (searched.abs_z_sum, searched.sd),
+            (searched.abs_z_up, 1.0),
+            (searched.abs_z_down, 1.0),
+        )
+    ]
     meta = index.table.columns_at(scored.positions[picks])
     columns = {"sig_id": meta.pop("sig_id"), "score": value[picks]}
     if score == "cd":
         assert scored.cd_up is not None
         assert scored.cd_down is not None
         columns.update(cd_up=scored.cd_up[picks], cd_down=scored.cd_down[picks])
-    columns.update({
-        "z_up": scored.z_up[picks], "z_down": scored.z_down[picks], "z_sum": z_sum[picks],
-        "p_up": scores.two_sided_p(scored.z_up[picks]),
-        "p_down": scores.two_sided_p(scored.z_down[picks]),
-        "p": scores.two_sided_p(abs_z[picks]),
-        "fdr_up": fdrs[1], "fdr_down": fdrs[2], "fdr": fdrs[0], **meta,
-    })  # fmt: skip
+    columns.update(
+        {
+            "z_up": scored.z_up[picks],
+            "z_down": scored.z_down[picks],
+            "z_sum": z_sum[picks],
+            "p_up": scores.two_sided_p(scored.z_up[picks]),
+            "p_down": scores.two_sided_p(scored.z_down[picks]),
+            "p": scores.two_sided_p(abs_z[picks]),
+            "fdr_up": fdrs[1],
+            "fdr_down": fdrs[2],
+            "fdr": fdrs[0],
+            **meta,
+        }
+    )
     return pd.DataFrame(columns)
 
 
-def _fdr(abs_z: np.ndarray | scores.AbsZSource | None, sd: float, picks: np.ndarray,
-         n_searched: int, *, exact: bool) -> np.ndarray:  # fmt: skip
+def _fdr(
+    abs_z: np.ndarray | scores.AbsZSource | None,
+    sd: float,
+    picks: np.ndarray,
+    n_searched: int,
+    *,
+    exact: bool,
+) -> np.ndarray:
     """BH-adjusted p (of |z| / sd) of the picks among every signature searched (NaN for a side
     with no genes); on the fast path, where only candidates were scored, its upper bound."""
     if abs_z is None:

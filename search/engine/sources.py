@@ -8,7 +8,6 @@ own up/down GMT files name genes. Read through transform.io (h5py and pandas; no
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 from types import TracebackType
@@ -19,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from transform.io import read_gctx_meta
+from transform.io.files import sha256_file
 from transform.io.gctx import MATRIX
 from transform.io.hdf5 import read_rows
 
@@ -48,8 +48,12 @@ class GctxSource:
     def __enter__(self) -> GctxSource:
         return self
 
-    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
-                 trace: TracebackType | None) -> None:  # fmt: skip
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
         self.close()
 
 
@@ -66,10 +70,11 @@ def signatures_source(folder: Path) -> tuple[GctxSource, dict[str, Any]]:
     if manifest.is_file():
         facts = json.loads(manifest.read_text(encoding="utf-8"))
         provenance.update(
-            manifest_sha256=hashlib.sha256(manifest.read_bytes()).hexdigest(),
+            manifest_sha256=sha256_file(manifest),
             signatures_sha256=facts.get("files", {}).get(SIGNATURES_FILE, {}).get("sha256"),
-            gene_space=facts.get("gene_space"), settings=facts.get("settings"),
-        )  # fmt: skip
+            gene_space=facts.get("gene_space"),
+            settings=facts.get("settings"),
+        )
     return GctxSource(path), provenance
 
 

@@ -13,7 +13,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from search.engine.layout import full_sha256 as file_sha256
+from transform.io.files import sha256_file as file_sha256
 
 # (suffix, kind, description, media type) in the order the page lists them; one media type per
 # suffix, the same for a whole file and a range of it (not the host's mimetypes table, which

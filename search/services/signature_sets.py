@@ -15,8 +15,8 @@ import numpy as np
 import pandas as pd
 from django.db import connection, transaction
 
-from search.engine.layout import full_sha256 as file_sha256
 from search.models import Signature, SignatureSet
+from transform.io.files import sha256_file as file_sha256
 
 TEXT_COLUMNS = (
     "pert_type",

@@ -7,7 +7,7 @@ import shlex
 import sys
 from pathlib import Path
 
-from transform.convert.pipeline import autocast_line
+from transform.convert.chunks import autocast_line
 from transform.convert.run import ConvertOptions, ConvertSummary, convert_profiles
 from transform.gene_space import GeneSpaceMismatch
 from transform.inputs import add_table_options

@@ -64,8 +64,7 @@ class ChunkModel:
         exact = self._clipped(inputs)
         with self._autocast(self.autocast):
             fast = self._clipped(inputs)
-        return {"autocast": str(self.autocast), "profiles": len(inputs),
-                **agreement(exact, fast)}  # fmt: skip
+        return {"autocast": str(self.autocast), "profiles": len(inputs), **agreement(exact, fast)}
 
     def flops_per_profile(self) -> int:
         """Multiply-adds x 2 of every linear layer of both steps (biases, ReLU, BN left out)."""
@@ -115,9 +114,12 @@ class DeviceStage:
             )
 
     def run(
-        self, model: ChunkModel, host_in: torch.Tensor, host_out: torch.Tensor,
+        self,
+        model: ChunkModel,
+        host_in: torch.Tensor,
+        host_out: torch.Tensor,
         overflow: torch.Tensor | None = None,
-    ) -> tuple[torch.cuda.Event | None, torch.cuda.Event | None]:  # fmt: skip
+    ) -> tuple[torch.cuda.Event | None, torch.cuda.Event | None]:
         """overflow (CUDA, float16 output): a pinned one-element bool tensor that receives, with
         the outputs, whether any profile value is beyond float16's range (inf), checked on the
         device so that the writer need not scan the chunk."""

@@ -77,5 +77,4 @@ def profiles_manifest(
 
 
 def _chunk_entry(record: ChunkRecord) -> dict[str, Any]:
-    return {"index": record.index, "profiles": [record.start, record.stop],
-            "sha256": record.sha256}  # fmt: skip
+    return {"index": record.index, "profiles": [record.start, record.stop], "sha256": record.sha256}

@@ -31,9 +31,15 @@ class ChunkMismatch(OSError):
 
 
 def create_output(
-    path: Path, *, source: Path, n_profiles: int, genes: list[str], dtype: str, name: str,
+    path: Path,
+    *,
+    source: Path,
+    n_profiles: int,
+    genes: list[str],
+    dtype: str,
+    name: str,
     col_meta: pd.DataFrame | None = None,
-) -> None:  # fmt: skip
+) -> None:
     """Write the complete, unfilled output GCTX at `path` (via `<path>.tmp` and a rename).
 
     source: the input GCTX whose first n_profiles columns' metadata are copied, unless
@@ -52,9 +58,11 @@ def create_output(
         else:
             _write_column_meta(col_meta.iloc[:n_profiles], cols)
         file.create_dataset(
-            MATRIX, shape=(n_profiles, len(genes)), dtype=np.dtype(dtype).newbyteorder("<"),
+            MATRIX,
+            shape=(n_profiles, len(genes)),
+            dtype=np.dtype(dtype).newbyteorder("<"),
             dcpl=_allocated_unfilled(),
-        )  # fmt: skip
+        )
     os.replace(temp, path)
 
 
@@ -73,9 +81,14 @@ def _copy_column_meta(source: Path, target: h5py.Group, n: int) -> None:
         for name in ["id", *(name for name in group if name != "id")]:
             stored = group[name]
             copy = target.create_dataset(
-                name, shape=(n,), maxshape=(None,), dtype=stored.dtype, chunks=(META_CHUNK,),
-                compression="gzip", compression_opts=META_GZIP,
-            )  # fmt: skip
+                name,
+                shape=(n,),
+                maxshape=(None,),
+                dtype=stored.dtype,
+                chunks=(META_CHUNK,),
+                compression="gzip",
+                compression_opts=META_GZIP,
+            )
             for start in range(0, n, COPY_BLOCK):
                 stop = min(start + COPY_BLOCK, n)
                 copy[start:stop] = stored[start:stop]

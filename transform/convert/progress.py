@@ -59,8 +59,12 @@ class Progress:
             f"({100 * self.done / max(self.total, 1):.1f}%), {rate:,.0f} profiles/s, "
             f"{_duration(left)} left"
         )
-        print(f"\r{line:<90}" if self.in_place else line, end="" if self.in_place else "\n",
-              file=self.stream, flush=True)  # fmt: skip
+        print(
+            f"\r{line:<90}" if self.in_place else line,
+            end="" if self.in_place else "\n",
+            file=self.stream,
+            flush=True,
+        )
 
 
 def _duration(seconds: float) -> str:

@@ -26,12 +26,12 @@ from typing import Any, TextIO
 
 import numpy as np
 
+from transform.convert.chunks import VERIFY_THREADS, Pipeline
 from transform.convert.compute import AUTOCAST, STORED, ChunkModel, input_rows
 from transform.convert.job import ChunkRecord, ConvertJob, JobMismatch, WorkFolder
 from transform.convert.job import write_json_atomically as write_json
 from transform.convert.manifest import manifest_path, profiles_manifest
 from transform.convert.output import ChunkMismatch, OutputFile, create_output
-from transform.convert.pipeline import VERIFY_THREADS, Pipeline
 from transform.convert.progress import Progress
 from transform.inference import TwoStepModel
 from transform.io import gctx_shape
@@ -124,9 +124,13 @@ def convert_profiles(
         checked, pipeline_seconds = set(records), None
     else:
         chunk_model = ChunkModel(model, dtype=job.dtype, autocast=job.autocast)
-        pipeline = Pipeline(job, chunk_model, work,
-                            on_chunk=lambda r: progress.advance(r.stop - r.start),
-                            note=progress.note)  # fmt: skip
+        pipeline = Pipeline(
+            job,
+            chunk_model,
+            work,
+            on_chunk=lambda r: progress.advance(r.stop - r.start),
+            note=progress.note,
+        )
         pipeline_started = time.perf_counter()
         pipeline.run(pending)
         pipeline_seconds = time.perf_counter() - pipeline_started
@@ -134,11 +138,14 @@ def convert_profiles(
     progress.finish()
     manifest = _finish(work, job, model, checked, started, options.command)
     return ConvertSummary(
-        output, manifest, converted=sum(chunk.size for chunk in pending),
-        seconds=time.perf_counter() - started, chunks_before=len(records),
+        output,
+        manifest,
+        converted=sum(chunk.size for chunk in pending),
+        seconds=time.perf_counter() - started,
+        chunks_before=len(records),
         autocast_check=(manifest["autocast"] or {}).get("check"),
         pipeline_seconds=pipeline_seconds,
-    )  # fmt: skip
+    )
 
 
 def _refuse_existing(output: Path, *, force: bool) -> None:
@@ -157,14 +164,22 @@ def _make_job(
     rows = input_rows(model, level3.row_meta)  # GeneSpaceMismatch names missing genes
     stat = source.stat()
     return ConvertJob(
-        output=str(output), checkpoint=str(checkpoint.absolute()),
-        checkpoint_sha256=sha256_file(checkpoint), input=str(source.absolute()),
-        input_bytes=stat.st_size, input_mtime_ns=stat.st_mtime_ns, input_shape=(n_rows, n_cols),
-        input_rows=tuple(int(row) for row in rows), n_outputs=len(model.output_genes),
-        n_profiles=min(options.limit or n_cols, n_cols), chunk_size=options.chunk_size,
-        dtype=options.dtype, autocast=options.autocast, device=options.device,
+        output=str(output),
+        checkpoint=str(checkpoint.absolute()),
+        checkpoint_sha256=sha256_file(checkpoint),
+        input=str(source.absolute()),
+        input_bytes=stat.st_size,
+        input_mtime_ns=stat.st_mtime_ns,
+        input_shape=(n_rows, n_cols),
+        input_rows=tuple(int(row) for row in rows),
+        n_outputs=len(model.output_genes),
+        n_profiles=min(options.limit or n_cols, n_cols),
+        chunk_size=options.chunk_size,
+        dtype=options.dtype,
+        autocast=options.autocast,
+        device=options.device,
         input_tables=tuple(f"{k} {v}" for k, v in level3.identity().items()),
-    )  # fmt: skip
+    )
 
 
 def _open_work(
@@ -187,9 +202,15 @@ def _open_work(
     work.save_job(job)
     if not work.partial.exists():
         work.drop_records()
-        create_output(work.partial, source=Path(job.input), n_profiles=job.n_profiles,
-                      genes=list(model.output_genes), dtype=job.dtype,
-                      name=Path(job.output).name, col_meta=level3.inst)  # fmt: skip
+        create_output(
+            work.partial,
+            source=Path(job.input),
+            n_profiles=job.n_profiles,
+            genes=list(model.output_genes),
+            dtype=job.dtype,
+            name=Path(job.output).name,
+            col_meta=level3.inst,
+        )
 
 
 def _checked_records(work: WorkFolder, job: ConvertJob, progress: Progress) -> dict[int, Any]:
@@ -249,8 +270,9 @@ def _finish(
     if gctx_shape(work.partial) != (job.n_outputs, job.n_profiles):
         raise ChunkMismatch(f"{work.partial}: the file's layout does not read back")
     seconds = time.perf_counter() - started
-    manifest = profiles_manifest(job=job, model=model, records=records, seconds=seconds,
-                                 command=command)  # fmt: skip
+    manifest = profiles_manifest(
+        job=job, model=model, records=records, seconds=seconds, command=command
+    )
     write_json(work.manifest, manifest)
     os.replace(work.partial, job.output)
     return _move_into_place(work, Path(job.output))

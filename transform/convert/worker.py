@@ -24,11 +24,11 @@ from typing import Any
 from celery import Celery
 from celery.utils.log import get_task_logger
 
+from transform.convert.chunks import Pipeline
 from transform.convert.compute import ChunkModel
 from transform.convert.dispatch import TASK
 from transform.convert.job import ChunkRecord, ConvertJob, WorkFolder
 from transform.convert.output import ChunkMismatch
-from transform.convert.pipeline import Pipeline
 from transform.inference import TwoStepModel
 from transform.io.files import sha256_file
 from transform.train.checkpoint import resolve_device
@@ -87,8 +87,9 @@ def convert_job_chunk(job_dir: Path, index: int) -> ChunkRecord:
     record = work.read_record(chunk)
     if record is None:
         raise ChunkMismatch(f"{job_dir}: chunk {index} was converted but left no record")
-    logger.info("chunk %d of %s: converted (profiles %d..%d)", index, job_dir, chunk.start,
-                chunk.stop - 1)  # fmt: skip
+    logger.info(
+        "chunk %d of %s: converted (profiles %d..%d)", index, job_dir, chunk.start, chunk.stop - 1
+    )
     return record
 
 

@@ -107,8 +107,9 @@ class RidgeSums:
 
     @classmethod
     def empty(cls, n_in: int, n_out: int) -> RidgeSums:
-        return cls(0, np.zeros(n_in), np.zeros(n_out), np.zeros((n_in, n_in)),
-                   np.zeros((n_in, n_out)), 0.0)  # fmt: skip
+        return cls(
+            0, np.zeros(n_in), np.zeros(n_out), np.zeros((n_in, n_in)), np.zeros((n_in, n_out)), 0.0
+        )
 
     def add(self, x: np.ndarray, y: np.ndarray) -> None:
         """x (n_in, k) and y (n_out, k): k more samples."""
@@ -121,8 +122,14 @@ class RidgeSums:
         self.yy += float(np.einsum("ij,ij->", y64, y64))
 
     def __add__(self, other: RidgeSums) -> RidgeSums:
-        return RidgeSums(self.n + other.n, self.x + other.x, self.y + other.y,
-                         self.xx + other.xx, self.xy + other.xy, self.yy + other.yy)  # fmt: skip
+        return RidgeSums(
+            self.n + other.n,
+            self.x + other.x,
+            self.y + other.y,
+            self.xx + other.xx,
+            self.xy + other.xy,
+            self.yy + other.yy,
+        )
 
     def centred(self) -> tuple[np.ndarray, np.ndarray]:
         """(Xc^T Xc (n_in, n_in), Xc^T Yc (n_in, n_out)) of the samples centred on their means."""
@@ -163,8 +170,9 @@ class Ridge:
         return coef, sums.y / sums.n - coef.T @ (sums.x / sums.n)
 
     @classmethod
-    def from_sums(cls, fitting: RidgeSums, held_out: RidgeSums,
-                  scales: tuple[float, ...] = ALPHA_SCALES) -> Ridge:  # fmt: skip
+    def from_sums(
+        cls, fitting: RidgeSums, held_out: RidgeSums, scales: tuple[float, ...] = ALPHA_SCALES
+    ) -> Ridge:
         """Choose the scale on `held_out` with fits on `fitting`, then refit on both."""
         mse = holdout_errors(fitting, held_out, scales)
         best = min(mse, key=mse.__getitem__)
@@ -174,8 +182,14 @@ class Ridge:
         return cls(both.x / both.n, both.y / both.n, coef, alpha, best, mse)
 
     @classmethod
-    def fit(cls, x: np.ndarray, y: np.ndarray, *, seed: int = 0,
-            scales: tuple[float, ...] = ALPHA_SCALES) -> Ridge:  # fmt: skip
+    def fit(
+        cls,
+        x: np.ndarray,
+        y: np.ndarray,
+        *,
+        seed: int = 0,
+        scales: tuple[float, ...] = ALPHA_SCALES,
+    ) -> Ridge:
         """x (n_in, n) -> y (n_out, n), a seeded HOLDOUT of the n samples choosing alpha."""
         held = holdout_mask(x.shape[1], seed=seed)
         parts = [RidgeSums.empty(len(x), len(y)) for _ in range(2)]

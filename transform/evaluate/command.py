@@ -72,10 +72,13 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "GSE92743's *_gene_info.txt.gz",
     )
     for flag, text in (
-        ("--truth", "a world's truth folder (effects.gctx): adds the signature-level evaluation "
-         "(default: the world's, when it has one)"),
+        (
+            "--truth",
+            "a world's truth folder (effects.gctx): adds the signature-level evaluation "
+            "(default: the world's, when it has one)",
+        ),
         ("--sig-info", "sig_info of the Level 3 file (default: the world's)"),
-    ):  # fmt: skip
+    ):
         parser.add_argument(flag, type=Path, help=text)
     parser.add_argument(
         "--query-sizes",
@@ -103,8 +106,9 @@ def _paths(args: argparse.Namespace) -> dict[str, Path]:
     return paths
 
 
-def _signature_level(args: argparse.Namespace, model: TwoStepModel, level3: Level3,
-                     fitted: Fitted) -> dict[str, pd.DataFrame] | None:  # fmt: skip
+def _signature_level(
+    args: argparse.Namespace, model: TwoStepModel, level3: Level3, fitted: Fitted
+) -> dict[str, pd.DataFrame] | None:
     """The signature-level tables, on a world with ground truth (None without one)."""
     truth = args.truth or (args.world and args.world / "truth")
     if not truth or not (Path(truth) / "effects.gctx").exists():
@@ -121,9 +125,11 @@ def run(args: argparse.Namespace) -> int:
     paths = _paths(args)
     model = TwoStepModel.load(args.model)
     paired = load_paired(
-        open_level3(paths["paired_l1000"], gene_info=args.gene_info), paths["paired_rnaseq"],
-        model.normalization.genes.symbols, pairs=args.pairs,
-    )  # fmt: skip
+        open_level3(paths["paired_l1000"], gene_info=args.gene_info),
+        paths["paired_rnaseq"],
+        model.normalization.genes.symbols,
+        pairs=args.pairs,
+    )
     level3 = open_level3(paths["level3"], gene_info=args.gene_info)
     fitted = fit_reference(
         model, paths["collection"], level3, n=args.reference_samples, seed=args.seed
@@ -134,10 +140,15 @@ def run(args: argparse.Namespace) -> int:
     manifest = read_manifest(args.model)
     report = "\n".join(model_lines(manifest)).rstrip("\n") + "\n\n"
     report += "\n".join(report_lines(paired, result.coverage)) + "\n"
-    report += markdown_table(result.table, n_samples=n_samples, n_input=len(model.input_genes),
-                             n_output=len(model.output_genes))  # fmt: skip
-    real = before_and_after([read_gct(args.real / name) for name in REAL_PLATES],
-                            model.align_inputs, model.transform)  # fmt: skip
+    report += markdown_table(
+        result.table,
+        n_samples=n_samples,
+        n_input=len(model.input_genes),
+        n_output=len(model.output_genes),
+    )
+    real = before_and_after(
+        [read_gct(args.real / name) for name in REAL_PLATES], model.align_inputs, model.transform
+    )
     report += "\n**Real plates LJP005 and LJP009 (A375 24 h): compounds shared by both**\n\n"
     report += frame_markdown(real) + "\n"
     (args.out / "evaluation.md").write_text(report)
@@ -152,8 +163,12 @@ def run(args: argparse.Namespace) -> int:
         for name, table in signature_tables.items():
             table.to_csv(args.out / f"signatures_{name}.csv", index=False)
     scatter_plot(result.two_step, result.truth, args.out / "scatter_two_step.png")
-    scatter_plot(result.step1, result.truth_landmarks, args.out / "scatter_step1.png",
-                 title="Step 1 (CycleGAN) against measured, landmarks")  # fmt: skip
+    scatter_plot(
+        result.step1,
+        result.truth_landmarks,
+        args.out / "scatter_step1.png",
+        title="Step 1 (CycleGAN) against measured, landmarks",
+    )
     sample_pcc_boxplot(result.sample_pcc, args.out / "sample_pcc.png")
     summary = {
         "samples": n_samples,
@@ -161,14 +176,18 @@ def run(args: argparse.Namespace) -> int:
         "paths": {k: str(v) for k, v in paths.items()},
         "paired": paired.summary(),
         "genes": result.coverage.summary(),
-        "ridge": {"alpha": fitted.ridge.alpha, "alpha_scale": fitted.ridge.scale,
-                  "holdout_mse": {str(k): v for k, v in fitted.ridge.holdout_mse.items()}},
+        "ridge": {
+            "alpha": fitted.ridge.alpha,
+            "alpha_scale": fitted.ridge.scale,
+            "holdout_mse": {str(k): v for k, v in fitted.ridge.holdout_mse.items()},
+        },
         "beats_every_baseline": beats_every_baseline(result.table),
         "departures_from_paper": departures(manifest) if manifest else None,
         "metrics": result.table.to_dict(orient="records"),
-        "signature_level": None if signature_tables is None else
-        {name: table.to_dict(orient="records") for name, table in signature_tables.items()},
-    }  # fmt: skip
+        "signature_level": None
+        if signature_tables is None
+        else {name: table.to_dict(orient="records") for name, table in signature_tables.items()},
+    }
     (args.out / "evaluation.json").write_text(json.dumps(summary, indent=2) + "\n")
     print(report)
     return 0

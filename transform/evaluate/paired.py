@@ -130,8 +130,11 @@ class PairedSet:
 
     def summary(self) -> dict[str, object]:
         naming = self.routes if self.routes is not None else "the file's symbol field"
-        return {**self.pairing.summary(), "rnaseq_rows": len(self.counts.row_meta),
-                "rnaseq_rows_named_by": naming}  # fmt: skip
+        return {
+            **self.pairing.summary(),
+            "rnaseq_rows": len(self.counts.row_meta),
+            "rnaseq_rows_named_by": naming,
+        }
 
 
 def load_paired(
@@ -183,12 +186,21 @@ class Coverage:
     output_genes: tuple[str, ...]
 
     @classmethod
-    def of(cls, counts: GeneMatrix, matrix: tuple[str, ...], inputs: tuple[str, ...],
-           outputs: tuple[str, ...]) -> Coverage:  # fmt: skip
+    def of(
+        cls,
+        counts: GeneMatrix,
+        matrix: tuple[str, ...],
+        inputs: tuple[str, ...],
+        outputs: tuple[str, ...],
+    ) -> Coverage:
         held = set(counts.row_meta[SYMBOL]) - {""}
-        return cls(sum(gene not in held for gene in matrix),
-                   np.array([g in held for g in inputs], dtype=bool),
-                   np.array([g in held for g in outputs], dtype=bool), inputs, outputs)  # fmt: skip
+        return cls(
+            sum(gene not in held for gene in matrix),
+            np.array([g in held for g in inputs], dtype=bool),
+            np.array([g in held for g in outputs], dtype=bool),
+            inputs,
+            outputs,
+        )
 
     def absent(self, outputs: bool = True) -> list[str]:
         genes, held = (
@@ -199,22 +211,25 @@ class Coverage:
     def summary(self) -> dict[str, object]:
         return {
             "gene_matrix_absent": self.matrix_absent,
-            "inputs_held": int(self.inputs.sum()), "inputs": len(self.inputs),
-            "outputs_held": int(self.outputs.sum()), "outputs": len(self.outputs),
+            "inputs_held": int(self.inputs.sum()),
+            "inputs": len(self.inputs),
+            "outputs_held": int(self.outputs.sum()),
+            "outputs": len(self.outputs),
             "inputs_absent": self.absent(outputs=False)[:20],
             "outputs_absent": self.absent()[:20],
-        }  # fmt: skip
+        }
 
 
 def report_lines(paired: PairedSet, coverage: Coverage) -> list[str]:
     """The markdown lines that say how the sides were paired and what the counts hold."""
     p = paired.pairing
     lines = [
-        "**Paired set**", "",
+        "**Paired set**",
+        "",
         f"- pairs: {len(p.pairs):,} (by {p.source})",
         f"- L1000 profiles in no pair: {len(p.l1000_only):,}" + _some(p.l1000_only),
         f"- RNA-seq samples in no pair: {len(p.rnaseq_only):,}" + _some(p.rnaseq_only),
-    ]  # fmt: skip
+    ]
     if p.unusable:
         shown = [f"{a} / {b}" for a, b in p.unusable]
         lines.append(f"- pairs naming a sample its file lacks: {len(p.unusable):,}" + _some(shown))

@@ -35,13 +35,17 @@ def residuals(values: np.ndarray, meta: pd.DataFrame) -> np.ndarray:
     return residual
 
 
-def cross_plate_agreement(first: np.ndarray, first_meta: pd.DataFrame, second: np.ndarray,
-                          second_meta: pd.DataFrame) -> CrossPlateAgreement:  # fmt: skip
+def cross_plate_agreement(
+    first: np.ndarray, first_meta: pd.DataFrame, second: np.ndarray, second_meta: pd.DataFrame
+) -> CrossPlateAgreement:
     """first/second: residuals (genes x wells) of two plates with their column metadata."""
     a_keys, b_keys = _keys(first_meta), _keys(second_meta)
     b_treated = np.flatnonzero(b_keys.notna().to_numpy())
-    shared = [(i, np.flatnonzero(b_keys.to_numpy() == key)) for i, key in enumerate(a_keys) if
-              isinstance(key, str) and (b_keys == key).any()]  # fmt: skip
+    shared = [
+        (i, np.flatnonzero(b_keys.to_numpy() == key))
+        for i, key in enumerate(a_keys)
+        if isinstance(key, str) and (b_keys == key).any()
+    ]
     at = np.array([i for i, _ in shared], dtype=np.int64)
     # Pearson r of every shared well of the first plate with every treated well of the second
     r_all = _unit_columns(first[:, at]).T @ _unit_columns(second[:, b_treated])
@@ -79,17 +83,24 @@ def _keys(meta: pd.DataFrame) -> pd.Series:
     return keys.where(treated.to_numpy())
 
 
-def before_and_after(plates: list[GeneMatrix], align: Callable[[GeneMatrix], np.ndarray],
-                     transform: Callable[[np.ndarray], np.ndarray]) -> pd.DataFrame:  # fmt: skip
+def before_and_after(
+    plates: list[GeneMatrix],
+    align: Callable[[GeneMatrix], np.ndarray],
+    transform: Callable[[np.ndarray], np.ndarray],
+) -> pd.DataFrame:
     """The agreement table in L1000 space (model inputs) and after the transform."""
     first, second = plates
     rows = []
-    for space, project in (("L1000 landmarks (before)", lambda x: x),
-                           ("RNA-seq-like, all output genes (after)", transform)):  # fmt: skip
+    for space, project in (
+        ("L1000 landmarks (before)", lambda x: x),
+        ("RNA-seq-like, all output genes (after)", transform),
+    ):
         values = [project(align(p)) for p in (first, second)]
         result = cross_plate_agreement(
-            residuals(values[0], first.col_meta), first.col_meta,
-            residuals(values[1], second.col_meta), second.col_meta,
-        )  # fmt: skip
+            residuals(values[0], first.col_meta),
+            first.col_meta,
+            residuals(values[1], second.col_meta),
+            second.col_meta,
+        )
         rows.append({"space": space, **asdict(result)})
     return pd.DataFrame(rows)

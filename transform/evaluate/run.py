@@ -96,8 +96,9 @@ def fit_reference(
     n_rnaseq = archs4_info(collection).n_samples
     picked = np.sort(rng.choice(n_rnaseq, size=min(n, n_rnaseq), replace=False))
     held = baselines.holdout_mask(len(picked), seed=seed)
-    sums = [baselines.RidgeSums.empty(len(model.input_genes), len(model.output_genes))
-            for _ in range(2)]  # fmt: skip
+    sums = [
+        baselines.RidgeSums.empty(len(model.input_genes), len(model.output_genes)) for _ in range(2)
+    ]
     landmarks = []
     for start in range(0, len(picked), chunk):
         counts = read_archs4(collection, samples=picked[start : start + chunk])
@@ -120,29 +121,43 @@ def evaluate(model: TwoStepModel, paired: PairedSet, fitted: Fitted) -> Evaluati
     """Every row of both levels on the paired set. Genes of the model's gene matrix that the
     counts lack count as zero reads; the metrics are over the genes they hold (as the paper's
     22,240 of 23,614 output genes in GTEx)."""
-    coverage = Coverage.of(paired.counts, model.normalization.genes.symbols, model.input_genes,
-                           model.output_genes)  # fmt: skip
+    coverage = Coverage.of(
+        paired.counts, model.normalization.genes.symbols, model.input_genes, model.output_genes
+    )
     lm, out = coverage.inputs, coverage.outputs
     if not lm.any() or not out.any():
         raise ValueError("the paired RNA-seq counts hold no input gene or no output gene")
     x = model.align_inputs(paired.l1000).astype(np.float64)
-    truth_in, truth_out = model_scale(model, paired.counts, model.input_genes, model.output_genes,
-                                      missing="zero")  # fmt: skip
+    truth_in, truth_out = model_scale(
+        model, paired.counts, model.input_genes, model.output_genes, missing="zero"
+    )
     step1 = model.step1(x)
     two_step = model.step2(step1)
     reference, truth_held = fitted.reference, truth_out[out]
     rows, per_sample = [], {}
     for method, role, make in _landmark_rows(x, step1, reference):
-        rows.append({"level": LEVELS[0], "method": method, "role": role,
-                     **prediction_metrics(make()[lm], truth_in[lm],
-                                          reference.rnaseq_mean[lm])})  # fmt: skip
+        rows.append(
+            {
+                "level": LEVELS[0],
+                "method": method,
+                "role": role,
+                **prediction_metrics(make()[lm], truth_in[lm], reference.rnaseq_mean[lm]),
+            }
+        )
     for method, role, make in _full_rows(model, x, truth_in, step1, two_step, fitted):
         pred = make()[out]
-        rows.append({"level": LEVELS[1], "method": method, "role": role,
-                     **prediction_metrics(pred, truth_held, fitted.output_mean[out])})  # fmt: skip
+        rows.append(
+            {
+                "level": LEVELS[1],
+                "method": method,
+                "role": role,
+                **prediction_metrics(pred, truth_held, fitted.output_mean[out]),
+            }
+        )
         per_sample[method] = sample_pccs(pred, truth_held)
-    return Evaluation(pd.DataFrame(rows), per_sample, two_step[out], truth_held, step1[lm],
-                      truth_in[lm], coverage)  # fmt: skip
+    return Evaluation(
+        pd.DataFrame(rows), per_sample, two_step[out], truth_held, step1[lm], truth_in[lm], coverage
+    )
 
 
 def _landmark_rows(x: np.ndarray, step1: np.ndarray, reference: baselines.Reference) -> Rows:
@@ -153,33 +168,60 @@ def _landmark_rows(x: np.ndarray, step1: np.ndarray, reference: baselines.Refere
         ("per-gene quantile mapping", BASELINE, lambda: baselines.quantile_mapped(x, reference)),
         ("gene-shuffled model output", BASELINE, lambda: baselines.gene_shuffled(step1)),
         ("L1000 untransformed (log2 Level 3)", INFORMATIVE, lambda: x),
-        ("L1000 standardized on its own moments (transductive)", INFORMATIVE,
-         lambda: baselines.standardized_on_own_moments(x, reference)),
-        ("mean profile of the RNA-seq collection", INFORMATIVE,
-         lambda: baselines.mean_profile(n, reference.rnaseq_mean)),
-    ]  # fmt: skip
+        (
+            "L1000 standardized on its own moments (transductive)",
+            INFORMATIVE,
+            lambda: baselines.standardized_on_own_moments(x, reference),
+        ),
+        (
+            "mean profile of the RNA-seq collection",
+            INFORMATIVE,
+            lambda: baselines.mean_profile(n, reference.rnaseq_mean),
+        ),
+    ]
 
 
-def _full_rows(model: TwoStepModel, x: np.ndarray, truth_in: np.ndarray, step1: np.ndarray,
-               two_step: np.ndarray, fitted: Fitted) -> Rows:  # fmt: skip
+def _full_rows(
+    model: TwoStepModel,
+    x: np.ndarray,
+    truth_in: np.ndarray,
+    step1: np.ndarray,
+    two_step: np.ndarray,
+    fitted: Fitted,
+) -> Rows:
     n, reference = x.shape[1], fitted.reference
     return [
         ("two-step model", MODEL, lambda: two_step),
         ("extrapolator on L1000 without the CycleGAN", BASELINE, lambda: model.step2(x)),
-        ("extrapolator on standardized L1000", BASELINE,
-         lambda: model.step2(baselines.standardized(x, reference))),
-        ("extrapolator on quantile-mapped L1000", BASELINE,
-         lambda: model.step2(baselines.quantile_mapped(x, reference))),
+        (
+            "extrapolator on standardized L1000",
+            BASELINE,
+            lambda: model.step2(baselines.standardized(x, reference)),
+        ),
+        (
+            "extrapolator on quantile-mapped L1000",
+            BASELINE,
+            lambda: model.step2(baselines.quantile_mapped(x, reference)),
+        ),
         (RIDGE_ON_STEP1, BASELINE, lambda: fitted.ridge.predict(step1)),
         ("gene-shuffled model output", BASELINE, lambda: baselines.gene_shuffled(two_step)),
-        ("extrapolator on L1000 standardized on its own moments (transductive)", INFORMATIVE,
-         lambda: model.step2(baselines.standardized_on_own_moments(x, reference))),
-        ("mean profile of the RNA-seq collection", INFORMATIVE,
-         lambda: baselines.mean_profile(n, fitted.output_mean)),
-        ("extrapolator on the measured RNA-seq landmarks (step 2 ceiling)", INFORMATIVE,
-         lambda: model.step2(truth_in)),
+        (
+            "extrapolator on L1000 standardized on its own moments (transductive)",
+            INFORMATIVE,
+            lambda: model.step2(baselines.standardized_on_own_moments(x, reference)),
+        ),
+        (
+            "mean profile of the RNA-seq collection",
+            INFORMATIVE,
+            lambda: baselines.mean_profile(n, fitted.output_mean),
+        ),
+        (
+            "extrapolator on the measured RNA-seq landmarks (step 2 ceiling)",
+            INFORMATIVE,
+            lambda: model.step2(truth_in),
+        ),
         (RIDGE_ON_MEASURED, INFORMATIVE, lambda: fitted.ridge.predict(truth_in)),
-    ]  # fmt: skip
+    ]
 
 
 def verdict(table: pd.DataFrame) -> pd.DataFrame:
@@ -241,8 +283,10 @@ def _verdict_lines(table: pd.DataFrame) -> list[str]:
 def frame_markdown(frame: pd.DataFrame) -> str:
     """A markdown table: text left-aligned, numbers right-aligned to 3 decimals, "-" for none."""
     numeric = [pd.api.types.is_numeric_dtype(frame[c]) for c in frame.columns]
-    lines = ["| " + " | ".join(map(str, frame.columns)) + " |",
-             "|" + "|".join("---:" if n else "---" for n in numeric) + "|"]  # fmt: skip
+    lines = [
+        "| " + " | ".join(map(str, frame.columns)) + " |",
+        "|" + "|".join("---:" if n else "---" for n in numeric) + "|",
+    ]
     for row in frame.itertuples(index=False):
         cells = [
             ("-" if np.isnan(v) else f"{v:.3f}") if n and isinstance(v, float) else str(v)

@@ -51,8 +51,14 @@ from transform.io import read_gctx
 
 QUERY_SIZES = (50, 100)
 RANDOM = "random gene sets (against converted)"
-EVAL_BUILD = BuildSettings(top_genes=50, embedding_dim=16, sample=2000, recall_queries=4,
-                           full_checksums=False, store_values=False)  # fmt: skip
+EVAL_BUILD = BuildSettings(
+    top_genes=50,
+    embedding_dim=16,
+    sample=2000,
+    recall_queries=4,
+    full_checksums=False,
+    store_values=False,
+)
 ORDER = (CONVERTED, STEP1, STEP2, L1000, RIDGE, TRUTH)
 
 
@@ -76,8 +82,10 @@ def true_queries(effects: pd.DataFrame, pert_ids: Sequence[str], n: int) -> list
 
 def cut_to(queries: list[Query], genes: Sequence[str]) -> list[Query]:
     keep = set(genes)
-    return [Query(q.pert_id, tuple(g for g in q.up if g in keep),
-                  tuple(g for g in q.down if g in keep)) for q in queries]  # fmt: skip
+    return [
+        Query(q.pert_id, tuple(g for g in q.up if g in keep), tuple(g for g in q.down if g in keep))
+        for q in queries
+    ]
 
 
 def random_queries(queries: list[Query], genes: Sequence[str], seed: int) -> list[Query]:
@@ -87,8 +95,9 @@ def random_queries(queries: list[Query], genes: Sequence[str], seed: int) -> lis
     out = []
     for q in queries:
         drawn = rng.choice(pool.size, len(q.up) + len(q.down), replace=False)
-        out.append(Query(q.pert_id, tuple(pool[drawn[: len(q.up)]]),
-                         tuple(pool[drawn[len(q.up) :]])))  # fmt: skip
+        out.append(
+            Query(q.pert_id, tuple(pool[drawn[: len(q.up)]]), tuple(pool[drawn[len(q.up) :]]))
+        )
     return out
 
 
@@ -99,8 +108,9 @@ def retrieval_ranks(index: SearchIndex, queries: list[Query]) -> tuple[np.ndarra
     ranks, firsts = np.full(len(queries), np.nan), []
     for at, q in enumerate(queries):
         try:
-            found = index.search(q.up, q.down, mode="mimic", k=index.n_signatures,
-                                 path="exact", min_genes=1).table  # fmt: skip
+            found = index.search(
+                q.up, q.down, mode="mimic", k=index.n_signatures, path="exact", min_genes=1
+            ).table
         except InvalidQueryError:  # no gene of the query in this index
             firsts.append("")
             continue
@@ -231,8 +241,12 @@ def _self_row(ranks: np.ndarray) -> dict[str, float]:
     if ranks.size == 0:
         return {"pairs": 0, "top1": np.nan, "top10": np.nan, "median_rank": np.nan}
     top1, top10 = float(np.mean(ranks <= 1)), float(np.mean(ranks <= 10))
-    return {"pairs": int(ranks.size), "top1": top1, "top10": top10,
-            "median_rank": float(np.median(ranks))}  # fmt: skip
+    return {
+        "pairs": int(ranks.size),
+        "top1": top1,
+        "top10": top10,
+        "median_rank": float(np.median(ranks)),
+    }
 
 
 def open_indexes(world: WorldSignatures, folder: Path) -> dict[str, SearchIndex]:
@@ -247,9 +261,13 @@ def open_indexes(world: WorldSignatures, folder: Path) -> dict[str, SearchIndex]
     return indexes
 
 
-def evaluate_signatures(world: WorldSignatures, effects: pd.DataFrame, *,
-                        sizes: Sequence[int] = QUERY_SIZES,
-                        seed: int = 0) -> dict[str, pd.DataFrame]:  # fmt: skip
+def evaluate_signatures(
+    world: WorldSignatures,
+    effects: pd.DataFrame,
+    *,
+    sizes: Sequence[int] = QUERY_SIZES,
+    seed: int = 0,
+) -> dict[str, pd.DataFrame]:
     """The three tables (DataFrames): retrieval, agreement (with collapse), self_retrieval."""
     with tempfile.TemporaryDirectory(prefix="signature-eval-") as folder:
         indexes = open_indexes(world, Path(folder))
@@ -267,12 +285,20 @@ def evaluate_signatures(world: WorldSignatures, effects: pd.DataFrame, *,
         batches = cross_batch_retrieval(found.matrix, world.table)
         self_rows.append({"signatures": name, "kind": "replicate plates", **plates})
         self_rows.append({"signatures": name, "kind": "across batches", **batches})
-    return {"retrieval": retrieval, "agreement": pd.DataFrame(quality),
-            "self_retrieval": pd.DataFrame(self_rows)}  # fmt: skip
+    return {
+        "retrieval": retrieval,
+        "agreement": pd.DataFrame(quality),
+        "self_retrieval": pd.DataFrame(self_rows),
+    }
 
 
-def _retrieval(world: WorldSignatures, effects: pd.DataFrame, indexes: dict[str, SearchIndex],
-               sizes: Sequence[int], seed: int) -> pd.DataFrame:  # fmt: skip
+def _retrieval(
+    world: WorldSignatures,
+    effects: pd.DataFrame,
+    indexes: dict[str, SearchIndex],
+    sizes: Sequence[int],
+    seed: int,
+) -> pd.DataFrame:
     perts = list(dict.fromkeys(world.table["pert_id"].astype(str)))
     rows = []
     for n in sizes:
@@ -291,8 +317,9 @@ def _retrieval(world: WorldSignatures, effects: pd.DataFrame, indexes: dict[str,
 def read_effects(path: Path) -> pd.DataFrame:
     """A world's truth/effects.gctx as genes (symbols) x pert_id."""
     matrix = read_gctx(path)
-    return pd.DataFrame(matrix.values, index=matrix.row_ids.astype(str),
-                        columns=matrix.col_ids.astype(str))  # fmt: skip
+    return pd.DataFrame(
+        matrix.values, index=matrix.row_ids.astype(str), columns=matrix.col_ids.astype(str)
+    )
 
 
 def signature_markdown(tables: dict[str, pd.DataFrame]) -> str:

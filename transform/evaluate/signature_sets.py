@@ -77,8 +77,13 @@ class WorldSignatures:
     landmarks: tuple[str, ...]  # the model's input genes (symbols)
 
 
-def world_signatures(model: TwoStepModel, level3: Level3, sig_info: pd.DataFrame,
-                     fitted: Fitted, effects: pd.DataFrame) -> WorldSignatures:  # fmt: skip
+def world_signatures(
+    model: TwoStepModel,
+    level3: Level3,
+    sig_info: pd.DataFrame,
+    fitted: Fitted,
+    effects: pd.DataFrame,
+) -> WorldSignatures:
     """Every version's signatures of the world's profiles, batch by batch. fitted: the
     evaluation's baselines (the ridge, the per-gene moments); effects: the true effects, genes
     (symbols) x pert_id."""
@@ -143,13 +148,23 @@ def _plate_signatures(batch_inst: pd.DataFrame, sigs: pd.DataFrame) -> pd.DataFr
     for _, sig in sigs.iterrows():
         cases = pd.Index(str(sig["distil_id"]).split("|"))
         for plate, group in plate_of.loc[cases].groupby(plate_of.loc[cases], sort=True):
-            rows.append({**sig.to_dict(), "plate": plate, "distil_id": "|".join(group.index),
-                         "n_cases": len(group)})  # fmt: skip
+            rows.append(
+                {
+                    **sig.to_dict(),
+                    "plate": plate,
+                    "distil_id": "|".join(group.index),
+                    "n_cases": len(group),
+                }
+            )
     return pd.DataFrame(rows)
 
 
-def _per_plate(profiles: np.ndarray, batch_inst: pd.DataFrame, plates: pd.DataFrame,
-               settings: SignatureSettings) -> np.ndarray:  # fmt: skip
+def _per_plate(
+    profiles: np.ndarray,
+    batch_inst: pd.DataFrame,
+    plates: pd.DataFrame,
+    settings: SignatureSettings,
+) -> np.ndarray:
     """The plate signatures (columns in `plates` order), each plate's with its own controls."""
     out = np.empty((profiles.shape[0], len(plates)), dtype=np.float32)
     plate_of = batch_inst["rna_plate"].to_numpy()

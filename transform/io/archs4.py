@@ -247,9 +247,13 @@ class Archs4Writer(StreamWriter):
             self.samples = self.file.create_group(SAMPLES, track_order=True)
             per_chunk = chunk_samples or samples_per_chunk(self.n_genes, self.dtype)
             self.expression = self.file.create_dataset(
-                EXPRESSION, shape=(self.n_genes, 0), maxshape=(self.n_genes, None),
-                dtype=self.dtype, chunks=(self.n_genes, per_chunk), compression="gzip",
-            )  # fmt: skip
+                EXPRESSION,
+                shape=(self.n_genes, 0),
+                maxshape=(self.n_genes, None),
+                dtype=self.dtype,
+                chunks=(self.n_genes, per_chunk),
+                compression="gzip",
+            )
 
     def append(self, counts: np.ndarray, samples_meta: pd.DataFrame) -> None:
         """Add samples: counts (n_genes, k) integers, samples_meta k rows with geo_accession."""

@@ -119,14 +119,19 @@ def chunk_ranges(
     height, width = dataset.chunks
     chunk_bytes = height * width * dataset.dtype.itemsize
     per_row = -(-n_cols // width)  # chunks across
-    spans = [(int(columns[a]) // width, int(columns[b - 1]) // width)
-             for a, b in _chunk_groups(columns, width)]  # fmt: skip
+    spans = [
+        (int(columns[a]) // width, int(columns[b - 1]) // width)
+        for a, b in _chunk_groups(columns, width)
+    ]
     first_row, last_row = start // height, (stop - 1) // height
     if spans == [(0, per_row - 1)]:
         runs = [((first_row, 0), (last_row, spans[0][1]))]
     else:
-        runs = [((row, low), (row, high)) for row in range(first_row, last_row + 1)
-                for low, high in spans]  # fmt: skip
+        runs = [
+            ((row, low), (row, high))
+            for row in range(first_row, last_row + 1)
+            for low, high in spans
+        ]
     if sum(1 + (first != last) for first, last in runs) > MAX_LOOKUPS:
         return []
     ranges = []

@@ -64,10 +64,12 @@ class Dialect:
 def _landmark_flags(classes: pd.Series) -> pd.DataFrame:
     text = classes.astype(str).str.strip().str.lower()
     return pd.DataFrame(
-        {"pr_is_lm": (text == LANDMARK).astype(int).astype(str),
-         "pr_is_bing": text.isin([LANDMARK, BEST_INFERRED]).astype(int).astype(str)},
+        {
+            "pr_is_lm": (text == LANDMARK).astype(int).astype(str),
+            "pr_is_bing": text.isin([LANDMARK, BEST_INFERRED]).astype(int).astype(str),
+        },
         index=classes.index,
-    )  # fmt: skip
+    )
 
 
 def _flags_from_feature_space(table: pd.DataFrame) -> pd.DataFrame:
@@ -78,31 +80,43 @@ def _flags_from_feature_space(table: pd.DataFrame) -> pd.DataFrame:
 GENE_DIALECTS = (
     Dialect("genes", "GEO gene_info (GSE92742, GSE70138)", ("pr_gene_id",)),
     Dialect(
-        "genes", "CMap LINCS 2020 geneinfo_beta", ("gene_id", "gene_symbol"),
+        "genes",
+        "CMap LINCS 2020 geneinfo_beta",
+        ("gene_id", "gene_symbol"),
         {"gene_id": "pr_gene_id", "gene_symbol": "pr_gene_symbol", "gene_title": "pr_gene_title"},
         _flags_from_feature_space,
     ),
     Dialect(
-        "genes", "clue.io gene space", ("Entrez ID", "Symbol", "Type"),
-        {"Entrez ID": "pr_gene_id", "Symbol": "pr_gene_symbol", "Name": "pr_gene_title",
-         "Type": FEATURE_SPACE},
+        "genes",
+        "clue.io gene space",
+        ("Entrez ID", "Symbol", "Type"),
+        {
+            "Entrez ID": "pr_gene_id",
+            "Symbol": "pr_gene_symbol",
+            "Name": "pr_gene_title",
+            "Type": FEATURE_SPACE,
+        },
         _flags_from_feature_space,
     ),
-)  # fmt: skip
+)
 PROFILE_DIALECTS = (
     Dialect("profiles", "GEO inst_info (GSE92742, GSE70138)", ("inst_id",)),
     Dialect(
-        "profiles", "CMap LINCS 2020 instinfo_beta", ("sample_id",),
+        "profiles",
+        "CMap LINCS 2020 instinfo_beta",
+        ("sample_id",),
         {"sample_id": "inst_id", "cmap_name": "pert_iname", "cell_iname": "cell_id"},
     ),
-)  # fmt: skip
+)
 SIGNATURE_DIALECTS = (  # the first whose marks match is read: beta's are the narrower
     Dialect(
-        "signatures", "CMap LINCS 2020 siginfo_beta", ("sig_id", "distil_ids"),
+        "signatures",
+        "CMap LINCS 2020 siginfo_beta",
+        ("sig_id", "distil_ids"),
         {"distil_ids": "distil_id", "cmap_name": "pert_iname", "cell_iname": "cell_id"},
     ),
     Dialect("signatures", "GEO sig_info (GSE92742, GSE70138)", ("sig_id",)),
-)  # fmt: skip
+)
 DIALECTS = {"genes": GENE_DIALECTS, "profiles": PROFILE_DIALECTS, "signatures": SIGNATURE_DIALECTS}
 
 

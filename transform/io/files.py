@@ -31,7 +31,9 @@ def is_gzip(path: str | Path) -> bool:
 
 
 def sha256_file(path: str | Path, block: int = 2**22) -> str:
-    """SHA-256 of a file's bytes, read in blocks (hex)."""
+    """SHA-256 of a file's bytes (hex), read in blocks: the one file checksum of the project (the
+    models, conversions and signatures here; the search index's files, downloads and signature
+    metadata in the search app)."""
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         while chunk := handle.read(block):

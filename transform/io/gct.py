@@ -149,10 +149,13 @@ def _open_binary(path: str | Path) -> BinaryIO:
 
 
 def _assembled(
-    path: str | Path, header: _Header, col_fields: list[list[str]],
-    rows: tuple[list[str], np.ndarray, np.ndarray], first_row_line: int,
+    path: str | Path,
+    header: _Header,
+    col_fields: list[list[str]],
+    rows: tuple[list[str], np.ndarray, np.ndarray],
+    first_row_line: int,
     at: np.ndarray | None = None,
-) -> GeneMatrix:  # fmt: skip
+) -> GeneMatrix:
     """The matrix from its parts, after refusing repeated ids and field names; `at`: the
     positions of the columns read (all for None)."""
     row_ids, row_cells, values = rows
@@ -275,8 +278,10 @@ def _whole_or_real(
         return text.astype(np.float64)
     except ValueError:
         first = lines.number - len(block) + 1
-        return np.array([_reals(row, col_ids, lines, first + offset)
-                         for offset, row in enumerate(text)], dtype=np.float64)  # fmt: skip
+        return np.array(
+            [_reals(row, col_ids, lines, first + offset) for offset, row in enumerate(text)],
+            dtype=np.float64,
+        )
 
 
 def _reals(cells: np.ndarray, col_ids: list[str], lines: _Lines, line: int) -> list[float]:

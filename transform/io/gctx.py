@@ -214,9 +214,13 @@ class GctxWriter(StreamWriter):
         self._row_fields = [name for name in row_meta.columns if name != "id"]
         per_chunk = chunk_cols or samples_per_chunk(self.n_rows, self.dtype)
         self.matrix = self.file.create_dataset(
-            MATRIX, shape=(0, self.n_rows), maxshape=(None, self.n_rows), dtype=self.dtype,
-            chunks=(per_chunk, self.n_rows), compression=compression,
-        )  # fmt: skip
+            MATRIX,
+            shape=(0, self.n_rows),
+            maxshape=(None, self.n_rows),
+            dtype=self.dtype,
+            chunks=(per_chunk, self.n_rows),
+            compression=compression,
+        )
         append_field(self.cols, "id", pd.Series([], dtype=object))
 
     def append(self, values: np.ndarray, col_meta: pd.DataFrame) -> None:

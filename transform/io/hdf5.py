@@ -140,9 +140,14 @@ def append_field(group: h5py.Group, name: str, column: pd.Series) -> None:
     values = hdf5_values(column)
     if name not in group:
         group.create_dataset(
-            name, shape=(0,), maxshape=(None,), dtype=values.dtype, chunks=(META_CHUNK,),
-            compression="gzip", compression_opts=META_GZIP,
-        )  # fmt: skip
+            name,
+            shape=(0,),
+            maxshape=(None,),
+            dtype=values.dtype,
+            chunks=(META_CHUNK,),
+            compression="gzip",
+            compression_opts=META_GZIP,
+        )
     dataset = group[name]
     values = _fit(dataset, values, column)
     if values.dtype.kind == "S" and values.dtype.itemsize > dataset.dtype.itemsize:
@@ -169,9 +174,14 @@ def _fit(dataset: h5py.Dataset, values: np.ndarray, column: pd.Series) -> np.nda
 def _widen(group: h5py.Group, name: str, itemsize: int) -> h5py.Dataset:
     old = group[name]
     wider = group.create_dataset(
-        name + ".wider", shape=old.shape, maxshape=(None,), dtype=f"S{itemsize}",
-        chunks=old.chunks, compression=old.compression, compression_opts=old.compression_opts,
-    )  # fmt: skip
+        name + ".wider",
+        shape=old.shape,
+        maxshape=(None,),
+        dtype=f"S{itemsize}",
+        chunks=old.chunks,
+        compression=old.compression,
+        compression_opts=old.compression_opts,
+    )
     for start in range(0, old.shape[0], META_CHUNK):
         wider[start : start + META_CHUNK] = old[start : start + META_CHUNK]
     del group[name]

@@ -68,11 +68,13 @@ class Level3:
         entrez = rows[ENTREZ] if ENTREZ in rows else pd.Series(np.nan, index=rows.index)
         ensembl = rows[ENSEMBL] if ENSEMBL in rows else pd.Series("", index=rows.index)
         return pd.DataFrame(
-            {"symbol": symbols.astype(str).to_numpy(),
-             "entrez": pd.to_numeric(entrez, errors="coerce").astype("Int64").to_numpy(),
-             "ensembl": ensembl.fillna("").astype(str).to_numpy()},
+            {
+                "symbol": symbols.astype(str).to_numpy(),
+                "entrez": pd.to_numeric(entrez, errors="coerce").astype("Int64").to_numpy(),
+                "ensembl": ensembl.fillna("").astype(str).to_numpy(),
+            },
             index=rows.index,
-        )  # fmt: skip
+        )
 
     def column_meta(self) -> pd.DataFrame:
         """Profile metadata, indexed by column id: the profile table's, else the file's own."""
@@ -85,8 +87,7 @@ class Level3:
         col_meta = matrix.col_meta
         if self.inst is not None:
             col_meta = self.inst.loc[matrix.col_ids.astype(str)]
-        return GeneMatrix(matrix.values, row_meta.rename_axis("rid"),
-                          col_meta.rename_axis("cid"))  # fmt: skip
+        return GeneMatrix(matrix.values, row_meta.rename_axis("rid"), col_meta.rename_axis("cid"))
 
     def passing(self) -> np.ndarray:
         """Column positions of the profiles that pass CMap's QC (qc_pass == 1)."""
@@ -174,17 +175,27 @@ def _id_text(value: object) -> str:
         return str(value)
 
 
-def _note_gaps(path: Path, gene_info: Path, keyed: pd.DataFrame, rows: pd.Index,
-               matched: pd.Index, notes: list[str]) -> None:  # fmt: skip
+def _note_gaps(
+    path: Path,
+    gene_info: Path,
+    keyed: pd.DataFrame,
+    rows: pd.Index,
+    matched: pd.Index,
+    notes: list[str],
+) -> None:
     unmatched = rows.difference(matched)
     if len(unmatched):
-        notes.append(f"{len(unmatched):,} rows of {path.name} are not in {gene_info.name} and "
-                     f"count as not landmarks: {name_some(unmatched.tolist())}")  # fmt: skip
+        notes.append(
+            f"{len(unmatched):,} rows of {path.name} are not in {gene_info.name} and "
+            f"count as not landmarks: {name_some(unmatched.tolist())}"
+        )
     flagged = keyed.index[pd.to_numeric(keyed[LANDMARK_FLAG], errors="coerce") == 1]
     absent = flagged.difference(rows)
     if len(absent):
-        notes.append(f"{len(absent)} landmarks of {gene_info.name} are not rows of {path.name}: "
-                     f"{name_some(absent.tolist())}")  # fmt: skip
+        notes.append(
+            f"{len(absent)} landmarks of {gene_info.name} are not rows of {path.name}: "
+            f"{name_some(absent.tolist())}"
+        )
 
 
 def _require_flags_or_few_rows(path: Path, rows: pd.DataFrame) -> None:

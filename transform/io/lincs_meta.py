@@ -48,17 +48,42 @@ class TableKind:
         return tuple(name for name in FIELD_ORDER if name in (*self.required, *self.optional))
 
 
-FIELD_ORDER = ("rna_plate", "rna_well", *PERT, "pert_dose", "pert_dose_unit", "pert_time",
-               "pert_time_unit", "cell_id", "pert_idose", "pert_itime", "distil_id")  # fmt: skip
+FIELD_ORDER = (
+    "rna_plate",
+    "rna_well",
+    *PERT,
+    "pert_dose",
+    "pert_dose_unit",
+    "pert_time",
+    "pert_time_unit",
+    "cell_id",
+    "pert_idose",
+    "pert_itime",
+    "distil_id",
+)
 INST_INFO = TableKind(
-    "inst_info", "inst_id",
-    ("rna_plate", "rna_well", *PERT, "pert_dose", "pert_dose_unit", "pert_time",
-     "pert_time_unit", "cell_id"), (), "profiles",
-)  # fmt: skip
+    "inst_info",
+    "inst_id",
+    (
+        "rna_plate",
+        "rna_well",
+        *PERT,
+        "pert_dose",
+        "pert_dose_unit",
+        "pert_time",
+        "pert_time_unit",
+        "cell_id",
+    ),
+    (),
+    "profiles",
+)
 SIG_INFO = TableKind(
-    "sig_info", "sig_id", (*PERT, "cell_id", "distil_id"), ("pert_idose", "pert_itime"),
+    "sig_info",
+    "sig_id",
+    (*PERT, "cell_id", "distil_id"),
+    ("pert_idose", "pert_itime"),
     "signatures",
-)  # fmt: skip
+)
 GENE_INFO = TableKind("gene_info", "pr_gene_id", ("pr_gene_symbol",), (), "genes")
 CELL_INFO = TableKind("cell_info", "cell_id", ())
 PERT_INFO = TableKind("pert_info", "pert_id", PERT[1:])
@@ -126,9 +151,15 @@ def _read_cells(path: str | Path) -> pd.DataFrame:
     for encoding in ("utf-8", "latin-1"):
         try:
             return pd.read_csv(
-                path, sep="\t", dtype=str, keep_default_na=False, na_filter=False,
-                quoting=csv.QUOTE_NONE, compression=compression, encoding=encoding,
-            )  # fmt: skip
+                path,
+                sep="\t",
+                dtype=str,
+                keep_default_na=False,
+                na_filter=False,
+                quoting=csv.QUOTE_NONE,
+                compression=compression,
+                encoding=encoding,
+            )
         except UnicodeDecodeError:
             continue
         except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:

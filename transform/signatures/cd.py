@@ -69,8 +69,9 @@ def _unit(b: np.ndarray) -> np.ndarray:
     return b / np.where(norm > 0, norm, 1.0)
 
 
-def characteristic_direction(controls: np.ndarray, cases: np.ndarray, *, gamma: float = 1.0,
-                             per_gene: bool = False) -> np.ndarray:  # fmt: skip
+def characteristic_direction(
+    controls: np.ndarray, cases: np.ndarray, *, gamma: float = 1.0, per_gene: bool = False
+) -> np.ndarray:
     """The unit CD vector (n_genes,) of cases against controls (each genes x samples), float64."""
     data = standardize(
         np.concatenate([controls, cases], axis=1).astype(np.float64), per_gene=per_gene

@@ -9,8 +9,8 @@ from pathlib import Path
 from transform.inputs import add_table_options
 from transform.signatures.compute import SCALES, SignatureSettings
 from transform.signatures.definitions import RULES
-from transform.signatures.pipeline import OutputSettings, compute_signatures
 from transform.signatures.real_plates import real_plate_report
+from transform.signatures.run import OutputSettings, compute_signatures
 
 REAL_DIR = Path(__file__).resolve().parents[2] / "tests" / "data" / "l1000"
 
@@ -21,10 +21,12 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     parser.add_argument("--profiles", type=Path, help="profiles GCTX (genes x profiles)")
     add_table_options(
-        parser, gene_info=False, qc=True,
+        parser,
+        gene_info=False,
+        qc=True,
         inst_default="the profiles GCTX's column metadata (a converted GCTX carries the table "
         "it was given)",
-    )  # fmt: skip
+    )
     parser.add_argument(
         "--out",
         "--output",
@@ -68,24 +70,37 @@ def run(args: argparse.Namespace) -> int:
     if args.real_check:
         print(real_plate_report(args.real))
         return 0
-    missing = [flag for flag, value in (("--profiles", args.profiles), ("--out", args.output))
-               if not value]  # fmt: skip
+    missing = [
+        flag for flag, value in (("--profiles", args.profiles), ("--out", args.output)) if not value
+    ]
     if missing:
         raise ValueError(f"{', '.join(missing)} required")
     settings = SignatureSettings(
-        rule=args.rule, per_gene=args.per_gene, gamma=args.gamma, scale=args.scale,
+        rule=args.rule,
+        per_gene=args.per_gene,
+        gamma=args.gamma,
+        scale=args.scale,
         device=args.device,
-    )  # fmt: skip
+    )
     outputs = OutputSettings(top_genes=args.top_genes, top_signatures=args.top_signatures)
     manifest = compute_signatures(
-        args.profiles, args.inst_info, args.output, sig_info=args.sig_info,
-        settings=settings, outputs=outputs, qc_pass_only=args.qc_pass_only, progress=_progress,
-    )  # fmt: skip
+        args.profiles,
+        args.inst_info,
+        args.output,
+        sig_info=args.sig_info,
+        settings=settings,
+        outputs=outputs,
+        qc_pass_only=args.qc_pass_only,
+        progress=_progress,
+    )
     used = manifest.get("sig_info")
     if used and (used["without_profiles_here"] or used["with_some_profiles_missing"]):
-        print(f"\nsig_info: {used['used']:,} of {used['signatures']:,} signatures have profiles "
-              f"here; {used['with_some_profiles_missing']:,} of them lost some (manifest.json "
-              "names them)", file=sys.stderr)  # fmt: skip
+        print(
+            f"\nsig_info: {used['used']:,} of {used['signatures']:,} signatures have profiles "
+            f"here; {used['with_some_profiles_missing']:,} of them lost some (manifest.json "
+            "names them)",
+            file=sys.stderr,
+        )
     print(
         f"\n{manifest['n_signatures']:,} signatures in {manifest['n_batches']} batches "
         f"({manifest['by_pert_type']}) in {manifest['seconds']} s -> {args.output}"

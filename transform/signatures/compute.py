@@ -31,25 +31,37 @@ class BatchSignatures:
     n_controls: np.ndarray  # (s,)
 
 
-def batch_signatures(profiles: np.ndarray, batch_inst: pd.DataFrame, sigs: pd.DataFrame,
-                     settings: SignatureSettings) -> BatchSignatures:  # fmt: skip
+def batch_signatures(
+    profiles: np.ndarray, batch_inst: pd.DataFrame, sigs: pd.DataFrame, settings: SignatureSettings
+) -> BatchSignatures:
     """profiles (genes x n) are the batch's profiles in batch_inst order."""
     masks = batch_masks(batch_inst, sigs)
     controls = _control_masks(masks, is_control(batch_inst["pert_type"]), settings.rule)
     if settings.rule == "batch" and settings.device != "cpu":
         from transform.signatures.torch_cd import batch_cd_torch
 
-        cd = batch_cd_torch(profiles, masks, device=settings.device, gamma=settings.gamma,
-                            per_gene=settings.per_gene)  # fmt: skip
+        cd = batch_cd_torch(
+            profiles,
+            masks,
+            device=settings.device,
+            gamma=settings.gamma,
+            per_gene=settings.per_gene,
+        )
     elif settings.rule == "batch":
         shared = BatchDirections.fit(profiles, gamma=settings.gamma, per_gene=settings.per_gene)
         cd = shared.signatures(masks)
     else:
-        cd = np.column_stack([
-            characteristic_direction(profiles[:, controls[:, s]], profiles[:, masks[:, s]],
-                                     gamma=settings.gamma, per_gene=settings.per_gene)
-            for s in range(masks.shape[1])
-        ])  # fmt: skip
+        cd = np.column_stack(
+            [
+                characteristic_direction(
+                    profiles[:, controls[:, s]],
+                    profiles[:, masks[:, s]],
+                    gamma=settings.gamma,
+                    per_gene=settings.per_gene,
+                )
+                for s in range(masks.shape[1])
+            ]
+        )
     lfc = _mean_of(profiles, masks) - _mean_of(profiles, controls)
     return BatchSignatures(
         cd.astype(np.float32),

@@ -17,8 +17,16 @@ import pandas as pd
 
 REPLICATE_SUFFIX = re.compile(r"_X\d+$")
 RULES = ("batch", "vehicle")
-METADATA = ("pert_type", "pert_id", "pert_iname", "pert_dose", "pert_dose_unit", "pert_time",
-            "pert_time_unit", "cell_id")  # fmt: skip
+METADATA = (
+    "pert_type",
+    "pert_id",
+    "pert_iname",
+    "pert_dose",
+    "pert_dose_unit",
+    "pert_time",
+    "pert_time_unit",
+    "cell_id",
+)
 
 
 def batch_of(rna_plate: str) -> str:
@@ -68,22 +76,32 @@ def _from_sig_info(inst: pd.DataFrame, sig_info: pd.DataFrame) -> pd.DataFrame:
             raise ValueError(f"signature {sig_id} spans several batches: {', '.join(batches)}")
         rows.append(_row(str(sig_id), batches[0], inst.loc[cases]))
     if not rows:
-        raise ValueError(f"no signature of the sig_info table has a profile here "
-                         f"({len(absent):,} signatures, e.g. {', '.join(absent[:3])})")  # fmt: skip
+        raise ValueError(
+            f"no signature of the sig_info table has a profile here "
+            f"({len(absent):,} signatures, e.g. {', '.join(absent[:3])})"
+        )
     table = pd.DataFrame(rows).sort_values(["batch", "sig_id"], kind="stable")
     table.attrs["sig_info"] = {
-        "signatures": len(sig_info), "used": len(rows),
-        "without_profiles_here": len(absent), "without_profiles_here_ids": absent[:20],
-        "with_some_profiles_missing": len(partial), "with_some_profiles_missing_ids": partial[:20],
-    }  # fmt: skip
+        "signatures": len(sig_info),
+        "used": len(rows),
+        "without_profiles_here": len(absent),
+        "without_profiles_here_ids": absent[:20],
+        "with_some_profiles_missing": len(partial),
+        "with_some_profiles_missing_ids": partial[:20],
+    }
     return table
 
 
 def _row(sig_id: str, batch: str, group: pd.DataFrame) -> dict[str, object]:
     first = group.iloc[0]
     meta = {name: first[name] for name in METADATA if name in group.columns}
-    return {"sig_id": sig_id, "batch": batch, **meta, "distil_id": "|".join(group.index),
-            "n_cases": len(group)}  # fmt: skip
+    return {
+        "sig_id": sig_id,
+        "batch": batch,
+        **meta,
+        "distil_id": "|".join(group.index),
+        "n_cases": len(group),
+    }
 
 
 def batch_masks(batch_inst: pd.DataFrame, sigs: pd.DataFrame) -> np.ndarray:

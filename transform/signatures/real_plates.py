@@ -29,10 +29,12 @@ def compound_signatures(plate: GeneMatrix, rule: str) -> pd.DataFrame:
     """Unit CD vectors (genes x compounds) of a plate's compounds, columns named by pert_iname."""
     inst = inst_info_from_gctx_cols(plate.col_meta)
     treated = inst[inst["pert_type"].str.startswith("trt_") & (inst["pert_dose"] >= MIN_DOSE_UM)]
-    sigs = pd.DataFrame([
-        {"sig_id": name, "pert_type": "trt_cp", "distil_id": "|".join(group.index)}
-        for name, group in treated.groupby("pert_iname", sort=True)
-    ])  # fmt: skip
+    sigs = pd.DataFrame(
+        [
+            {"sig_id": name, "pert_type": "trt_cp", "distil_id": "|".join(group.index)}
+            for name, group in treated.groupby("pert_iname", sort=True)
+        ]
+    )
     settings = SignatureSettings(rule=rule, scale="log2")
     result = batch_signatures(
         plate.values[:, plate.col_ids.get_indexer(inst.index)], inst, sigs, settings
@@ -49,13 +51,15 @@ def cross_plate_ranks(first: pd.DataFrame, second: pd.DataFrame) -> pd.DataFrame
     rows = []
     for name in sorted(set(first.columns) & set(second.columns)):
         i, j = first.columns.get_loc(name), second.columns.get_loc(name)
-        rows.append({
-            "compound": name,
-            "rank_005_in_009": 1 + int(np.sum(cosine[i] > cosine[i, j])),
-            "rank_009_in_005": 1 + int(np.sum(cosine[:, j] > cosine[i, j])),
-            "cosine_self": float(cosine[i, j]),
-            "cosine_others_median": float(np.median(np.delete(cosine[i], j))),
-        })  # fmt: skip
+        rows.append(
+            {
+                "compound": name,
+                "rank_005_in_009": 1 + int(np.sum(cosine[i] > cosine[i, j])),
+                "rank_009_in_005": 1 + int(np.sum(cosine[:, j] > cosine[i, j])),
+                "cosine_self": float(cosine[i, j]),
+                "cosine_others_median": float(np.median(np.delete(cosine[i], j))),
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -74,8 +78,14 @@ def real_plate_report(folder: Path) -> str:
     for rule in ("batch", "vehicle"):
         first, second = (compound_signatures(p, rule) for p in plates)
         table = cross_plate_ranks(first, second)
-        lines += [f"**Control rule: {rule}** ({first.shape[1]} compounds on LJP005, "
-                  f"{second.shape[1]} on LJP009)", "", table.to_string(index=False), "",
-                  "vemurafenib (LJP005, BRAF) -> nearest on LJP009: "
-                  + ", ".join(nearest(first, second, "vemurafenib")), ""]  # fmt: skip
+        lines += [
+            f"**Control rule: {rule}** ({first.shape[1]} compounds on LJP005, "
+            f"{second.shape[1]} on LJP009)",
+            "",
+            table.to_string(index=False),
+            "",
+            "vemurafenib (LJP005, BRAF) -> nearest on LJP009: "
+            + ", ".join(nearest(first, second, "vemurafenib")),
+            "",
+        ]
     return "\n".join(lines)

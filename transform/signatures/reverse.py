@@ -62,8 +62,9 @@ def gene_ranks(values: np.ndarray) -> np.ndarray:
     return ranks
 
 
-def write_reverse_tables(path: Path, genes: list[str], sig_ids: list[str],
-                         tables: dict[tuple[str, str], TopSignatures]) -> None:  # fmt: skip
+def write_reverse_tables(
+    path: Path, genes: list[str], sig_ids: list[str], tables: dict[tuple[str, str], TopSignatures]
+) -> None:
     """HDF5: /genes, /sig_ids, and /<pert_type>/<direction>/{sig,cd,log2_fold_change,rank}."""
     tmp = path.with_name(path.name + ".tmp")
     with h5py.File(tmp, "w") as out:
@@ -73,7 +74,11 @@ def write_reverse_tables(path: Path, genes: list[str], sig_ids: list[str],
         )
         for (pert_type, direction), top in tables.items():
             group = out.create_group(f"{pert_type}/{direction}")
-            for name, values in (("sig", top.sig), ("cd", top.cd), ("log2_fold_change", top.lfc),
-                                 ("rank", top.rank)):  # fmt: skip
+            for name, values in (
+                ("sig", top.sig),
+                ("cd", top.cd),
+                ("log2_fold_change", top.lfc),
+                ("rank", top.rank),
+            ):
                 group.create_dataset(name, data=values, compression="gzip")
     tmp.replace(path)

@@ -13,8 +13,14 @@ import torch
 from transform.signatures.cd import VARIANCE_CUTOFF
 
 
-def batch_cd_torch(profiles: np.ndarray, case_masks: np.ndarray, *, device: str = "cuda",
-                   gamma: float = 1.0, per_gene: bool = False) -> np.ndarray:  # fmt: skip
+def batch_cd_torch(
+    profiles: np.ndarray,
+    case_masks: np.ndarray,
+    *,
+    device: str = "cuda",
+    gamma: float = 1.0,
+    per_gene: bool = False,
+) -> np.ndarray:
     """Unit CD vectors (genes x s) of a batch under the batch rule, computed on `device`."""
     data = torch.as_tensor(np.asarray(profiles), dtype=torch.float64, device=device)
     axis = 1 if per_gene else 0

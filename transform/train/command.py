@@ -186,8 +186,9 @@ def _started(args: argparse.Namespace) -> tuple[TrainConfig, Sources, Path]:
         sources = Sources(args.l1000, args.rnaseq)
     else:
         raise ValueError("give --world DIR, or both --l1000 GCTX and --rnaseq H5")
-    sources = replace(sources, gene_info=args.gene_info, inst_info=args.inst_info,
-                      qc_pass_only=args.qc_pass_only)  # fmt: skip
+    sources = replace(
+        sources, gene_info=args.gene_info, inst_info=args.inst_info, qc_pass_only=args.qc_pass_only
+    )
     if not sources.level3.n_profiles:  # opening it refuses bad tables before anything is written
         raise ValueError(f"{sources.l1000} holds no profiles")
     config = build_config(args)

@@ -103,8 +103,9 @@ def input_moments(inputs: np.ndarray, positions: np.ndarray) -> tuple[np.ndarray
     return gene_moments(np.asarray(inputs[np.sort(positions)], dtype=np.float64))
 
 
-def linear_path(model: Extrapolator, data: PreparedData,
-                split: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+def linear_path(
+    model: Extrapolator, data: PreparedData, split: dict[str, np.ndarray]
+) -> tuple[np.ndarray, np.ndarray]:
     """(coef (n_in, n_out), intercept (n_out,)) of the ridge regression from the inputs the
     network sees to the outputs: fitted on the training samples, its alpha chosen on the
     validation samples (the evaluation's CMap-style ridge, `baselines.Ridge`), then refitted on

@@ -205,9 +205,13 @@ def _write_rnaseq(
 
 
 def _write_l1000(
-    sources: Sources, level3: Level3, probes: list[str], config: DataConfig, out: Path,
+    sources: Sources,
+    level3: Level3,
+    probes: list[str],
+    config: DataConfig,
+    out: Path,
     progress: Progress,
-) -> list[str]:  # fmt: skip
+) -> list[str]:
     """Write the drawn profiles; returns their distinct cell lines."""
     rng = np.random.default_rng([config.seed, 3])
     eligible = l1000_positions(level3, qc_pass_only=sources.qc_pass_only)

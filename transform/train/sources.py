@@ -52,14 +52,19 @@ class Sources:
         return cls(**paths, qc_pass_only=bool(stored.get("qc_pass_only", False)))
 
     def as_dict(self) -> dict[str, object]:
-        return {name: value if isinstance(value, bool) or value is None
-                else str(Path(value).resolve()) for name, value in self._fields()}  # fmt: skip
+        return {
+            name: value if isinstance(value, bool) or value is None else str(Path(value).resolve())
+            for name, value in self._fields()
+        }
 
     def identity(self) -> dict[str, object]:
         """Path, size and modification time of each file: what a reused preparation must match.
         (The tables and the QC choice only where given, so earlier preparations still match.)"""
-        return {name: value if isinstance(value, bool) else _file_identity(value)
-                for name, value in self._fields() if value}  # fmt: skip
+        return {
+            name: value if isinstance(value, bool) else _file_identity(value)
+            for name, value in self._fields()
+            if value
+        }
 
     def _fields(self) -> list[tuple[str, Path | bool | None]]:
         """The files and choices (not the Level 3 file opened from them)."""
@@ -158,9 +163,10 @@ def rnaseq_genes(path: Path) -> RnaseqGenes:
     ensembl = next((f for f in ENSEMBL_FIELDS if f in genes), None)
     entrez = next((f for f in ENTREZ_FIELDS if f in genes), None)
     return RnaseqGenes.from_rows(
-        genes[symbol].tolist(), genes[ensembl].tolist() if ensembl else None,
+        genes[symbol].tolist(),
+        genes[ensembl].tolist() if ensembl else None,
         genes[entrez].tolist() if entrez else None,
-    )  # fmt: skip
+    )
 
 
 def iter_counts(

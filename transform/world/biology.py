@@ -206,8 +206,9 @@ def _effects(
     return modules * scale, genes, values * scale
 
 
-def _regulated(config: WorldConfig, universe: GeneUniverse, n_moa: int,
-               rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+def _regulated(
+    config: WorldConfig, universe: GeneUniverse, n_moa: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
     """Per mechanism: REGULATORS landmark genes it moves directly, each moving its own
     TARGETS genes (weights N(0, 0.7)): the share `landmark_regulators` of the effect that the
     modules gave up. (genes, values), (n_moa, REGULATORS * (1 + TARGETS)) each."""

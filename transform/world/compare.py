@@ -56,7 +56,9 @@ def world_plates(size: str, seed: int, world_dir: Path | None) -> GeneMatrix:
 def print_comparison(*, size: str, seed: int, world_dir: Path | None, real: Path | None) -> int:
     real_stats = plate_statistics(real_plates(real or REAL_DIR))
     world_stats = plate_statistics(world_plates(size, seed, world_dir))
-    print(f"Realism: real Level 3 plates (LJP005, LJP009; A375 24 h) against the {size} world's "
-          f"compound plates (seed {seed})\n")  # fmt: skip
+    print(
+        f"Realism: real Level 3 plates (LJP005, LJP009; A375 24 h) against the {size} world's "
+        f"compound plates (seed {seed})\n"
+    )
     print(compare_table(real_stats, world_stats))
     return 0

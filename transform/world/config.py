@@ -95,13 +95,18 @@ SETTINGS: dict[str, dict[str, float]] = {
     "weak": {"effect_scale": 0.5},
     "noisy": {"l1000_noise": 2.0},
     "few-cell-lines": {"collection_cell_share": 0.12},
-    "hard": {"landmark_regulators": 0.5, "effect_scale": 0.5, "l1000_noise": 2.0,
-             "collection_cell_share": 0.12},
-}  # fmt: skip
+    "hard": {
+        "landmark_regulators": 0.5,
+        "effect_scale": 0.5,
+        "l1000_noise": 2.0,
+        "collection_cell_share": 0.12,
+    },
+}
 
 
-def world_config(size: str, *, seed: int = 0, setting: str = "default",
-                 **overrides: Any) -> WorldConfig:  # fmt: skip
+def world_config(
+    size: str, *, seed: int = 0, setting: str = "default", **overrides: Any
+) -> WorldConfig:
     if size not in SIZES:
         raise ValueError(f"unknown world size {size!r}; choose one of {', '.join(SIZES)}")
     if setting not in SETTINGS:

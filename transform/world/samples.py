@@ -109,8 +109,10 @@ def _random_states(world: World, n: int, rng: np.random.Generator, p_cell: float
     times = np.where(knockout, float(cfg.knockout_time_h), rng.choice([6.0, 24.0], n))
     times = np.where(treated, times, 0.0)
     response = bio.response(perts, cell, doses, times)
-    labels = [_label(bio, c, t, p, d, h, ic) for c, t, p, d, h, ic in
-              zip(cell, tissue, perts, doses, times, is_cell, strict=True)]  # fmt: skip
+    labels = [
+        _label(bio, c, t, p, d, h, ic)
+        for c, t, p, d, h, ic in zip(cell, tissue, perts, doses, times, is_cell, strict=True)
+    ]
     cells = np.where(is_cell, np.array(bio.cell_ids)[cell], "-666")
     return z, offsets, perts, response, labels, cells
 
@@ -188,8 +190,9 @@ def paired_chunk(world: World, start: int, n: int) -> PairedChunk:
     lm = world.universe.landmark_index
     noise = cfg.l1000_noise
     offset = rng.normal(0.0, 0.2 * noise, len(lm))
-    level3 = level3_plate(measure_l1000(x[:, lm], world.platform, rng, plate_offset=offset,
-                                        noise=noise))  # fmt: skip
+    level3 = level3_plate(
+        measure_l1000(x[:, lm], world.platform, rng, plate_offset=offset, noise=noise)
+    )
     sizes = np.maximum(library_sizes(n, cfg.median_library_size, rng), 5e6)
     counts = rnaseq_counts(x, sizes, rng)
     ids = [f"PAIRED{start + i + 1:06d}" for i in range(n)]
@@ -199,9 +202,13 @@ def paired_chunk(world: World, start: int, n: int) -> PairedChunk:
         index=pd.Index(ids, name="sample_id"),
     )
     archs4 = pd.DataFrame(
-        {"geo_accession": ids, "series_id": "GSE_PAIRED", "source_name_ch1": labels,
-         "characteristics_ch1": [f"state: {s}" for s in labels],
-         "readsaligned": counts.sum(axis=0, dtype=np.int64)}
-    )  # fmt: skip
+        {
+            "geo_accession": ids,
+            "series_id": "GSE_PAIRED",
+            "source_name_ch1": labels,
+            "characteristics_ch1": [f"state: {s}" for s in labels],
+            "readsaligned": counts.sum(axis=0, dtype=np.int64),
+        }
+    )
     truth = true_log_cpm(x).T.astype(np.float32)
     return PairedChunk(level3, counts, truth, samples, archs4)

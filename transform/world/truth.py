@@ -23,8 +23,9 @@ def write_truth(bio: Biology, universe: GeneUniverse, folder: Path) -> int:
     sensitivity = pd.DataFrame(bio.sensitivity, index=table["pert_id"], columns=list(bio.cell_ids))
     sensitivity.to_csv(folder / "sensitivity.txt", sep="\t", float_format="%.4f")
     symbols = universe.genes["symbol"].to_numpy()
-    rows = pd.DataFrame({"pr_gene_id": universe.genes["entrez_id"].to_numpy()},
-                        index=pd.Index(symbols, name="rid"))  # fmt: skip
+    rows = pd.DataFrame(
+        {"pr_gene_id": universe.genes["entrez_id"].to_numpy()}, index=pd.Index(symbols, name="rid")
+    )
     up, down = [], []
     with GctxWriter(folder / "effects.gctx", rows) as writer:
         for start in range(0, len(table), CHUNK_PERTS):

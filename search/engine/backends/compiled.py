@@ -50,14 +50,30 @@ def rank_sums(
         acc[:] = 0
         i = 0
         while i + GROUP <= n:
-            r0, r1, r2, r3 = matrix[genes[i], lo:hi], matrix[genes[i + 1], lo:hi], \
-                matrix[genes[i + 2], lo:hi], matrix[genes[i + 3], lo:hi]  # fmt: skip
-            r4, r5, r6, r7 = matrix[genes[i + 4], lo:hi], matrix[genes[i + 5], lo:hi], \
-                matrix[genes[i + 6], lo:hi], matrix[genes[i + 7], lo:hi]  # fmt: skip
-            r8, r9, r10, r11 = matrix[genes[i + 8], lo:hi], matrix[genes[i + 9], lo:hi], \
-                matrix[genes[i + 10], lo:hi], matrix[genes[i + 11], lo:hi]  # fmt: skip
-            r12, r13, r14, r15 = matrix[genes[i + 12], lo:hi], matrix[genes[i + 13], lo:hi], \
-                matrix[genes[i + 14], lo:hi], matrix[genes[i + 15], lo:hi]  # fmt: skip
+            r0, r1, r2, r3 = (
+                matrix[genes[i], lo:hi],
+                matrix[genes[i + 1], lo:hi],
+                matrix[genes[i + 2], lo:hi],
+                matrix[genes[i + 3], lo:hi],
+            )
+            r4, r5, r6, r7 = (
+                matrix[genes[i + 4], lo:hi],
+                matrix[genes[i + 5], lo:hi],
+                matrix[genes[i + 6], lo:hi],
+                matrix[genes[i + 7], lo:hi],
+            )
+            r8, r9, r10, r11 = (
+                matrix[genes[i + 8], lo:hi],
+                matrix[genes[i + 9], lo:hi],
+                matrix[genes[i + 10], lo:hi],
+                matrix[genes[i + 11], lo:hi],
+            )
+            r12, r13, r14, r15 = (
+                matrix[genes[i + 12], lo:hi],
+                matrix[genes[i + 13], lo:hi],
+                matrix[genes[i + 14], lo:hi],
+                matrix[genes[i + 15], lo:hi],
+            )
             for j in range(hi - lo):
                 acc[j] += (
                     (_pair(r0[j], r1[j]) + _pair(r2[j], r3[j]))
@@ -96,10 +112,18 @@ def rank_sums_at(
         acc[:] = 0
         i = 0
         while i + 8 <= n:
-            r0, r1, r2, r3 = matrix[genes[i]], matrix[genes[i + 1]], matrix[genes[i + 2]], \
-                matrix[genes[i + 3]]  # fmt: skip
-            r4, r5, r6, r7 = matrix[genes[i + 4]], matrix[genes[i + 5]], matrix[genes[i + 6]], \
-                matrix[genes[i + 7]]  # fmt: skip
+            r0, r1, r2, r3 = (
+                matrix[genes[i]],
+                matrix[genes[i + 1]],
+                matrix[genes[i + 2]],
+                matrix[genes[i + 3]],
+            )
+            r4, r5, r6, r7 = (
+                matrix[genes[i + 4]],
+                matrix[genes[i + 5]],
+                matrix[genes[i + 6]],
+                matrix[genes[i + 7]],
+            )
             for j in range(hi - lo):
                 p = at[j]
                 acc[j] += (_pair(r0[p], r1[p]) + _pair(r2[p], r3[p])) + (

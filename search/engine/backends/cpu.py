@@ -81,8 +81,9 @@ def _rank_sums(matrix: np.ndarray, genes: np.ndarray, part: Selection) -> np.nda
     return total if part.is_span else total[part.positions - part.start]
 
 
-def dense_products(matrix: np.ndarray, weights: np.ndarray, selection: Selection,
-                   threads: int = 1) -> np.ndarray:  # fmt: skip
+def dense_products(
+    matrix: np.ndarray, weights: np.ndarray, selection: Selection, threads: int = 1
+) -> np.ndarray:
     """weights (G,) . matrix[:, column] for every selected column, in float64."""
 
     def run(part: Selection) -> np.ndarray:
@@ -111,8 +112,14 @@ def column_products(matrix: np.ndarray, weights: np.ndarray, columns: np.ndarray
     return out
 
 
-def flat_products(vectors: np.ndarray, queries: np.ndarray, selection: Selection, *,
-                  gpu: bool = False, threads: int = 1) -> np.ndarray:  # fmt: skip
+def flat_products(
+    vectors: np.ndarray,
+    queries: np.ndarray,
+    selection: Selection,
+    *,
+    gpu: bool = False,
+    threads: int = 1,
+) -> np.ndarray:
     """queries (q, G) . vectors[column] for the selected columns (vectors: (N, G) float32),
     through FAISS: (q, n) float32."""
     queries = np.ascontiguousarray(queries, dtype=np.float32)
@@ -154,8 +161,9 @@ def _pool(threads: int) -> ThreadPoolExecutor:
     return ThreadPoolExecutor(threads, thread_name_prefix="search-engine")
 
 
-def _split(selection: Selection, threads: int, run: Callable[[Selection], np.ndarray],
-           axis: int = 0) -> np.ndarray:  # fmt: skip
+def _split(
+    selection: Selection, threads: int, run: Callable[[Selection], np.ndarray], axis: int = 0
+) -> np.ndarray:
     """run over `threads` contiguous parts of the selection, results joined in order."""
     if threads <= 1 or selection.size < 2 * BLOCK_COLUMNS:
         return run(selection)

@@ -148,8 +148,16 @@ class DeviceScores:
     abs_z_down: DeviceAbsZ | None
 
 
-def rank_on_device(ranks: DeviceRanks, up: np.ndarray, down: np.ndarray, selection: Selection,
-                   n_genes: int, mode: str, k: int, sd: float) -> DeviceScores:  # fmt: skip
+def rank_on_device(
+    ranks: DeviceRanks,
+    up: np.ndarray,
+    down: np.ndarray,
+    selection: Selection,
+    n_genes: int,
+    mode: str,
+    k: int,
+    sd: float,
+) -> DeviceScores:
     """z_up, z_down, z_sum and the ranking key of every selected signature on the device, with the
     float64 operations of scores.set_z and searching._ranked (so the values are the host's, bit
     for bit); only the candidates for the top k cross to the host."""
@@ -179,5 +187,10 @@ def rank_on_device(ranks: DeviceRanks, up: np.ndarray, down: np.ndarray, selecti
         return values[candidates].cpu().numpy()
 
     sides = [None if values is None else DeviceAbsZ(torch.abs(values)) for values in z]
-    return DeviceScores(candidates.cpu().numpy(), at_candidates(z[0]), at_candidates(z[1]),
-                        DeviceAbsZ(torch.abs(z_sum) / sd), *sides)  # fmt: skip
+    return DeviceScores(
+        candidates.cpu().numpy(),
+        at_candidates(z[0]),
+        at_candidates(z[1]),
+        DeviceAbsZ(torch.abs(z_sum) / sd),
+        *sides,
+    )

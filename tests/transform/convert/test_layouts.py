@@ -15,7 +15,7 @@ from tests.transform.layouts import FAILING_QC, Layout
 from transform.cli import main
 from transform.io import LincsTableError, read_gctx, read_gctx_meta, read_inst_info
 from transform.io.level3 import open_level3
-from transform.signatures.pipeline import compute_signatures
+from transform.signatures.run import compute_signatures
 
 LAYOUTS = ("beta", "geo", "inside")
 

@@ -20,7 +20,7 @@ from tests.transform.convert.helpers import (
     manifest_of,
     stored_profiles,
 )
-from transform.convert import pipeline
+from transform.convert import chunks as convert_chunks
 from transform.inference import TwoStepModel
 from transform.io import read_gctx
 from transform.io.gctx import COL_META, MATRIX
@@ -188,8 +188,8 @@ def test_several_writers_write_the_file_of_one(
     plate: Path, plate_bundle: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     one = convert(plate_bundle, plate, tmp_path / "one.gctx", chunk_size=20)
-    monkeypatch.setattr(pipeline, "CPU_WRITERS", 3)  # as on a GPU, where chunks come faster
-    monkeypatch.setattr(pipeline, "OUTPUT_BUFFERS", 6)
+    monkeypatch.setattr(convert_chunks, "CPU_WRITERS", 3)  # as on a GPU, where chunks come faster
+    monkeypatch.setattr(convert_chunks, "OUTPUT_BUFFERS", 6)
     three = convert(plate_bundle, plate, tmp_path / "three.gctx", chunk_size=20)
     assert three.manifest["checksum"] == one.manifest["checksum"]
     assert three.manifest["chunks"]["checksums"] == one.manifest["chunks"]["checksums"]

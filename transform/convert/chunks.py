@@ -203,8 +203,9 @@ class Pipeline:
         self.clock, started = StageClock(), time.perf_counter()
         to_compute: _ComputeQueue = queue.Queue()
         to_write: _WriteQueue = queue.Queue()
-        reader = InputReader(self.job.input, self.job.input_rows, self.job.chunk_size,
-                             end=self.job.n_profiles)  # fmt: skip
+        reader = InputReader(
+            self.job.input, self.job.input_rows, self.job.chunk_size, end=self.job.n_profiles
+        )
         output = OutputFile(self.work.partial)
         try:
             with ThreadPoolExecutor(VERIFY_THREADS, thread_name_prefix="verify") as verifiers:
@@ -213,9 +214,13 @@ class Pipeline:
                         target=failure.guard(self._read), args=(reader, chunks, to_compute, failure)
                     )
                 ]
-                threads += [threading.Thread(target=failure.guard(self._write),
-                                             args=(output, to_write, verifiers, failure))
-                            for _ in range(self.writers)]  # fmt: skip
+                threads += [
+                    threading.Thread(
+                        target=failure.guard(self._write),
+                        args=(output, to_write, verifiers, failure),
+                    )
+                    for _ in range(self.writers)
+                ]
                 for thread in threads:
                     thread.start()
                 failure.guard(self._compute)(to_compute, to_write, failure)
@@ -275,18 +280,21 @@ class Pipeline:
             chunk, buffer, check = item
             self.clock.timed("wait for the device", buffer.wait)
             infinite = None if buffer.overflow is None else bool(buffer.overflow.item())
-            self.clock.timed("write", output.write, chunk.start, buffer.array[: chunk.size],
-                             infinite)  # fmt: skip
+            self.clock.timed(
+                "write", output.write, chunk.start, buffer.array[: chunk.size], infinite
+            )
             verifiers.submit(failure.guard(self._verify), output, chunk, buffer, check)
 
     def _verify(
         self, output: OutputFile, chunk: Chunk, buffer: _Buffer, check: dict[str, Any] | None
     ) -> None:
-        sha256 = self.clock.timed("verify", output.checksum, chunk.start, chunk.stop,
-                                  buffer.array[: chunk.size])  # fmt: skip
+        sha256 = self.clock.timed(
+            "verify", output.checksum, chunk.start, chunk.stop, buffer.array[: chunk.size]
+        )
         self.free_outputs.put(buffer)
-        record = ChunkRecord(chunk.index, chunk.start, chunk.stop, sha256, device=self.device,
-                             autocast_check=check)  # fmt: skip
+        record = ChunkRecord(
+            chunk.index, chunk.start, chunk.stop, sha256, device=self.device, autocast_check=check
+        )
         self.work.write_record(record)
         if self.on_chunk:
             self.on_chunk(record)

@@ -12,9 +12,9 @@ import pytest
 
 from transform.io import read_gctx
 from transform.io.gmt import read_gmt
-from transform.signatures import pipeline
+from transform.signatures import run
 from transform.signatures.compute import SignatureSettings
-from transform.signatures.pipeline import OutputSettings, compute_signatures
+from transform.signatures.run import OutputSettings, compute_signatures
 from transform.world.config import world_config
 from transform.world.generate import generate_world
 
@@ -106,7 +106,7 @@ def test_reverse_tables_equal_a_brute_force_ranking(signatures: Path) -> None:
 def test_a_crashed_run_resumes_to_the_same_files(
     world: Path, signatures: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real_save = pipeline._save_batch
+    real_save = run._save_batch
     calls = {"n": 0}
 
     def crash_after_first(*args, **kwargs):
@@ -115,7 +115,7 @@ def test_a_crashed_run_resumes_to_the_same_files(
         if calls["n"] == 1:
             raise KeyboardInterrupt("killed")
 
-    monkeypatch.setattr(pipeline, "_save_batch", crash_after_first)
+    monkeypatch.setattr(run, "_save_batch", crash_after_first)
     args = (world / "l1000" / "level3.gctx", world / "l1000" / "inst_info.txt", tmp_path)
     with pytest.raises(KeyboardInterrupt):
         compute_signatures(*args, settings=LEVEL3, outputs=SMALL)
@@ -136,7 +136,7 @@ def test_it_refuses_to_resume_with_other_settings(
     def stop(*args: object, **kwargs: object) -> None:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(pipeline, "_assemble", stop)
+    monkeypatch.setattr(run, "_assemble", stop)
     args = (world / "l1000" / "level3.gctx", world / "l1000" / "inst_info.txt", tmp_path)
     with pytest.raises(KeyboardInterrupt):
         compute_signatures(*args, settings=LEVEL3, outputs=SMALL)

@@ -12,7 +12,6 @@ whose file still matches. When every batch is done the outputs are assembled in 
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 import sys
@@ -25,6 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from transform.gene_space import gene_list_sha256
 from transform.io import (
     GctxWriter,
     inst_info_from_gctx_cols,
@@ -53,13 +53,17 @@ DEFAULT_SETTINGS = SignatureSettings()
 DEFAULT_OUTPUTS = OutputSettings()
 
 
-def compute_signatures(profiles: Path, inst_info: Path | None, out: Path, *,
-                       sig_info: Path | None = None,
-                       settings: SignatureSettings = DEFAULT_SETTINGS,
-                       outputs: OutputSettings = DEFAULT_OUTPUTS,
-                       qc_pass_only: bool = False,
-                       progress: Callable[[str], None] = lambda _: None,
-                       ) -> dict[str, Any]:  # fmt: skip
+def compute_signatures(
+    profiles: Path,
+    inst_info: Path | None,
+    out: Path,
+    *,
+    sig_info: Path | None = None,
+    settings: SignatureSettings = DEFAULT_SETTINGS,
+    outputs: OutputSettings = DEFAULT_OUTPUTS,
+    qc_pass_only: bool = False,
+    progress: Callable[[str], None] = lambda _: None,
+) -> dict[str, Any]:
     """inst_info: the profiles' table (any dialect), or None to read the profiles GCTX's own
     column metadata (a converted GCTX carries the table it was given)."""
     started = time.perf_counter()
@@ -92,9 +96,12 @@ def compute_signatures(profiles: Path, inst_info: Path | None, out: Path, *,
 
 
 def _profile_table(
-    profiles: Path, col_meta: pd.DataFrame, inst_info: Path | None, qc_pass_only: bool,
+    profiles: Path,
+    col_meta: pd.DataFrame,
+    inst_info: Path | None,
+    qc_pass_only: bool,
     progress: Callable[[str], None],
-) -> pd.DataFrame:  # fmt: skip
+) -> pd.DataFrame:
     """The profiles' rows of their table (or of the GCTX's metadata), kept by QC if asked."""
     if inst_info is None:
         inst = inst_info_from_gctx_cols(col_meta, keep=(QC_PASS,))
@@ -113,12 +120,20 @@ def _profile_table(
     return passing
 
 
-def _job_record(work: Path, profiles: Path, inst_info: Path | None, settings: SignatureSettings,
-                qc_pass_only: bool) -> dict[str, Any]:  # fmt: skip
+def _job_record(
+    work: Path,
+    profiles: Path,
+    inst_info: Path | None,
+    settings: SignatureSettings,
+    qc_pass_only: bool,
+) -> dict[str, Any]:
     """The job's identity and its finished batches; refuses to resume a different job."""
-    job = {"profiles": str(profiles.resolve()), "profiles_bytes": profiles.stat().st_size,
-           "inst_info": sha256_file(inst_info) if inst_info else "in the profiles GCTX",
-           "settings": asdict(settings)}  # fmt: skip
+    job = {
+        "profiles": str(profiles.resolve()),
+        "profiles_bytes": profiles.stat().st_size,
+        "inst_info": sha256_file(inst_info) if inst_info else "in the profiles GCTX",
+        "settings": asdict(settings),
+    }
     if qc_pass_only:
         job["qc_pass_only"] = True
     path = work / "progress.json"
@@ -220,8 +235,9 @@ def _column_meta(batch_sigs: pd.DataFrame, n_controls: np.ndarray) -> pd.DataFra
     return columns.set_index("sig_id")
 
 
-def _gene_sets(sig_ids: pd.Series, cd: np.ndarray, genes: list[str],
-               top: int) -> tuple[list[GeneSet], list[GeneSet]]:  # fmt: skip
+def _gene_sets(
+    sig_ids: pd.Series, cd: np.ndarray, genes: list[str], top: int
+) -> tuple[list[GeneSet], list[GeneSet]]:
     """Each signature's top genes by |CD|, split into raised and lowered."""
     names = np.asarray(genes, dtype=object)
     top = min(top, cd.shape[0])
@@ -235,8 +251,13 @@ def _gene_sets(sig_ids: pd.Series, cd: np.ndarray, genes: list[str],
     return up, down
 
 
-def _manifest(out: Path, genes: list[str], sigs: pd.DataFrame, settings: SignatureSettings,
-              outputs: OutputSettings) -> dict[str, Any]:  # fmt: skip
+def _manifest(
+    out: Path,
+    genes: list[str],
+    sigs: pd.DataFrame,
+    settings: SignatureSettings,
+    outputs: OutputSettings,
+) -> dict[str, Any]:
     files = {
         name: {"bytes": (out / name).stat().st_size, "sha256": sha256_file(out / name)}
         for name in ("signatures.gctx", "sig_info.txt", "up.gmt", "down.gmt", "reverse_search.h5")
@@ -248,7 +269,7 @@ def _manifest(out: Path, genes: list[str], sigs: pd.DataFrame, settings: Signatu
         "outputs": asdict(outputs),
         "gene_space": {
             "n_genes": len(genes),
-            "sha256": hashlib.sha256("\n".join(genes).encode()).hexdigest(),
+            "sha256": gene_list_sha256(genes),
         },
         "n_signatures": len(sigs),
         "n_batches": int(sigs["batch"].nunique()),
