@@ -66,12 +66,13 @@ class SliceExportApi(APIView):
         request=SliceInput,
         responses=answers(
             {
-                200: OpenApiResponse(
-                    OpenApiTypes.BINARY,
-                    description=(
-                        f"genes x signatures: TSV (streamed) or GCTX; at most {MAX_CELLS:,} numbers"
-                    ),
-                )
+                (200, "text/tab-separated-values"): OpenApiResponse(
+                    OpenApiTypes.STR,
+                    description=f"genes x signatures; at most {MAX_CELLS:,} numbers",
+                ),
+                (200, "application/x-hdf5"): OpenApiResponse(
+                    OpenApiTypes.BINARY, description="GCTX: genes x signatures, with metadata"
+                ),
             },
             *WRITE_ERRORS,
         ),

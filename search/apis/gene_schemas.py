@@ -88,6 +88,14 @@ class GeneFiltersSerializer(serializers.Serializer):
     cell_id = serializers.CharField(allow_null=True)
 
 
+class GeneHubSerializer(serializers.Serializer):
+    fraction_up = serializers.FloatField(help_text="signatures with it among their top raised")
+    fraction_down = serializers.FloatField(help_text="signatures with it among their top lowered")
+    expected = serializers.FloatField(help_text="the fraction chance gives: T / G")
+    times_expected = serializers.FloatField()
+    is_hub = serializers.BooleanField()
+
+
 class GeneSignaturesSerializer(serializers.Serializer):
     gene = GeneSerializer()
     matched_by = serializers.CharField()
@@ -102,3 +110,4 @@ class GeneSignaturesSerializer(serializers.Serializer):
     counts = serializers.DictField(child=GeneCountsSerializer(), help_text="per type")
     by_cell_line = BoxSerializer(many=True)
     volcano = VolcanoPointSerializer(many=True)
+    hub = GeneHubSerializer(allow_null=True, help_text="null: not computed for this index")

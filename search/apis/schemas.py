@@ -116,6 +116,25 @@ class ResolvedSerializer(serializers.Serializer):
     by = serializers.CharField(help_text="how: entrez_id, ensembl_id, alias, previous symbol...")
 
 
+class HubGeneSerializer(serializers.Serializer):
+    gene = serializers.CharField()
+    fraction_up = serializers.FloatField(help_text="signatures with it among their top raised")
+    fraction_down = serializers.FloatField(help_text="signatures with it among their top lowered")
+    expected = serializers.FloatField(help_text="the fraction chance gives: T / G")
+    times_expected = serializers.FloatField()
+
+
+class HubSummarySerializer(serializers.Serializer):
+    available = serializers.BooleanField(help_text="False for an index without hub fractions")
+    factor = serializers.FloatField(required=False, help_text="times chance that makes a hub")
+    expected = serializers.FloatField(required=False)
+    n = serializers.IntegerField(required=False, help_text="hub genes in the query")
+    share = serializers.FloatField(required=False, help_text="their share of the query's genes")
+    without = serializers.CharField(
+        allow_null=True, required=False, help_text="the search form without them"
+    )
+
+
 class SideReportSerializer(serializers.Serializer):
     submitted = serializers.IntegerField()
     matched = texts_field()
@@ -125,6 +144,7 @@ class SideReportSerializer(serializers.Serializer):
     repeated = texts_field()
     in_both = texts_field()
     not_in_index = texts_field()
+    hubs = HubGeneSerializer(many=True, required=False, help_text="hub genes among the matched")
 
 
 class FilterReportSerializer(serializers.Serializer):
@@ -138,6 +158,7 @@ class QueryReportSerializer(serializers.Serializer):
     up = SideReportSerializer()
     down = SideReportSerializer()
     filters = serializers.DictField(child=FilterReportSerializer())
+    hubs = HubSummarySerializer(required=False)
 
 
 class IndexSerializer(serializers.Serializer):
@@ -201,7 +222,9 @@ class GeneValueSerializer(serializers.Serializer):
 class SignatureLinksSerializer(serializers.Serializer):
     genes = serializers.CharField()
     similar = serializers.CharField()
-    perturbagen = serializers.CharField(help_text="the page of the signature's perturbagen")
+    perturbagen = serializers.CharField(
+        allow_null=True, help_text="the page of the signature's perturbagen (null without an id)"
+    )
     search = serializers.CharField(help_text="the search form filled with its top 50 genes a side")
 
 

@@ -271,12 +271,16 @@ def _stream(
     if n * n_genes * 4 <= settings.flat_max_bytes:
         out.flat = _memmap(work, "flat", np.float32, (n, n_genes))
     started = time.perf_counter()
+    in_top = np.zeros((2, n_genes), dtype=np.int64)  # signatures with the gene in each top set
     for done, (first, block) in enumerate(_blocks(source, order, n_genes, basis, top, settings)):
         _write_block(out, first, block)
+        for side in (0, 1):
+            in_top[side] += np.bincount(block.top[:, side].ravel(), minlength=n_genes)
         if done % 50 == 49:
             rate = (first + block.ranks.shape[0]) / (time.perf_counter() - started)
             progress(f"{first + block.ranks.shape[0]:,} of {n:,} signatures ({rate:,.0f}/s)")
     out.flush()
+    np.save(work / "hub.npy", (in_top / max(n, 1)).astype(np.float64))
     return np.asarray(out.embedded)
 
 

@@ -53,6 +53,7 @@ class SearchIndex:
         self.n_signatures = len(self.table)
         self.ranks = self._array("ranks")
         self.top_genes = self._array("top_genes")
+        self.hub = self._array("hub", required=False)  # (2, G): see hub_genes
         self.values = self._array("values", required=False)
         self.value_stats = self._array("value_stats", required=False)
         self.flat = self._array("flat", required=False)
@@ -119,7 +120,13 @@ class SearchIndex:
 
     def _check_shapes(self) -> None:
         g, n = self.n_genes, self.n_signatures
-        expected = {"ranks": (g, n), "values": (g, n), "value_stats": (n, 2), "flat": (n, g)}
+        expected = {
+            "ranks": (g, n),
+            "values": (g, n),
+            "value_stats": (n, 2),
+            "flat": (n, g),
+            "hub": (2, g),
+        }
         for name, shape in expected.items():
             array = getattr(self, name)
             if array is not None and array.shape != shape:

@@ -36,6 +36,7 @@ class SideReport:
     in_both: list[str] = field(default_factory=list)
     not_in_index: list[str] = field(default_factory=list)
     resolved: list[dict[str, str]] = field(default_factory=list)  # {query, symbol, by} renamed
+    hubs: list[dict[str, object]] = field(default_factory=list)  # matched hub genes (hubs.py)
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -47,4 +48,5 @@ class SideReport:
             "repeated": self.repeated,
             "in_both": self.in_both,
             "not_in_index": self.not_in_index,
+            "hubs": self.hubs,
         }

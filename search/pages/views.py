@@ -81,6 +81,7 @@ def results(request: HttpRequest, search_id: str) -> HttpResponse:
         "sides": [("up", search.report["up"]), ("down", search.report["down"])],
         "filters": search.query.get("filters") or {},
         "filter_report": search.report.get("filters") or {},
+        "hubs": search.report.get("hubs") or {},
         "results": {"rows": search.results},
     }
     return render(request, "search/results.html", context)

@@ -53,6 +53,7 @@ def search_payload(search: StoredSearch) -> dict[str, Any]:
             "up": search.report["up"],
             "down": search.report["down"],
             "filters": search.report.get("filters", {}),
+            "hubs": search.report.get("hubs", {"available": False}),
         },
         "n_searched": search.n_searched,
         "results": search.results,
@@ -67,6 +68,9 @@ def search_table(search: StoredSearch, *, delimiter: str = "\t") -> str:
         f"# search {search.id} on index {search.index_version}: "
         f"{search.n_searched} signatures scored; {score}\n"
     )
+    hubs = [item["gene"] for side in ("up", "down") for item in search.report[side].get("hubs", [])]
+    if hubs:
+        out.write(f"# hub genes in the query (move in many signatures): {', '.join(hubs)}\n")
     writer = csv.writer(out, delimiter=delimiter, lineterminator="\n")
     writer.writerow(EXPORT_COLUMNS)
     for row in search.results:

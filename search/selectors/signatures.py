@@ -18,6 +18,7 @@ import numpy as np
 from django.urls import reverse
 
 from search.engine.errors import UnknownGeneError, UnknownSignatureError
+from search.engine.hubs import gene_hub
 from search.models import Signature, SignatureSet
 from search.runtime.index_access import IndexUnavailable, search_index
 from search.selectors.genes import gene_lookup
@@ -148,7 +149,9 @@ def signature_detail(*, sig_id: str, n_genes: int = 50) -> dict[str, Any]:
         "links": {
             "genes": reverse("api:signature-genes", args=[sig_id]),
             "similar": reverse("api:signature-similar", args=[sig_id]),
-            "perturbagen": reverse("search:perturbagen", args=[meta["pert_id"]]),
+            "perturbagen": (
+                reverse("search:perturbagen", args=[meta["pert_id"]]) if meta["pert_id"] else None
+            ),
             "search": search_link(
                 *(
                     [item["gene"] for item in detail[side][:SEARCH_GENES]]
@@ -220,6 +223,7 @@ def gene_reverse_search(
         "filter_report": index.table.filter_report({"cell_id": [cell_id]} if cell_id else None),
         "tables": tables,
         "counts": counts,  # per type: signatures that raise the gene, lower it, and looked at
+        "hub": gene_hub(index, gene.symbol),
         "by_cell_line": _boxes(values, pert_type),
         "volcano": _in_selection(stored, directions, set(map(str, values["sig_id"]))),
     }

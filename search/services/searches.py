@@ -9,17 +9,22 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.urls import reverse
 
+from search.engine.hubs import HUB_FACTOR, expected_fraction, hub_genes
+from search.engine.query import SideReport
 from search.engine.query_resolution import check_sizes, keep_indexed, resolve_query
 from search.models import StoredSearch
 from search.runtime.index_access import search_index
 from search.selectors.genes import gene_resolver
-from search.selectors.searches import json_value
+from search.selectors.searches import json_value, search_link
 from search.selectors.signatures import with_metadata
+
+if TYPE_CHECKING:
+    from search.engine.index import SearchIndex
 
 
 @dataclass(frozen=True)
@@ -50,6 +55,8 @@ def signature_search(
     )
     keep_indexed((up_report, down_report), index.has_gene)
     check_sizes(up_report, down_report)
+    for report in (up_report, down_report):
+        report.hubs = hub_genes(index, report.matched) or []
     answer = index.search(
         up=up_report.matched,
         down=down_report.matched,
@@ -69,6 +76,7 @@ def signature_search(
             "recall_at_100": index.recall_at_100,
             "path": answer.path,
             "filters": answer.filters,
+            "hubs": hub_summary(index, up_report, down_report),
         },
         results=[
             _row(rank, row)
@@ -79,6 +87,24 @@ def signature_search(
     if store:
         search.save()
     return search
+
+
+def hub_summary(index: SearchIndex, up: SideReport, down: SideReport) -> dict[str, Any]:
+    """What the results page says of the query's hub genes: how many, their share of the query,
+    and the query without them (None where the index has no hub fractions)."""
+    if index.hub is None:
+        return {"available": False}
+    hubs = {str(item["gene"]) for report in (up, down) for item in report.hubs}
+    n_query = len(up.matched) + len(down.matched)
+    kept = [[g for g in report.matched if g not in hubs] for report in (up, down)]
+    return {
+        "available": True,
+        "factor": HUB_FACTOR,
+        "expected": expected_fraction(index),
+        "n": len(hubs),
+        "share": len(hubs) / n_query if n_query else 0.0,
+        "without": search_link(*kept) if hubs else None,
+    }
 
 
 def _row(rank: int, row: dict[str, Any]) -> dict[str, Any]:
