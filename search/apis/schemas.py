@@ -101,6 +101,12 @@ class SearchRowSerializer(SignatureMetadataSerializer):
     )
     fdr_down = serializers.FloatField(allow_null=True, required=False)
     fdr = number_field()
+    tau = serializers.FloatField(
+        allow_null=True,
+        required=False,
+        help_text="specificity, -100..100: how this signature's score ranks among its scores for "
+        "the reference queries (null for the cd score or an index without a compendium)",
+    )
     cd_up = serializers.FloatField(allow_null=True, required=False, help_text="score cd only")
     cd_down = serializers.FloatField(allow_null=True, required=False, help_text="score cd only")
 

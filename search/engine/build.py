@@ -22,7 +22,7 @@ import os
 import shutil
 import time
 from collections import deque
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -34,8 +34,9 @@ import numpy as np
 import pandas as pd
 from numpy.typing import DTypeLike, NDArray
 
-from search.engine import layout, recall
+from search.engine import layout, recall, specificity
 from search.engine.fast import FLAT_UP_TO, build_faiss, fit_basis
+from search.engine.index import SearchIndex
 from search.engine.metadata import write_metadata
 from transform.gene_space import gene_list_sha256
 
@@ -55,6 +56,7 @@ class SignatureSource(Protocol):
 @dataclass(frozen=True)
 class BuildSettings:
     top_genes: int = 250  # per signature and direction, for the signature view
+    reference_queries: int = 128  # the specificity compendium (specificity.py); 0: none
     embedding_dim: int = 64
     pq_from: int = FLAT_UP_TO  # a product-quantized FAISS index beyond this many signatures
     sample: int = 10_000  # signatures the PCA basis is fitted on
@@ -76,12 +78,14 @@ def build_index(
     *,
     provenance: dict[str, Any] | None = None,
     companions: Mapping[str, Path] | None = None,
+    reference_gene_sets: Sequence[tuple[str, Sequence[str], Sequence[str]]] = (),
     progress: Callable[[str], None] = lambda _: None,
 ) -> dict[str, Any]:
     """Write a new version of the index in directory and make it current; returns index.json.
 
     companions: files copied into the version (checksummed with it), such as the signature
-    pipeline's reverse-search tables (reverse_tables.FILE_NAME).
+    pipeline's reverse-search tables (reverse_tables.FILE_NAME). reference_gene_sets: (name, up,
+    down) gene sets among the specificity compendium's reference queries (specificity.py).
     """
     started = time.perf_counter()
     genes, meta = _checked(source)
@@ -102,6 +106,7 @@ def build_index(
             started,
             provenance=provenance,
             companions=companions,
+            reference_gene_sets=reference_gene_sets,
             progress=progress,
         )
     finally:
@@ -120,6 +125,7 @@ def _build_in(
     *,
     provenance: dict[str, Any] | None,
     companions: Mapping[str, Path] | None,
+    reference_gene_sets: Sequence[tuple[str, Sequence[str], Sequence[str]]],
     progress: Callable[[str], None],
 ) -> dict[str, Any]:
     """Every file of the version into `work`, then renamed into place and published."""
@@ -132,6 +138,14 @@ def _build_in(
     faiss.write_index(fast_index, str(work / "fast.faiss"))
     progress("calibrating the fast mode against exact mode")
     fast = recall.calibrate(work, settings)
+    compendium = None
+    if settings.reference_queries:
+        progress("the specificity compendium")
+        opened = SearchIndex(work, {"version": work.name})
+        queries = specificity.reference_queries(
+            opened, settings.reference_queries, reference_gene_sets, settings.seed
+        )
+        compendium = specificity.build_compendium(opened, work, queries)
     for name, path in (companions or {}).items():
         shutil.copyfile(path, work / name)
     progress("checksums")
@@ -159,6 +173,7 @@ def _build_in(
         },
         "fast": fast,
         "recall_at_100": fast["recall_at_100"],
+        "specificity": compendium,
         "build": {**asdict(settings), "seconds": round(time.perf_counter() - started, 1)},
         "source": provenance or {},
         "files": files,

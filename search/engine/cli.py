@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
+import numpy as np
 import pandas as pd
 
 from search.engine.errors import IndexArtifactError, PortalError
@@ -34,6 +35,7 @@ from search.engine.query_resolution import (
     keep_indexed,
     resolve_query,
 )
+from search.engine.specificity import tau
 from transform.io.gmt import parse_gmt
 
 REFERENCE = Path(__file__).resolve().parents[1] / "reference" / "genes"
@@ -158,6 +160,9 @@ def _search(
         _left_out(out, name, side, report)
     table = result.table.copy()
     table.insert(0, "rank", range(1, len(table) + 1))
+    if index.specificity is not None and args.score == "rank" and len(table):
+        positions = np.array([index.table.position(str(s)) for s in table["sig_id"]])
+        table["tau"] = tau(index.specificity, positions, table["z_sum"].to_numpy(np.float64))
     table["direction"] = ["mimic" if value >= 0 else "reverse" for value in table["score"]]
     return table
 

@@ -53,7 +53,8 @@ class SearchIndex:
         self.n_signatures = len(self.table)
         self.ranks = self._array("ranks")
         self.top_genes = self._array("top_genes")
-        self.hub = self._array("hub", required=False)  # (2, G): see hub_genes
+        self.hub = self._array("hub", required=False)  # (2, G): see hubs.py
+        self.specificity = self._array("specificity", required=False)  # (N, Q): specificity.py
         self.values = self._array("values", required=False)
         self.value_stats = self._array("value_stats", required=False)
         self.flat = self._array("flat", required=False)
@@ -133,6 +134,10 @@ class SearchIndex:
                 raise IndexArtifactError(
                     f"{name}.npy is {array.shape}, the gene space and metadata say {shape}"
                 )
+        if self.specificity is not None and self.specificity.shape[0] != n:
+            raise IndexArtifactError(
+                f"specificity.npy has {self.specificity.shape[0]} rows, not {n}"
+            )
         gene_space = self.manifest.get("gene_space", {})
         if gene_space.get("n_genes", g) != g or self.manifest.get("n_signatures", n) != n:
             raise IndexArtifactError("index.json disagrees with the gene space or the metadata")

@@ -45,7 +45,17 @@ FORMAT_VERSION = 1
 KEEP_VERSIONS = 2
 SAMPLE_BLOCKS = 64
 SAMPLE_BYTES = 1 << 16
-ARRAYS = ("ranks", "values", "value_stats", "top_genes", "hub", "basis", "embedded", "flat")
+ARRAYS = (
+    "ranks",
+    "values",
+    "value_stats",
+    "top_genes",
+    "hub",
+    "specificity",
+    "basis",
+    "embedded",
+    "flat",
+)
 
 
 def sampled_sha256(path: Path) -> str:

@@ -34,6 +34,7 @@ EXPORT_COLUMNS = (
     "fdr_up",
     "fdr_down",
     "fdr",
+    "tau",
     "direction",
 )
 

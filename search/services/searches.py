@@ -11,12 +11,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 from django.conf import settings
 from django.urls import reverse
 
 from search.engine.hubs import HUB_FACTOR, expected_fraction, hub_genes
 from search.engine.query import SideReport
 from search.engine.query_resolution import check_sizes, keep_indexed, resolve_query
+from search.engine.specificity import tau
 from search.models import StoredSearch
 from search.runtime.index_access import search_index
 from search.selectors.genes import gene_resolver
@@ -80,13 +82,26 @@ def signature_search(
         },
         results=[
             _row(rank, row)
-            for rank, row in enumerate(with_metadata(answer.rows, index=index), start=1)
+            for rank, row in enumerate(
+                with_tau(index, with_metadata(answer.rows, index=index), options.score), start=1
+            )
         ],
         n_searched=answer.n_searched,
     )
     if store:
         search.save()
     return search
+
+
+def with_tau(index: SearchIndex, rows: list[dict[str, Any]], score: str) -> list[dict[str, Any]]:
+    """Each row with its specificity (tau, -100..100; search/engine/specificity.py): None for the
+    cd score (the compendium holds rank-test scores) or an index built without a compendium."""
+    if index.specificity is None or score != "rank" or not rows:
+        return [{**row, "tau": None} for row in rows]
+    positions = np.array([index.table.position(str(row["sig_id"])) for row in rows])
+    z_sum = np.array([row["z_sum"] for row in rows], dtype=np.float64)
+    found = tau(index.specificity, positions, z_sum)
+    return [{**row, "tau": float(t)} for row, t in zip(rows, found, strict=True)]
 
 
 def hub_summary(index: SearchIndex, up: SideReport, down: SideReport) -> dict[str, Any]:

@@ -10,9 +10,12 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from search.engine import reverse_tables
 from search.engine.build import BuildSettings, build_index
 from search.engine.errors import IndexArtifactError
+from search.engine.gmt_queries import gmt_queries
 from search.engine.index import SearchIndex
 from search.engine.sources import signatures_source
+from search.selectors.examples import GENESETS
 from search.services.signature_sets import signature_set_load_from_index
+from transform.io.gmt import parse_gmt
 
 
 class Command(BaseCommand):
@@ -78,6 +81,7 @@ class Command(BaseCommand):
                     build,
                     provenance=provenance,
                     companions=companions,
+                    reference_gene_sets=shipped_gene_sets(),
                     progress=self.stdout.write,
                 )
             except ValueError as error:
@@ -100,3 +104,15 @@ class Command(BaseCommand):
         except IndexArtifactError as error:
             raise CommandError(str(error)) from error
         self.stdout.write(self.style.SUCCESS(f"search index in {out}: every checksum matches"))
+
+
+def shipped_gene_sets() -> list[tuple[str, list[str], list[str]]]:
+    """The up/down pairs of the gene sets the portal ships (search/reference/genesets), for the
+    specificity compendium: X_up with X_down in one file, or set X of a file *_up.gmt with set X
+    of its *_down.gmt; a set without a partner side is left out of it."""
+    sets = []
+    for path in sorted(GENESETS.glob("*.gmt")):
+        suffix = next((s for s in ("_up", "_down") if path.stem.endswith(s)), "")
+        text = path.read_text(encoding="utf-8")
+        sets += [(f"{s.name}{suffix}", s.genes) for s in parse_gmt(text, source=str(path))]
+    return [(q.name, list(q.up), list(q.down)) for q in gmt_queries(sets) if q.up and q.down]
