@@ -90,7 +90,8 @@ index: $(DATA_DIR)/index/index.json
 
 $(DATA_DIR)/index/index.json: $(SIGNATURES)/manifest.json | setup-db
 	DEBUG=$${DEBUG:-1} DATA_DIR=$(abspath $(DATA_DIR)) $(PY) manage.py build_search_index \
-	  --signatures $(SIGNATURES)
+	  --signatures $(SIGNATURES) \
+	  $(if $(wildcard $(EVALUATION)/per_gene.tsv),--gene-accuracy $(EVALUATION)/per_gene.tsv)
 
 benchmark-load: install
 	$(PY) -m benchmarks.load --data $(DATA_DIR)

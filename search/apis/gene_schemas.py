@@ -96,6 +96,14 @@ class GeneHubSerializer(serializers.Serializer):
     is_hub = serializers.BooleanField()
 
 
+class GeneAccuracySerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=["landmark", "inferred"])
+    pcc_model = serializers.FloatField(help_text="r across the held-out paired samples")
+    pcc_ridge = serializers.FloatField(help_text="the ridge baseline's r")
+    n_samples = serializers.IntegerField()
+    poor = serializers.BooleanField(help_text="r below 0.3")
+
+
 class GeneSignaturesSerializer(serializers.Serializer):
     gene = GeneSerializer()
     matched_by = serializers.CharField()
@@ -111,3 +119,4 @@ class GeneSignaturesSerializer(serializers.Serializer):
     by_cell_line = BoxSerializer(many=True)
     volcano = VolcanoPointSerializer(many=True)
     hub = GeneHubSerializer(allow_null=True, help_text="null: not computed for this index")
+    accuracy = GeneAccuracySerializer(allow_null=True, help_text="null: not evaluated")

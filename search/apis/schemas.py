@@ -130,6 +130,19 @@ class HubGeneSerializer(serializers.Serializer):
     times_expected = serializers.FloatField()
 
 
+class PoorGeneSerializer(serializers.Serializer):
+    gene = serializers.CharField()
+    pcc_model = serializers.FloatField(help_text="r of the model's prediction, paired samples")
+    pcc_ridge = serializers.FloatField(help_text="r of the ridge baseline's")
+
+
+class AccuracySummarySerializer(serializers.Serializer):
+    available = serializers.BooleanField(help_text="False for an index without an evaluation")
+    threshold = serializers.FloatField(required=False)
+    n = serializers.IntegerField(required=False)
+    without = serializers.CharField(allow_null=True, required=False)
+
+
 class HubSummarySerializer(serializers.Serializer):
     available = serializers.BooleanField(help_text="False for an index without hub fractions")
     factor = serializers.FloatField(required=False, help_text="times chance that makes a hub")
@@ -151,6 +164,9 @@ class SideReportSerializer(serializers.Serializer):
     in_both = texts_field()
     not_in_index = texts_field()
     hubs = HubGeneSerializer(many=True, required=False, help_text="hub genes among the matched")
+    poorly_predicted = PoorGeneSerializer(
+        many=True, required=False, help_text="matched genes the model predicts with r below 0.3"
+    )
 
 
 class FilterReportSerializer(serializers.Serializer):
@@ -165,6 +181,7 @@ class QueryReportSerializer(serializers.Serializer):
     down = SideReportSerializer()
     filters = serializers.DictField(child=FilterReportSerializer())
     hubs = HubSummarySerializer(required=False)
+    accuracy = AccuracySummarySerializer(required=False)
 
 
 class IndexSerializer(serializers.Serializer):

@@ -37,6 +37,7 @@ class SideReport:
     not_in_index: list[str] = field(default_factory=list)
     resolved: list[dict[str, str]] = field(default_factory=list)  # {query, symbol, by} renamed
     hubs: list[dict[str, object]] = field(default_factory=list)  # matched hub genes (hubs.py)
+    poorly_predicted: list[dict[str, object]] = field(default_factory=list)  # accuracy.py
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -49,4 +50,5 @@ class SideReport:
             "in_both": self.in_both,
             "not_in_index": self.not_in_index,
             "hubs": self.hubs,
+            "poorly_predicted": self.poorly_predicted,
         }

@@ -82,6 +82,7 @@ def results(request: HttpRequest, search_id: str) -> HttpResponse:
         "filters": search.query.get("filters") or {},
         "filter_report": search.report.get("filters") or {},
         "hubs": search.report.get("hubs") or {},
+        "accuracy": search.report.get("accuracy") or {},
         "results": {"rows": search.results},
     }
     return render(request, "search/results.html", context)

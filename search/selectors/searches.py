@@ -55,6 +55,7 @@ def search_payload(search: StoredSearch) -> dict[str, Any]:
             "down": search.report["down"],
             "filters": search.report.get("filters", {}),
             "hubs": search.report.get("hubs", {"available": False}),
+            "accuracy": search.report.get("accuracy", {"available": False}),
         },
         "n_searched": search.n_searched,
         "results": search.results,

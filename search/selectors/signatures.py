@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from django.urls import reverse
 
+from search.engine.accuracy import gene_accuracy
 from search.engine.errors import UnknownGeneError, UnknownSignatureError
 from search.engine.hubs import gene_hub
 from search.models import Signature, SignatureSet
@@ -224,6 +225,7 @@ def gene_reverse_search(
         "tables": tables,
         "counts": counts,  # per type: signatures that raise the gene, lower it, and looked at
         "hub": gene_hub(index, gene.symbol),
+        "accuracy": gene_accuracy(index, gene.symbol),
         "by_cell_line": _boxes(values, pert_type),
         "volcano": _in_selection(stored, directions, set(map(str, values["sig_id"]))),
     }

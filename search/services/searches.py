@@ -15,6 +15,7 @@ import numpy as np
 from django.conf import settings
 from django.urls import reverse
 
+from search.engine.accuracy import POOR, poorly_predicted
 from search.engine.hubs import HUB_FACTOR, expected_fraction, hub_genes
 from search.engine.query import SideReport
 from search.engine.query_resolution import check_sizes, keep_indexed, resolve_query
@@ -59,6 +60,7 @@ def signature_search(
     check_sizes(up_report, down_report)
     for report in (up_report, down_report):
         report.hubs = hub_genes(index, report.matched) or []
+        report.poorly_predicted = poorly_predicted(index, report.matched) or []
     answer = index.search(
         up=up_report.matched,
         down=down_report.matched,
@@ -79,6 +81,7 @@ def signature_search(
             "path": answer.path,
             "filters": answer.filters,
             "hubs": hub_summary(index, up_report, down_report),
+            "accuracy": accuracy_summary(index, up_report, down_report),
         },
         results=[
             _row(rank, row)
@@ -102,6 +105,22 @@ def with_tau(index: SearchIndex, rows: list[dict[str, Any]], score: str) -> list
     z_sum = np.array([row["z_sum"] for row in rows], dtype=np.float64)
     found = tau(index.specificity, positions, z_sum)
     return [{**row, "tau": float(t)} for row, t in zip(rows, found, strict=True)]
+
+
+def accuracy_summary(index: SearchIndex, up: SideReport, down: SideReport) -> dict[str, Any]:
+    """What the results page says of the query genes the model predicts poorly (per-gene r on
+    its paired evaluation below POOR), and the query without them; unavailable where the index
+    carries no evaluation."""
+    if poorly_predicted(index, []) is None:
+        return {"available": False}
+    poor = {str(item["gene"]) for report in (up, down) for item in report.poorly_predicted}
+    kept = [[g for g in report.matched if g not in poor] for report in (up, down)]
+    return {
+        "available": True,
+        "threshold": POOR,
+        "n": len(poor),
+        "without": search_link(*kept) if poor else None,
+    }
 
 
 def hub_summary(index: SearchIndex, up: SideReport, down: SideReport) -> dict[str, Any]:

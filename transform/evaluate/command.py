@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
 
 from transform.evaluate.paired import load_paired, report_lines
 from transform.evaluate.plots import sample_pcc_boxplot, scatter_plot
@@ -28,6 +30,7 @@ from transform.evaluate.signature_level import (
 from transform.evaluate.signature_sets import world_signatures
 from transform.inference import TwoStepModel
 from transform.io import read_gct, read_sig_info
+from transform.io.files import sha256_file
 from transform.io.level3 import Level3, open_level3
 
 if TYPE_CHECKING:
@@ -153,6 +156,7 @@ def run(args: argparse.Namespace) -> int:
     report += frame_markdown(real) + "\n"
     (args.out / "evaluation.md").write_text(report)
     result.table.to_csv(args.out / "evaluation.csv", index=False)
+    accuracy = record_per_gene(result.per_gene, args.out / PER_GENE, args.model, paths)
     real.to_csv(args.out / "real_plates.csv", index=False)
     verdict(result.table).to_csv(args.out / "verdict.csv", index=False)
     signature_tables = _signature_level(args, model, level3, fitted)
@@ -182,6 +186,7 @@ def run(args: argparse.Namespace) -> int:
             "holdout_mse": {str(k): v for k, v in fitted.ridge.holdout_mse.items()},
         },
         "beats_every_baseline": beats_every_baseline(result.table),
+        "per_gene": accuracy,
         "departures_from_paper": departures(manifest) if manifest else None,
         "metrics": result.table.to_dict(orient="records"),
         "signature_level": None
@@ -191,3 +196,30 @@ def run(args: argparse.Namespace) -> int:
     (args.out / "evaluation.json").write_text(json.dumps(summary, indent=2) + "\n")
     print(report)
     return 0
+
+
+PER_GENE = "per_gene.tsv"
+
+
+def record_per_gene(
+    table: pd.DataFrame, path: Path, model: Path, paths: dict[str, Path]
+) -> dict[str, Any]:
+    """Write each output gene's accuracy on the paired set (per_gene.tsv) and record it in the
+    bundle's manifest (model.json, "evaluation"), whence build_search_index --gene-accuracy
+    carries it into the index. The manifest keeps the file's checksum and the paired files."""
+    table.to_csv(path, sep="\t", index=False, float_format="%.4f")
+    summary = {
+        "per_gene": str(path.resolve()),
+        "sha256": sha256_file(path),
+        "paired": {name: str(value) for name, value in paths.items() if "paired" in name},
+        "n_samples": int(table["n_samples"].iloc[0]) if len(table) else 0,
+        "n_genes": len(table),
+        "median_pcc_model": float(table["pcc_model"].median()) if len(table) else None,
+        "median_pcc_ridge": float(table["pcc_ridge"].median()) if len(table) else None,
+    }
+    manifest_path = Path(model).with_suffix(".json")
+    if manifest_path.is_file():
+        manifest = json.loads(manifest_path.read_text())
+        manifest["evaluation"] = summary
+        manifest_path.write_text(json.dumps(manifest, indent=2) + "\n")
+    return summary

@@ -21,7 +21,7 @@ counted, and left out of the metrics of their level.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from transform.evaluate import baselines
-from transform.evaluate.metrics import METRICS, prediction_metrics, sample_pccs
+from transform.evaluate.metrics import METRICS, column_pearson, prediction_metrics, sample_pccs
 from transform.evaluate.paired import Coverage, PairedSet
 from transform.inference import TwoStepModel
 from transform.io import GeneMatrix, archs4_info, read_archs4
@@ -56,6 +56,7 @@ class Evaluation:
     step1: np.ndarray  # (n_input held, n) step 1 prediction
     truth_landmarks: np.ndarray  # (n_input held, n)
     coverage: Coverage
+    per_gene: pd.DataFrame  # per output gene held: its PCC across the paired samples (per_gene)
 
 
 @dataclass(frozen=True)
@@ -155,8 +156,41 @@ def evaluate(model: TwoStepModel, paired: PairedSet, fitted: Fitted) -> Evaluati
             }
         )
         per_sample[method] = sample_pccs(pred, truth_held)
+    genes = np.asarray(model.output_genes)[out]
+    accuracy = per_gene(
+        genes, model.input_genes, two_step[out], fitted.ridge.predict(step1)[out], truth_held
+    )
     return Evaluation(
-        pd.DataFrame(rows), per_sample, two_step[out], truth_held, step1[lm], truth_in[lm], coverage
+        pd.DataFrame(rows),
+        per_sample,
+        two_step[out],
+        truth_held,
+        step1[lm],
+        truth_in[lm],
+        coverage,
+        accuracy,
+    )
+
+
+def per_gene(
+    genes: np.ndarray,
+    landmarks: Sequence[str],
+    model: np.ndarray,
+    ridge: np.ndarray,
+    truth: np.ndarray,
+) -> pd.DataFrame:
+    """Per gene (rows of genes x samples): Pearson r across the paired samples of the model's
+    prediction and of the ridge's with the measured RNA-seq values; whether it is a landmark (a
+    model input, measured by L1000) or inferred. A gene constant in either gets r = 0."""
+    inputs = set(landmarks)
+    return pd.DataFrame(
+        {
+            "gene": genes,
+            "kind": ["landmark" if g in inputs else "inferred" for g in genes],
+            "pcc_model": column_pearson(model.T, truth.T),
+            "pcc_ridge": column_pearson(ridge.T, truth.T),
+            "n_samples": truth.shape[1],
+        }
     )
 
 

@@ -7,7 +7,8 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from search.engine import reverse_tables
+from search.engine import accuracy, reverse_tables
+from search.engine.accuracy import read_accuracy
 from search.engine.build import BuildSettings, build_index
 from search.engine.errors import IndexArtifactError
 from search.engine.gmt_queries import gmt_queries
@@ -50,6 +51,18 @@ class Command(BaseCommand):
         )
         parser.add_argument("--seed", type=int, default=defaults.seed)
         parser.add_argument(
+            "--gene-accuracy",
+            type=Path,
+            help="the model's per-gene accuracy (per_gene.tsv of python -m transform evaluate): "
+            "the gene pages and query reports show it; without it, genes are 'not evaluated'",
+        )
+        parser.add_argument(
+            "--reference-queries",
+            type=int,
+            default=defaults.reference_queries,
+            help="queries of the specificity compendium (tau); 0 builds none",
+        )
+        parser.add_argument(
             "--verify", action="store_true", help="check the index's full checksums, build nothing"
         )
 
@@ -65,14 +78,22 @@ class Command(BaseCommand):
             embedding_dim=options["embedding_dim"],
             store_values=not options["no_values"],
             seed=options["seed"],
+            reference_queries=options["reference_queries"],
             flat_max_bytes=int(options["flat_max_gib"] * 2**30),
         )
+        if options["gene_accuracy"]:
+            try:
+                read_accuracy(options["gene_accuracy"])  # refused before any work, not in a page
+            except (OSError, ValueError) as error:
+                raise CommandError(f"--gene-accuracy: {error}") from error
         try:
             source, provenance = signatures_source(options["signatures"])
         except (FileNotFoundError, ValueError) as error:
             raise CommandError(str(error)) from error
         reverse = options["signatures"] / reverse_tables.FILE_NAME
         companions = {reverse_tables.FILE_NAME: reverse} if reverse.is_file() else {}
+        if options["gene_accuracy"]:
+            companions[accuracy.FILE_NAME] = options["gene_accuracy"]
         with source:
             try:
                 manifest = build_index(

@@ -12,8 +12,9 @@ import pytest
 
 from transform.cli import main
 from transform.evaluate.metrics import METRICS
-from transform.evaluate.run import BASELINE, INFORMATIVE, LEVELS, MODEL
+from transform.evaluate.run import BASELINE, INFORMATIVE, LEVELS, MODEL, per_gene
 from transform.evaluate.signature_level import ORDER, RANDOM
+from transform.io.files import sha256_file
 from transform.world.config import world_config
 from transform.world.generate import generate_world
 
@@ -120,3 +121,34 @@ def test_a_world_with_ground_truth_gets_the_signature_level_tables(evaluated: Pa
     assert (replicate["pairs"] > 0).all()
     summary = json.loads((evaluated / "evaluation.json").read_text())
     assert summary["signature_level"]["retrieval"]
+
+
+def test_each_output_gene_gets_its_accuracy_recorded_in_the_bundles_manifest(
+    evaluated: Path,
+) -> None:
+    table = pd.read_csv(evaluated / "per_gene.tsv", sep="\t")
+    assert list(table.columns) == ["gene", "kind", "pcc_model", "pcc_ridge", "n_samples"]
+    assert set(table["kind"]) == {"landmark", "inferred"}
+    assert table["pcc_model"].between(-1, 1).all()
+    assert (table["n_samples"] == 48).all()
+    manifest = json.loads((evaluated.parent / "model.json").read_text())
+    recorded = manifest["evaluation"]
+    assert recorded["per_gene"] == str((evaluated / "per_gene.tsv").resolve())
+    assert recorded["sha256"] == sha256_file(evaluated / "per_gene.tsv")
+    assert recorded["n_genes"] == len(table)
+    summary = json.loads((evaluated / "evaluation.json").read_text())
+    assert summary["per_gene"]["median_pcc_model"] == pytest.approx(table["pcc_model"].median())
+
+
+def test_per_gene_accuracy_is_each_genes_pearson_r_across_samples() -> None:
+    rng = np.random.default_rng(0)
+    truth = rng.normal(size=(6, 20))
+    model = truth + rng.normal(scale=0.5, size=truth.shape)
+    ridge = rng.normal(size=truth.shape)
+    model[5] = 1.0  # a constant prediction carries nothing: r = 0
+    table = per_gene(np.array([f"G{i}" for i in range(6)]), ["G0"], model, ridge, truth)
+    for i in range(5):
+        assert table["pcc_model"][i] == pytest.approx(np.corrcoef(model[i], truth[i])[0, 1])
+        assert table["pcc_ridge"][i] == pytest.approx(np.corrcoef(ridge[i], truth[i])[0, 1])
+    assert table["pcc_model"][5] == 0
+    assert list(table["kind"]) == ["landmark"] + ["inferred"] * 5
