@@ -35,6 +35,7 @@ from search.engine.build import BuildSettings, build_index
 from search.engine.errors import InvalidQueryError
 from search.engine.index import SearchIndex
 from search.engine.sources import FrameSource
+from search.engine.specificity import tau
 from transform.evaluate.run import frame_markdown
 from transform.evaluate.signature_sets import (
     CONVERTED,
@@ -51,6 +52,7 @@ from transform.io import read_gctx
 
 QUERY_SIZES = (50, 100)
 RANDOM = "random gene sets (against converted)"
+TAU = "tau"
 EVAL_BUILD = BuildSettings(
     top_genes=50,
     embedding_dim=16,
@@ -101,10 +103,13 @@ def random_queries(queries: list[Query], genes: Sequence[str], seed: int) -> lis
     return out
 
 
-def retrieval_ranks(index: SearchIndex, queries: list[Query]) -> tuple[np.ndarray, list[str]]:
+def retrieval_ranks(
+    index: SearchIndex, queries: list[Query], *, by: str = "z"
+) -> tuple[np.ndarray, list[str]]:
     """Per query, the rank (1 = first) of its perturbation's best-placed signature, searched in
     mode mimic over every signature (NaN where no query gene is in the index), and the id of the
-    signature each query finds first ("" where none)."""
+    signature each query finds first ("" where none). by="tau": the signatures ordered by their
+    specificity (tau, search/engine/specificity.py) instead of z_sum, ties by z_sum."""
     ranks, firsts = np.full(len(queries), np.nan), []
     for at, q in enumerate(queries):
         try:
@@ -114,10 +119,22 @@ def retrieval_ranks(index: SearchIndex, queries: list[Query]) -> tuple[np.ndarra
         except InvalidQueryError:  # no gene of the query in this index
             firsts.append("")
             continue
+        if by == "tau":
+            found = by_tau(index, found)
         hits = np.flatnonzero(found["pert_id"].astype(str).to_numpy() == q.pert_id)
         ranks[at] = hits[0] + 1 if hits.size else np.nan
         firsts.append(str(found["sig_id"].iloc[0]))
     return ranks, firsts
+
+
+def by_tau(index: SearchIndex, table: pd.DataFrame) -> pd.DataFrame:
+    """The search's rows ordered by tau, highest first (mode mimic), ties by z_sum."""
+    if index.specificity is None:
+        raise ValueError("ranking by tau needs an index built with a specificity compendium")
+    positions = index.table.sig_ids.get_indexer(table["sig_id"].astype(str))
+    taus = tau(index.specificity, positions, table["z_sum"].to_numpy(np.float64))
+    order = np.lexsort((-table["z_sum"].to_numpy(np.float64), -taus))
+    return table.iloc[order].reset_index(drop=True)
 
 
 def retrieval_row(ranks: np.ndarray, firsts: list[str]) -> dict[str, object]:
@@ -307,6 +324,11 @@ def _retrieval(
             for name in ORDER:
                 found = retrieval_row(*retrieval_ranks(indexes[name], queries))
                 rows.append({"N": n, "query genes": cut, "signatures": name, **found})
+            for name in (CONVERTED, L1000):  # specificity: does ranking by tau find more?
+                found = retrieval_row(*retrieval_ranks(indexes[name], queries, by="tau"))
+                rows.append(
+                    {"N": n, "query genes": cut, "signatures": f"{name}, by {TAU}", **found}
+                )
             genes = world.sets[CONVERTED].genes if cut == "all genes" else world.landmarks
             drawn = random_queries(queries, genes, seed)
             found = retrieval_row(*retrieval_ranks(indexes[CONVERTED], drawn))

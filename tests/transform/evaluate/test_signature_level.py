@@ -83,6 +83,32 @@ def test_retrieval_ranks_follow_the_rank_test_over_every_signature(tiny) -> None
         assert first == meta["sig_id"].iloc[int(np.argmax(z))]
 
 
+def test_retrieval_by_tau_orders_the_signatures_by_their_specificity(tiny) -> None:
+    """tau from its definition (the share of the signature's reference |z_sum| below its |z_sum|,
+    signed), the signatures ordered by it, ties by z_sum."""
+    index, values, meta, effects = tiny
+    queries = true_queries(effects, list(effects.columns), 20)
+    ranks, firsts = retrieval_ranks(index, queries, by="tau")
+    genes = list(effects.index)
+    for query, rank, first in zip(queries, ranks, firsts, strict=True):
+        table = reference_scores(
+            values.astype(np.float64),
+            [genes.index(g) for g in query.up],
+            [genes.index(g) for g in query.down],
+        )
+        z = table["z_sum"].to_numpy()
+        refs = index.specificity.astype(np.float64)  # signatures in index order = meta order
+        below = (refs < np.abs(z)[:, None]).sum(axis=1) + 0.5 * (refs == np.abs(z)[:, None]).sum(
+            axis=1
+        )
+        taus = np.sign(z) * 100 * below / refs.shape[1]
+        order = np.lexsort((-z, -taus))
+        ids = meta["sig_id"].to_numpy()[order]
+        perts = meta["pert_id"].to_numpy()[order]
+        assert first == ids[0]
+        assert rank == 1 + np.flatnonzero(perts == query.pert_id)[0]
+
+
 def test_a_query_with_no_gene_in_the_index_is_counted_not_dropped(tiny) -> None:
     index, *_ = tiny
     ranks, firsts = retrieval_ranks(index, [Query("P0", ("NOPE",), ())])
