@@ -191,18 +191,29 @@ def _device_ranked(
 
 
 def _exact_ranked(
-    index: SearchIndex, query: GeneQuery, selection: Selection, mode: str, k: int
+    index: SearchIndex,
+    query: GeneQuery,
+    selection: Selection,
+    mode: str,
+    k: int,
+    given: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> pd.DataFrame:
-    """The exact path for the rank score: the two rank sums, then every signature's ranking key
-    in one compiled pass; only the candidates for the top k (the keys at least the k-th largest)
-    get their z, and the FDR reads the keys."""
+    """The exact path for the rank score: the two rank sums (given, by many.py's block kernel,
+    or gathered here), then every signature's ranking key in one compiled pass; only the
+    candidates for the top k (the keys at least the k-th largest) get their z, and the FDR reads
+    the keys."""
     n_genes, n = index.n_genes, selection.size
     mean, var = scores.rank_moments(n_genes)
-    index.read_ahead(query.rows, selection)
+    if given is None:
+        index.read_ahead(query.rows, selection)
     sums, sides = [], []
-    for rows in (query.up, query.down):
+    for side, rows in enumerate((query.up, query.down)):
         if rows.size:
-            sums.append(cpu.set_sums(index.ranks, rows, selection, index.threads))
+            sums.append(
+                np.ascontiguousarray(given[side], dtype=np.uint32)
+                if given is not None
+                else cpu.set_sums(index.ranks, rows, selection, index.threads)
+            )
             sides.append(np.array([1.0, *scores.set_null(rows.size, n_genes, mean, var)]))
         else:
             sums.append(np.zeros(n, dtype=np.uint32))

@@ -1,0 +1,76 @@
+"""Many queries at once (search/engine/many.py) answer what one-by-one searches answer, bit for bit:
+the same signatures, integers, z, p and FDR, with ties, filters, an empty side and a block size
+that splits the queries; a query that cannot be scored keeps its error in its place."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from search.engine import many
+from search.engine.backends import compiled
+from search.engine.errors import InvalidQueryError
+from tests.engine.conftest import Indexed
+from tests.engine.test_search import query
+
+FILTERS = (None, {"pert_type": ["trt_sh"]}, {"cell_id": ["PC3"], "pert_time": [6]})
+
+
+def _queries(indexed: Indexed) -> list[tuple[list[str], list[str]]]:
+    asked = [query(indexed, seed=s) for s in range(7)]
+    asked.append((query(indexed, seed=8)[0], []))  # up only
+    asked.append(([], query(indexed, seed=9)[1]))  # down only
+    return asked
+
+
+@pytest.mark.parametrize("filters", FILTERS)
+@pytest.mark.parametrize("mode", ["both", "mimic", "reverse"])
+def test_many_queries_equal_one_by_one_searches(
+    indexed: Indexed, filters: dict | None, mode: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(many, "QUERY_BLOCK", 4)  # blocks of 4: three blocks, the last partial
+    asked = _queries(indexed)
+    found = many.search_many(indexed.index, asked, mode=mode, filters=filters, k=40)
+    for (up, down), answer in zip(asked, found, strict=True):
+        alone = indexed.index.search(up, down, mode=mode, filters=filters, k=40, path="exact")
+        assert not isinstance(answer, InvalidQueryError)
+        pd.testing.assert_frame_equal(answer.table, alone.table, check_exact=True)
+        assert (answer.n_searched, answer.path) == (alone.n_searched, "exact")
+        assert answer.report.as_dict() == alone.report.as_dict()
+
+
+def test_ties_give_the_same_answers(indexed_ties: Indexed) -> None:
+    asked = _queries(indexed_ties)
+    found = many.search_many(indexed_ties.index, asked, k=60)
+    for (up, down), answer in zip(asked, found, strict=True):
+        alone = indexed_ties.index.search(up, down, k=60, path="exact")
+        pd.testing.assert_frame_equal(answer.table, alone.table, check_exact=True)
+
+
+def test_a_query_that_cannot_run_keeps_its_error_and_the_others_run(indexed: Indexed) -> None:
+    good = query(indexed, seed=3)
+    found = many.search_many(indexed.index, [good, (["NOT_A_GENE"], []), good], k=5)
+    assert isinstance(found[1], InvalidQueryError)
+    assert "no query gene" in str(found[1])
+    assert found[0].table.equals(found[2].table)
+
+
+def test_the_block_kernel_sums_every_set_as_a_plain_sum(indexed: Indexed) -> None:
+    ranks = indexed.index.ranks
+    rng = np.random.default_rng(5)
+    sets = [np.sort(rng.choice(ranks.shape[0], 30, replace=False)) for _ in range(9)]
+    members: dict[int, list[int]] = {}
+    for t, rows in enumerate(sets):
+        for row in rows:
+            members.setdefault(int(row), []).append(t)
+    genes = np.array(sorted(members), dtype=np.int64)
+    starts = np.concatenate([[0], np.cumsum([len(members[int(g)]) for g in genes])])
+    targets = np.array([t for g in genes for t in members[int(g)]], dtype=np.int64)
+    start, stop = 17, ranks.shape[1] - 5  # several column blocks, the first and last partial
+    assert stop - start > 2 * compiled.MANY_BLOCK
+    out = np.empty((len(sets), stop - start), dtype=np.uint32)
+    compiled.many_rank_sums(ranks, genes, starts.astype(np.int64), targets, start, stop, out)
+    for t, rows in enumerate(sets):
+        expected = np.asarray(ranks[rows][:, start:stop], dtype=np.uint32).sum(axis=0)
+        assert np.array_equal(out[t], expected)
