@@ -104,9 +104,20 @@ benchmark-signatures: install
 
 # Search latency at 10k, 100k and 1M generated signatures (1M: ~50 GB under SEARCH_BENCH_DIR or /tmp,
 # deleted afterwards; SIZES=10000,100000 leaves it out).
+.PHONY: benchmark-batch
+benchmark-batch: install
+	$(PY) -m benchmarks.batch $(if $(SIGNATURES_N),--signatures $(SIGNATURES_N))
+
 .PHONY: benchmark-search
 benchmark-search: install
 	$(PY) -m benchmarks.search $(if $(SIZES),--sizes $(SIZES))
+
+# The trust features (specificity, hub genes, consensus, sliced export) at 100k and 1M generated
+# signatures x 2,000 genes (GENES=... for another gene count; ~14 GB under SEARCH_BENCH_DIR or /tmp
+# at 1M, deleted afterwards; SIZES=100000 leaves 1M out).
+.PHONY: benchmark-trust
+benchmark-trust: install
+	$(PY) -m benchmarks.trust $(if $(SIZES),--sizes $(SIZES)) $(if $(GENES),--genes $(GENES))
 
 .PHONY: benchmark-train
 benchmark-train: install
