@@ -161,7 +161,7 @@ def _search(
     table = result.table.copy()
     table.insert(0, "rank", range(1, len(table) + 1))
     if index.specificity is not None and args.score == "rank" and len(table):
-        positions = np.array([index.table.position(str(s)) for s in table["sig_id"]])
+        positions = index.table.positions(table["sig_id"].astype(str).tolist())
         table["tau"] = tau(index.specificity, positions, table["z_sum"].to_numpy(np.float64))
     table["direction"] = ["mimic" if value >= 0 else "reverse" for value in table["score"]]
     return table

@@ -17,7 +17,7 @@ cell line).
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -128,6 +128,19 @@ class SignatureTable:
         if at < 0:
             raise UnknownSignatureError(f"no signature {sig_id!r} in the index", sig_id=sig_id)
         return int(at)
+
+    def positions(self, sig_ids: Sequence[str]) -> NDArray[np.int64]:
+        """The positions of many signatures in one lookup (a per-id `position` costs about 40 us
+        each); UnknownSignatureError naming the ids the index lacks."""
+        found = self.sig_ids.get_indexer(pd.Index([str(s) for s in sig_ids]))
+        if (found < 0).any():
+            missing = [str(s) for s, at in zip(sig_ids, found, strict=True) if at < 0]
+            raise UnknownSignatureError(
+                f"{len(missing)} signatures not in the index: {', '.join(missing[:10])}",
+                sig_ids=missing,
+            )
+        positions: NDArray[np.int64] = np.asarray(found, dtype=np.int64)
+        return positions
 
     def rows(self, positions: np.ndarray) -> pd.DataFrame:
         """The metadata of the signatures at positions, in that order."""

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from search.engine.errors import InvalidQueryError, UnknownSignatureError
+from search.engine.errors import InvalidQueryError
 from search.engine.genes import ResolutionStatus
 from search.engine.slices import gene_blocks, signature_blocks, slice_kind
 from search.runtime.index_access import search_index
@@ -62,19 +62,16 @@ def slice_plan(
     order) and genes (resolved as a search resolves them, or every gene of the index)."""
     index = search_index()
     if sig_ids:
-        positions, missing = [], []
-        for sig_id in dict.fromkeys(sig_ids):
-            try:
-                positions.append(index.table.position(sig_id))
-            except UnknownSignatureError:
-                missing.append(sig_id)
+        asked = list(dict.fromkeys(sig_ids))
+        found = index.table.sig_ids.get_indexer(pd.Index(asked))
+        missing = [sig_id for sig_id, place in zip(asked, found, strict=True) if place < 0]
         if missing:
             raise InvalidQueryError(
                 f"{len(missing)} unknown signatures: {', '.join(missing[:10])}",
                 field="sig_ids",
                 unknown=missing,
             )
-        at = np.array(positions, dtype=np.int64)
+        at = found.astype(np.int64)
     else:
         at = index.table.select(filters or {}).positions
     if at.size == 0:

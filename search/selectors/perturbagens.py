@@ -15,7 +15,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 from django.urls import reverse
 
 from search.engine.consensus import votes
@@ -50,7 +49,7 @@ def perturbagen_detail(*, pert_id: str, n_genes: int = 25) -> dict[str, Any]:
         raise UnknownPerturbagenError(
             f"no signature of perturbagen {pert_id!r} in index {index.version}", pert_id=pert_id
         )
-    positions = np.array([index.table.position(row["sig_id"]) for row in rows], dtype=np.int64)
+    positions = index.table.positions([str(row["sig_id"]) for row in rows])
     found = votes(index.top_genes, positions, index.n_genes, max(n_genes, QUERY_GENES))
     up = [index.genes[gene] for gene, _ in found.up[:QUERY_GENES]]
     down = [index.genes[gene] for gene, _ in found.down[:QUERY_GENES]]

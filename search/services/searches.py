@@ -101,7 +101,7 @@ def with_tau(index: SearchIndex, rows: list[dict[str, Any]], score: str) -> list
     cd score (the compendium holds rank-test scores) or an index built without a compendium."""
     if index.specificity is None or score != "rank" or not rows:
         return [{**row, "tau": None} for row in rows]
-    positions = np.array([index.table.position(str(row["sig_id"])) for row in rows])
+    positions = index.table.positions([str(row["sig_id"]) for row in rows])
     z_sum = np.array([row["z_sum"] for row in rows], dtype=np.float64)
     found = tau(index.specificity, positions, z_sum)
     return [{**row, "tau": float(t)} for row, t in zip(rows, found, strict=True)]

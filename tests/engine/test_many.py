@@ -10,7 +10,7 @@ import pytest
 
 from search.engine import many
 from search.engine.backends import compiled
-from search.engine.errors import InvalidQueryError
+from search.engine.errors import InvalidQueryError, UnknownSignatureError
 from tests.engine.conftest import Indexed
 from tests.engine.test_search import query
 
@@ -74,3 +74,11 @@ def test_the_block_kernel_sums_every_set_as_a_plain_sum(indexed: Indexed) -> Non
     for t, rows in enumerate(sets):
         expected = np.asarray(ranks[rows][:, start:stop], dtype=np.uint32).sum(axis=0)
         assert np.array_equal(out[t], expected)
+
+
+def test_positions_of_many_signatures_in_one_lookup_name_the_missing(indexed: Indexed) -> None:
+    table = indexed.index.table
+    ids = [str(table.sig_ids[i]) for i in (5, 0, 77)]
+    assert table.positions(ids).tolist() == [table.position(s) for s in ids]
+    with pytest.raises(UnknownSignatureError, match="1 signatures not in the index: NOPE"):
+        table.positions([ids[0], "NOPE"])
