@@ -197,6 +197,7 @@ class StoredQuerySerializer(serializers.Serializer):
     limit = serializers.IntegerField()
     filters = serializers.DictField()
     choices = serializers.DictField(child=serializers.CharField(), required=False)
+    order = serializers.ChoiceField(choices=["z", "tau"], required=False)
 
 
 class SearchSerializer(serializers.Serializer):

@@ -72,6 +72,11 @@ class SearchInput(serializers.Serializer):
     mode = serializers.ChoiceField(choices=MODES, default="both")
     score = serializers.ChoiceField(choices=list(SCORES), default="rank")
     limit = serializers.IntegerField(min_value=1, max_value=MAX_LIMIT, default=100)
+    order = serializers.ChoiceField(
+        choices=["z", "tau"],
+        default="z",
+        help_text="rank by z (default) or by specificity, tau (the rank score only)",
+    )
     filters = filters_field()
     choices = serializers.DictField(
         child=serializers.CharField(max_length=100),
@@ -129,6 +134,7 @@ class SearchApi(APIView):
             limit=data["limit"],
             filters=data["filters"],
             choices=data["choices"],
+            order=data["order"],
         )
         search = signature_search(up=data["up"], down=data["down"], options=options)
         return Response(search_payload(search), status=status.HTTP_201_CREATED)

@@ -174,9 +174,11 @@ class SearchIndex:
         score: str = "rank",
         path: str = "auto",
         min_genes: int = MIN_GENES,
+        order: str = "z",
     ) -> SearchResult:
         """Score every signature passing the filters against an up/down gene-set query (a side
-        given needs min_genes genes of the index)."""
+        given needs min_genes genes of the index); order "tau" ranks by specificity (exact path,
+        rank score, an index with a compendium), ties by z."""
         return run_search(
             self,
             up,
@@ -187,6 +189,7 @@ class SearchIndex:
             score=score,
             path=path,
             min_genes=min_genes,
+            order=order,
         )
 
     def similar(

@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from search.engine import scores
+from search.engine import scores, specificity
 from search.engine.backends import compiled, cpu
 from search.engine.errors import InvalidQueryError
 from search.engine.fast import candidates
@@ -139,12 +139,20 @@ def run_search(
     score: str,
     path: str,
     min_genes: int = MIN_GENES,
+    order: str = "z",
 ) -> SearchResult:
     _check_options(mode, score, path, k)
+    if order not in ("z", "tau"):
+        raise InvalidQueryError(f"order is z or tau, not {order!r}", field="order")
+    if order == "tau" and (score != "rank" or index.specificity is None):
+        raise InvalidQueryError(
+            "ordering by tau needs the rank score and an index built with a specificity compendium",
+            field="order",
+        )
     query = gene_query(index, up, down, min_genes=min_genes)
     selection = index.table.select(filters)
     filter_report = index.table.filter_report(filters)
-    chosen = choose_path(index, query, selection, score, path, k)
+    chosen = "exact" if order == "tau" else choose_path(index, query, selection, score, path, k)
     scored_selection = selection
     if chosen == "fast" and selection.size:
         scored_selection = fast_candidates(index, query, selection, mode)
@@ -166,7 +174,8 @@ def run_search(
     if chosen == "gpu" and gpu_backend(index) == "torch":
         return SearchResult(table=_device_ranked(index, query, selection, mode, k), **result)
     if chosen == "exact" and score == "rank":
-        return SearchResult(table=_exact_ranked(index, query, selection, mode, k), **result)
+        table = _exact_ranked(index, query, selection, mode, k, by_tau=order == "tau")
+        return SearchResult(table=table, **result)
     scored = score_query(index, query, scored_selection, score, chosen)
     table = _ranked(index, query, scored, selection.size, mode, score, k, exact=chosen != "fast")
     return SearchResult(table=table, **result)
@@ -197,6 +206,7 @@ def _exact_ranked(
     mode: str,
     k: int,
     given: tuple[np.ndarray, np.ndarray] | None = None,
+    by_tau: bool = False,
 ) -> pd.DataFrame:
     """The exact path for the rank score: the two rank sums (given, by many.py's block kernel,
     or gathered here), then every signature's ranking key in one compiled pass; only the
@@ -221,7 +231,14 @@ def _exact_ranked(
     keys, abs_up, abs_down = np.empty(n), np.empty(n), np.empty(n)
     sign = {"both": 0, "mimic": 1, "reverse": -1}[mode]
     compiled.z_sum_keys(sums[0], sums[1], sides[0], sides[1], sign, keys, abs_up, abs_down)
-    found = compiled.top_candidates(keys, k)
+    order_key = None
+    if by_tau:  # every signature's tau from its key (|z_sum|, or signed by the mode)
+        assert index.specificity is not None  # run_search checked it
+        taus = specificity.tau_chunked(index.specificity, selection.positions, keys)
+        found = np.lexsort((-keys, -taus))[:k]
+        order_key = taus[found]
+    else:
+        found = compiled.top_candidates(keys, k)
     z_up, z_down = (
         scores.set_z(total[found], rows.size, n_genes, mean, var)
         for total, rows in zip(sums, (query.up, query.down), strict=True)
@@ -234,7 +251,9 @@ def _exact_ranked(
         sd=scores.z_sum_sd(n_genes, query.up.size, query.down.size),
     )
     scored = Scored(selection.positions[found], z_up, z_down)
-    return _ranked(index, query, scored, n, mode, "rank", k, exact=True, searched=searched)
+    return _ranked(
+        index, query, scored, n, mode, "rank", k, exact=True, searched=searched, order_key=order_key
+    )
 
 
 def _check_options(mode: str, score: str, path: str, k: int) -> None:
@@ -385,9 +404,11 @@ def _ranked(
     *,
     exact: bool,
     searched: Searched | None = None,
+    order_key: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """The top k of the scored signatures as the result table. searched: every searched
-    signature's |z| when `scored` holds only candidates (the exact rank and gpu paths)."""
+    signature's |z| when `scored` holds only candidates (the exact rank and gpu paths);
+    order_key: the rows' tau when the search is ordered by it (ties by the mode's key)."""
     z_sum = np.nan_to_num(scored.z_up) - np.nan_to_num(scored.z_down)
     value = z_sum
     if score == "cd":
@@ -395,7 +416,7 @@ def _ranked(
         assert scored.cd_down is not None
         value = np.nan_to_num(scored.cd_up) - np.nan_to_num(scored.cd_down)
     key = {"both": np.abs(value), "mimic": value, "reverse": -value}[mode]
-    picks = top_positions(key, k)
+    picks = top_positions(key, k) if order_key is None else np.lexsort((-key, -order_key))[:k]
     sd = scores.z_sum_sd(index.n_genes, query.up.size, query.down.size)
     abs_z = np.abs(z_sum) / sd
     if searched is None:

@@ -135,6 +135,18 @@ def _side() -> Any:
     return SideReport()
 
 
+def tau_chunked(
+    reference: NDArray[np.float16], positions: NDArray[np.int64], z_sum: NDArray[Any]
+) -> NDArray[np.float64]:
+    """`tau` of many signatures (every signature searched, to rank by it), SPAN at a time, so
+    that memory holds SPAN x Q reference scores, not N x Q."""
+    out = np.empty(positions.size)
+    for start in range(0, positions.size, SPAN):
+        stop = start + SPAN
+        out[start:stop] = tau(reference, positions[start:stop], z_sum[start:stop])
+    return out
+
+
 def tau(
     reference: NDArray[np.float16], positions: NDArray[np.int64], z_sum: NDArray[Any]
 ) -> NDArray[np.float64]:

@@ -37,6 +37,7 @@ class SearchOptions:
     limit: int = 100
     filters: dict[str, list[str]] = field(default_factory=dict)
     choices: dict[str, str] = field(default_factory=dict)  # ambiguous identifier -> candidate
+    order: str = "z"  # "tau": ranked by specificity (search/engine/specificity.py)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -45,6 +46,7 @@ class SearchOptions:
             "limit": self.limit,
             "filters": self.filters,
             "choices": self.choices,
+            "order": self.order,
         }
 
 
@@ -69,6 +71,7 @@ def signature_search(
         filters=options.filters,
         k=options.limit,
         path=settings.SEARCH_PATH if options.score == "rank" else "auto",
+        order=options.order,
     )
     search = StoredSearch(
         id=uuid.uuid4(),

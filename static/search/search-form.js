@@ -91,7 +91,7 @@
     }
     const request = {
       up: genes("up"), down: genes("down"), mode: data.get("mode"), score: data.get("score"),
-      limit: Number(data.get("limit")), filters: filters,
+      limit: Number(data.get("limit")), filters: filters, order: data.get("order") || "z",
     };
     status.textContent = "Searching…";
     const response = await fetch("/api/search", {

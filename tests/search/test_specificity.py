@@ -111,3 +111,39 @@ def test_the_cd_score_has_no_tau(serve_portal_index: PortalIndex) -> None:
         .json()
     )
     assert [row["tau"] for row in body["results"]] == [None] * 5
+
+
+def test_a_search_ordered_by_tau_ranks_every_signature_by_its_tau(
+    serve_portal_index: PortalIndex,
+) -> None:
+    index = SearchIndex.open(serve_portal_index.directory)
+    cd = serve_portal_index.cd.iloc[:, 11].sort_values()
+    up, down = list(cd.index[-15:]), list(cd.index[:15])
+    every = index.search(up, down, mode="mimic", k=index.n_signatures, path="exact").table
+    refs = index.specificity.astype(np.float64)
+    taus = [
+        _tau(refs[index.table.position(s)], z)
+        for s, z in zip(every.sig_id, every.z_sum, strict=True)
+    ]
+    expected = every.assign(tau=taus).sort_values(["tau", "z_sum"], ascending=False, kind="stable")
+    body = (
+        APIClient()
+        .post(
+            "/api/search",
+            {"up": up, "down": down, "mode": "mimic", "order": "tau", "limit": 25},
+            format="json",
+        )
+        .json()
+    )
+    assert [row["sig_id"] for row in body["results"]] == list(expected["sig_id"][:25])
+    assert [row["tau"] for row in body["results"]] == pytest.approx(list(expected["tau"][:25]))
+    by_z = index.search(up, down, mode="mimic", k=25, path="exact").table
+    shown = {row["sig_id"]: row for row in body["results"]}
+    for row in by_z.itertuples():  # z, p and FDR are the search's, whatever the order
+        if row.sig_id in shown:
+            assert shown[row.sig_id]["fdr"] == pytest.approx(row.fdr)
+    cd_order = APIClient().post(
+        "/api/search", {"up": up, "down": down, "score": "cd", "order": "tau"}, format="json"
+    )
+    assert cd_order.status_code == 400
+    assert "ordering by tau needs the rank score" in cd_order.content.decode()
