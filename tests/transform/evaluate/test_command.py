@@ -13,7 +13,8 @@ import pytest
 from transform.cli import main
 from transform.evaluate.metrics import METRICS
 from transform.evaluate.run import BASELINE, INFORMATIVE, LEVELS, MODEL, per_gene
-from transform.evaluate.signature_level import ORDER, RANDOM
+from transform.evaluate.signature_level import ORDER, RANDOM, TAU
+from transform.evaluate.signature_sets import CONVERTED, L1000
 from transform.io.files import sha256_file
 from transform.world.config import world_config
 from transform.world.generate import generate_world
@@ -106,7 +107,8 @@ def test_a_world_with_ground_truth_gets_the_signature_level_tables(evaluated: Pa
     report = (evaluated / "evaluation.md").read_text()
     assert "## Signature level" in report
     retrieval = pd.read_csv(evaluated / "signatures_retrieval.csv")
-    assert set(retrieval["signatures"]) == {*ORDER, RANDOM}
+    by_tau = {f"{name}, by {TAU}" for name in (CONVERTED, L1000)}
+    assert set(retrieval["signatures"]) == {*ORDER, RANDOM, *by_tau}
     assert set(retrieval["N"]) == {50, 100}
     assert set(retrieval["query genes"]) == {"all genes", "landmarks"}
     truth = retrieval[
