@@ -63,11 +63,11 @@ def gene_autocomplete(*, query: str, limit: int = 20) -> QuerySet[Gene]:
     """
     key = query.strip().upper()
     matches = Gene.objects.filter(symbol_key__startswith=key)
-    if key.isdigit():
-        matches = matches | Gene.objects.filter(entrez_id=int(key))
     exact = When(symbol_key=key, then=Value(0))
-    if key.isdigit():
-        exact = When(entrez_id=int(key), then=Value(0))
+    entrez = _entrez_id(key)
+    if entrez is not None:
+        matches = matches | Gene.objects.filter(entrez_id=entrez)
+        exact = When(entrez_id=entrez, then=Value(0))
     return matches.annotate(
         exact_rank=Case(exact, default=Value(1), output_field=IntegerField()),
         space_rank=Case(
@@ -81,6 +81,12 @@ def gene_autocomplete(*, query: str, limit: int = 20) -> QuerySet[Gene]:
     ).order_by("exact_rank", "space_rank", "symbol_length", "symbol")[
         : min(limit, AUTOCOMPLETE_MAX)
     ]
+
+
+def _entrez_id(key: str) -> int | None:
+    """key as an Entrez id: ASCII digits only ("¹" is a digit to str.isdigit, not to int), at
+    most 9 of them (NCBI's ids are below 10^9; a longer number names no gene)."""
+    return int(key) if key.isascii() and key.isdigit() and len(key) <= 9 else None
 
 
 def _split(value: str) -> tuple[str, ...]:

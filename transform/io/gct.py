@@ -189,9 +189,14 @@ def _read_header(lines: _Lines) -> _Header:
     return _Header(version, dims[0], names[1 : 1 + dims[2]], names[1 + dims[2] :], dims[3])
 
 
+def _whole(text: str) -> bool:
+    """ASCII digits only: str.isdigit also takes "¹" and other digits int() refuses."""
+    return text.isascii() and text.isdigit()
+
+
 def _dimensions(lines: _Lines, count: int) -> list[int]:
     cells = _trim(lines.next("the dimension line"))
-    if len(cells) != count or not all(cell.strip().isdigit() for cell in cells):
+    if len(cells) != count or not all(_whole(cell.strip()) for cell in cells):
         what = "rows, columns, row fields and column fields" if count == 4 else "rows and columns"
         found = " ".join(cells)
         raise lines.fail(f"expected {count} whole numbers ({what}), found {found!r}")
