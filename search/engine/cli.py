@@ -20,7 +20,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
-import numpy as np
 import pandas as pd
 
 from search.engine.errors import IndexArtifactError, PortalError
@@ -35,7 +34,7 @@ from search.engine.query_resolution import (
     keep_indexed,
     resolve_query,
 )
-from search.engine.specificity import tau
+from search.engine.specificity import row_taus
 from transform.io.gmt import parse_gmt
 
 REFERENCE = Path(__file__).resolve().parents[1] / "reference" / "genes"
@@ -160,9 +159,10 @@ def _search(
         _left_out(out, name, side, report)
     table = result.table.copy()
     table.insert(0, "rank", range(1, len(table) + 1))
-    if index.specificity is not None and args.score == "rank" and len(table):
-        positions = index.table.positions(table["sig_id"].astype(str).tolist())
-        table["tau"] = tau(index.specificity, positions, table["z_sum"].to_numpy(np.float64))
+    if args.score == "rank" and len(table):
+        taus = row_taus(index, table["sig_id"].tolist(), table["z_sum"].to_numpy())
+        if taus is not None:
+            table["tau"] = taus
     table["direction"] = ["mimic" if value >= 0 else "reverse" for value in table["score"]]
     return table
 

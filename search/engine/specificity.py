@@ -27,6 +27,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from search.engine.metadata import Selection
+from search.engine.query import SideReport
+from search.engine.results import QueryReport
 
 if TYPE_CHECKING:
     from search.engine.index import SearchIndex
@@ -99,14 +101,13 @@ def build_compendium(
 ) -> dict[str, Any]:
     """Every signature's sorted |z_sum| over the reference queries into folder/FILE (float16),
     SPAN signatures at a time; the queries described in folder/DESCRIPTION."""
-    from search.engine.results import QueryReport
     from search.engine.searching import GeneQuery, score_query  # a cycle at import time
 
     n = index.n_signatures
     out = np.lib.format.open_memmap(
         folder / FILE, mode="w+", dtype=np.float16, shape=(n, len(queries))
     )
-    report = QueryReport(_side(), _side())
+    report = QueryReport(SideReport(), SideReport())
     for start in range(0, n, SPAN):
         stop = min(n, start + SPAN)
         span = Selection(np.arange(start, stop, dtype=np.int64), start, stop)
@@ -129,10 +130,15 @@ def build_compendium(
     return {k: v for k, v in description.items() if k != "names"}
 
 
-def _side() -> Any:
-    from search.engine.query import SideReport
-
-    return SideReport()
+def row_taus(
+    index: SearchIndex, sig_ids: Sequence[str], z_sum: NDArray[Any]
+) -> NDArray[np.float64] | None:
+    """The tau of result rows (their signatures' ids and z_sum), positions found in one lookup;
+    None for an index built without a compendium."""
+    if index.specificity is None:
+        return None
+    positions = index.table.positions([str(s) for s in sig_ids])
+    return tau(index.specificity, positions, np.asarray(z_sum, dtype=np.float64))
 
 
 def tau_chunked(

@@ -19,7 +19,7 @@ from search.engine.accuracy import POOR, poorly_predicted
 from search.engine.hubs import HUB_FACTOR, expected_fraction, hub_genes
 from search.engine.query import SideReport
 from search.engine.query_resolution import check_sizes, keep_indexed, resolve_query
-from search.engine.specificity import tau
+from search.engine.specificity import row_taus
 from search.models import StoredSearch
 from search.runtime.index_access import search_index
 from search.selectors.genes import gene_resolver
@@ -102,11 +102,12 @@ def signature_search(
 def with_tau(index: SearchIndex, rows: list[dict[str, Any]], score: str) -> list[dict[str, Any]]:
     """Each row with its specificity (tau, -100..100; search/engine/specificity.py): None for the
     cd score (the compendium holds rank-test scores) or an index built without a compendium."""
-    if index.specificity is None or score != "rank" or not rows:
+    found = None
+    if score == "rank" and rows:
+        z_sum = np.array([row["z_sum"] for row in rows], dtype=np.float64)
+        found = row_taus(index, [str(row["sig_id"]) for row in rows], z_sum)
+    if found is None:
         return [{**row, "tau": None} for row in rows]
-    positions = index.table.positions([str(row["sig_id"]) for row in rows])
-    z_sum = np.array([row["z_sum"] for row in rows], dtype=np.float64)
-    found = tau(index.specificity, positions, z_sum)
     return [{**row, "tau": float(t)} for row, t in zip(rows, found, strict=True)]
 
 

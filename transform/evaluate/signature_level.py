@@ -35,7 +35,7 @@ from search.engine.build import BuildSettings, build_index
 from search.engine.errors import InvalidQueryError
 from search.engine.index import SearchIndex
 from search.engine.sources import FrameSource
-from search.engine.specificity import tau
+from search.engine.specificity import row_taus
 from transform.evaluate.run import frame_markdown
 from transform.evaluate.signature_sets import (
     CONVERTED,
@@ -129,10 +129,9 @@ def retrieval_ranks(
 
 def by_tau(index: SearchIndex, table: pd.DataFrame) -> pd.DataFrame:
     """The search's rows ordered by tau, highest first (mode mimic), ties by z_sum."""
-    if index.specificity is None:
+    taus = row_taus(index, table["sig_id"].tolist(), table["z_sum"].to_numpy())
+    if taus is None:
         raise ValueError("ranking by tau needs an index built with a specificity compendium")
-    positions = index.table.sig_ids.get_indexer(table["sig_id"].astype(str))
-    taus = tau(index.specificity, positions, table["z_sum"].to_numpy(np.float64))
     order = np.lexsort((-table["z_sum"].to_numpy(np.float64), -taus))
     return table.iloc[order].reset_index(drop=True)
 
