@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from search.engine.errors import InvalidQueryError
+from search.engine.errors import InvalidQueryError, UnknownSignatureError
 from search.engine.genes import ResolutionStatus
 from search.engine.slices import gene_blocks, signature_blocks, slice_kind
 from search.runtime.index_access import search_index
@@ -62,16 +62,16 @@ def slice_plan(
     order) and genes (resolved as a search resolves them, or every gene of the index)."""
     index = search_index()
     if sig_ids:
-        asked = list(dict.fromkeys(sig_ids))
-        found = index.table.sig_ids.get_indexer(pd.Index(asked))
-        missing = [sig_id for sig_id, place in zip(asked, found, strict=True) if place < 0]
-        if missing:
+        try:
+            at = index.table.positions(list(dict.fromkeys(sig_ids)))
+        except UnknownSignatureError as error:  # a refusal of the request: 400, naming them
+            named = error.payload["sig_ids"]
+            missing = [str(s) for s in named] if isinstance(named, list) else []
             raise InvalidQueryError(
                 f"{len(missing)} unknown signatures: {', '.join(missing[:10])}",
                 field="sig_ids",
                 unknown=missing,
-            )
-        at = found.astype(np.int64)
+            ) from error
     else:
         at = index.table.select(filters or {}).positions
     if at.size == 0:
