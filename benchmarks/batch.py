@@ -26,7 +26,7 @@ import numpy as np
 
 from benchmarks.common import machine, markdown
 from search.engine.backends import compiled
-from search.engine.many import QUERY_BLOCK
+from search.engine.many import QUERY_BLOCK, membership
 
 N_GENES, SIDE = 23_614, 250
 
@@ -39,18 +39,6 @@ def rank_matrix(n: int, seed: int = 0) -> np.ndarray:
         keys = rng.random((stop - start, N_GENES))
         matrix[:, start:stop] = (np.argsort(np.argsort(keys, axis=1), axis=1) + 1).T
     return matrix
-
-
-def block_inputs(sets: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    members: dict[int, list[int]] = {}
-    for t, rows in enumerate(sets):
-        for row in rows:
-            members.setdefault(int(row), []).append(t)
-    genes = np.array(sorted(members), dtype=np.int64)
-    starts = np.zeros(genes.size + 1, dtype=np.int64)
-    starts[1:] = np.cumsum([len(members[int(g)]) for g in genes])
-    targets = np.array([t for g in genes for t in members[int(g)]], dtype=np.int64)
-    return genes, starts, targets
 
 
 def main() -> None:
@@ -75,13 +63,13 @@ def main() -> None:
         alone.append(out.copy())
     one_by_one = time.perf_counter() - started
     block = np.empty((2 * QUERY_BLOCK, n), dtype=np.uint32)
-    warm = block_inputs(sides[:2])
+    warm = membership(sides[:2])
     compiled.many_rank_sums(matrix, *warm, 0, n, block[:2])  # compile
     started = time.perf_counter()
     same = True
     for first in range(0, 2 * q, 2 * QUERY_BLOCK):
         part = sides[first : first + 2 * QUERY_BLOCK]
-        compiled.many_rank_sums(matrix, *block_inputs(part), 0, n, block[: len(part)])
+        compiled.many_rank_sums(matrix, *membership(part), 0, n, block[: len(part)])
         same &= all(np.array_equal(block[i], alone[first + i]) for i in range(len(part)))
     blocked = time.perf_counter() - started
     acc = np.zeros(n, dtype=np.uint32)

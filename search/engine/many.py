@@ -85,21 +85,29 @@ def search_many(
     return answers
 
 
+def membership(
+    sets: Sequence[NDArray[np.int64]],
+) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64]]:
+    """The inputs of `compiled.many_rank_sums` for gene sets (rows): the genes any set holds,
+    sorted, and for gene i the sets holding it, targets[starts[i]:starts[i + 1]]."""
+    members: dict[int, list[int]] = {}
+    for target, rows in enumerate(sets):
+        for row in rows:
+            members.setdefault(int(row), []).append(target)
+    genes = np.array(sorted(members), dtype=np.int64)
+    starts = np.zeros(genes.size + 1, dtype=np.int64)
+    starts[1:] = np.cumsum([len(members[int(g)]) for g in genes])
+    targets = np.array([t for g in genes for t in members[int(g)]], dtype=np.int64)
+    return genes, starts, targets
+
+
 def _block_sums(
     index: SearchIndex, queries: Sequence[GeneQuery], start: int, stop: int
 ) -> NDArray[np.uint32]:
     """(2 x len(queries), stop - start): each query's up sums then its down sums (0 where a
     side is empty)."""
-    members: dict[int, list[int]] = {}
-    for j, query in enumerate(queries):
-        for side, rows in enumerate((query.up, query.down)):
-            for row in rows:
-                members.setdefault(int(row), []).append(2 * j + side)
-    genes = np.array(sorted(members), dtype=np.int64)
-    starts = np.zeros(genes.size + 1, dtype=np.int64)
-    starts[1:] = np.cumsum([len(members[int(g)]) for g in genes])
-    targets = np.array([t for g in genes for t in members[int(g)]], dtype=np.int64)
-    out = np.empty((2 * len(queries), max(0, stop - start)), dtype=np.uint32)
+    sides = [rows for query in queries for rows in (query.up, query.down)]
+    out = np.empty((len(sides), max(0, stop - start)), dtype=np.uint32)
     if out.size:
-        compiled.many_rank_sums(index.ranks, genes, starts, targets, start, stop, out)
+        compiled.many_rank_sums(index.ranks, *membership(sides), start, stop, out)
     return out

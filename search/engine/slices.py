@@ -9,6 +9,7 @@ of the memory map), so a block of b genes x k signatures holds b x k numbers in 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -23,11 +24,16 @@ def slice_kind(index: SearchIndex) -> str:
     return "cd" if index.values is not None else "rank"
 
 
+def _source(index: SearchIndex) -> NDArray[Any]:
+    """The gene-major matrix a slice reads: the stored values, else the ranks."""
+    return index.values if index.values is not None else index.ranks
+
+
 def gene_blocks(
     index: SearchIndex, gene_rows: NDArray[np.int64], positions: NDArray[np.int64]
 ) -> Iterator[tuple[NDArray[np.int64], NDArray[np.float32]]]:
     """(gene rows, values (rows x signatures)) block after block, genes in the order given."""
-    source = index.values if index.values is not None else index.ranks
+    source = _source(index)
     step = max(1, BLOCK_CELLS // max(1, positions.size))
     for start in range(0, gene_rows.size, step):
         rows = gene_rows[start : start + step]
@@ -38,7 +44,7 @@ def signature_blocks(
     index: SearchIndex, gene_rows: NDArray[np.int64], positions: NDArray[np.int64]
 ) -> Iterator[tuple[NDArray[np.int64], NDArray[np.float32]]]:
     """(signature positions, values (genes x signatures)) block after block, in the order given."""
-    source = index.values if index.values is not None else index.ranks
+    source = _source(index)
     step = max(1, BLOCK_CELLS // max(1, gene_rows.size))
     for start in range(0, positions.size, step):
         at = positions[start : start + step]

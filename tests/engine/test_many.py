@@ -60,17 +60,11 @@ def test_the_block_kernel_sums_every_set_as_a_plain_sum(indexed: Indexed) -> Non
     ranks = indexed.index.ranks
     rng = np.random.default_rng(5)
     sets = [np.sort(rng.choice(ranks.shape[0], 30, replace=False)) for _ in range(9)]
-    members: dict[int, list[int]] = {}
-    for t, rows in enumerate(sets):
-        for row in rows:
-            members.setdefault(int(row), []).append(t)
-    genes = np.array(sorted(members), dtype=np.int64)
-    starts = np.concatenate([[0], np.cumsum([len(members[int(g)]) for g in genes])])
-    targets = np.array([t for g in genes for t in members[int(g)]], dtype=np.int64)
+    genes, starts, targets = many.membership(sets)
     start, stop = 17, ranks.shape[1] - 5  # several column blocks, the first and last partial
     assert stop - start > 2 * compiled.MANY_BLOCK
     out = np.empty((len(sets), stop - start), dtype=np.uint32)
-    compiled.many_rank_sums(ranks, genes, starts.astype(np.int64), targets, start, stop, out)
+    compiled.many_rank_sums(ranks, genes, starts, targets, start, stop, out)
     for t, rows in enumerate(sets):
         expected = np.asarray(ranks[rows][:, start:stop], dtype=np.uint32).sum(axis=0)
         assert np.array_equal(out[t], expected)
