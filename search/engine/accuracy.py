@@ -48,6 +48,11 @@ def _stored(folder: str) -> dict[str, dict[str, Any]] | None:
     return read_accuracy(path) if path.is_file() else None
 
 
+def evaluated(index: SearchIndex) -> bool:
+    """Whether the index carries an evaluation of its model."""
+    return _stored(str(index.folder)) is not None
+
+
 def gene_accuracy(index: SearchIndex, symbol: str) -> dict[str, Any] | None:
     """The gene's evaluation (with `poor`), None where not evaluated."""
     table = _stored(str(index.folder))

@@ -15,7 +15,7 @@ import numpy as np
 from django.conf import settings
 from django.urls import reverse
 
-from search.engine.accuracy import POOR, poorly_predicted
+from search.engine.accuracy import POOR, evaluated, poorly_predicted
 from search.engine.hubs import HUB_FACTOR, expected_fraction, hub_genes
 from search.engine.query import SideReport
 from search.engine.query_resolution import check_sizes, keep_indexed, resolve_query
@@ -115,16 +115,10 @@ def accuracy_summary(index: SearchIndex, up: SideReport, down: SideReport) -> di
     """What the results page says of the query genes the model predicts poorly (per-gene r on
     its paired evaluation below POOR), and the query without them; unavailable where the index
     carries no evaluation."""
-    if poorly_predicted(index, []) is None:
+    if not evaluated(index):
         return {"available": False}
-    poor = {str(item["gene"]) for report in (up, down) for item in report.poorly_predicted}
-    kept = [[g for g in report.matched if g not in poor] for report in (up, down)]
-    return {
-        "available": True,
-        "threshold": POOR,
-        "n": len(poor),
-        "without": search_link(*kept) if poor else None,
-    }
+    poor, without = _flagged(up.poorly_predicted, down.poorly_predicted, up, down)
+    return {"available": True, "threshold": POOR, "n": len(poor), "without": without}
 
 
 def hub_summary(index: SearchIndex, up: SideReport, down: SideReport) -> dict[str, Any]:
@@ -132,17 +126,29 @@ def hub_summary(index: SearchIndex, up: SideReport, down: SideReport) -> dict[st
     and the query without them (None where the index has no hub fractions)."""
     if index.hub is None:
         return {"available": False}
-    hubs = {str(item["gene"]) for report in (up, down) for item in report.hubs}
+    hubs, without = _flagged(up.hubs, down.hubs, up, down)
     n_query = len(up.matched) + len(down.matched)
-    kept = [[g for g in report.matched if g not in hubs] for report in (up, down)]
     return {
         "available": True,
         "factor": HUB_FACTOR,
         "expected": expected_fraction(index),
         "n": len(hubs),
         "share": len(hubs) / n_query if n_query else 0.0,
-        "without": search_link(*kept) if hubs else None,
+        "without": without,
     }
+
+
+def _flagged(
+    up_items: list[dict[str, object]],
+    down_items: list[dict[str, object]],
+    up: SideReport,
+    down: SideReport,
+) -> tuple[set[str], str | None]:
+    """The genes the report flags on either side, and the search form filled with the query
+    without them (None when none is flagged)."""
+    flagged = {str(item["gene"]) for item in [*up_items, *down_items]}
+    kept = [[g for g in report.matched if g not in flagged] for report in (up, down)]
+    return flagged, search_link(*kept) if flagged else None
 
 
 def _row(rank: int, row: dict[str, Any]) -> dict[str, Any]:
