@@ -7,6 +7,7 @@ from rest_framework import serializers
 
 from search.apis.schemas import (
     FilterReportSerializer,
+    HubFractionsSerializer,
     SignatureMetadataSerializer,
     number_field,
     texts_field,
@@ -88,11 +89,7 @@ class GeneFiltersSerializer(serializers.Serializer):
     cell_id = serializers.CharField(allow_null=True)
 
 
-class GeneHubSerializer(serializers.Serializer):
-    fraction_up = serializers.FloatField(help_text="signatures with it among their top raised")
-    fraction_down = serializers.FloatField(help_text="signatures with it among their top lowered")
-    expected = serializers.FloatField(help_text="the fraction chance gives: T / G")
-    times_expected = serializers.FloatField()
+class GeneHubSerializer(HubFractionsSerializer):
     is_hub = serializers.BooleanField()
 
 

@@ -122,12 +122,15 @@ class ResolvedSerializer(serializers.Serializer):
     by = serializers.CharField(help_text="how: entrez_id, ensembl_id, alias, previous symbol...")
 
 
-class HubGeneSerializer(serializers.Serializer):
-    gene = serializers.CharField()
+class HubFractionsSerializer(serializers.Serializer):
     fraction_up = serializers.FloatField(help_text="signatures with it among their top raised")
     fraction_down = serializers.FloatField(help_text="signatures with it among their top lowered")
     expected = serializers.FloatField(help_text="the fraction chance gives: T / G")
     times_expected = serializers.FloatField()
+
+
+class HubGeneSerializer(HubFractionsSerializer):
+    gene = serializers.CharField()
 
 
 class PoorGeneSerializer(serializers.Serializer):
