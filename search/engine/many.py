@@ -23,10 +23,10 @@ from search.engine.query import MIN_GENES
 from search.engine.results import SearchResult
 from search.engine.searching import (
     GeneQuery,
-    _Answer,
     _check_options,
     _empty_table,
     _exact_ranked,
+    answer_fields,
     gene_query,
 )
 
@@ -65,17 +65,7 @@ def search_many(
         sums = _block_sums(index, [query for _, query in part], selection.start, selection.stop)
         offsets = selection.positions - selection.start
         for j, (at, query) in enumerate(part):
-            common: _Answer = {
-                "report": query.report,
-                "mode": mode,
-                "score": "rank",
-                "path": "exact",
-                "n_searched": selection.size,
-                "index_version": index.version,
-                "recall_at_100": index.recall_at_100,
-                "fdr_exact": True,
-                "filters": report,
-            }
+            common = answer_fields(index, query, selection, mode, "rank", "exact", report)
             if selection.size == 0:
                 answers[at] = SearchResult(table=_empty_table(index, "rank"), **common)
                 continue

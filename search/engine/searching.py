@@ -89,6 +89,29 @@ class _Answer(TypedDict):
     filters: dict[str, dict[str, object]]
 
 
+def answer_fields(
+    index: SearchIndex,
+    query: GeneQuery,
+    selection: Selection,
+    mode: str,
+    score: str,
+    path: str,
+    filter_report: dict[str, dict[str, object]],
+) -> _Answer:
+    """A SearchResult's fields besides its table, for the path that ran."""
+    return {
+        "report": query.report,
+        "mode": mode,
+        "score": score,
+        "path": path,
+        "n_searched": selection.size,
+        "index_version": index.version,
+        "recall_at_100": index.recall_at_100,
+        "fdr_exact": path != "fast",
+        "filters": filter_report,
+    }
+
+
 def gene_query(
     index: SearchIndex, up: Sequence[str], down: Sequence[str], *, min_genes: int = MIN_GENES
 ) -> GeneQuery:
@@ -158,17 +181,7 @@ def run_search(
         scored_selection = fast_candidates(index, query, selection, mode)
         if scored_selection.size == 0:  # a filter the fast scan cannot serve: score them all
             chosen, scored_selection = "exact", selection
-    result: _Answer = {
-        "report": query.report,
-        "mode": mode,
-        "score": score,
-        "path": chosen,
-        "n_searched": selection.size,
-        "index_version": index.version,
-        "recall_at_100": index.recall_at_100,
-        "fdr_exact": chosen != "fast",
-        "filters": filter_report,
-    }
+    result = answer_fields(index, query, selection, mode, score, chosen, filter_report)
     if selection.size == 0:
         return SearchResult(table=_empty_table(index, score), **result)
     if chosen == "gpu" and gpu_backend(index) == "torch":
