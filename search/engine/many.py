@@ -1,24 +1,42 @@
 """Many queries at once, exactly: a block of queries' rank sums in one pass over the rank matrix.
 
-`search_many(index, queries, ...)` answers what `index.search` answers for each query, with the
-same integers, z, p and FDR (tests/engine/test_many.py checks it bit for bit): the queries are
-taken QUERY_BLOCK at a time (fewer when the selection is large, so that a block's sums stay under
-SUMS_BYTES), their rank sums computed by `compiled.many_rank_sums` (each gene's row read once per
-block and added into every query side that holds it), then each query ranked by the exact path's
-own code (`searching._exact_ranked`, from those sums). Only the rank score on the exact path; a
-query that cannot be scored gets its error in its place, the others still run.
+`search_many(index, queries, ...)` answers what `index.search(..., path="exact")` answers for each
+query, with the same integers, z, p and FDR (tests/engine/test_many.py checks it bit for bit). The
+queries are taken a block at a time; `tiles.tile_rank_sums` sums every side of the block tile by
+tile (each rank read from memory once per block), the index's threads each taking a share of the
+signatures. Then:
+
+- a selection under `scores.FULL_SORT_BELOW` signatures is summed whole and each query is ranked
+  by the exact path's own code (`searching._exact_ranked`, from those sums);
+- a larger one is streamed SPAN signatures at a time, so that the block's sums never exceed
+  2 x queries x SPAN x 4 bytes: each query keeps its candidates for the top k (every key at least
+  the k-th largest so far, with their sums), the M largest |z| of each FDR (M as `fdr_for` reads
+  them) and a histogram of |z| in fixed bins. Merged over the spans these are exactly what
+  `fdr_for` reads from the whole array, except its histogram, whose bins are drawn from the
+  boundary: the fixed bins give a lower bound of the tail no higher than its own
+  (`_Streamed.histogram`), so an FDR that passes here passes there with the same value; a query
+  whose FDR needs every signature sorted is summed again with its sums kept whole (as small
+  selections are), and counted (`ManyStats`).
+
+Only the rank score on the exact path; a query that cannot be scored gets its error in its place,
+the others still run.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
+import pandas as pd
 from numpy.typing import NDArray
 
-from search.engine.backends import compiled
+from search.engine import scores
+from search.engine.backends import compiled, tiles
 from search.engine.errors import InvalidQueryError
+from search.engine.metadata import Selection
 from search.engine.query import MIN_GENES
 from search.engine.results import SearchResult
 from search.engine.searching import (
@@ -27,14 +45,29 @@ from search.engine.searching import (
     _empty_table,
     _exact_ranked,
     answer_fields,
+    candidates_ranked,
     gene_query,
+    searched_sources,
+    side_keys,
 )
 
 if TYPE_CHECKING:
     from search.engine.index import SearchIndex
 
-QUERY_BLOCK = 64
-SUMS_BYTES = 1 << 28  # a block's uint32 sums: 256 MiB at most
+QUERY_BLOCK = 1024  # queries summed together: a row of the rank matrix serves ~20 query sides
+SPAN = 16_384  # signatures a thread sums for the whole block at a time when streaming
+SUMS_BYTES = 1 << 30  # uint32 sums kept for a whole selection: 1 GiB at most (128 queries at 1M)
+PER_UNIT = 256  # fixed histogram bins a unit of |z|
+TOP_BIN = 32  # |z| at or above this shares the last bin
+
+
+@dataclass
+class ManyStats:
+    """What a search_many call did: streamed queries summed again with their sums kept whole,
+    because an FDR needed every signature sorted (a pick's |z| below the largest kept, or a tail
+    the fixed bins could not bound)."""
+
+    run_alone: list[int] = field(default_factory=list)
 
 
 def search_many(
@@ -45,11 +78,16 @@ def search_many(
     filters: Mapping[str, object] | None = None,
     k: int = 100,
     min_genes: int = MIN_GENES,
+    stats: ManyStats | None = None,
+    stream: bool = False,
 ) -> list[SearchResult | InvalidQueryError]:
-    """Each (up, down) query's SearchResult, or the InvalidQueryError it raised, in order."""
+    """Each (up, down) query's SearchResult, or the InvalidQueryError it raised, in order.
+    stream=True streams a selection of FULL_SORT_BELOW or more (see above); by default every
+    query's sums are kept whole, in blocks of at most SUMS_BYTES."""
     _check_options(mode, "rank", "exact", k)
     selection = index.table.select(filters)
     report = index.table.filter_report(filters)
+    stats = stats if stats is not None else ManyStats()
     answers: list[SearchResult | InvalidQueryError] = []
     resolved: list[tuple[int, GeneQuery]] = []
     for at, (up, down) in enumerate(queries):
@@ -58,46 +96,286 @@ def search_many(
             answers.append(InvalidQueryError("not run"))  # replaced below
         except InvalidQueryError as error:
             answers.append(error)
+    streamed = stream and selection.size >= scores.FULL_SORT_BELOW
     width = max(1, selection.stop - selection.start)
-    block = max(1, min(QUERY_BLOCK, SUMS_BYTES // (2 * 4 * width)))
+    block = QUERY_BLOCK if streamed else max(1, min(QUERY_BLOCK, SUMS_BYTES // (8 * width)))
     for first in range(0, len(resolved), block):
         part = resolved[first : first + block]
-        sums = _block_sums(index, [query for _, query in part], selection.start, selection.stop)
-        offsets = selection.positions - selection.start
-        for j, (at, query) in enumerate(part):
+        asked = [query for _, query in part]
+        if selection.size == 0:
+            tables = [_empty_table(index, "rank") for _ in part]
+        elif streamed:
+            tables = _streamed_tables(index, asked, selection, mode, k, stats)
+            again = [j for j in range(len(part)) if tables[j] is None]
+            stats.run_alone.extend(part[j][0] for j in again)
+            whole = max(1, SUMS_BYTES // (8 * width))  # their sums kept whole, in smaller blocks
+            for first_again in range(0, len(again), whole):
+                some = again[first_again : first_again + whole]
+                redone = _whole_tables(index, [asked[j] for j in some], selection, mode, k)
+                for j, table in zip(some, redone, strict=True):
+                    tables[j] = table
+        else:
+            tables = _whole_tables(index, asked, selection, mode, k)
+        for (at, query), table in zip(part, tables, strict=True):
+            assert table is not None  # every streamed query needing the full sort was redone
             common = answer_fields(index, query, selection, mode, "rank", "exact", report)
-            if selection.size == 0:
-                answers[at] = SearchResult(table=_empty_table(index, "rank"), **common)
-                continue
-            sides = (sums[2 * j][offsets], sums[2 * j + 1][offsets])
-            table = _exact_ranked(index, query, selection, mode, k, given=sides)
             answers[at] = SearchResult(table=table, **common)
     return answers
 
 
-def membership(
+def _whole_tables(
+    index: SearchIndex, queries: list[GeneQuery], selection: Selection, mode: str, k: int
+) -> list[pd.DataFrame | None]:
+    """Every query ranked from its sums over the whole selection."""
+    sums = block_sums(index, queries, selection.start, selection.stop)
+    offsets = selection.positions - selection.start
+    return [
+        _exact_ranked(
+            index, query, selection, mode, k, given=(sums[2 * j][offsets], sums[2 * j + 1][offsets])
+        )
+        for j, query in enumerate(queries)
+    ]
+
+
+def side_layout(
     sets: Sequence[NDArray[np.int64]],
 ) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64]]:
-    """The inputs of `compiled.many_rank_sums` for gene sets (rows): the genes any set holds,
-    sorted, and for gene i the sets holding it, targets[starts[i]:starts[i + 1]]."""
-    members: dict[int, list[int]] = {}
-    for target, rows in enumerate(sets):
-        for row in rows:
-            members.setdefault(int(row), []).append(target)
-    genes = np.array(sorted(members), dtype=np.int64)
-    starts = np.zeros(genes.size + 1, dtype=np.int64)
-    starts[1:] = np.cumsum([len(members[int(g)]) for g in genes])
-    targets = np.array([t for g in genes for t in members[int(g)]], dtype=np.int64)
-    return genes, starts, targets
+    """The inputs of `tiles.tile_rank_sums` for gene sets (rows of the matrix): the genes any set
+    holds (sorted), where each set starts in `rows`, and each set's genes as places in the first."""
+    every = np.concatenate([np.empty(0, dtype=np.int64), *sets]).astype(np.int64)
+    used = np.unique(every).astype(np.int64)
+    starts = np.zeros(len(sets) + 1, dtype=np.int64)
+    starts[1:] = np.cumsum([len(rows) for rows in sets])
+    return used, starts, np.searchsorted(used, every).astype(np.int64)
 
 
-def _block_sums(
+def block_sums(
     index: SearchIndex, queries: Sequence[GeneQuery], start: int, stop: int
 ) -> NDArray[np.uint32]:
     """(2 x len(queries), stop - start): each query's up sums then its down sums (0 where a
-    side is empty)."""
+    side is empty), the columns shared among the index's threads."""
     sides = [rows for query in queries for rows in (query.up, query.down)]
     out = np.empty((len(sides), max(0, stop - start)), dtype=np.uint32)
-    if out.size:
-        compiled.many_rank_sums(index.ranks, *membership(sides), start, stop, out)
+    layout = side_layout(sides)
+    cuts = _cuts(start, stop, index.threads)
+
+    def part(i: int) -> None:
+        lo, hi = cuts[i], cuts[i + 1]
+        tiles.tile_rank_sums(index.ranks, *layout, lo, hi, out[:, lo - start : hi - start])
+
+    _each(len(cuts) - 1, part)
     return out
+
+
+def _cuts(start: int, stop: int, parts: int) -> list[int]:
+    """Column bounds of up to `parts` pieces of [start, stop), on tile boundaries."""
+    step = -(-(stop - start) // max(1, parts) // tiles.TILE) * tiles.TILE or tiles.TILE
+    return [*range(start, stop, step), stop] if stop > start else [start, stop]
+
+
+def _each(n: int, work: Callable[[int], None]) -> None:
+    """work(0), ..., work(n - 1), side by side in threads when n > 1 (the kernels release the
+    GIL)."""
+    if n <= 1:
+        for i in range(n):
+            work(i)
+        return
+    with ThreadPoolExecutor(max_workers=n) as pool:
+        list(pool.map(work, range(n)))
+
+
+def _streamed_tables(
+    index: SearchIndex,
+    queries: list[GeneQuery],
+    selection: Selection,
+    mode: str,
+    k: int,
+    stats: ManyStats,
+) -> list[pd.DataFrame | None]:
+    """Every query ranked from its running candidates, top |z| and histograms over the spans
+    (None where its FDR needs every signature sorted)."""
+    keep = max(1024, 4 * k)  # what fdr_for reads of the largest |z|: m = max(1024, 4 picks)
+    spans = list(range(selection.start, selection.stop, SPAN))
+    threads = max(1, min(index.threads, len(spans)))
+    runs = [[_Running.empty() for _ in queries] for _ in range(threads)]
+    layout = side_layout([rows for query in queries for rows in (query.up, query.down)])
+
+    def work(thread: int) -> None:
+        for lo in spans[thread::threads]:
+            hi = min(lo + SPAN, selection.stop)
+            sums = np.empty((2 * len(queries), hi - lo), dtype=np.uint32)
+            tiles.tile_rank_sums(index.ranks, *layout, lo, hi, sums)
+            first, last = np.searchsorted(selection.positions, [lo, hi])
+            offsets = selection.positions[first:last] - lo
+            if offsets.size == 0:
+                continue
+            places = np.arange(first, last, dtype=np.int64)
+            dense = offsets.size == hi - lo
+            for j, query in enumerate(queries):
+                up, down = (
+                    (sums[2 * j], sums[2 * j + 1])
+                    if dense
+                    else (
+                        sums[2 * j][offsets],
+                        sums[2 * j + 1][offsets],
+                    )
+                )
+                runs[thread][j].add(index.n_genes, query, mode, k, keep, places, up, down)
+
+    _each(threads, work)
+    tables: list[pd.DataFrame | None] = []
+    for j, query in enumerate(queries):
+        run = _Running.merged([runs[t][j] for t in range(threads)], k, keep)
+        tables.append(run.table(index, query, selection, mode, k))
+    return tables
+
+
+@dataclass
+class _Running:
+    """One query's answer so far over some spans: the candidates for the top k (places among the
+    selected, their rank sums, their keys), the `keep` largest of each |z| the FDRs read, and those
+    |z| counted in fixed bins (PER_UNIT a unit, TOP_BIN and above in the last)."""
+
+    places: NDArray[np.int64]
+    sum_up: NDArray[np.uint32]
+    sum_down: NDArray[np.uint32]
+    keys: NDArray[np.float64]
+    top: list[NDArray[np.float64]]
+    counts: NDArray[np.int64]
+
+    @classmethod
+    def empty(cls) -> _Running:
+        none = np.empty(0)
+        return cls(
+            np.empty(0, dtype=np.int64),
+            np.empty(0, dtype=np.uint32),
+            np.empty(0, dtype=np.uint32),
+            none,
+            [none, none, none],
+            np.zeros((3, TOP_BIN * PER_UNIT + 1), dtype=np.int64),
+        )
+
+    def add(
+        self,
+        n_genes: int,
+        query: GeneQuery,
+        mode: str,
+        k: int,
+        keep: int,
+        places: NDArray[np.int64],
+        sum_up: NDArray[np.uint32],
+        sum_down: NDArray[np.uint32],
+    ) -> None:
+        """Take in a span's signatures: their places among the selected and rank sums."""
+        keys, abs_up, abs_down = side_keys(n_genes, query, sum_up, sum_down, mode)
+        sources = searched_sources(query, mode, keys, abs_up, abs_down)
+        picked = compiled.top_candidates(keys, k)
+        span = _Running(
+            places[picked],
+            sum_up[picked],
+            sum_down[picked],
+            keys[picked],
+            [np.empty(0) if values is None else _largest(values, keep) for values in sources],
+            self.counts,
+        )
+        for side, values in enumerate(sources):
+            if values is not None:
+                tiles.add_histogram(values, float(PER_UNIT), self.counts[side])
+        self._take(span, k, keep)
+
+    def _take(self, other: _Running, k: int, keep: int) -> None:
+        """Merge another's candidates and largest |z| into these (its counts are added by the
+        caller)."""
+        keys = np.concatenate([self.keys, other.keys])
+        picked = compiled.top_candidates(keys, k) if keys.size else np.empty(0, dtype=np.intp)
+        self.places = np.concatenate([self.places, other.places])[picked]
+        self.sum_up = np.concatenate([self.sum_up, other.sum_up])[picked]
+        self.sum_down = np.concatenate([self.sum_down, other.sum_down])[picked]
+        self.keys = keys[picked]
+        self.top = [
+            _largest(np.concatenate([mine, theirs]), keep)
+            for mine, theirs in zip(self.top, other.top, strict=True)
+        ]
+
+    @classmethod
+    def merged(cls, runs: list[_Running], k: int, keep: int) -> _Running:
+        whole = runs[0]
+        for other in runs[1:]:
+            whole._take(other, k, keep)
+            whole.counts += other.counts
+        return whole
+
+    def table(
+        self, index: SearchIndex, query: GeneQuery, selection: Selection, mode: str, k: int
+    ) -> pd.DataFrame | None:
+        """The result table, as `_exact_ranked` makes it from the whole arrays; None when its
+        FDR needs every signature sorted."""
+        order = np.argsort(self.places, kind="stable")
+        found = self.places[order]
+        sums = (self.sum_up[order], self.sum_down[order])
+        keys, abs_up, abs_down = side_keys(index.n_genes, query, sums[0], sums[1], mode)
+        values = searched_sources(query, mode, keys, abs_up, abs_down)
+        total, up, down = (
+            None if at is None else _Streamed(selection.size, found, at, top, counts)
+            for at, top, counts in zip(values, self.top, self.counts, strict=True)
+        )
+        assert total is not None  # |z_sum| is always searched
+        sources = (total, up, down)
+        try:
+            return candidates_ranked(index, query, selection, mode, k, found, sums, sources)
+        except _NeedsEverySignature:
+            return None
+
+
+def _largest(values: NDArray[np.float64], m: int) -> NDArray[np.float64]:
+    """The m largest values (all of them when fewer), in descending order."""
+    if values.size > m:
+        values = values[compiled.largest(values, m)]
+    return np.sort(values)[::-1]
+
+
+class _NeedsEverySignature(Exception):
+    """fdr_for asked for what a streamed search does not keep (every |z|, or more of the
+    largest than it kept)."""
+
+
+class _Streamed:
+    """|z| of every signature searched, as fdr_for reads them (scores.AbsZSource), from what a
+    streamed search kept: the candidates' values, the largest values, and fixed-bin counts."""
+
+    def __init__(
+        self,
+        size: int,
+        found: NDArray[np.int64],
+        at: NDArray[np.float64],
+        top: NDArray[np.float64],
+        counts: NDArray[np.int64],
+    ) -> None:
+        self.size = size
+        self.found, self.at_found, self.top, self.counts = found, at, top, counts
+
+    def values(self) -> NDArray[np.float64]:
+        raise _NeedsEverySignature
+
+    def largest(self, m: int) -> NDArray[np.float64]:
+        if m > self.top.size:
+            raise _NeedsEverySignature
+        return self.top[:m]
+
+    def at(self, picks: NDArray[np.int64]) -> NDArray[np.float64]:
+        where = np.searchsorted(self.found, picks)
+        return self.at_found[where]
+
+    def histogram(self, boundary: float, bins: int) -> NDArray[np.intp]:
+        """Counts for HostAbsZ.histogram's bins (of width boundary / bins, the last for
+        boundary and above) that keep scores._tail_bound a lower bound: each fixed bin's count
+        goes to a drawn bin whose upper edge is at least its own (one more bin for rounding),
+        which keeps the order of values, so no value's rank or p is overstated."""
+        width = boundary / bins
+        upper = np.arange(1, self.counts.size + 1) / PER_UNIT
+        drawn = np.minimum(np.ceil(upper / width), bins).astype(np.int64)
+        drawn[-1] = bins  # TOP_BIN and above
+        counts: NDArray[np.intp] = np.bincount(
+            drawn, weights=self.counts, minlength=bins + 1
+        ).astype(np.intp)
+        return counts

@@ -225,25 +225,17 @@ def _exact_ranked(
     or gathered here), then every signature's ranking key in one compiled pass; only the
     candidates for the top k (the keys at least the k-th largest) get their z, and the FDR reads
     the keys."""
-    n_genes, n = index.n_genes, selection.size
-    mean, var = scores.rank_moments(n_genes)
     if given is None:
         index.read_ahead(query.rows, selection)
-    sums, sides = [], []
-    for side, rows in enumerate((query.up, query.down)):
-        if rows.size:
-            sums.append(
-                np.ascontiguousarray(given[side], dtype=np.uint32)
-                if given is not None
-                else cpu.set_sums(index.ranks, rows, selection, index.threads)
-            )
-            sides.append(np.array([1.0, *scores.set_null(rows.size, n_genes, mean, var)]))
-        else:
-            sums.append(np.zeros(n, dtype=np.uint32))
-            sides.append(np.array([0.0, 0.0, 1.0]))
-    keys, abs_up, abs_down = np.empty(n), np.empty(n), np.empty(n)
-    sign = {"both": 0, "mimic": 1, "reverse": -1}[mode]
-    compiled.z_sum_keys(sums[0], sums[1], sides[0], sides[1], sign, keys, abs_up, abs_down)
+    sums = [
+        np.zeros(selection.size, dtype=np.uint32)
+        if not rows.size
+        else np.ascontiguousarray(given[side], dtype=np.uint32)
+        if given is not None
+        else cpu.set_sums(index.ranks, rows, selection, index.threads)
+        for side, rows in enumerate((query.up, query.down))
+    ]
+    keys, abs_up, abs_down = side_keys(index.n_genes, query, sums[0], sums[1], mode)
     order_key = None
     if by_tau:  # every signature's tau from its key (|z_sum|, or signed by the mode)
         assert index.specificity is not None  # run_search checked it
@@ -252,20 +244,79 @@ def _exact_ranked(
         order_key = taus[found]
     else:
         found = compiled.top_candidates(keys, k)
-    z_up, z_down = (
-        scores.set_z(total[found], rows.size, n_genes, mean, var)
-        for total, rows in zip(sums, (query.up, query.down), strict=True)
-    )
-    searched = Searched(
-        found,
-        keys if sign == 0 else np.abs(keys),
+    sources = searched_sources(query, mode, keys, abs_up, abs_down)
+    picked = (sums[0][found], sums[1][found])
+    return candidates_ranked(index, query, selection, mode, k, found, picked, sources, order_key)
+
+
+def side_keys(
+    n_genes: int, query: GeneQuery, sum_up: np.ndarray, sum_down: np.ndarray, mode: str
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each signature's ranking key (|z_sum|, z_sum or -z_sum by the mode) and |z_up|, |z_down|
+    from its two uint32 rank sums, in one compiled pass (0 for a side with no genes)."""
+    mean, var = scores.rank_moments(n_genes)
+    sides = [
+        np.array([1.0, *scores.set_null(rows.size, n_genes, mean, var)])
+        if rows.size
+        else np.array([0.0, 0.0, 1.0])
+        for rows in (query.up, query.down)
+    ]
+    n = sum_up.size
+    keys, abs_up, abs_down = np.empty(n), np.empty(n), np.empty(n)
+    sign = {"both": 0, "mimic": 1, "reverse": -1}[mode]
+    compiled.z_sum_keys(sum_up, sum_down, sides[0], sides[1], sign, keys, abs_up, abs_down)
+    return keys, abs_up, abs_down
+
+
+def searched_sources(
+    query: GeneQuery, mode: str, keys: np.ndarray, abs_up: np.ndarray, abs_down: np.ndarray
+) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+    """What the three FDRs read from side_keys' arrays: |z_sum|, |z_up|, |z_down| (None for a
+    side with no genes)."""
+    return (
+        keys if mode == "both" else np.abs(keys),
         abs_up if query.up.size else None,
         abs_down if query.down.size else None,
-        sd=scores.z_sum_sd(n_genes, query.up.size, query.down.size),
     )
+
+
+def candidates_ranked(
+    index: SearchIndex,
+    query: GeneQuery,
+    selection: Selection,
+    mode: str,
+    k: int,
+    found: np.ndarray,
+    sums: tuple[np.ndarray, np.ndarray],
+    sources: tuple[
+        np.ndarray | scores.AbsZSource,
+        np.ndarray | scores.AbsZSource | None,
+        np.ndarray | scores.AbsZSource | None,
+    ],
+    order_key: np.ndarray | None = None,
+) -> pd.DataFrame:
+    """The result table from the candidates for the top k (found: places among the selected,
+    sums: their two uint32 rank sums) and the |z| of every signature searched (sources)."""
+    n_genes = index.n_genes
+    mean, var = scores.rank_moments(n_genes)
+    z_up, z_down = (
+        scores.set_z(total, rows.size, n_genes, mean, var)
+        for total, rows in zip(sums, (query.up, query.down), strict=True)
+    )
+    sd = scores.z_sum_sd(n_genes, query.up.size, query.down.size)
+    searched = Searched(found, *sources, sd=sd)
     scored = Scored(selection.positions[found], z_up, z_down)
     return _ranked(
-        index, query, scored, n, mode, "rank", k, exact=True, searched=searched, order_key=order_key
+        index,
+        query,
+        scored,
+        selection.size,
+        mode,
+        "rank",
+        k,
+        exact=True,
+        searched=searched,
+        order_key=order_key,
     )
 
 

@@ -16,18 +16,21 @@ from django.conf import settings
 from django.urls import reverse
 
 from search.engine.accuracy import POOR, evaluated, poorly_predicted
+from search.engine.errors import PortalError
 from search.engine.hubs import HUB_FACTOR, expected_fraction, hub_genes
+from search.engine.many import search_many
 from search.engine.query import SideReport
 from search.engine.query_resolution import check_sizes, keep_indexed, resolve_query
 from search.engine.specificity import row_taus
 from search.models import StoredSearch
-from search.runtime.index_access import search_index
+from search.runtime.index_access import IndexUnavailable, search_index
 from search.selectors.genes import gene_resolver
 from search.selectors.searches import json_value, search_link
 from search.selectors.signatures import with_metadata
 
 if TYPE_CHECKING:
     from search.engine.index import SearchIndex
+    from search.engine.results import SearchResult
 
 
 @dataclass(frozen=True)
@@ -55,6 +58,72 @@ def signature_search(
 ) -> StoredSearch:
     """Resolve, score every (filtered) signature, keep the top `limit` of the mode asked for."""
     index = search_index()
+    reports = _resolved(index, up, down, options)
+    answer = index.search(
+        up=reports[0].matched,
+        down=reports[1].matched,
+        mode=options.mode,
+        score=options.score,
+        filters=options.filters,
+        k=options.limit,
+        path=settings.SEARCH_PATH if options.score == "rank" else "auto",
+        order=options.order,
+    )
+    search = _stored(index, up, down, options, reports, answer)
+    if store:
+        search.save()
+    return search
+
+
+def signature_searches(
+    queries: Sequence[tuple[Sequence[str], Sequence[str]]], options: SearchOptions
+) -> list[StoredSearch | PortalError]:
+    """Many searches with the same options, unsaved, each a StoredSearch or the error it raised,
+    in order. The rank score in the z order runs them together through the engine's block kernel
+    (search/engine/many.py: the exact answers of one-by-one searches); other options one by one."""
+    index = search_index()
+    if options.score != "rank" or options.order != "z":
+        return [_one_of_many(up, down, options) for up, down in queries]
+    answers: list[StoredSearch | PortalError] = []
+    resolved: list[tuple[int, tuple[SideReport, SideReport]]] = []
+    for at, (up, down) in enumerate(queries):
+        try:
+            resolved.append((at, _resolved(index, up, down, options)))
+            answers.append(PortalError("not run"))  # replaced below
+        except PortalError as error:
+            answers.append(error)
+    found = search_many(
+        index,
+        [(up.matched, down.matched) for _, (up, down) in resolved],
+        mode=options.mode,
+        filters=options.filters,
+        k=options.limit,
+    )
+    for (at, reports), answer in zip(resolved, found, strict=True):
+        up, down = queries[at]
+        if isinstance(answer, PortalError):
+            answers[at] = answer
+        else:
+            answers[at] = _stored(index, up, down, options, reports, answer)
+    return answers
+
+
+def _one_of_many(
+    up: Sequence[str], down: Sequence[str], options: SearchOptions
+) -> StoredSearch | PortalError:
+    try:
+        return signature_search(up=up, down=down, options=options, store=False)
+    except IndexUnavailable:  # not the query's fault
+        raise
+    except PortalError as error:
+        return error
+
+
+def _resolved(
+    index: SearchIndex, up: Sequence[str], down: Sequence[str], options: SearchOptions
+) -> tuple[SideReport, SideReport]:
+    """The query's two sides resolved through the gene registry and kept to the index's genes,
+    with their hub and poorly-predicted genes; a QueryError when a side is too small."""
     up_report, down_report = resolve_query(
         up=up, down=down, resolver=gene_resolver(), choices=options.choices
     )
@@ -63,17 +132,20 @@ def signature_search(
     for report in (up_report, down_report):
         report.hubs = hub_genes(index, report.matched) or []
         report.poorly_predicted = poorly_predicted(index, report.matched) or []
-    answer = index.search(
-        up=up_report.matched,
-        down=down_report.matched,
-        mode=options.mode,
-        score=options.score,
-        filters=options.filters,
-        k=options.limit,
-        path=settings.SEARCH_PATH if options.score == "rank" else "auto",
-        order=options.order,
-    )
-    search = StoredSearch(
+    return up_report, down_report
+
+
+def _stored(
+    index: SearchIndex,
+    up: Sequence[str],
+    down: Sequence[str],
+    options: SearchOptions,
+    reports: tuple[SideReport, SideReport],
+    answer: SearchResult,
+) -> StoredSearch:
+    """What was asked and answered, as kept for the permalink (unsaved)."""
+    up_report, down_report = reports
+    return StoredSearch(
         id=uuid.uuid4(),
         index_version=index.version,
         query={"up": list(up), "down": list(down), **options.as_dict()},
@@ -94,9 +166,6 @@ def signature_search(
         ],
         n_searched=answer.n_searched,
     )
-    if store:
-        search.save()
-    return search
 
 
 def with_tau(index: SearchIndex, rows: list[dict[str, Any]], score: str) -> list[dict[str, Any]]:

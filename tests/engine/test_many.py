@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from search.engine import many
-from search.engine.backends import compiled
+from search.engine import many, scores
+from search.engine.backends import tiles
 from search.engine.errors import InvalidQueryError, UnknownSignatureError
 from tests.engine.conftest import Indexed
 from tests.engine.test_search import query
@@ -60,11 +60,10 @@ def test_the_block_kernel_sums_every_set_as_a_plain_sum(indexed: Indexed) -> Non
     ranks = indexed.index.ranks
     rng = np.random.default_rng(5)
     sets = [np.sort(rng.choice(ranks.shape[0], 30, replace=False)) for _ in range(9)]
-    genes, starts, targets = many.membership(sets)
     start, stop = 17, ranks.shape[1] - 5  # several column blocks, the first and last partial
-    assert stop - start > 2 * compiled.MANY_BLOCK
+    assert stop - start > 2 * tiles.TILE
     out = np.empty((len(sets), stop - start), dtype=np.uint32)
-    compiled.many_rank_sums(ranks, genes, starts, targets, start, stop, out)
+    tiles.tile_rank_sums(ranks, *many.side_layout(sets), start, stop, out)
     for t, rows in enumerate(sets):
         expected = np.asarray(ranks[rows][:, start:stop], dtype=np.uint32).sum(axis=0)
         assert np.array_equal(out[t], expected)
@@ -76,3 +75,71 @@ def test_positions_of_many_signatures_in_one_lookup_name_the_missing(indexed: In
     assert table.positions(ids).tolist() == [table.position(s) for s in ids]
     with pytest.raises(UnknownSignatureError, match="1 signatures not in the index: NOPE"):
         table.positions([ids[0], "NOPE"])
+
+
+def _streaming(monkeypatch: pytest.MonkeyPatch, indexed: Indexed, threads: int) -> None:
+    """Make the 2,400-signature test index stream: the FDR's full sort only below 600 signatures,
+    spans of 300 (not a whole number of tiles), the index's threads as asked."""
+    monkeypatch.setattr(scores, "FULL_SORT_BELOW", 600)
+    monkeypatch.setattr(many, "SPAN", 300)
+    monkeypatch.setattr(indexed.index, "threads", threads)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("filters", [None, {"pert_time": [24]}])  # over 1,024: the FDR's tail
+@pytest.mark.parametrize("mode", ["both", "mimic", "reverse"])
+def test_streamed_answers_equal_one_by_one_searches(
+    indexed: Indexed, filters: dict | None, mode: str, threads: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _streaming(monkeypatch, indexed, threads)
+    asked = _queries(indexed)
+    stats = many.ManyStats()
+    found = many.search_many(
+        indexed.index, asked, mode=mode, filters=filters, k=40, stats=stats, stream=True
+    )
+    assert indexed.index.table.select(filters).size >= scores.FULL_SORT_BELOW  # it streamed
+    assert len(stats.run_alone) < len(asked) // 2  # most FDRs came from what the spans kept
+    for (up, down), answer in zip(asked, found, strict=True):
+        alone = indexed.index.search(up, down, mode=mode, filters=filters, k=40, path="exact")
+        assert not isinstance(answer, InvalidQueryError)
+        pd.testing.assert_frame_equal(answer.table, alone.table, check_exact=True)
+
+
+def test_a_streamed_query_whose_fdr_needs_every_signature_runs_alone(
+    indexed: Indexed, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _streaming(monkeypatch, indexed, 2)
+    monkeypatch.setattr(many, "PER_UNIT", 1)  # bins a whole unit wide: the tail is rarely bounded
+    asked = _queries(indexed)
+    stats = many.ManyStats()
+    found = many.search_many(indexed.index, asked, k=40, stats=stats, stream=True)
+    assert stats.run_alone  # some ran alone, and still answer as one by one
+    for (up, down), answer in zip(asked, found, strict=True):
+        alone = indexed.index.search(up, down, k=40, path="exact")
+        assert not isinstance(answer, InvalidQueryError)
+        pd.testing.assert_frame_equal(answer.table, alone.table, check_exact=True)
+
+
+def _plain_tail(values: np.ndarray, m: int, sd: float) -> float:
+    """min over ranks j > m of n p_(j) / j, from every value sorted (BH's definition)."""
+    p = np.sort(scores.two_sided_p(values / sd))
+    ranks = np.arange(1, p.size + 1)
+    return float((p.size * p / ranks)[m:].min())
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_fixed_bins_bound_the_tail_no_higher_than_drawn_bins(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    values = np.abs(rng.standard_normal(20_000)) * rng.uniform(0.5, 3)
+    values[: 30 * seed] += rng.uniform(3, 40, 30 * seed)  # strong hits, some past the last bin
+    counts = np.zeros(many.TOP_BIN * many.PER_UNIT + 1, dtype=np.int64)
+    tiles.add_histogram(values, float(many.PER_UNIT), counts)
+    plain_counts = np.minimum((values * many.PER_UNIT).astype(np.int64), counts.size - 1)
+    assert np.array_equal(counts, np.bincount(plain_counts, minlength=counts.size))
+    m, sd = 1024, 1.3
+    top = np.sort(values)[::-1][:m]
+    streamed = many._Streamed(values.size, np.arange(0), np.empty(0), top, counts)
+    fixed = scores._tail_bound(streamed, float(top[-1]), m, sd)
+    drawn = scores._tail_bound(scores.HostAbsZ(values), float(top[-1]), m, sd)
+    assert fixed <= drawn <= _plain_tail(values, m, sd)
+    assert fixed > 0.9 * drawn  # and not much lower: the bins are fine enough to pass

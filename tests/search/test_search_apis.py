@@ -284,3 +284,63 @@ def test_the_report_says_what_each_identifier_was_read_as_and_a_choice_settles_a
     page = api.get(body["permalink"]).content.decode()
     assert "IL8 → CXCL8" in page
     assert f'data-query="MDR1" data-candidate="{candidates[-1]}"' in page
+
+
+def test_a_batch_of_5000_queries_runs_through_the_api_and_answers_as_single_searches(
+    api: APIClient,
+    serve_portal_index: PortalIndex,
+    settings,
+    tmp_path,
+    django_capture_on_commit_callbacks,
+) -> None:
+    settings.BATCHES_DIR = tmp_path
+    genes = serve_portal_index.genes
+    rng = np.random.default_rng(3)
+    picks = [rng.choice(len(genes), 12, replace=False) for _ in range(5000)]
+    sets = [[genes[g] for g in pick] for pick in picks]
+    gmt = "\n".join(
+        f"Q{n:04d}_up\tx\t" + "\t".join(s[:6]) + f"\nQ{n:04d}_down\tx\t" + "\t".join(s[6:])
+        for n, s in enumerate(sets)
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        response = api.post("/api/search/batch", {"gmt": gmt, "limit": 3}, format="json")
+    assert response.status_code == 202, response.content
+    status = api.get(response.json()["status_url"]).json()
+    assert (status["status"], status["n_done"], status["n_queries"]) == ("done", 5000, 5000)
+    lines = _text(api.get(status["results_url"]))
+    header = lines[0].split("\t")
+    rows = [dict(zip(header, line.split("\t"), strict=True)) for line in lines[1:]]
+    assert len(rows) == 5000 * 3
+    for n in rng.choice(5000, 12, replace=False):  # some, searched alone through the API
+        single = api.post(
+            "/api/search", {"up": sets[n][:6], "down": sets[n][6:], "limit": 3}, format="json"
+        ).json()
+        mine = rows[3 * n : 3 * n + 3]
+        assert {row["query"] for row in mine} == {f"Q{n:04d}"}
+        assert [row["sig_id"] for row in mine] == [row["sig_id"] for row in single["results"]]
+        for row, alone in zip(mine, single["results"], strict=True):
+            for key in ("z_sum", "p", "fdr", "fdr_up", "fdr_down"):
+                assert float(row[key]) == alone[key], key
+
+
+@pytest.mark.parametrize("order", ["z", "tau"])
+def test_searches_run_together_equal_single_searches_and_keep_each_error(
+    serve_portal_index: PortalIndex, order: str
+) -> None:
+    from search.engine.errors import PortalError
+    from search.services.searches import signature_search, signature_searches
+
+    genes = serve_portal_index.genes
+    options = SearchOptions(limit=20, mode="mimic", order=order)
+    queries = [(genes[i : i + 8], genes[i + 30 : i + 38]) for i in (0, 9, 17)]
+    queries.insert(1, (["NOT_A_GENE", *genes[:2]], []))
+    found = signature_searches(queries, options)
+    assert isinstance(found[1], PortalError)
+    for (up, down), answer in zip(queries, found, strict=True):
+        if answer is found[1]:
+            continue
+        alone = signature_search(up=up, down=down, options=options, store=False)
+        assert not isinstance(answer, PortalError)
+        assert answer.results == alone.results
+        assert answer.report == alone.report
+        assert answer.n_searched == alone.n_searched

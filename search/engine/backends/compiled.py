@@ -76,10 +76,10 @@ def rank_sums(
             )
             for j in range(hi - lo):
                 acc[j] += (
-                    (_pair(r0[j], r1[j]) + _pair(r2[j], r3[j]))
-                    + (_pair(r4[j], r5[j]) + _pair(r6[j], r7[j]))
-                    + (_pair(r8[j], r9[j]) + _pair(r10[j], r11[j]))
-                    + (_pair(r12[j], r13[j]) + _pair(r14[j], r15[j]))
+                    (pair_sum(r0[j], r1[j]) + pair_sum(r2[j], r3[j]))
+                    + (pair_sum(r4[j], r5[j]) + pair_sum(r6[j], r7[j]))
+                    + (pair_sum(r8[j], r9[j]) + pair_sum(r10[j], r11[j]))
+                    + (pair_sum(r12[j], r13[j]) + pair_sum(r14[j], r15[j]))
                 )
             i += GROUP
         while i < n:
@@ -89,36 +89,8 @@ def rank_sums(
             i += 1
 
 
-MANY_BLOCK = 1024  # columns a block of the many-query kernel: its sums stay in L1/L2
-
-
-@_jit
-def many_rank_sums(
-    matrix: NDArray[np.uint16],
-    genes: NDArray[np.int64],
-    starts: NDArray[np.int64],
-    targets: NDArray[np.int64],
-    start: int,
-    stop: int,
-    out: NDArray[np.uint32],
-) -> None:  # pragma: no cover - compiled
-    """The rank sums of many gene sets at once: out[t, j - start] = sum of matrix[g, j] over the
-    genes g whose targets (targets[starts[i]:starts[i + 1]] for g = genes[i]) hold t. Each gene's
-    row is read once per block of MANY_BLOCK columns and added into every set that holds it;
-    uint32 sums of uint16 ranks, exact (the integers `rank_sums` gives set by set)."""
-    out[:] = 0
-    for lo in range(start, stop, MANY_BLOCK):
-        hi = min(lo + MANY_BLOCK, stop)
-        for i in range(genes.size):
-            row = matrix[genes[i], lo:hi]
-            for at in range(starts[i], starts[i + 1]):
-                acc = out[targets[at], lo - start : hi - start]
-                for j in range(hi - lo):
-                    acc[j] += row[j]
-
-
 @numba.njit(inline="always")
-def _pair(a: np.uint16, b: np.uint16) -> np.uint32:  # pragma: no cover - compiled
+def pair_sum(a: np.uint16, b: np.uint16) -> np.uint32:  # pragma: no cover - compiled
     """Two uint16 ranks added in 16 bits (no overflow below 32768), then widened."""
     return np.uint32(np.uint16(a + b))
 
@@ -154,8 +126,8 @@ def rank_sums_at(
             )
             for j in range(hi - lo):
                 p = at[j]
-                acc[j] += (_pair(r0[p], r1[p]) + _pair(r2[p], r3[p])) + (
-                    _pair(r4[p], r5[p]) + _pair(r6[p], r7[p])
+                acc[j] += (pair_sum(r0[p], r1[p]) + pair_sum(r2[p], r3[p])) + (
+                    pair_sum(r4[p], r5[p]) + pair_sum(r6[p], r7[p])
                 )
             i += 8
         while i < n:
