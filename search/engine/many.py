@@ -42,11 +42,13 @@ from search.engine.results import SearchResult
 from search.engine.searching import (
     GeneQuery,
     _check_options,
+    _device_ranked,
     _empty_table,
     _exact_ranked,
     answer_fields,
     candidates_ranked,
     gene_query,
+    gpu_backend,
     searched_sources,
     side_keys,
 )
@@ -59,6 +61,7 @@ SPAN = 16_384  # signatures a thread sums for the whole block at a time when str
 SUMS_BYTES = 1 << 30  # uint32 sums kept for a whole selection: 1 GiB at most (128 queries at 1M)
 PER_UNIT = 256  # fixed histogram bins a unit of |z|
 TOP_BIN = 32  # |z| at or above this shares the last bin
+GPU_BLOCK = 256  # queries a block on the gpu path: their sums, 2 x 256 x N int32, on the device
 
 
 @dataclass
@@ -80,11 +83,18 @@ def search_many(
     min_genes: int = MIN_GENES,
     stats: ManyStats | None = None,
     stream: bool = False,
+    path: str = "exact",
 ) -> list[SearchResult | InvalidQueryError]:
     """Each (up, down) query's SearchResult, or the InvalidQueryError it raised, in order.
     stream=True streams a selection of FULL_SORT_BELOW or more (see above); by default every
-    query's sums are kept whole, in blocks of at most SUMS_BYTES."""
-    _check_options(mode, "rank", "exact", k)
+    query's sums are kept whole, in blocks of at most SUMS_BYTES. path "gpu": the sums of
+    GPU_BLOCK queries at a time as integer products on a CUDA device (`DeviceRanks.many_sums`),
+    each query then ranked on the device as the gpu path ranks it."""
+    _check_options(mode, "rank", path, k)
+    if path not in ("exact", "gpu"):
+        raise InvalidQueryError(f"search_many runs the exact or gpu path, not {path!r}")
+    if path == "gpu" and gpu_backend(index) != "torch":
+        raise InvalidQueryError("search_many's gpu path needs torch with a CUDA GPU")
     selection = index.table.select(filters)
     report = index.table.filter_report(filters)
     stats = stats if stats is not None else ManyStats()
@@ -96,14 +106,17 @@ def search_many(
             answers.append(InvalidQueryError("not run"))  # replaced below
         except InvalidQueryError as error:
             answers.append(error)
-    streamed = stream and selection.size >= scores.FULL_SORT_BELOW
+    streamed = stream and selection.size >= scores.FULL_SORT_BELOW and path == "exact"
     width = max(1, selection.stop - selection.start)
     block = QUERY_BLOCK if streamed else max(1, min(QUERY_BLOCK, SUMS_BYTES // (8 * width)))
+    block = GPU_BLOCK if path == "gpu" else block
     for first in range(0, len(resolved), block):
         part = resolved[first : first + block]
         asked = [query for _, query in part]
         if selection.size == 0:
             tables = [_empty_table(index, "rank") for _ in part]
+        elif path == "gpu":
+            tables = _device_tables(index, asked, selection, mode, k)
         elif streamed:
             tables = _streamed_tables(index, asked, selection, mode, k, stats)
             again = [j for j in range(len(part)) if tables[j] is None]
@@ -118,7 +131,7 @@ def search_many(
             tables = _whole_tables(index, asked, selection, mode, k)
         for (at, query), table in zip(part, tables, strict=True):
             assert table is not None  # every streamed query needing the full sort was redone
-            common = answer_fields(index, query, selection, mode, "rank", "exact", report)
+            common = answer_fields(index, query, selection, mode, "rank", path, report)
             answers[at] = SearchResult(table=table, **common)
     return answers
 
@@ -133,6 +146,18 @@ def _whole_tables(
         _exact_ranked(
             index, query, selection, mode, k, given=(sums[2 * j][offsets], sums[2 * j + 1][offsets])
         )
+        for j, query in enumerate(queries)
+    ]
+
+
+def _device_tables(
+    index: SearchIndex, queries: list[GeneQuery], selection: Selection, mode: str, k: int
+) -> list[pd.DataFrame | None]:
+    """Every query's sums in one set of device products, then each ranked on the device."""
+    sides = [rows for query in queries for rows in (query.up, query.down)]
+    sums = index.device_ranks().many_sums(sides, selection)
+    return [
+        _device_ranked(index, query, selection, mode, k, given=(sums[2 * j], sums[2 * j + 1]))
         for j, query in enumerate(queries)
     ]
 

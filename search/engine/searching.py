@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, TypedDict
+from typing import TYPE_CHECKING, Any, TypedDict
 
 import numpy as np
 import pandas as pd
@@ -195,15 +195,21 @@ def run_search(
 
 
 def _device_ranked(
-    index: SearchIndex, query: GeneQuery, selection: Selection, mode: str, k: int
+    index: SearchIndex,
+    query: GeneQuery,
+    selection: Selection,
+    mode: str,
+    k: int,
+    given: tuple[Any, Any] | None = None,
 ) -> pd.DataFrame:
     """The gpu path through torch: every z on the device; the host ranks the candidates for the
-    top k and takes their FDR from the device's |z| (search/engine/backends/torch_gpu.py)."""
+    top k and takes their FDR from the device's |z| (search/engine/backends/torch_gpu.py).
+    given: the two sides' sums on the device (many.py's batches)."""
     from search.engine.backends.torch_gpu import rank_on_device
 
     sd = scores.z_sum_sd(index.n_genes, query.up.size, query.down.size)
     found = rank_on_device(
-        index.device_ranks(), query.up, query.down, selection, index.n_genes, mode, k, sd
+        index.device_ranks(), query.up, query.down, selection, index.n_genes, mode, k, sd, given
     )
     scored = Scored(selection.positions[found.candidates], found.z_up, found.z_down)
     searched = Searched(found.candidates, found.abs_z, found.abs_z_up, found.abs_z_down)

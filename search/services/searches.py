@@ -21,6 +21,7 @@ from search.engine.hubs import HUB_FACTOR, expected_fraction, hub_genes
 from search.engine.many import search_many
 from search.engine.query import SideReport
 from search.engine.query_resolution import check_sizes, keep_indexed, resolve_query
+from search.engine.searching import gpu_backend
 from search.engine.specificity import row_taus
 from search.models import StoredSearch
 from search.runtime.index_access import IndexUnavailable, search_index
@@ -80,7 +81,8 @@ def signature_searches(
 ) -> list[StoredSearch | PortalError]:
     """Many searches with the same options, unsaved, each a StoredSearch or the error it raised,
     in order. The rank score in the z order runs them together through the engine's block kernel
-    (search/engine/many.py: the exact answers of one-by-one searches); other options one by one."""
+    (search/engine/many.py: the exact answers of one-by-one searches, on the GPU when torch sees
+    one); other options one by one."""
     index = search_index()
     if options.score != "rank" or options.order != "z":
         return [_one_of_many(up, down, options) for up, down in queries]
@@ -92,12 +94,14 @@ def signature_searches(
             answers.append(PortalError("not run"))  # replaced below
         except PortalError as error:
             answers.append(error)
+    on_gpu = settings.SEARCH_PATH in ("auto", "gpu") and gpu_backend(index) == "torch"
     found = search_many(
         index,
         [(up.matched, down.matched) for _, (up, down) in resolved],
         mode=options.mode,
         filters=options.filters,
         k=options.limit,
+        path="gpu" if on_gpu else "exact",
     )
     for (at, reports), answer in zip(resolved, found, strict=True):
         up, down = queries[at]

@@ -11,6 +11,7 @@ import pytest
 from search.engine import many, scores
 from search.engine.backends import tiles
 from search.engine.errors import InvalidQueryError, UnknownSignatureError
+from search.engine.metadata import Selection
 from tests.engine.conftest import Indexed
 from tests.engine.test_search import query
 
@@ -143,3 +144,62 @@ def test_fixed_bins_bound_the_tail_no_higher_than_drawn_bins(seed: int) -> None:
     drawn = scores._tail_bound(scores.HostAbsZ(values), float(top[-1]), m, sd)
     assert fixed <= drawn <= _plain_tail(values, m, sd)
     assert fixed > 0.9 * drawn  # and not much lower: the bins are fine enough to pass
+
+
+@pytest.mark.parametrize("genes", [300, 301])  # a gene count that the int8 shapes must pad
+def test_the_device_integer_products_sum_every_set_exactly(
+    genes: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """many_sums (int8 products: 256 A H + A L + 128 |set|) against plain sums, on the CPU
+    device here; the ranks go up to 32,767, where the split's bytes are at their widest."""
+    torch_gpu = pytest.importorskip("search.engine.backends.torch_gpu")
+    rng = np.random.default_rng(genes)
+    ranks = rng.integers(1, 32768, size=(genes, 1000), dtype=np.uint16)
+    ranks[:, 0] = 32767
+    sets = [np.sort(rng.choice(genes, size, replace=False)) for size in (1, 5, 60, genes, 0)]
+    selection = Selection(np.sort(rng.choice(1000, 777, replace=False)), 0, 1000)
+    device = torch_gpu.DeviceRanks(ranks, device="cpu")
+    monkeypatch.setattr(torch_gpu, "MANY_COLUMNS", 256)  # several blocks, the last partial
+    found = device.many_sums(sets, selection).numpy()
+    for at, rows in enumerate(sets):
+        expected = ranks[rows][:, selection.positions].astype(np.int64).sum(axis=0)
+        assert np.array_equal(found[at], expected)
+    with pytest.raises(ValueError, match="twice"):
+        device.many_sums([np.array([3, 3])], selection)
+
+
+def _on_cpu_device(monkeypatch: pytest.MonkeyPatch, indexed: Indexed) -> None:
+    """The gpu path's torch code on the CPU device, as on a CUDA one."""
+    torch_gpu = pytest.importorskip("search.engine.backends.torch_gpu")
+    device = torch_gpu.DeviceRanks(np.asarray(indexed.index.ranks), device="cpu")
+    monkeypatch.setattr(indexed.index, "device_ranks", lambda: device)
+    monkeypatch.setattr(many, "gpu_backend", lambda index: "torch")
+
+
+@pytest.mark.parametrize("filters", FILTERS[:2])
+@pytest.mark.parametrize("mode", ["both", "reverse"])
+def test_the_gpu_batch_equals_one_by_one_searches(
+    indexed: Indexed, filters: dict | None, mode: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _on_cpu_device(monkeypatch, indexed)
+    monkeypatch.setattr(many, "GPU_BLOCK", 4)
+    asked = _queries(indexed)
+    found = many.search_many(indexed.index, asked, mode=mode, filters=filters, k=40, path="gpu")
+    for (up, down), answer in zip(asked, found, strict=True):
+        alone = indexed.index.search(up, down, mode=mode, filters=filters, k=40, path="exact")
+        assert not isinstance(answer, InvalidQueryError)
+        assert answer.path == "gpu"
+        pd.testing.assert_frame_equal(answer.table, alone.table, check_exact=True)
+
+
+@pytest.mark.gpu
+def test_the_gpu_batch_on_cuda_equals_one_by_one_searches(indexed: Indexed) -> None:
+    torch_gpu = pytest.importorskip("search.engine.backends.torch_gpu")
+    if not torch_gpu.cuda_available():
+        pytest.skip("needs a CUDA GPU")
+    asked = _queries(indexed)
+    found = many.search_many(indexed.index, asked, k=40, path="gpu")
+    for (up, down), answer in zip(asked, found, strict=True):
+        alone = indexed.index.search(up, down, k=40, path="exact")
+        assert not isinstance(answer, InvalidQueryError)
+        pd.testing.assert_frame_equal(answer.table, alone.table, check_exact=True)

@@ -15,6 +15,7 @@ signatures' sums come back to the host (4 bytes each).
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
 
 UPLOAD_COLUMNS = 1 << 15  # signatures per host-to-device copy
 GATHER_ROWS = 64  # gene rows gathered at once (a 64 x N int16 temporary)
+MANY_COLUMNS = 1 << 14  # signatures a block of many_sums: G x 16,384 int8 twice, ~0.8 GB
 
 
 HEADROOM = 0.9  # of the device's free memory the matrix may take (queries need the rest)
@@ -105,6 +107,40 @@ class DeviceRanks:
         """uint32 sums of the selected columns, as `cpu.set_sums` gives them."""
         return self.selected_sums(rows, selection).cpu().numpy().astype(np.uint32)
 
+    def many_sums(self, sets: Sequence[np.ndarray], selection: Selection) -> torch.Tensor:
+        """(len(sets), selection.size) int32 on the device: each gene set's rank sums over the
+        selected columns, for many sets at once as integer matrix products, exactly.
+
+        A rank r <= 32767 is 256 h + l + 128 with h = r >> 8 in 0..127 and l = (r & 255) - 128
+        in -128..127: both int8. With A the sets' 0/1 indicator (int8), a set's sums are
+        256 (A H) + (A L) + 128 |set|, where A H and A L are int8 x int8 products accumulated in
+        int32 (torch._int_mm: integer arithmetic, nothing rounded) whose terms stay under
+        32767 x 127 < 2^31. A block of MANY_COLUMNS signatures at a time; the shapes padded with
+        zeros to what the int8 kernels take (more than 16 rows, multiples of 8)."""
+        import torch
+
+        n_genes, _ = self.shape
+        width = -(-n_genes // 8) * 8
+        indicator = torch.zeros((max(17, len(sets)), width), dtype=torch.int8, device=self.device)
+        for at, rows in enumerate(sets):
+            rows = np.asarray(rows, dtype=np.int64)
+            if np.unique(rows).size != rows.size:
+                raise ValueError("a gene set for many_sums holds a gene twice")
+            indicator[at, torch.as_tensor(rows, device=self.device)] = 1
+        counts = indicator.sum(1, dtype=torch.int32)[:, None]
+        positions = torch.as_tensor(np.array(selection.positions), device=self.device)
+        out = torch.empty((len(sets), selection.size), dtype=torch.int32, device=self.device)
+        for lo in range(0, selection.size, MANY_COLUMNS):
+            columns = positions[lo : lo + MANY_COLUMNS]
+            taken = columns.numel()
+            ranks = torch.zeros((width, -(-taken // 8) * 8), dtype=torch.int16, device=self.device)
+            ranks[:n_genes, :taken] = self.matrix.index_select(1, columns)
+            high = (ranks >> 8).to(torch.int8)
+            low = ((ranks & 255) - 128).to(torch.int8)
+            total = 256 * torch._int_mm(indicator, high) + torch._int_mm(indicator, low)
+            out[:, lo : lo + taken] = (total + 128 * counts)[: len(sets), :taken]
+        return out
+
 
 class DeviceAbsZ:
     """|z| of every signature searched, on the device, with the methods of scores.HostAbsZ:
@@ -157,20 +193,23 @@ def rank_on_device(
     mode: str,
     k: int,
     sd: float,
+    given: tuple[torch.Tensor, torch.Tensor] | None = None,
 ) -> DeviceScores:
     """z_up, z_down, z_sum and the ranking key of every selected signature on the device, with the
     float64 operations of scores.set_z and searching._ranked (so the values are the host's, bit
-    for bit); only the candidates for the top k cross to the host."""
+    for bit); only the candidates for the top k cross to the host. given: the two sides' sums
+    of the selected signatures already on the device (DeviceRanks.many_sums)."""
     import torch
 
     mean, var = scores.rank_moments(n_genes)
     z: list[torch.Tensor | None] = []
-    for rows in (up, down):
+    for side, rows in enumerate((up, down)):
         if rows.size == 0:
             z.append(None)
             continue
         centre, set_sd = scores.set_null(rows.size, n_genes, mean, var)
-        z.append((ranks.selected_sums(rows, selection).double() - float(centre)) / float(set_sd))
+        sums = ranks.selected_sums(rows, selection) if given is None else given[side]
+        z.append((sums.double() - float(centre)) / float(set_sd))
     size = selection.size
     zero = torch.zeros(size, dtype=torch.float64, device=ranks.device)
     z_sum = (zero if z[0] is None else z[0]) - (zero if z[1] is None else z[1])
