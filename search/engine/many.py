@@ -142,12 +142,20 @@ def _whole_tables(
     """Every query ranked from its sums over the whole selection."""
     sums = block_sums(index, queries, selection.start, selection.stop)
     offsets = selection.positions - selection.start
-    return [
-        _exact_ranked(
-            index, query, selection, mode, k, given=(sums[2 * j][offsets], sums[2 * j + 1][offsets])
-        )
-        for j, query in enumerate(queries)
-    ]
+    tables: list[pd.DataFrame | None] = [None] * len(queries)
+
+    def rank(j: int) -> None:
+        given = (sums[2 * j][offsets], sums[2 * j + 1][offsets])
+        tables[j] = _exact_ranked(index, queries[j], selection, mode, k, given=given)
+
+    threads = max(1, min(index.threads, len(queries)))
+
+    def share(thread: int) -> None:  # the keys, top k and FDR of every threads-th query
+        for j in range(thread, len(queries), threads):
+            rank(j)
+
+    _each(threads, share)
+    return tables
 
 
 def _device_tables(

@@ -250,7 +250,14 @@ def _exact_ranked(
         order_key = taus[found]
     else:
         found = compiled.top_candidates(keys, k)
-    sources = searched_sources(query, mode, keys, abs_up, abs_down)
+    total, *_ = searched_sources(query, mode, keys, abs_up, abs_down)
+    up_source, down_source = (
+        scores.SideAbsZ(values, side_sums, rows.size, index.n_genes) if rows.size else None
+        for values, side_sums, rows in zip(
+            (abs_up, abs_down), sums, (query.up, query.down), strict=True
+        )
+    )
+    sources = (total, up_source, down_source)
     picked = (sums[0][found], sums[1][found])
     return candidates_ranked(index, query, selection, mode, k, found, picked, sources, order_key)
 
