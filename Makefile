@@ -102,12 +102,16 @@ benchmark-db: install
 benchmark-signatures: install
 	$(PY) -m benchmarks.signatures
 
-# Search latency at 10k, 100k and 1M generated signatures (1M: ~50 GB under SEARCH_BENCH_DIR or /tmp,
-# deleted afterwards; SIZES=10000,100000 leaves it out).
+# Many queries at once (search_many) against one by one: 1M generated signatures x 5,000 genes
+# (10 GB in memory and under SEARCH_BENCH_DIR or /tmp, deleted afterwards; about 12 minutes).
+# SIGNATURES_N=100000 GENES=23614 for the whole gene space at a tenth of the signatures.
 .PHONY: benchmark-batch
 benchmark-batch: install
-	$(PY) -m benchmarks.batch $(if $(SIGNATURES_N),--signatures $(SIGNATURES_N))
+	$(PY) -m benchmarks.batch $(if $(SIGNATURES_N),--signatures $(SIGNATURES_N)) \
+		$(if $(GENES),--genes $(GENES))
 
+# Search latency at 10k, 100k and 1M generated signatures (1M: ~50 GB under SEARCH_BENCH_DIR or /tmp,
+# deleted afterwards; SIZES=10000,100000 leaves it out).
 .PHONY: benchmark-search
 benchmark-search: install
 	$(PY) -m benchmarks.search $(if $(SIZES),--sizes $(SIZES))

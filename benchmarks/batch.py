@@ -1,23 +1,24 @@
-"""Many queries at once: `search_many` (the block kernel, streamed ranking and exact FDR) against
-the same queries searched one by one, whole answers (top 100 with z, p and FDR) in both.
+"""Many queries at once: `search_many` (the tile kernel, then each query's ranking and exact FDR)
+against the same queries searched one by one; whole answers (top 100 with z, p and FDR) in both.
 
 An index is written straight to --dir (default $SEARCH_BENCH_DIR or /tmp; deleted afterwards): a
 gene-major uint16 rank matrix of --genes genes x --signatures signatures, each column a random
 permutation of 1..G, and its metadata. Queries of 2 x 250 genes are the 250 highest and lowest
 ranked genes of random signatures with 50 of each side swapped for random genes: each has a strong
-hit, and the rest of the index is null. Measured in one process with the index's two threads (the
-machine's cores):
-- one by one: `index.search(up, down, k=100, path="exact")` for --alone queries (the baseline: what
-  a batch ran before, query after query), as queries a minute;
-- search_many: all --queries queries in blocks of many.QUERY_BLOCK; each answer is compared with
-  the one-by-one answer where there is one (equal tables, bit for bit), and the queries run alone
-  because their FDR needed every signature sorted are counted;
-- the rank sums alone (`many.block_sums` of one block, two threads), as adds a second;
-- the arithmetic floor: uint32 += uint16 adds a second of numpy (one long vectorized add, one
-  thread, times two for the two cores), the rate a kernel that reads its ranks from memory as
-  numpy does cannot beat.
-Peak memory: the process's peak RSS after each step (the rank matrix is in it), and the Python heap
-peak of each step (tracemalloc: numpy's buffers, not numba's tile of 6 MB a thread).
+hit, and the rest of the index is null (the hard case for an exact FDR). One process, the index's
+two threads (the machine's cores):
+- one by one: `index.search(up, down, k=100, path="exact")` for --alone queries: the baseline,
+  what a batch ran before, query after query;
+- search_many with each query's sums kept whole (the default), then streamed span by span; their
+  answers are compared with the one-by-one answers (the first --alone) and with each other (all),
+  table for table; the streamed queries summed again because an FDR needed every signature are
+  counted;
+- the rank sums alone (`many.block_sums` of one block of many.QUERY_BLOCK queries);
+- the arithmetic floor: adds a second of `compiled.rank_sums` over 16 rows held in the cache (what
+  the adds cost when reading the ranks costs nothing), times two cores. "of the floor" is each
+  step's adds a second (2 x 250 x N a query) against it.
+Memory: the process's peak RSS after each step (the rank matrix is in it) and the Python heap's
+peak during it (tracemalloc: numpy's buffers, not numba's tile of 6 MB a thread).
 
 Run: python -m benchmarks.batch [--signatures 1000000] [--genes 5000] [--queries 1024]
 [--alone 64] [--dir D]
@@ -32,18 +33,23 @@ import shutil
 import tempfile
 import time
 import tracemalloc
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 import pandas as pd
 
 from benchmarks.common import machine, markdown
 from search.engine import many
+from search.engine.backends import compiled
 from search.engine.index import SearchIndex
 from search.engine.metadata import write_metadata
 from search.engine.searching import gene_query
 
 SIDE, SWAPPED, K = 250, 50, 100
+T = TypeVar("T")
 
 
 def write_index(folder: Path, n_genes: int, n: int, seed: int = 0) -> SearchIndex:
@@ -88,17 +94,6 @@ def queries(index: SearchIndex, count: int, seed: int = 1) -> list[tuple[list[st
     return asked
 
 
-def timed(step: str, run, peaks: dict[str, tuple[float, float]]):  # type: ignore[no-untyped-def]
-    tracemalloc.start()
-    started = time.perf_counter()
-    out = run()
-    seconds = time.perf_counter() - started
-    heap = tracemalloc.get_traced_memory()[1] / 2**30
-    tracemalloc.stop()
-    peaks[step] = (heap, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20)
-    return out, seconds
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--signatures", type=int, default=1_000_000)
@@ -120,96 +115,100 @@ def run(args: argparse.Namespace, folder: Path) -> None:
     index = write_index(folder, args.genes, n)
     made = time.perf_counter() - started
     asked = queries(index, q)
-    peaks: dict[str, tuple[float, float]] = {}
-    index.search(*asked[0], k=K, path="exact")  # compile
+    index.search(*asked[0], k=K, path="exact")  # compile every kernel first
     many.search_many(index, asked[:2], k=K)
-    many.search_many(index, asked[:2], k=K, stream=False)
-    alone, one_by_one = timed(
-        "one by one",
+    many.search_many(index, asked[:2], k=K, stream=True)
+    steps: list[Step] = []
+    alone = steps_run(
+        steps,
+        "one by one (index.search, exact)",
+        args.alone,
         lambda: [index.search(up, down, k=K, path="exact") for up, down in asked[: args.alone]],
-        peaks,
+    )
+    whole = steps_run(
+        steps, "search_many, sums kept whole", q, lambda: many.search_many(index, asked, k=K)
     )
     stats = many.ManyStats()
-    found, batched = timed(
-        "search_many", lambda: many.search_many(index, asked, k=K, stats=stats, stream=True), peaks
+    streamed = steps_run(
+        steps,
+        f"search_many, streamed ({many.QUERY_BLOCK} a block)",
+        q,
+        lambda: many.search_many(index, asked, k=K, stats=stats, stream=True),
     )
-    whole, unstreamed = timed(
-        "search_many, whole", lambda: many.search_many(index, asked, k=K, stream=False), peaks
-    )
-    same = all(
-        isinstance(answer, type(expected)) and answer.table.equals(expected.table)
-        for answer, expected in zip(found, alone, strict=False)
-    ) and all(a.table.equals(b.table) for a, b in zip(found, whole, strict=True))
+    same = all(a.table.equals(b.table) for a, b in zip(whole, alone, strict=False))
+    same &= all(a.table.equals(b.table) for a, b in zip(whole, streamed, strict=True))
     block = [gene_query(index, up, down) for up, down in asked[: many.QUERY_BLOCK]]
-    _, summing = timed("rank sums of a block", lambda: many.block_sums(index, block, 0, n), peaks)
-    acc = np.zeros(n, dtype=np.uint32)
-    started = time.perf_counter()
-    rows = min(200, args.genes)
-    for row in range(rows):
-        np.add(acc, index.ranks[row], out=acc, casting="unsafe")
-    floor = 2 * rows * n / (time.perf_counter() - started)
-    adds_one = 2 * SIDE * n
-    summed = 2 * SIDE * n * len(block)
-    table = [
-        _row("one by one (index.search, exact)", args.alone, one_by_one, 1.0, peaks["one by one"]),
-        _row(
-            f"search_many, streamed ({many.QUERY_BLOCK} a block)",
-            q,
-            batched,
-            0,
-            peaks["search_many"],
-        ),
-        _row("search_many, sums kept whole", q, unstreamed, 0, peaks["search_many, whole"]),
-        {
-            "step": f"rank sums of {len(block)} queries (many.block_sums)",
-            "queries": len(block),
-            "seconds": summing,
-            "queries/min": 60 * len(block) / summing,
-            "adds/s (G)": summed / summing / 1e9,
-            "of the floor": f"{summed / summing / floor:.0%}",
-            "ratio": "",
-            "heap peak (GB)": peaks["rank sums of a block"][0],
-            "RSS peak (GB)": peaks["rank sums of a block"][1],
-        },
-        {
-            "step": "floor: numpy uint32 += uint16, x2 cores",
-            "queries": "",
-            "seconds": "",
-            "queries/min": "",
-            "adds/s (G)": floor / 1e9,
-            "of the floor": "100%",
-            "ratio": "",
-            "heap peak (GB)": "",
-            "RSS peak (GB)": "",
-        },
-    ]
-    base = 60 * args.alone / one_by_one
-    table[1]["ratio"] = f"{60 * q / batched / base:.2f}x"
-    table[2]["ratio"] = f"{60 * q / unstreamed / base:.2f}x"
-    for line in table[:3]:
-        line["adds/s (G)"] = adds_one * float(line["queries/min"]) / 60 / 1e9  # type: ignore[arg-type]
-        line["of the floor"] = f"{float(line['adds/s (G)']) * 1e9 / floor:.0%}"  # type: ignore[arg-type]
+    steps_run(
+        steps,
+        "rank sums alone (many.block_sums)",
+        len(block),
+        lambda: many.block_sums(index, block, 0, n),
+    )
+    floor = add_floor(threads=2)
+    base = steps[0].per_minute
+    table = [step.row(2 * SIDE * n, floor, base) for step in steps]
+    table.append(
+        {"step": "floor: in-cache adds (compiled.rank_sums), x2 cores", "adds/s (G)": floor / 1e9}
+    )
     print(
         f"{machine()}; {n:,} signatures x {args.genes:,} genes ({made:.0f} s to write); queries "
-        f"of 2 x {SIDE} genes, top {K}; index threads 2; the first {args.alone} answers of "
-        f"search_many equal one by one: {same}; run alone for their FDR: {len(stats.run_alone)} "
-        f"of {q}\n"
+        f"of 2 x {SIDE} genes, top {K}; index threads 2; search_many's answers equal one by one "
+        f"(first {args.alone}) and each other: {same}; streamed queries summed again for their "
+        f"FDR: {len(stats.run_alone)} of {q}\n"
     )
-    print(markdown(table))
+    print(markdown([{name: row.get(name, "") for name in table[0]} for row in table]))
 
 
-def _row(step: str, count: int, seconds: float, ratio: float, peak: tuple[float, float]) -> dict:  # type: ignore[type-arg]
-    return {
-        "step": step,
-        "queries": count,
-        "seconds": seconds,
-        "queries/min": 60 * count / seconds,
-        "adds/s (G)": 0.0,
-        "of the floor": "",
-        "ratio": f"{ratio:.2f}x" if ratio else "",
-        "heap peak (GB)": peak[0],
-        "RSS peak (GB)": peak[1],
-    }
+@dataclass
+class Step:
+    name: str
+    count: int
+    seconds: float
+    heap: float  # GB, tracemalloc's peak
+    rss: float  # GB, the process's peak so far
+
+    @property
+    def per_minute(self) -> float:
+        return 60 * self.count / self.seconds
+
+    def row(self, adds_a_query: int, floor: float, base: float) -> dict[str, object]:
+        adds = adds_a_query * self.per_minute / 60
+        return {
+            "step": self.name,
+            "queries": self.count,
+            "seconds": self.seconds,
+            "queries/min": self.per_minute,
+            "ratio": f"{self.per_minute / base:.2f}x",
+            "adds/s (G)": adds / 1e9,
+            "of the floor": f"{adds / floor:.0%}",
+            "heap peak (GB)": self.heap,
+            "RSS peak (GB)": self.rss,
+        }
+
+
+def steps_run(steps: list[Step], name: str, count: int, work: Callable[[], T]) -> T:
+    """work(), timed, with its Python heap peak and the process's RSS peak after it."""
+    tracemalloc.start()
+    started = time.perf_counter()
+    out = work()
+    seconds = time.perf_counter() - started
+    heap = tracemalloc.get_traced_memory()[1] / 2**30
+    tracemalloc.stop()
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+    steps.append(Step(name, count, seconds, heap, rss))
+    return out
+
+
+def add_floor(threads: int, columns: int = 4096, rounds: int = 20_000) -> float:
+    """Adds a second of compiled.rank_sums over 16 rows held in the L1/L2 cache: what the adds
+    cost when reading the ranks costs nothing, times the threads."""
+    ranks = np.random.default_rng(0).integers(1, 5000, size=(16, columns), dtype=np.uint16)
+    rows, out = np.arange(16, dtype=np.int64), np.empty(columns, dtype=np.uint32)
+    compiled.rank_sums(ranks, rows, 0, columns, out)
+    started = time.perf_counter()
+    for _ in range(rounds):
+        compiled.rank_sums(ranks, rows, 0, columns, out)
+    return threads * 16 * columns * rounds / (time.perf_counter() - started)
 
 
 if __name__ == "__main__":

@@ -34,11 +34,12 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from search.engine import scores
-from search.engine.backends import compiled, tiles
+from search.engine.backends import tiles
 from search.engine.errors import InvalidQueryError
 from search.engine.metadata import Selection
 from search.engine.query import MIN_GENES
 from search.engine.results import SearchResult
+from search.engine.running import Running
 from search.engine.searching import (
     GeneQuery,
     _check_options,
@@ -46,11 +47,8 @@ from search.engine.searching import (
     _empty_table,
     _exact_ranked,
     answer_fields,
-    candidates_ranked,
     gene_query,
     gpu_backend,
-    searched_sources,
-    side_keys,
 )
 
 if TYPE_CHECKING:
@@ -59,8 +57,6 @@ if TYPE_CHECKING:
 QUERY_BLOCK = 1024  # queries summed together: a row of the rank matrix serves ~20 query sides
 SPAN = 16_384  # signatures a thread sums for the whole block at a time when streaming
 SUMS_BYTES = 1 << 30  # uint32 sums kept for a whole selection: 1 GiB at most (128 queries at 1M)
-PER_UNIT = 256  # fixed histogram bins a unit of |z|
-TOP_BIN = 32  # |z| at or above this shares the last bin
 GPU_BLOCK = 256  # queries a block on the gpu path: their sums, 2 x 256 x N int32, on the device
 
 
@@ -230,7 +226,7 @@ def _streamed_tables(
     keep = max(1024, 4 * k)  # what fdr_for reads of the largest |z|: m = max(1024, 4 picks)
     spans = list(range(selection.start, selection.stop, SPAN))
     threads = max(1, min(index.threads, len(spans)))
-    runs = [[_Running.empty() for _ in queries] for _ in range(threads)]
+    runs = [[Running.empty() for _ in queries] for _ in range(threads)]
     layout = side_layout([rows for query in queries for rows in (query.up, query.down)])
 
     def work(thread: int) -> None:
@@ -258,157 +254,6 @@ def _streamed_tables(
     _each(threads, work)
     tables: list[pd.DataFrame | None] = []
     for j, query in enumerate(queries):
-        run = _Running.merged([runs[t][j] for t in range(threads)], k, keep)
+        run = Running.merged([runs[t][j] for t in range(threads)], k, keep)
         tables.append(run.table(index, query, selection, mode, k))
     return tables
-
-
-@dataclass
-class _Running:
-    """One query's answer so far over some spans: the candidates for the top k (places among the
-    selected, their rank sums, their keys), the `keep` largest of each |z| the FDRs read, and those
-    |z| counted in fixed bins (PER_UNIT a unit, TOP_BIN and above in the last)."""
-
-    places: NDArray[np.int64]
-    sum_up: NDArray[np.uint32]
-    sum_down: NDArray[np.uint32]
-    keys: NDArray[np.float64]
-    top: list[NDArray[np.float64]]
-    counts: NDArray[np.int64]
-
-    @classmethod
-    def empty(cls) -> _Running:
-        none = np.empty(0)
-        return cls(
-            np.empty(0, dtype=np.int64),
-            np.empty(0, dtype=np.uint32),
-            np.empty(0, dtype=np.uint32),
-            none,
-            [none, none, none],
-            np.zeros((3, TOP_BIN * PER_UNIT + 1), dtype=np.int64),
-        )
-
-    def add(
-        self,
-        n_genes: int,
-        query: GeneQuery,
-        mode: str,
-        k: int,
-        keep: int,
-        places: NDArray[np.int64],
-        sum_up: NDArray[np.uint32],
-        sum_down: NDArray[np.uint32],
-    ) -> None:
-        """Take in a span's signatures: their places among the selected and rank sums."""
-        keys, abs_up, abs_down = side_keys(n_genes, query, sum_up, sum_down, mode)
-        sources = searched_sources(query, mode, keys, abs_up, abs_down)
-        picked = compiled.top_candidates(keys, k)
-        span = _Running(
-            places[picked],
-            sum_up[picked],
-            sum_down[picked],
-            keys[picked],
-            [np.empty(0) if values is None else _largest(values, keep) for values in sources],
-            self.counts,
-        )
-        for side, values in enumerate(sources):
-            if values is not None:
-                tiles.add_histogram(values, float(PER_UNIT), self.counts[side])
-        self._take(span, k, keep)
-
-    def _take(self, other: _Running, k: int, keep: int) -> None:
-        """Merge another's candidates and largest |z| into these (its counts are added by the
-        caller)."""
-        keys = np.concatenate([self.keys, other.keys])
-        picked = compiled.top_candidates(keys, k) if keys.size else np.empty(0, dtype=np.intp)
-        self.places = np.concatenate([self.places, other.places])[picked]
-        self.sum_up = np.concatenate([self.sum_up, other.sum_up])[picked]
-        self.sum_down = np.concatenate([self.sum_down, other.sum_down])[picked]
-        self.keys = keys[picked]
-        self.top = [
-            _largest(np.concatenate([mine, theirs]), keep)
-            for mine, theirs in zip(self.top, other.top, strict=True)
-        ]
-
-    @classmethod
-    def merged(cls, runs: list[_Running], k: int, keep: int) -> _Running:
-        whole = runs[0]
-        for other in runs[1:]:
-            whole._take(other, k, keep)
-            whole.counts += other.counts
-        return whole
-
-    def table(
-        self, index: SearchIndex, query: GeneQuery, selection: Selection, mode: str, k: int
-    ) -> pd.DataFrame | None:
-        """The result table, as `_exact_ranked` makes it from the whole arrays; None when its
-        FDR needs every signature sorted."""
-        order = np.argsort(self.places, kind="stable")
-        found = self.places[order]
-        sums = (self.sum_up[order], self.sum_down[order])
-        keys, abs_up, abs_down = side_keys(index.n_genes, query, sums[0], sums[1], mode)
-        values = searched_sources(query, mode, keys, abs_up, abs_down)
-        total, up, down = (
-            None if at is None else _Streamed(selection.size, found, at, top, counts)
-            for at, top, counts in zip(values, self.top, self.counts, strict=True)
-        )
-        assert total is not None  # |z_sum| is always searched
-        sources = (total, up, down)
-        try:
-            return candidates_ranked(index, query, selection, mode, k, found, sums, sources)
-        except _NeedsEverySignature:
-            return None
-
-
-def _largest(values: NDArray[np.float64], m: int) -> NDArray[np.float64]:
-    """The m largest values (all of them when fewer), in descending order."""
-    if values.size > m:
-        values = values[compiled.largest(values, m)]
-    return np.sort(values)[::-1]
-
-
-class _NeedsEverySignature(Exception):
-    """fdr_for asked for what a streamed search does not keep (every |z|, or more of the
-    largest than it kept)."""
-
-
-class _Streamed:
-    """|z| of every signature searched, as fdr_for reads them (scores.AbsZSource), from what a
-    streamed search kept: the candidates' values, the largest values, and fixed-bin counts."""
-
-    def __init__(
-        self,
-        size: int,
-        found: NDArray[np.int64],
-        at: NDArray[np.float64],
-        top: NDArray[np.float64],
-        counts: NDArray[np.int64],
-    ) -> None:
-        self.size = size
-        self.found, self.at_found, self.top, self.counts = found, at, top, counts
-
-    def values(self) -> NDArray[np.float64]:
-        raise _NeedsEverySignature
-
-    def largest(self, m: int) -> NDArray[np.float64]:
-        if m > self.top.size:
-            raise _NeedsEverySignature
-        return self.top[:m]
-
-    def at(self, picks: NDArray[np.int64]) -> NDArray[np.float64]:
-        where = np.searchsorted(self.found, picks)
-        return self.at_found[where]
-
-    def histogram(self, boundary: float, bins: int) -> NDArray[np.intp]:
-        """Counts for HostAbsZ.histogram's bins (of width boundary / bins, the last for
-        boundary and above) that keep scores._tail_bound a lower bound: each fixed bin's count
-        goes to a drawn bin whose upper edge is at least its own (one more bin for rounding),
-        which keeps the order of values, so no value's rank or p is overstated."""
-        width = boundary / bins
-        upper = np.arange(1, self.counts.size + 1) / PER_UNIT
-        drawn = np.minimum(np.ceil(upper / width), bins).astype(np.int64)
-        drawn[-1] = bins  # TOP_BIN and above
-        counts: NDArray[np.intp] = np.bincount(
-            drawn, weights=self.counts, minlength=bins + 1
-        ).astype(np.intp)
-        return counts

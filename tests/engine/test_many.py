@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from search.engine import many, scores
+from search.engine import many, running, scores
 from search.engine.backends import tiles
 from search.engine.errors import InvalidQueryError, UnknownSignatureError
 from search.engine.metadata import Selection
@@ -110,7 +110,9 @@ def test_a_streamed_query_whose_fdr_needs_every_signature_runs_alone(
     indexed: Indexed, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     _streaming(monkeypatch, indexed, 2)
-    monkeypatch.setattr(many, "PER_UNIT", 1)  # bins a whole unit wide: the tail is rarely bounded
+    monkeypatch.setattr(
+        running, "PER_UNIT", 1
+    )  # bins a whole unit wide: the tail is rarely bounded
     asked = _queries(indexed)
     stats = many.ManyStats()
     found = many.search_many(indexed.index, asked, k=40, stats=stats, stream=True)
@@ -133,13 +135,13 @@ def test_fixed_bins_bound_the_tail_no_higher_than_drawn_bins(seed: int) -> None:
     rng = np.random.default_rng(seed)
     values = np.abs(rng.standard_normal(20_000)) * rng.uniform(0.5, 3)
     values[: 30 * seed] += rng.uniform(3, 40, 30 * seed)  # strong hits, some past the last bin
-    counts = np.zeros(many.TOP_BIN * many.PER_UNIT + 1, dtype=np.int64)
-    tiles.add_histogram(values, float(many.PER_UNIT), counts)
-    plain_counts = np.minimum((values * many.PER_UNIT).astype(np.int64), counts.size - 1)
+    counts = np.zeros(running.TOP_BIN * running.PER_UNIT + 1, dtype=np.int64)
+    tiles.add_histogram(values, float(running.PER_UNIT), counts)
+    plain_counts = np.minimum((values * running.PER_UNIT).astype(np.int64), counts.size - 1)
     assert np.array_equal(counts, np.bincount(plain_counts, minlength=counts.size))
     m, sd = 1024, 1.3
     top = np.sort(values)[::-1][:m]
-    streamed = many._Streamed(values.size, np.arange(0), np.empty(0), top, counts)
+    streamed = running.StreamedAbsZ(values.size, np.arange(0), np.empty(0), top, counts)
     fixed = scores._tail_bound(streamed, float(top[-1]), m, sd)
     drawn = scores._tail_bound(scores.HostAbsZ(values), float(top[-1]), m, sd)
     assert fixed <= drawn <= _plain_tail(values, m, sd)

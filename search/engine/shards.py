@@ -1,0 +1,231 @@
+"""An index in shards: K indexes by signature range, searched together with the answer of one.
+
+`write_shards(index, out, k)` writes K shard indexes (out/shard-0 ... shard-K-1), each a whole
+index directory of its range of signatures (genes.txt, metadata.h5, ranks.npy, top_genes.npy,
+and hub.npy where there is one) that any process opens with `SearchIndex.open` and serves with
+`shard_summary` and `shard_sums`. `ShardedIndex(coordinator, shards)` searches them: the
+coordinator holds the gene space and every signature's metadata (the unsplit index, whose rank
+matrix it never reads); `shards` answer the two calls below, in shard order, in process
+(`LocalShard`) or through Celery queues (search/shard_workers.py).
+
+1. summary: each shard's `running.Running` over its selected signatures (its candidates for the
+   top k, the largest |z| each FDR reads, fixed-bin counts) and how many it selected. Merged in
+   shard order (places offset by the shards before), these give the top k and, in most cases,
+   every FDR exactly (running.py says when and why);
+2. sums, only when an FDR needs every signature sorted: each shard's two rank sums of its
+   selected signatures (4 bytes each), and the coordinator ranks the query from them with the
+   exact path's own code.
+Either way the table equals `coordinator.search(..., path="exact")`'s, bit for bit
+(tests/engine/test_shards.py). A shard that does not answer makes the search fail
+(`ShardUnavailableError`), never a partial answer presented as whole.
+
+Payloads and answers are JSON-able (arrays as base64 of their bytes), so that Celery carries them.
+"""
+
+from __future__ import annotations
+
+import base64
+import itertools
+import shutil
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+from numpy.typing import NDArray
+
+from search.engine import layout
+from search.engine.backends import cpu
+from search.engine.errors import PortalError
+from search.engine.index import SearchIndex
+from search.engine.metadata import write_metadata
+from search.engine.query import MIN_GENES
+from search.engine.results import SearchResult
+from search.engine.running import Running
+from search.engine.searching import (
+    _check_options,
+    _empty_table,
+    _exact_ranked,
+    answer_fields,
+    gene_query,
+)
+
+COPY_COLUMNS = 1 << 16  # signatures copied at a time when writing a shard's matrices
+
+
+class ShardUnavailableError(PortalError):
+    """A shard did not answer (no worker, a worker lost, a timeout): no answer is given."""
+
+
+class Shard(Protocol):
+    """What a sharded search asks of each shard."""
+
+    def summary(self, payload: dict[str, Any]) -> dict[str, Any]: ...
+
+    def sums(self, payload: dict[str, Any]) -> dict[str, Any]: ...
+
+
+def write_shards(index: SearchIndex, out: Path, k: int) -> list[Path]:
+    """K shard indexes of `index`'s signatures in K ranges of (nearly) equal size; returns their
+    directories."""
+    n = index.n_signatures
+    if not 1 <= k <= n:
+        raise ValueError(f"{k} shards of {n} signatures: give 1 to {n}")
+    bounds = np.linspace(0, n, k + 1).astype(np.int64)
+    directories = []
+    for shard, (start, stop) in enumerate(itertools.pairwise(bounds)):
+        directory = Path(out) / f"shard-{shard}"
+        folder = directory / index.version
+        if directory.exists():
+            shutil.rmtree(directory)
+        folder.mkdir(parents=True)
+        shutil.copyfile(index.folder / "genes.txt", folder / "genes.txt")
+        positions = np.arange(start, stop, dtype=np.int64)
+        write_metadata(folder / "metadata.h5", index.table.rows(positions))
+        _copy_columns(index.ranks, int(start), int(stop), folder / "ranks.npy")
+        np.save(folder / "top_genes.npy", np.asarray(index.top_genes[start:stop]))
+        if index.hub is not None:
+            np.save(folder / "hub.npy", np.asarray(index.hub))
+        manifest = {
+            "format_version": layout.FORMAT_VERSION,
+            "version": f"{index.version}-shard-{shard}",
+            "folder": index.version,
+            "gene_space": index.manifest.get("gene_space", {}),
+            "n_signatures": int(stop - start),
+            "shard": {"number": shard, "of": k, "start": int(start), "stop": int(stop), "n": n},
+            "files": layout.describe_files(folder, full=False),
+        }
+        layout.publish(directory, folder, manifest)
+        directories.append(directory)
+    return directories
+
+
+def _copy_columns(matrix: np.ndarray, start: int, stop: int, path: Path) -> None:
+    out = np.lib.format.open_memmap(path, "w+", matrix.dtype, (matrix.shape[0], stop - start))
+    for lo in range(start, stop, COPY_COLUMNS):
+        hi = min(stop, lo + COPY_COLUMNS)
+        out[:, lo - start : hi - start] = matrix[:, lo:hi]
+    out.flush()
+
+
+# the shard's side ---------------------------------------------------------------------------------
+def shard_summary(shard: SearchIndex, payload: Mapping[str, Any]) -> dict[str, Any]:
+    """The shard's Running over its selected signatures, and how many it selected."""
+    query = gene_query(shard, payload["up"], payload["down"], min_genes=1)
+    selection = shard.table.select(payload["filters"])
+    run = Running.empty()
+    if selection.size:
+        up, down = (_sums(shard, rows, selection) for rows in (query.up, query.down))
+        places = np.arange(selection.size, dtype=np.int64)
+        k, keep = int(payload["k"]), keep_for(int(payload["k"]))
+        run.add(shard.n_genes, query, payload["mode"], k, keep, places, up, down)
+    return {"selected": selection.size, **{name: _encode(a) for name, a in run.arrays().items()}}
+
+
+def shard_sums(shard: SearchIndex, payload: Mapping[str, Any]) -> dict[str, Any]:
+    """The shard's two rank sums (uint32) of its selected signatures."""
+    query = gene_query(shard, payload["up"], payload["down"], min_genes=1)
+    selection = shard.table.select(payload["filters"])
+    return {
+        side: _encode(_sums(shard, rows, selection))
+        for side, rows in (("up", query.up), ("down", query.down))
+    }
+
+
+def _sums(shard: SearchIndex, rows: NDArray[np.int64], selection: Any) -> NDArray[np.uint32]:
+    if not rows.size:
+        return np.zeros(selection.size, dtype=np.uint32)
+    return np.ascontiguousarray(cpu.set_sums(shard.ranks, rows, selection, shard.threads))
+
+
+def keep_for(k: int) -> int:
+    """How many of the largest |z| fdr_for reads for k results: m = max(1024, 4 k)."""
+    return max(1024, 4 * k)
+
+
+@dataclass
+class LocalShard:
+    """A shard opened in this process."""
+
+    index: SearchIndex
+
+    def summary(self, payload: dict[str, Any]) -> dict[str, Any]:
+        return shard_summary(self.index, payload)
+
+    def sums(self, payload: dict[str, Any]) -> dict[str, Any]:
+        return shard_sums(self.index, payload)
+
+
+# the coordinator's side ---------------------------------------------------------------------------
+@dataclass
+class ShardedIndex:
+    """Searches shards as one index: `coordinator` holds the gene space and all the metadata."""
+
+    coordinator: SearchIndex
+    shards: Sequence[Shard]
+
+    def search(
+        self,
+        up: Sequence[str] = (),
+        down: Sequence[str] = (),
+        *,
+        mode: str = "both",
+        filters: Mapping[str, object] | None = None,
+        k: int = 100,
+        min_genes: int = MIN_GENES,
+    ) -> SearchResult:
+        """What coordinator.search(up, down, ..., path="exact") answers, from the shards."""
+        _check_options(mode, "rank", "exact", k)
+        index = self.coordinator
+        query = gene_query(index, up, down, min_genes=min_genes)
+        selection = index.table.select(filters)
+        report = index.table.filter_report(filters)
+        payload = {
+            "up": [index.genes[g] for g in query.up],
+            "down": [index.genes[g] for g in query.down],
+            "mode": mode,
+            "filters": dict(filters or {}),
+            "k": k,
+        }
+        answers = [shard.summary(payload) for shard in self.shards]
+        selected = np.cumsum([0] + [int(answer["selected"]) for answer in answers])
+        if selected[-1] != selection.size:
+            raise ShardUnavailableError(
+                f"the shards selected {selected[-1]:,} signatures, the index {selection.size:,}: "
+                "they do not cover it"
+            )
+        runs = [
+            Running.from_arrays(
+                {name: _decode(value) for name, value in answer.items() if name != "selected"},
+                offset=int(offset),
+            )
+            for answer, offset in zip(answers, selected[:-1], strict=True)
+        ]
+        merged = Running.merged(runs, k, keep_for(k))
+        table = merged.table(index, query, selection, mode, k) if selection.size else None
+        if selection.size == 0:
+            table = _empty_table(index, "rank")
+        elif table is None:  # an FDR needs every signature: the shards' sums, ranked here
+            parts = [shard.sums(payload) for shard in self.shards]
+            given = tuple(
+                np.concatenate([np.empty(0, np.uint32), *(_decode(p[side]) for p in parts)])
+                for side in ("up", "down")
+            )
+            table = _exact_ranked(index, query, selection, mode, k, given=(given[0], given[1]))
+        common = answer_fields(index, query, selection, mode, "rank", "exact", report)
+        return SearchResult(table=table, **common)
+
+
+def _encode(array: np.ndarray) -> dict[str, Any]:
+    array = np.ascontiguousarray(array)
+    return {
+        "dtype": str(array.dtype),
+        "shape": list(array.shape),
+        "data": base64.b64encode(array.tobytes()).decode("ascii"),
+    }
+
+
+def _decode(value: Mapping[str, Any]) -> np.ndarray:
+    raw = base64.b64decode(value["data"])
+    return np.frombuffer(raw, dtype=np.dtype(value["dtype"])).reshape(value["shape"]).copy()

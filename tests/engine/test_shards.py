@@ -1,0 +1,118 @@
+"""An index in shards answers as the unsplit index, bit for bit: shards written by signature range
+open as indexes of their own; a sharded search equals the exact path across modes, filters (some
+selecting nothing in a shard), ties, and both of its ways to an FDR (the merged summaries, or the
+shards' sums when an FDR needs every signature); a shard that does not answer fails the search."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from search.engine import scores
+from search.engine.index import SearchIndex
+from search.engine.shards import (
+    LocalShard,
+    ShardedIndex,
+    ShardUnavailableError,
+    write_shards,
+)
+from tests.engine.conftest import Indexed
+from tests.engine.test_many import FILTERS, _queries
+
+
+class Counted(LocalShard):
+    """A shard that counts the calls it answers."""
+
+    calls: dict[str, int]
+
+    def __init__(self, index: SearchIndex) -> None:
+        super().__init__(index)
+        self.calls = {"summary": 0, "sums": 0}
+
+    def summary(self, payload: dict[str, Any]) -> dict[str, Any]:
+        self.calls["summary"] += 1
+        return super().summary(payload)
+
+    def sums(self, payload: dict[str, Any]) -> dict[str, Any]:
+        self.calls["sums"] += 1
+        return super().sums(payload)
+
+
+def _sharded(indexed: Indexed, tmp_path: Path, k: int) -> tuple[ShardedIndex, list[Counted]]:
+    directories = write_shards(indexed.index, tmp_path / f"shards-{k}", k)
+    shards = [Counted(SearchIndex.open(directory, verify=True)) for directory in directories]
+    return ShardedIndex(indexed.index, shards), shards
+
+
+def test_shards_split_the_signatures_by_range_and_open_as_indexes(
+    indexed: Indexed, tmp_path: Path
+) -> None:
+    _, shards = _sharded(indexed, tmp_path, 3)
+    sizes = [shard.index.n_signatures for shard in shards]
+    assert sum(sizes) == indexed.index.n_signatures
+    assert max(sizes) - min(sizes) <= 1
+    start = 0
+    for shard in shards:
+        stop = start + shard.index.n_signatures
+        assert np.array_equal(shard.index.ranks, indexed.index.ranks[:, start:stop])
+        assert list(shard.index.table.sig_ids) == list(indexed.index.table.sig_ids[start:stop])
+        assert shard.index.genes == indexed.index.genes
+        start = stop
+
+
+@pytest.mark.parametrize("k", [2, 3])
+@pytest.mark.parametrize("filters", [*FILTERS, {"pert_type": ["trt_oe"], "cell_id": ["A375"]}])
+@pytest.mark.parametrize("mode", ["both", "mimic", "reverse"])
+@pytest.mark.parametrize("summaries", [True, False])
+def test_a_sharded_search_equals_the_one_index_search(
+    indexed: Indexed,
+    tmp_path: Path,
+    k: int,
+    filters: dict | None,
+    mode: str,
+    summaries: bool,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    if summaries:  # FDRs from the merged summaries where they can (the 2,400 signatures stream)
+        monkeypatch.setattr(scores, "FULL_SORT_BELOW", 600)
+    sharded, shards = _sharded(indexed, tmp_path, k)
+    for up, down in _queries(indexed)[:5]:
+        found = sharded.search(up, down, mode=mode, filters=filters, k=30)
+        alone = indexed.index.search(up, down, mode=mode, filters=filters, k=30, path="exact")
+        pd.testing.assert_frame_equal(found.table, alone.table, check_exact=True)
+        assert (found.n_searched, found.filters) == (alone.n_searched, alone.filters)
+    asked = sum(shard.calls["summary"] for shard in shards)
+    summed = sum(shard.calls["sums"] for shard in shards)
+    assert asked == 5 * k
+    if summaries and filters is None:
+        assert summed < asked  # some FDRs came from the summaries alone
+
+
+def test_a_sharded_search_with_ties_equals_the_one_index_search(
+    indexed_ties: Indexed, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(scores, "FULL_SORT_BELOW", 600)
+    sharded, _ = _sharded(indexed_ties, tmp_path, 4)
+    for up, down in _queries(indexed_ties):
+        found = sharded.search(up, down, k=60)
+        alone = indexed_ties.index.search(up, down, k=60, path="exact")
+        pd.testing.assert_frame_equal(found.table, alone.table, check_exact=True)
+
+
+class Lost(LocalShard):
+    def summary(self, payload: dict[str, Any]) -> dict[str, Any]:
+        raise ShardUnavailableError("shard 1 did not answer")
+
+
+def test_a_shard_that_does_not_answer_fails_the_search(indexed: Indexed, tmp_path: Path) -> None:
+    _, shards = _sharded(indexed, tmp_path, 2)
+    broken = ShardedIndex(indexed.index, [shards[0], Lost(shards[1].index)])
+    with pytest.raises(ShardUnavailableError, match="did not answer"):
+        broken.search(*_queries(indexed)[0])
+    partial = ShardedIndex(indexed.index, [shards[0]])  # a shard missing from the list
+    with pytest.raises(ShardUnavailableError, match="do not cover"):
+        partial.search(*_queries(indexed)[0])
