@@ -18,6 +18,7 @@ from search.engine.errors import (
     UnknownPerturbagenError,
     UnknownSignatureError,
 )
+from search.engine.shards import ShardUnavailableError
 from search.runtime.index_access import IndexUnavailable
 
 STATUS_BY_ERROR: dict[type[PortalError], int] = {
@@ -25,6 +26,7 @@ STATUS_BY_ERROR: dict[type[PortalError], int] = {
     UnknownSignatureError: status.HTTP_404_NOT_FOUND,
     UnknownPerturbagenError: status.HTTP_404_NOT_FOUND,
     IndexUnavailable: status.HTTP_503_SERVICE_UNAVAILABLE,
+    ShardUnavailableError: status.HTTP_503_SERVICE_UNAVAILABLE,
     AmbiguousGeneError: status.HTTP_300_MULTIPLE_CHOICES,
 }
 

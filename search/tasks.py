@@ -14,6 +14,7 @@ from django.conf import settings
 
 from portal.celery import app
 from search.runtime.health import search_index_health
+from search.runtime.index_access import search_index
 from search.services.batches import batch_search_fail, batch_search_run
 
 
@@ -49,3 +50,19 @@ def batch_search_run_task(self: Any, batch_id: str) -> str:
         batch_search_fail(batch_id=batch_id, error=str(error))
         raise
     return str(batch.status)
+
+
+@app.task(name="search.tasks.shard_summary", acks_late=True, reject_on_worker_lost=True)
+def shard_summary_task(payload: dict[str, Any]) -> dict[str, Any]:
+    """This worker's shard's summary of a query (search/engine/shards.py)."""
+    from search.engine.shards import shard_summary
+
+    return shard_summary(search_index(settings.SEARCH_SHARD_DIR), payload)
+
+
+@app.task(name="search.tasks.shard_sums", acks_late=True, reject_on_worker_lost=True)
+def shard_sums_task(payload: dict[str, Any]) -> dict[str, Any]:
+    """This worker's shard's rank sums of a query's selected signatures."""
+    from search.engine.shards import shard_sums
+
+    return shard_sums(search_index(settings.SEARCH_SHARD_DIR), payload)

@@ -28,6 +28,7 @@ import base64
 import itertools
 import shutil
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -188,7 +189,7 @@ class ShardedIndex:
             "filters": dict(filters or {}),
             "k": k,
         }
-        answers = [shard.summary(payload) for shard in self.shards]
+        answers = self._scatter("summary", payload)
         selected = np.cumsum([0] + [int(answer["selected"]) for answer in answers])
         if selected[-1] != selection.size:
             raise ShardUnavailableError(
@@ -207,7 +208,7 @@ class ShardedIndex:
         if selection.size == 0:
             table = _empty_table(index, "rank")
         elif table is None:  # an FDR needs every signature: the shards' sums, ranked here
-            parts = [shard.sums(payload) for shard in self.shards]
+            parts = self._scatter("sums", payload)
             given = tuple(
                 np.concatenate([np.empty(0, np.uint32), *(_decode(p[side]) for p in parts)])
                 for side in ("up", "down")
@@ -215,6 +216,13 @@ class ShardedIndex:
             table = _exact_ranked(index, query, selection, mode, k, given=(given[0], given[1]))
         common = answer_fields(index, query, selection, mode, "rank", "exact", report)
         return SearchResult(table=table, **common)
+
+    def _scatter(self, call: str, payload: dict[str, Any]) -> list[dict[str, Any]]:
+        """Every shard's answer to `call`, in shard order, the shards asked side by side."""
+        if len(self.shards) == 1:
+            return [getattr(self.shards[0], call)(payload)]
+        with ThreadPoolExecutor(max_workers=len(self.shards)) as pool:
+            return list(pool.map(lambda shard: getattr(shard, call)(payload), self.shards))
 
 
 def _encode(array: np.ndarray) -> dict[str, Any]:

@@ -25,6 +25,7 @@ from search.engine.searching import gpu_backend
 from search.engine.specificity import row_taus
 from search.models import StoredSearch
 from search.runtime.index_access import IndexUnavailable, search_index
+from search.runtime.shards import sharded_index
 from search.selectors.genes import gene_resolver
 from search.selectors.searches import json_value, search_link
 from search.selectors.signatures import with_metadata
@@ -60,6 +61,16 @@ def signature_search(
     """Resolve, score every (filtered) signature, keep the top `limit` of the mode asked for."""
     index = search_index()
     reports = _resolved(index, up, down, options)
+    sharded = sharded_index()
+    if sharded is not None and options.score == "rank" and options.order == "z":
+        answer = sharded.search(
+            reports[0].matched,
+            reports[1].matched,
+            mode=options.mode,
+            filters=options.filters,
+            k=options.limit,
+        )
+        return _kept(_stored(index, up, down, options, reports, answer), store)
     answer = index.search(
         up=reports[0].matched,
         down=reports[1].matched,
@@ -70,7 +81,10 @@ def signature_search(
         path=settings.SEARCH_PATH if options.score == "rank" else "auto",
         order=options.order,
     )
-    search = _stored(index, up, down, options, reports, answer)
+    return _kept(_stored(index, up, down, options, reports, answer), store)
+
+
+def _kept(search: StoredSearch, store: bool) -> StoredSearch:
     if store:
         search.save()
     return search
@@ -82,9 +96,9 @@ def signature_searches(
     """Many searches with the same options, unsaved, each a StoredSearch or the error it raised,
     in order. The rank score in the z order runs them together through the engine's block kernel
     (search/engine/many.py: the exact answers of one-by-one searches, on the GPU when torch sees
-    one); other options one by one."""
+    one); other options, and an index in shards, one by one."""
     index = search_index()
-    if options.score != "rank" or options.order != "z":
+    if options.score != "rank" or options.order != "z" or sharded_index() is not None:
         return [_one_of_many(up, down, options) for up, down in queries]
     answers: list[StoredSearch | PortalError] = []
     resolved: list[tuple[int, tuple[SideReport, SideReport]]] = []

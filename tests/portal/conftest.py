@@ -45,9 +45,10 @@ def portal_environment(**env: str) -> dict[str, str]:
 
 
 @contextmanager
-def celery_worker(folder: Path, **env: str) -> Iterator[Worker]:
-    """A solo-pool worker of the portal's app, its log in `folder`; stopped (SIGTERM) on exit."""
-    queue = f"test-{uuid.uuid4().hex[:8]}"
+def celery_worker(folder: Path, queue: str = "", **env: str) -> Iterator[Worker]:
+    """A solo-pool worker of the portal's app, its log in `folder`; stopped (SIGTERM) on exit.
+    queue: the queue it serves (default: one of its own)."""
+    queue = queue or f"test-{uuid.uuid4().hex[:8]}"
     command = [
         sys.executable,
         "-m",
@@ -59,7 +60,7 @@ def celery_worker(folder: Path, **env: str) -> Iterator[Worker]:
         "-Q",
         queue,
         "-n",
-        f"{queue}@%h",
+        f"{queue}-{uuid.uuid4().hex[:4]}@%h",
         "--without-gossip",
         "--without-mingle",
         "--loglevel=INFO",

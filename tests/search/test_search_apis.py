@@ -344,3 +344,30 @@ def test_searches_run_together_equal_single_searches_and_keep_each_error(
         assert answer.results == alone.results
         assert answer.report == alone.report
         assert answer.n_searched == alone.n_searched
+
+
+def test_a_search_over_shards_answers_as_the_index_and_a_silent_shard_is_a_503(
+    api: APIClient, serve_portal_index: PortalIndex, monkeypatch: pytest.MonkeyPatch, tmp_path
+) -> None:
+    from search.engine.index import SearchIndex
+    from search.engine.shards import LocalShard, ShardedIndex, ShardUnavailableError, write_shards
+
+    genes = serve_portal_index.genes
+    query = {"up": genes[:10], "down": genes[10:20], "limit": 15}
+    whole = api.post("/api/search", query, format="json").json()
+    directories = write_shards(search_index(), tmp_path, 3)
+    shards = [LocalShard(SearchIndex.open(directory)) for directory in directories]
+    sharded = ShardedIndex(search_index(), shards)
+    monkeypatch.setattr("search.services.searches.sharded_index", lambda: sharded)
+    split = api.post("/api/search", query, format="json").json()
+    assert split["results"] == whole["results"]
+
+    class Silent(LocalShard):
+        def summary(self, payload: dict) -> dict:
+            raise ShardUnavailableError("shard 2 (queue shard-2) did not answer within 30 s")
+
+    silent = ShardedIndex(search_index(), [*shards[:2], Silent(shards[2].index)])
+    monkeypatch.setattr("search.services.searches.sharded_index", lambda: silent)
+    response = api.post("/api/search", query, format="json")
+    assert response.status_code == 503
+    assert "shard 2" in response.json()["detail"]
