@@ -110,6 +110,12 @@ benchmark-batch: install
 	$(PY) -m benchmarks.batch $(if $(SIGNATURES_N),--signatures $(SIGNATURES_N)) \
 		$(if $(GENES),--genes $(GENES))
 
+# An index in 2 and 4 shards served by Celery workers on the running Redis, against one index:
+# the scatter-and-merge overhead per query, p50 and p99 (200k signatures x 2,000 genes).
+.PHONY: benchmark-shards
+benchmark-shards: install
+	$(PY) -m benchmarks.shards $(if $(SIGNATURES_N),--signatures $(SIGNATURES_N))
+
 # Search latency at 10k, 100k and 1M generated signatures (1M: ~50 GB under SEARCH_BENCH_DIR or /tmp,
 # deleted afterwards; SIZES=10000,100000 leaves it out).
 .PHONY: benchmark-search

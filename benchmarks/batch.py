@@ -148,7 +148,7 @@ def run(args: argparse.Namespace, folder: Path) -> None:
     base = steps[0].per_minute
     table = [step.row(2 * SIDE * n, floor, base) for step in steps]
     table.append(
-        {"step": "floor: in-cache adds (compiled.rank_sums), x2 cores", "adds/s (G)": floor / 1e9}
+        {"step": "in-cache adds (compiled.rank_sums), x2 cores", "adds/s (G)": floor / 1e9}
     )
     print(
         f"{machine()}; {n:,} signatures x {args.genes:,} genes ({made:.0f} s to write); queries "
@@ -180,7 +180,7 @@ class Step:
             "queries/min": self.per_minute,
             "ratio": f"{self.per_minute / base:.2f}x",
             "adds/s (G)": adds / 1e9,
-            "of the floor": f"{adds / floor:.0%}",
+            "of in-cache": f"{adds / floor:.0%}",
             "heap peak (GB)": self.heap,
             "RSS peak (GB)": self.rss,
         }

@@ -155,6 +155,9 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Seconds before a batch search whose files could not be written (a full or unavailable disk)
 # is tried again; the task gives up after a few tries (search/tasks.py).
 BATCH_RETRY_DELAY_SECONDS = env_int("BATCH_RETRY_DELAY_SECONDS", 5)
+# Batch searches of more than one block (256 queries) split into this many tasks, a chord whose
+# callback assembles the TSV: set it to the number of workers that take batches.
+BATCH_WORKERS = env_int("BATCH_WORKERS", 1)
 
 REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": [

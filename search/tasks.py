@@ -8,14 +8,24 @@ from __future__ import annotations
 
 import os
 import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
+from celery import chord
+from celery.exceptions import Retry
 from django.conf import settings
 
 from portal.celery import app
 from search.runtime.health import search_index_health
 from search.runtime.index_access import search_index
-from search.services.batches import batch_search_fail, batch_search_run
+from search.services.batches import (
+    batch_search_blocks,
+    batch_search_fail,
+    batch_search_finish,
+    batch_search_run,
+    batch_search_run_queries,
+)
 
 
 @app.task(name="search.tasks.search_index_check")
@@ -24,32 +34,63 @@ def search_index_check() -> dict[str, Any]:
     return {**search_index_health(), "host": socket.gethostname(), "pid": os.getpid()}
 
 
-@app.task(
-    name="search.tasks.batch_search_run",
-    bind=True,
-    acks_late=True,
-    reject_on_worker_lost=True,
-    max_retries=3,
-)
+BATCH_TASK = {"bind": True, "acks_late": True, "reject_on_worker_lost": True, "max_retries": 3}
+
+
+@app.task(name="search.tasks.batch_search_run", **BATCH_TASK)
 def batch_search_run_task(self: Any, batch_id: str) -> str:
     """Run one batch search (resumable: finished queries are kept and skipped on a retry).
 
-    A batch that cannot finish is marked failed with the reason, retries spent or not: never left
-    running.
+    With settings.BATCH_WORKERS = W > 1 and more than one block of queries left, the batch is
+    split: a chord of W tasks, each a share of whole blocks (batch_search_share), then one that
+    assembles the TSV (batch_search_finish). A batch that cannot finish is marked failed with the
+    reason, retries spent or not: never left running.
     """
+    with _failing_batch(self, batch_id):
+        if settings.BATCH_WORKERS > 1:
+            shares = batch_search_blocks(batch_id=batch_id, parts=settings.BATCH_WORKERS)
+            if len(shares) > 1:
+                header = [batch_search_share_task.si(batch_id, numbers) for numbers in shares]
+                chord(header)(batch_search_finish_task.si(batch_id))
+                return "split"
+        return str(batch_search_run(batch_id=batch_id).status)
+    return "failed"  # pragma: no cover - _failing_batch re-raises
+
+
+@app.task(name="search.tasks.batch_search_share", **BATCH_TASK)
+def batch_search_share_task(self: Any, batch_id: str, numbers: list[int]) -> int:
+    """Run a share of a split batch's queries (resumable as a whole batch is)."""
+    with _failing_batch(self, batch_id):
+        batch_search_run_queries(batch_id=batch_id, numbers=numbers)
+    return len(numbers)
+
+
+@app.task(name="search.tasks.batch_search_finish", **BATCH_TASK)
+def batch_search_finish_task(self: Any, batch_id: str) -> str:
+    """Assemble a split batch's TSV once every share has run."""
+    with _failing_batch(self, batch_id):
+        return str(batch_search_finish(batch_id=batch_id).status)
+    return "failed"  # pragma: no cover - _failing_batch re-raises
+
+
+@contextmanager
+def _failing_batch(task: Any, batch_id: str) -> Iterator[None]:
+    """A disk fault is retried; past the retries, or on any other error, the batch is marked
+    failed with the reason and the error raised."""
     try:
-        batch = batch_search_run(batch_id=batch_id)
+        yield
     except OSError as error:  # a full or unavailable disk: transient, retried
-        if self.request.retries >= self.max_retries:
+        if task.request.retries >= task.max_retries:
             reason = f"could not be written ({error.strerror or error})"
-            tries = f"retried {self.max_retries} times"
+            tries = f"retried {task.max_retries} times"
             batch_search_fail(batch_id=batch_id, error=f"the batch's files {reason}, {tries}")
             raise
-        raise self.retry(exc=error, countdown=settings.BATCH_RETRY_DELAY_SECONDS) from error
+        raise task.retry(exc=error, countdown=settings.BATCH_RETRY_DELAY_SECONDS) from error
+    except Retry:
+        raise
     except Exception as error:
         batch_search_fail(batch_id=batch_id, error=str(error))
         raise
-    return str(batch.status)
 
 
 @app.task(name="search.tasks.shard_summary", acks_late=True, reject_on_worker_lost=True)

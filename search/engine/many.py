@@ -4,22 +4,18 @@
 query, with the same integers, z, p and FDR (tests/engine/test_many.py checks it bit for bit). The
 queries are taken a block at a time; `tiles.tile_rank_sums` sums every side of the block tile by
 tile (each rank read from memory once per block), the index's threads each taking a share of the
-signatures. Then:
+signatures. Then, by default, each query is ranked from its sums over the whole selection by the
+exact path's own code (`searching._exact_ranked`), the threads taking queries in turn; blocks are
+as large as SUMS_BYTES of sums allows (128 queries at 1,000,000 signatures).
 
-- a selection under `scores.FULL_SORT_BELOW` signatures is summed whole and each query is ranked
-  by the exact path's own code (`searching._exact_ranked`, from those sums);
-- a larger one is streamed SPAN signatures at a time, so that the block's sums never exceed
-  2 x queries x SPAN x 4 bytes: each query keeps its candidates for the top k (every key at least
-  the k-th largest so far, with their sums), the M largest |z| of each FDR (M as `fdr_for` reads
-  them) and a histogram of |z| in fixed bins. Merged over the spans these are exactly what
-  `fdr_for` reads from the whole array, except its histogram, whose bins are drawn from the
-  boundary: the fixed bins give a lower bound of the tail no higher than its own
-  (`_Streamed.histogram`), so an FDR that passes here passes there with the same value; a query
-  whose FDR needs every signature sorted is summed again with its sums kept whole (as small
-  selections are), and counted (`ManyStats`).
+stream=True bounds memory instead: SPAN signatures at a time, each query keeping a
+`running.Running` (its candidates, largest |z| and fixed-bin counts: running.py says why that is
+exact); a query whose FDR needs every signature sorted is summed again whole, and counted
+(`ManyStats`). path="gpu" sums GPU_BLOCK queries at a time as integer products on the device
+(`torch_gpu.DeviceRanks.many_sums`) and ranks each as the gpu path does.
 
-Only the rank score on the exact path; a query that cannot be scored gets its error in its place,
-the others still run.
+Only the rank score; a query that cannot be scored gets its error in its place, the others still
+run.
 """
 
 from __future__ import annotations
@@ -82,10 +78,8 @@ def search_many(
     path: str = "exact",
 ) -> list[SearchResult | InvalidQueryError]:
     """Each (up, down) query's SearchResult, or the InvalidQueryError it raised, in order.
-    stream=True streams a selection of FULL_SORT_BELOW or more (see above); by default every
-    query's sums are kept whole, in blocks of at most SUMS_BYTES. path "gpu": the sums of
-    GPU_BLOCK queries at a time as integer products on a CUDA device (`DeviceRanks.many_sums`),
-    each query then ranked on the device as the gpu path ranks it."""
+    stream: stream a selection of scores.FULL_SORT_BELOW signatures or more (see above); path:
+    "exact" or "gpu" (torch with a CUDA device)."""
     _check_options(mode, "rank", path, k)
     if path not in ("exact", "gpu"):
         raise InvalidQueryError(f"search_many runs the exact or gpu path, not {path!r}")
@@ -118,8 +112,7 @@ def search_many(
             again = [j for j in range(len(part)) if tables[j] is None]
             stats.run_alone.extend(part[j][0] for j in again)
             whole = max(1, SUMS_BYTES // (8 * width))  # their sums kept whole, in smaller blocks
-            for first_again in range(0, len(again), whole):
-                some = again[first_again : first_again + whole]
+            for some in (again[i : i + whole] for i in range(0, len(again), whole)):
                 redone = _whole_tables(index, [asked[j] for j in some], selection, mode, k)
                 for j, table in zip(some, redone, strict=True):
                     tables[j] = table

@@ -165,6 +165,7 @@ class ShardedIndex:
 
     coordinator: SearchIndex
     shards: Sequence[Shard]
+    sums_asked: int = 0  # searches whose FDR needed the shards' rank sums (counted for benchmarks)
 
     def search(
         self,
@@ -209,6 +210,7 @@ class ShardedIndex:
             table = _empty_table(index, "rank")
         elif table is None:  # an FDR needs every signature: the shards' sums, ranked here
             parts = self._scatter("sums", payload)
+            self.sums_asked += 1
             given = tuple(
                 np.concatenate([np.empty(0, np.uint32), *(_decode(p[side]) for p in parts)])
                 for side in ("up", "down")

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from search.engine.errors import PortalError
@@ -62,31 +63,61 @@ def batch_search_run(*, batch_id: str) -> BatchSearch:
     batch = BatchSearch.objects.get(id=batch_id)
     if batch.status == BatchStatus.DONE:
         return batch
+    for numbers in batch_search_blocks(batch_id=batch_id, parts=1):
+        batch_search_run_queries(batch_id=batch_id, numbers=numbers)
+    return batch_search_finish(batch_id=batch_id)
+
+
+def batch_search_blocks(*, batch_id: str, parts: int) -> list[list[int]]:
+    """The batch's queries not yet done, in `parts` shares of whole blocks (for that many
+    workers); marks the batch running."""
+    batch = BatchSearch.objects.get(id=batch_id)
     BatchSearch.objects.filter(id=batch.id).update(status=BatchStatus.RUNNING)
     folder = batch_folder(batch)
     folder.mkdir(parents=True, exist_ok=True)
-    options = SearchOptions(**batch.options)
     pending = [n for n in range(len(batch.queries)) if not (folder / f"{n:05d}.tsv").exists()]
     BatchSearch.objects.filter(id=batch.id).update(n_done=len(batch.queries) - len(pending))
-    for first in range(0, len(pending), BLOCK):
-        numbers = pending[first : first + BLOCK]
-        asked = [batch.queries[n] for n in numbers]
+    blocks = [pending[first : first + BLOCK] for first in range(0, len(pending), BLOCK)]
+    shares = max(1, min(parts, len(blocks)))
+    return [[n for block in blocks[at::shares] for n in block] for at in range(shares)]
+
+
+def batch_search_run_queries(*, batch_id: str, numbers: list[int]) -> None:
+    """Run these queries of the batch, a block at a time, each written as it finishes (a query
+    whose file is there already is skipped: a retried share resumes)."""
+    batch = BatchSearch.objects.get(id=batch_id)
+    folder = batch_folder(batch)
+    options = SearchOptions(**batch.options)
+    numbers = [n for n in numbers if not (folder / f"{n:05d}.tsv").exists()]
+    for first in range(0, len(numbers), BLOCK):
+        block = numbers[first : first + BLOCK]
+        asked = [batch.queries[n] for n in block]
         found = signature_searches([(query["up"], query["down"]) for query in asked], options)
-        for number, query, answer in zip(numbers, asked, found, strict=True):
+        for number, query, answer in zip(block, asked, found, strict=True):
             part = folder / f"{number:05d}.tsv"
             rows, outcome = _outcome(query, answer)
             _write_atomic(part.with_suffix(".json"), json.dumps(outcome))
             _write_atomic(part, rows)
-        BatchSearch.objects.filter(id=batch.id).update(
-            n_done=len(batch.queries) - len(pending) + first + len(numbers)
-        )
+            BatchSearch.objects.filter(id=batch.id).update(n_done=F("n_done") + 1)
+
+
+def batch_search_finish(*, batch_id: str) -> BatchSearch:
+    """Assemble the TSV from every query's rows and mark the batch done."""
+    batch = BatchSearch.objects.get(id=batch_id)
+    folder = batch_folder(batch)
+    missing = [n for n in range(len(batch.queries)) if not (folder / f"{n:05d}.tsv").exists()]
+    if missing:
+        raise RuntimeError(f"{len(missing)} queries of the batch have no results yet")
     result = folder / RESULT_NAME
     header = "\t".join(("query", *EXPORT_COLUMNS, "error")) + "\n"
     parts = (folder / f"{n:05d}.tsv" for n in range(len(batch.queries)))
     _write_atomic(result, header + "".join(part.read_text() for part in parts))
     with transaction.atomic():
         BatchSearch.objects.filter(id=batch.id).update(
-            status=BatchStatus.DONE, result_file=str(result), finished_at=timezone.now()
+            status=BatchStatus.DONE,
+            result_file=str(result),
+            finished_at=timezone.now(),
+            n_done=len(batch.queries),
         )
     return BatchSearch.objects.get(id=batch.id)
 

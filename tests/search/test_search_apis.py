@@ -294,6 +294,7 @@ def test_a_batch_of_5000_queries_runs_through_the_api_and_answers_as_single_sear
     django_capture_on_commit_callbacks,
 ) -> None:
     settings.BATCHES_DIR = tmp_path
+    settings.BATCH_WORKERS = 3  # split: a chord of three shares of blocks, then the TSV assembled
     genes = serve_portal_index.genes
     rng = np.random.default_rng(3)
     picks = [rng.choice(len(genes), 12, replace=False) for _ in range(5000)]
