@@ -50,6 +50,7 @@ from search.engine.searching import (
     _exact_ranked,
     answer_fields,
     gene_query,
+    gpu_backend,
 )
 
 COPY_COLUMNS = 1 << 16  # signatures copied at a time when writing a shard's matrices
@@ -135,8 +136,12 @@ def shard_sums(shard: SearchIndex, payload: Mapping[str, Any]) -> dict[str, Any]
 
 
 def _sums(shard: SearchIndex, rows: NDArray[np.int64], selection: Any) -> NDArray[np.uint32]:
+    """A side's rank sums over the shard's selected signatures: on the GPU when torch sees one
+    (the shard's ranks in device memory; the same integers), else on the CPU."""
     if not rows.size:
         return np.zeros(selection.size, dtype=np.uint32)
+    if gpu_backend(shard) == "torch":
+        return shard.device_ranks().set_sums(rows, selection)
     return np.ascontiguousarray(cpu.set_sums(shard.ranks, rows, selection, shard.threads))
 
 

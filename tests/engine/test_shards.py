@@ -116,3 +116,21 @@ def test_a_shard_that_does_not_answer_fails_the_search(indexed: Indexed, tmp_pat
     partial = ShardedIndex(indexed.index, [shards[0]])  # a shard missing from the list
     with pytest.raises(ShardUnavailableError, match="do not cover"):
         partial.search(*_queries(indexed)[0])
+
+
+def test_shards_on_the_gpu_path_sum_as_on_the_cpu(
+    indexed: Indexed, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A shard worker that sees a GPU sums on the device (here torch's CPU device, as on CUDA)."""
+    torch_gpu = pytest.importorskip("search.engine.backends.torch_gpu")
+    from search.engine import shards as shards_module
+
+    sharded, shards = _sharded(indexed, tmp_path, 2)
+    for shard in shards:
+        device = torch_gpu.DeviceRanks(np.asarray(shard.index.ranks), device="cpu")
+        monkeypatch.setattr(shard.index, "device_ranks", lambda device=device: device)
+    monkeypatch.setattr(shards_module, "gpu_backend", lambda index: "torch")
+    for up, down in _queries(indexed)[:3]:
+        found = sharded.search(up, down, k=30)
+        alone = indexed.index.search(up, down, k=30, path="exact")
+        pd.testing.assert_frame_equal(found.table, alone.table, check_exact=True)
