@@ -23,7 +23,7 @@ ERROR_TEXT = {
     413: "the request body is larger than the portal accepts: `detail` gives both sizes",
     415: "the body is not JSON (or form data)",
     429: "rate limit reached: `detail` says when to try again (and the Retry-After header)",
-    503: "the search index or the database is unavailable: `detail` says which",
+    503: "the search index, a shard of it or the database is unavailable: `detail` says which",
 }
 
 
