@@ -96,39 +96,44 @@ class Running:
         keys, abs_up, abs_down = side_keys(n_genes, query, sum_up, sum_down, mode)
         sources = searched_sources(query, mode, keys, abs_up, abs_down)
         picked = compiled.top_candidates(keys, k)
-        span = Running(
-            places[picked],
-            sum_up[picked],
-            sum_down[picked],
-            keys[picked],
-            [np.empty(0) if values is None else _largest(values, keep) for values in sources],
-            self.counts,
-        )
         for side, values in enumerate(sources):
             if values is not None:
                 tiles.add_histogram(values, float(PER_UNIT), self.counts[side])
-        self._take(span, k, keep)
+        tops = [np.empty(0) if values is None else _largest(values, keep) for values in sources]
+        self._take(places[picked], sum_up[picked], sum_down[picked], keys[picked], tops, k, keep)
 
-    def _take(self, other: Running, k: int, keep: int) -> None:
-        """Merge another's candidates and largest |z| into these (its counts are added by the
-        caller)."""
-        keys = np.concatenate([self.keys, other.keys])
+    def merge(self, other: Running, k: int, keep: int) -> None:
+        """Take in another part's state (its signatures not among these)."""
+        self._take(other.places, other.sum_up, other.sum_down, other.keys, other.top, k, keep)
+        self.counts += other.counts
+
+    def _take(
+        self,
+        places: NDArray[np.int64],
+        sum_up: NDArray[np.uint32],
+        sum_down: NDArray[np.uint32],
+        keys: NDArray[np.float64],
+        top: list[NDArray[np.float64]],
+        k: int,
+        keep: int,
+    ) -> None:
+        """Merge candidates (their places, sums and keys) and largest |z| into these."""
+        keys = np.concatenate([self.keys, keys])
         picked = compiled.top_candidates(keys, k) if keys.size else np.empty(0, dtype=np.intp)
-        self.places = np.concatenate([self.places, other.places])[picked]
-        self.sum_up = np.concatenate([self.sum_up, other.sum_up])[picked]
-        self.sum_down = np.concatenate([self.sum_down, other.sum_down])[picked]
+        self.places = np.concatenate([self.places, places])[picked]
+        self.sum_up = np.concatenate([self.sum_up, sum_up])[picked]
+        self.sum_down = np.concatenate([self.sum_down, sum_down])[picked]
         self.keys = keys[picked]
         self.top = [
             _largest(np.concatenate([mine, theirs]), keep)
-            for mine, theirs in zip(self.top, other.top, strict=True)
+            for mine, theirs in zip(self.top, top, strict=True)
         ]
 
     @classmethod
     def merged(cls, runs: list[Running], k: int, keep: int) -> Running:
         whole = runs[0]
         for other in runs[1:]:
-            whole._take(other, k, keep)
-            whole.counts += other.counts
+            whole.merge(other, k, keep)
         return whole
 
     def table(
