@@ -8,12 +8,10 @@ from __future__ import annotations
 
 import os
 import socket
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from celery import chord
-from celery.exceptions import Retry
 from django.conf import settings
 
 from portal.celery import app
@@ -34,6 +32,7 @@ def search_index_check() -> dict[str, Any]:
     return {**search_index_health(), "host": socket.gethostname(), "pid": os.getpid()}
 
 
+T = TypeVar("T")
 BATCH_TASK = {"bind": True, "acks_late": True, "reject_on_worker_lost": True, "max_retries": 3}
 
 
@@ -46,39 +45,37 @@ def batch_search_run_task(self: Any, batch_id: str) -> str:
     assembles the TSV (batch_search_finish). A batch that cannot finish is marked failed with the
     reason, retries spent or not: never left running.
     """
-    with _failing_batch(self, batch_id):
-        if settings.BATCH_WORKERS > 1:
-            shares = batch_search_blocks(batch_id=batch_id, parts=settings.BATCH_WORKERS)
-            if len(shares) > 1:
-                header = [batch_search_share_task.si(batch_id, numbers) for numbers in shares]
-                chord(header)(batch_search_finish_task.si(batch_id))
-                return "split"
-        return str(batch_search_run(batch_id=batch_id).status)
-    return "failed"  # pragma: no cover - _failing_batch re-raises
+    return _or_failed(self, batch_id, lambda: _run_or_split(batch_id))
+
+
+def _run_or_split(batch_id: str) -> str:
+    if settings.BATCH_WORKERS > 1:
+        shares = batch_search_blocks(batch_id=batch_id, parts=settings.BATCH_WORKERS)
+        if len(shares) > 1:
+            header = [batch_search_share_task.si(batch_id, numbers) for numbers in shares]
+            chord(header)(batch_search_finish_task.si(batch_id))
+            return "split"
+    return str(batch_search_run(batch_id=batch_id).status)
 
 
 @app.task(name="search.tasks.batch_search_share", **BATCH_TASK)
 def batch_search_share_task(self: Any, batch_id: str, numbers: list[int]) -> int:
     """Run a share of a split batch's queries (resumable as a whole batch is)."""
-    with _failing_batch(self, batch_id):
-        batch_search_run_queries(batch_id=batch_id, numbers=numbers)
+    _or_failed(self, batch_id, lambda: batch_search_run_queries(batch_id=batch_id, numbers=numbers))
     return len(numbers)
 
 
 @app.task(name="search.tasks.batch_search_finish", **BATCH_TASK)
 def batch_search_finish_task(self: Any, batch_id: str) -> str:
     """Assemble a split batch's TSV once every share has run."""
-    with _failing_batch(self, batch_id):
-        return str(batch_search_finish(batch_id=batch_id).status)
-    return "failed"  # pragma: no cover - _failing_batch re-raises
+    return _or_failed(self, batch_id, lambda: str(batch_search_finish(batch_id=batch_id).status))
 
 
-@contextmanager
-def _failing_batch(task: Any, batch_id: str) -> Iterator[None]:
-    """A disk fault is retried; past the retries, or on any other error, the batch is marked
-    failed with the reason and the error raised."""
+def _or_failed(task: Any, batch_id: str, work: Callable[[], T]) -> T:
+    """work(); a disk fault is retried; past the retries, or on any other error, the batch is
+    marked failed with the reason and the error raised."""
     try:
-        yield
+        return work()
     except OSError as error:  # a full or unavailable disk: transient, retried
         if task.request.retries >= task.max_retries:
             reason = f"could not be written ({error.strerror or error})"
@@ -86,8 +83,6 @@ def _failing_batch(task: Any, batch_id: str) -> Iterator[None]:
             batch_search_fail(batch_id=batch_id, error=f"the batch's files {reason}, {tries}")
             raise
         raise task.retry(exc=error, countdown=settings.BATCH_RETRY_DELAY_SECONDS) from error
-    except Retry:
-        raise
     except Exception as error:
         batch_search_fail(batch_id=batch_id, error=str(error))
         raise
