@@ -216,7 +216,7 @@ def _streamed_tables(
 ) -> list[pd.DataFrame | None]:
     """Every query ranked from its running candidates, top |z| and histograms over the spans
     (None where its FDR needs every signature sorted)."""
-    keep = max(1024, 4 * k)  # what fdr_for reads of the largest |z|: m = max(1024, 4 picks)
+    keep = scores.largest_read(k)
     spans = list(range(selection.start, selection.stop, SPAN))
     threads = max(1, min(index.threads, len(spans)))
     runs = [[Running.empty() for _ in queries] for _ in range(threads)]

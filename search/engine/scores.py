@@ -210,7 +210,7 @@ def fdr_for(
     picks = np.asarray(picks, dtype=np.int64)
     if n < FULL_SORT_BELOW or picks.size == 0:
         return _every_sorted(source, picks, sd)
-    m = min(n, max(1024, 4 * picks.size))
+    m = min(n, largest_read(picks.size))
     top = source.largest(m)
     values = source.at(picks)
     if m == n or np.any(values <= top[-1]):
@@ -221,6 +221,12 @@ def fdr_for(
     if np.all(at <= p_top[-1]) or np.all(at <= _tail_bound(source, top[-1], m, sd)):
         return np.minimum(at, 1.0)
     return _every_sorted(source, picks, sd)
+
+
+def largest_read(picks: int) -> int:
+    """How many of the largest |z| fdr_for reads for `picks` results (before the tail bound);
+    what a search kept over parts (running.py) must hold to answer it."""
+    return max(1024, 4 * picks)
 
 
 def _every_sorted(source: AbsZSource, picks: NDArray[np.int64], sd: float) -> NDArray[np.float64]:

@@ -36,15 +36,16 @@ from typing import Any, Protocol
 import numpy as np
 from numpy.typing import NDArray
 
-from search.engine import layout
+from search.engine import layout, scores
 from search.engine.backends import cpu
 from search.engine.errors import PortalError
 from search.engine.index import SearchIndex
-from search.engine.metadata import write_metadata
+from search.engine.metadata import Selection, write_metadata
 from search.engine.query import MIN_GENES
 from search.engine.results import SearchResult
 from search.engine.running import Running
 from search.engine.searching import (
+    GeneQuery,
     _check_options,
     _empty_table,
     _exact_ranked,
@@ -114,28 +115,33 @@ def _copy_columns(matrix: np.ndarray, start: int, stop: int, path: Path) -> None
 # the shard's side ---------------------------------------------------------------------------------
 def shard_summary(shard: SearchIndex, payload: Mapping[str, Any]) -> dict[str, Any]:
     """The shard's Running over its selected signatures, and how many it selected."""
-    query = gene_query(shard, payload["up"], payload["down"], min_genes=1)
-    selection = shard.table.select(payload["filters"])
+    query, selection, up, down = _asked(shard, payload)
     run = Running.empty()
     if selection.size:
-        up, down = (_sums(shard, rows, selection) for rows in (query.up, query.down))
         places = np.arange(selection.size, dtype=np.int64)
-        k, keep = int(payload["k"]), keep_for(int(payload["k"]))
-        run.add(shard.n_genes, query, payload["mode"], k, keep, places, up, down)
+        k = int(payload["k"])
+        run.add(shard.n_genes, query, payload["mode"], k, scores.largest_read(k), places, up, down)
     return {"selected": selection.size, **{name: _encode(a) for name, a in run.arrays().items()}}
 
 
 def shard_sums(shard: SearchIndex, payload: Mapping[str, Any]) -> dict[str, Any]:
     """The shard's two rank sums (uint32) of its selected signatures."""
+    _, _, up, down = _asked(shard, payload)
+    return {"up": _encode(up), "down": _encode(down)}
+
+
+def _asked(
+    shard: SearchIndex, payload: Mapping[str, Any]
+) -> tuple[GeneQuery, Selection, NDArray[np.uint32], NDArray[np.uint32]]:
+    """The payload's query on this shard, the signatures its filters select, and its two sides'
+    rank sums over them."""
     query = gene_query(shard, payload["up"], payload["down"], min_genes=1)
     selection = shard.table.select(payload["filters"])
-    return {
-        side: _encode(_sums(shard, rows, selection))
-        for side, rows in (("up", query.up), ("down", query.down))
-    }
+    up, down = (_sums(shard, rows, selection) for rows in (query.up, query.down))
+    return query, selection, up, down
 
 
-def _sums(shard: SearchIndex, rows: NDArray[np.int64], selection: Any) -> NDArray[np.uint32]:
+def _sums(shard: SearchIndex, rows: NDArray[np.int64], selection: Selection) -> NDArray[np.uint32]:
     """A side's rank sums over the shard's selected signatures: on the GPU when torch sees one
     (the shard's ranks in device memory; the same integers), else on the CPU."""
     if not rows.size:
@@ -143,11 +149,6 @@ def _sums(shard: SearchIndex, rows: NDArray[np.int64], selection: Any) -> NDArra
     if gpu_backend(shard) == "torch":
         return shard.device_ranks().set_sums(rows, selection)
     return np.ascontiguousarray(cpu.set_sums(shard.ranks, rows, selection, shard.threads))
-
-
-def keep_for(k: int) -> int:
-    """How many of the largest |z| fdr_for reads for k results: m = max(1024, 4 k)."""
-    return max(1024, 4 * k)
 
 
 @dataclass
@@ -209,7 +210,7 @@ class ShardedIndex:
             )
             for answer, offset in zip(answers, selected[:-1], strict=True)
         ]
-        merged = Running.merged(runs, k, keep_for(k))
+        merged = Running.merged(runs, k, scores.largest_read(k))
         table = merged.table(index, query, selection, mode, k) if selection.size else None
         if selection.size == 0:
             table = _empty_table(index, "rank")
