@@ -29,8 +29,6 @@ from __future__ import annotations
 import argparse
 import os
 import resource
-import shutil
-import tempfile
 import time
 import tracemalloc
 from collections.abc import Callable
@@ -41,7 +39,7 @@ from typing import TypeVar
 import numpy as np
 import pandas as pd
 
-from benchmarks.common import machine, markdown
+from benchmarks.common import machine, markdown, scratch_folder
 from search.engine import many
 from search.engine.backends import compiled
 from search.engine.index import SearchIndex
@@ -102,11 +100,8 @@ def main() -> None:
     parser.add_argument("--alone", type=int, default=64)
     parser.add_argument("--dir", default=os.environ.get("SEARCH_BENCH_DIR", "/tmp"))
     args = parser.parse_args()
-    folder = Path(tempfile.mkdtemp(prefix="batch-bench-", dir=args.dir))
-    try:
+    with scratch_folder("batch-bench-", args.dir) as folder:
         run(args, folder)
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
 
 
 def run(args: argparse.Namespace, folder: Path) -> None:

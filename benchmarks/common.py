@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import os
 import platform
+import shutil
+import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 
 def best_time(run: Callable[[], object], *, repeats: int = 3) -> float:
@@ -35,3 +39,13 @@ def _cell(value: object) -> str:
     if isinstance(value, float):
         return f"{value:,.3g}" if abs(value) < 100 else f"{value:,.0f}"
     return str(value)
+
+
+@contextmanager
+def scratch_folder(prefix: str, parent: str | Path) -> Iterator[Path]:
+    """A new folder under parent for a benchmark's files, deleted afterwards whatever happens."""
+    folder = Path(tempfile.mkdtemp(prefix=prefix, dir=parent))
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)

@@ -23,10 +23,8 @@ from __future__ import annotations
 import argparse
 import os
 import resource
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -35,7 +33,7 @@ import numpy as np
 from celery import Celery
 
 from benchmarks.batch import K, queries, write_index
-from benchmarks.common import machine, markdown
+from benchmarks.common import machine, markdown, scratch_folder
 from search.engine.shards import ShardedIndex, write_shards
 from search.runtime.shards import QueueShard
 
@@ -49,11 +47,8 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=40)
     parser.add_argument("--dir", default=os.environ.get("SEARCH_BENCH_DIR", "/tmp"))
     args = parser.parse_args()
-    folder = Path(tempfile.mkdtemp(prefix="shards-bench-", dir=args.dir))
-    try:
+    with scratch_folder("shards-bench-", args.dir) as folder:
         run(args, folder)
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
 
 
 def run(args: argparse.Namespace, folder: Path) -> None:
