@@ -75,11 +75,8 @@ def rank_sums(
                 matrix[genes[i + 15], lo:hi],
             )
             for j in range(hi - lo):
-                acc[j] += (
-                    (pair_sum(r0[j], r1[j]) + pair_sum(r2[j], r3[j]))
-                    + (pair_sum(r4[j], r5[j]) + pair_sum(r6[j], r7[j]))
-                    + (pair_sum(r8[j], r9[j]) + pair_sum(r10[j], r11[j]))
-                    + (pair_sum(r12[j], r13[j]) + pair_sum(r14[j], r15[j]))
+                acc[j] += sixteen(
+                    r0, r1, r2, r3, r4, r5, r6, r7, r8, r9, r10, r11, r12, r13, r14, r15, j
                 )
             i += GROUP
         while i < n:
@@ -87,6 +84,35 @@ def rank_sums(
             for j in range(hi - lo):
                 acc[j] += np.uint32(row[j])
             i += 1
+
+
+@numba.njit(inline="always")
+def sixteen(
+    r0: NDArray[np.uint16],
+    r1: NDArray[np.uint16],
+    r2: NDArray[np.uint16],
+    r3: NDArray[np.uint16],
+    r4: NDArray[np.uint16],
+    r5: NDArray[np.uint16],
+    r6: NDArray[np.uint16],
+    r7: NDArray[np.uint16],
+    r8: NDArray[np.uint16],
+    r9: NDArray[np.uint16],
+    r10: NDArray[np.uint16],
+    r11: NDArray[np.uint16],
+    r12: NDArray[np.uint16],
+    r13: NDArray[np.uint16],
+    r14: NDArray[np.uint16],
+    r15: NDArray[np.uint16],
+    j: int,
+) -> np.uint32:  # pragma: no cover - compiled
+    """Sixteen rows' values at column j, added in eight uint16 pairs, then widened and summed."""
+    return (
+        (pair_sum(r0[j], r1[j]) + pair_sum(r2[j], r3[j]))
+        + (pair_sum(r4[j], r5[j]) + pair_sum(r6[j], r7[j]))
+        + (pair_sum(r8[j], r9[j]) + pair_sum(r10[j], r11[j]))
+        + (pair_sum(r12[j], r13[j]) + pair_sum(r14[j], r15[j]))
+    )
 
 
 @numba.njit(inline="always")

@@ -17,7 +17,7 @@ import numba
 import numpy as np
 from numpy.typing import NDArray
 
-from search.engine.backends.compiled import pair_sum
+from search.engine.backends.compiled import sixteen
 
 TILE = 128  # columns a tile: 256 bytes of each gene's row
 
@@ -75,11 +75,8 @@ def tile_rank_sums(
                     tile[rows[i + 15]],
                 )
                 for j in range(TILE):
-                    acc[j] += (
-                        (pair_sum(r0[j], r1[j]) + pair_sum(r2[j], r3[j]))
-                        + (pair_sum(r4[j], r5[j]) + pair_sum(r6[j], r7[j]))
-                        + (pair_sum(r8[j], r9[j]) + pair_sum(r10[j], r11[j]))
-                        + (pair_sum(r12[j], r13[j]) + pair_sum(r14[j], r15[j]))
+                    acc[j] += sixteen(
+                        r0, r1, r2, r3, r4, r5, r6, r7, r8, r9, r10, r11, r12, r13, r14, r15, j
                     )
                 i += 16
             while i < end:
