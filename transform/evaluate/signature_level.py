@@ -1,6 +1,6 @@
 """The signature-level evaluation: does a version of the profiles keep the perturbation signal?
 
-Measured on a world with ground truth, for each version of `signature_sets` (docs/evaluation.md):
+Measured on a world with ground truth, for each version of `signature_sets` (docs/training.md):
 
 - retrieval: each perturbation's true top-N raised and lowered genes (over every gene of the
   world) as an up/down query, searched with the portal's engine (the rank test, exact path) over
@@ -8,12 +8,15 @@ Measured on a world with ground truth, for each version of `signature_sets` (doc
   Also with the queries cut to the landmark genes, and random gene sets of the same sizes against
   the converted signatures (the floor). The minimum of genes per side is relaxed to 1 for these
   comparisons (the landmarks hold few of a query's genes); a query left with no gene in an index
-  is counted apart, never dropped silently.
+  is counted apart, never dropped silently. Each top-1 and top-10 share has its Wilson 95 %
+  interval, and the converted signatures are compared with L1000, the ridge and step 2 alone
+  query by query (`comparisons`: wins, losses, the exact sign test);
 - agreement: each signature against its perturbation's true effect: Spearman's rho and the
   cosine, over the landmarks and over all the version's genes;
 - collapse: the share of the within-plate variance that the first 5 principal components hold,
-  of the profiles and of the signatures (each batch's mean signature removed), and the largest
-  share of queries that find the same signature first;
+  of the profiles and of the signatures (each batch's mean signature removed), the latter also on
+  the landmark rows alone (the same genes for every version), and the largest share of queries
+  that find the same signature first;
 - self-retrieval: a replicate plate's signature among the next replicate plate's signatures of
   the same batch (by Spearman's rho), and a signature among another batch's signatures (its
   perturbation's best-placed one).
@@ -36,6 +39,7 @@ from search.engine.errors import InvalidQueryError
 from search.engine.index import SearchIndex
 from search.engine.sources import FrameSource
 from search.engine.specificity import row_taus
+from transform.evaluate.comparisons import paired_row, wilson_interval
 from transform.evaluate.run import frame_markdown
 from transform.evaluate.signature_sets import (
     CONVERTED,
@@ -137,17 +141,21 @@ def by_tau(index: SearchIndex, table: pd.DataFrame) -> pd.DataFrame:
 
 
 def retrieval_row(ranks: np.ndarray, firsts: list[str]) -> dict[str, object]:
+    """The shares found in the top 1, 5 and 10 (of the queries with a gene in the index), the
+    Wilson 95 % interval of the top 1 and top 10 shares, the median rank, and the largest share
+    of queries with the same first signature."""
     scored = ranks[np.isfinite(ranks)]
     named = [f for f in firsts if f]
     shared = pd.Series(named).value_counts().iloc[0] / len(named) if named else np.nan
-    return {
-        "queries": f"{scored.size}/{ranks.size}",
-        "top1": float(np.mean(scored <= 1)) if scored.size else np.nan,
-        "top5": float(np.mean(scored <= 5)) if scored.size else np.nan,
-        "top10": float(np.mean(scored <= 10)) if scored.size else np.nan,
-        "median_rank": float(np.median(scored)) if scored.size else np.nan,
-        "same_first": float(shared),
-    }
+    row: dict[str, object] = {"queries": f"{scored.size}/{ranks.size}"}
+    for k in (1, 5, 10):
+        row[f"top{k}"] = float(np.mean(scored <= k)) if scored.size else np.nan
+    for k in (1, 10):
+        low, high = wilson_interval(int(np.sum(scored <= k)), scored.size)
+        row[f"top{k} 95% CI"] = f"{low:.2f}-{high:.2f}"
+    row["median_rank"] = float(np.median(scored)) if scored.size else np.nan
+    row["same_first"] = float(shared)
+    return row
 
 
 def column_ranks(values: np.ndarray) -> np.ndarray:
@@ -287,13 +295,17 @@ def evaluate_signatures(
     """The three tables (DataFrames): retrieval, agreement (with collapse), self_retrieval."""
     with tempfile.TemporaryDirectory(prefix="signature-eval-") as folder:
         indexes = open_indexes(world, Path(folder))
-        retrieval = _retrieval(world, effects, indexes, sizes, seed)
+        retrieval, compared = _retrieval(world, effects, indexes, sizes, seed)
     truth, quality, self_rows = world.sets[TRUTH], [], []
     for name in ORDER:
         found = world.sets[name]
         row = {"signatures": name, **agreement(found, truth, world.landmarks)}
         row["PC5 share, profiles"] = found.profile_collapse if found.profile_variance else np.nan
         row["PC5 share, signatures"] = signature_collapse(found.matrix, world.table["batch"])
+        at = pd.Index(found.genes).get_indexer(list(world.landmarks))
+        row["PC5 share, signatures (landmarks)"] = signature_collapse(
+            found.matrix[at[at >= 0]], world.table["batch"]
+        )
         quality.append(row)
         if name == TRUTH:
             continue
@@ -303,9 +315,14 @@ def evaluate_signatures(
         self_rows.append({"signatures": name, "kind": "across batches", **batches})
     return {
         "retrieval": retrieval,
+        "comparisons": compared,
         "agreement": pd.DataFrame(quality),
         "self_retrieval": pd.DataFrame(self_rows),
     }
+
+
+COMPARED = (L1000, RIDGE, STEP2)  # the versions the converted signatures are compared with
+COMPARED_AT = (1, 10)
 
 
 def _retrieval(
@@ -314,15 +331,25 @@ def _retrieval(
     indexes: dict[str, SearchIndex],
     sizes: Sequence[int],
     seed: int,
-) -> pd.DataFrame:
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The retrieval table, and the converted signatures compared query by query with each of
+    COMPARED (comparisons.paired_row) at the top 1 and top 10."""
     perts = list(dict.fromkeys(world.table["pert_id"].astype(str)))
-    rows = []
+    rows, paired = [], []
     for n in sizes:
         full = true_queries(effects, perts, n)
         for cut, queries in (("all genes", full), ("landmarks", cut_to(full, world.landmarks))):
+            ranks = {}
             for name in ORDER:
-                found = retrieval_row(*retrieval_ranks(indexes[name], queries))
-                rows.append({"N": n, "query genes": cut, "signatures": name, **found})
+                ranks[name], firsts = retrieval_ranks(indexes[name], queries)
+                rows.append(
+                    {
+                        "N": n,
+                        "query genes": cut,
+                        "signatures": name,
+                        **retrieval_row(ranks[name], firsts),
+                    }
+                )
             for name in (CONVERTED, L1000):  # specificity: does ranking by tau find more?
                 found = retrieval_row(*retrieval_ranks(indexes[name], queries, by="tau"))
                 rows.append(
@@ -332,7 +359,10 @@ def _retrieval(
             drawn = random_queries(queries, genes, seed)
             found = retrieval_row(*retrieval_ranks(indexes[CONVERTED], drawn))
             rows.append({"N": n, "query genes": cut, "signatures": RANDOM, **found})
-    return pd.DataFrame(rows)
+            for other, k in itertools.product(COMPARED, COMPARED_AT):
+                compared = paired_row(ranks[CONVERTED], ranks[other], k)
+                paired.append({"N": n, "query genes": cut, "against": other, **compared})
+    return pd.DataFrame(rows), pd.DataFrame(paired)
 
 
 def read_effects(path: Path) -> pd.DataFrame:
@@ -350,8 +380,12 @@ def signature_markdown(tables: dict[str, pd.DataFrame]) -> str:
         "mode mimic, at least 1 gene a side); share of perturbations whose best signature ranks "
         "in the top 1/5/10, median rank, and the largest share of queries with the same first "
         "signature",
+        "comparisons": "The converted signatures against each other version on the same queries: "
+        "perturbations found in the top k by converted alone (wins) or by the other alone "
+        "(losses), the exact two-sided sign test on them, and the verdict at p < 0.05",
         "agreement": "Agreement with the true effects (median over signatures) and collapse "
-        "(share of within-plate variance in the first 5 principal components)",
+        "(share of within-plate variance in the first 5 principal components; of the "
+        "signatures also on the landmark rows alone, the same genes for every version)",
         "self_retrieval": "Self-retrieval by Spearman's rho: a replicate plate's signature among "
         "the next plate's, and a signature's perturbation among another batch's signatures",
     }

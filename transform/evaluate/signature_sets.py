@@ -1,5 +1,5 @@
 """The signatures of one world's L1000 profiles, made several ways, for the signature-level
-evaluation (`transform.evaluate.signature_level`, docs/evaluation.md).
+evaluation (`transform.evaluate.signature_level`, docs/training.md, "Signature level").
 
 The profiles of each batch are read once and turned into each version below; each version's
 characteristic-direction signatures are computed the portal's way (`batch_signatures`, the batch

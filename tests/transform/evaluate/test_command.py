@@ -14,7 +14,7 @@ from transform.cli import main
 from transform.evaluate.metrics import METRICS
 from transform.evaluate.run import BASELINE, INFORMATIVE, LEVELS, MODEL, per_gene
 from transform.evaluate.signature_level import ORDER, RANDOM, TAU
-from transform.evaluate.signature_sets import CONVERTED, L1000
+from transform.evaluate.signature_sets import CONVERTED, L1000, RIDGE, STEP2
 from transform.io.files import sha256_file
 from transform.world.config import world_config
 from transform.world.generate import generate_world
@@ -118,6 +118,19 @@ def test_a_world_with_ground_truth_gets_the_signature_level_tables(evaluated: Pa
     quality = pd.read_csv(evaluated / "signatures_agreement.csv").set_index("signatures")
     assert quality.loc["truth", "spearman (all genes)"] == pytest.approx(1.0)
     assert np.isnan(quality.loc["L1000", "spearman (all genes)"])  # landmarks only
+    # the same genes: L1000's and step 1's signatures are landmarks only
+    for name in ("L1000", "step 1"):
+        row = quality.loc[name]
+        assert row["PC5 share, signatures (landmarks)"] == pytest.approx(
+            row["PC5 share, signatures"]
+        )
+    compared = pd.read_csv(evaluated / "signatures_comparisons.csv")
+    assert set(compared["against"]) == {L1000, RIDGE, STEP2}
+    assert set(compared["top"]) == {1, 10}
+    n_perts = int(retrieval["queries"].iloc[0].split("/")[1])
+    # paired: the shares differ by the wins less the losses, over every query
+    gap = (compared["share"] - compared["other share"]) * n_perts
+    assert np.allclose(gap, compared["wins"] - compared["losses"])
     self_retrieval = pd.read_csv(evaluated / "signatures_self_retrieval.csv")
     replicate = self_retrieval[self_retrieval["kind"] == "replicate plates"]
     assert (replicate["pairs"] > 0).all()

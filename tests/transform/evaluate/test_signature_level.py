@@ -13,6 +13,7 @@ from search.engine.build import build_index
 from search.engine.index import SearchIndex
 from search.engine.sources import FrameSource
 from tests.engine.reference import reference_scores
+from transform.evaluate.comparisons import wilson_interval
 from transform.evaluate.signature_level import (
     EVAL_BUILD,
     Query,
@@ -123,6 +124,9 @@ def test_a_query_with_no_gene_in_the_index_is_counted_not_dropped(tiny) -> None:
     )
     assert row["median_rank"] == 3
     assert row["same_first"] == pytest.approx(2 / 3)
+    # the intervals are of the scored queries' shares: 1 of 3 in the top 1, 2 of 3 in the top 10
+    assert row["top1 95% CI"] == "{:.2f}-{:.2f}".format(*wilson_interval(1, 3))
+    assert row["top10 95% CI"] == "{:.2f}-{:.2f}".format(*wilson_interval(2, 3))
 
 
 def test_random_queries_keep_the_sizes_and_draw_without_repeats(tiny) -> None:
