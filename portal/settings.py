@@ -45,9 +45,12 @@ SEARCH_PATH = env_choice("SEARCH_PATH", "auto", ("auto", "exact", "fast", "gpu")
 # An index in shards (search/engine/shards.py, docs/operations.md "Shards"): a web process with
 # SEARCH_SHARDS = K > 0 asks K shard queues (shard-0 ... shard-K-1, one or more workers each) for
 # the rank score's searches and merges their answers, waiting SEARCH_SHARD_TIMEOUT_S at most (then
-# 503 with the reason); a shard worker serves the shard index in SEARCH_SHARD_DIR.
+# 503 with the reason); a shard worker serves the shard index in SEARCH_SHARD_DIR. A call a shard
+# has not answered after SEARCH_SHARD_ATTEMPT_S is sent again, for another replica (a worker
+# killed mid-query never answers).
 SEARCH_SHARDS = env_int("SEARCH_SHARDS", 0)
 SEARCH_SHARD_TIMEOUT_S = env_int("SEARCH_SHARD_TIMEOUT_S", 30)
+SEARCH_SHARD_ATTEMPT_S = env_int("SEARCH_SHARD_ATTEMPT_S", 5)
 SEARCH_SHARD_DIR = env_path("SEARCH_SHARD_DIR", DATA_DIR / "shard")
 SEARCH_SHARD_QUEUE = env_str("SEARCH_SHARD_QUEUE", "shard-{}")  # shard n's queue: .format(n)
 

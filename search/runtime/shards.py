@@ -2,33 +2,43 @@
 
 Each shard n is a queue, shard-n, served by one or more workers started with SEARCH_SHARD_DIR set to
 that shard's index (`celery -A portal worker -Q shard-n`; docs/operations.md). A call is a task
-sent to the queue and waited for SEARCH_SHARD_TIMEOUT_S at most. The tasks are acknowledged late
-and rejected when their worker is lost, so a message a dead worker had not taken goes to another
-worker of the queue; one that no worker answers in time is a ShardUnavailableError (503 with the
-shard and the reason): the search is not answered from the other shards alone.
+sent to the queue and waited for SEARCH_SHARD_TIMEOUT_S at most.
+
+A worker killed in the middle of a query never answers, and the message it had taken stays with
+the broker until the broker's visibility timeout. So a call unanswered after
+SEARCH_SHARD_ATTEMPT_S is sent again, and another replica of the queue takes it; the first answer
+of any attempt is the shard's. Each message expires with the call, so one redelivered after it
+is dropped by the worker. A call that no attempt answers in time is a ShardUnavailableError (503
+with the shard and the reason): the search is not answered from the other shards alone.
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
 from celery import Celery
+from celery.result import AsyncResult
 from django.conf import settings
 
 from portal.celery import app
 from search.engine.shards import ShardedIndex, ShardUnavailableError
 from search.runtime.index_access import search_index
 
+POLL_S = 0.005  # how often the attempts' results are looked at
+
 
 @dataclass(frozen=True)
 class QueueShard:
-    """Shard `number`, asked through its Celery queue."""
+    """Shard `number`, asked through its Celery queue: each call sent again every `attempt_s`
+    until one attempt answers or `timeout_s` has passed."""
 
     number: int
     timeout_s: float
     queue: str = "shard-{}"  # .format(number)
     client: Celery = field(default=app)
+    attempt_s: float = 5.0
 
     def summary(self, payload: dict[str, Any]) -> dict[str, Any]:
         return self._ask("search.tasks.shard_summary", payload)
@@ -38,17 +48,41 @@ class QueueShard:
 
     def _ask(self, task: str, payload: dict[str, Any]) -> dict[str, Any]:
         queue = self.queue.format(self.number)
+        deadline = time.monotonic() + self.timeout_s
+        attempts: list[AsyncResult] = []
         try:
-            result = self.client.send_task(task, args=[payload], queue=queue)
-            answer: dict[str, Any] = result.get(timeout=self.timeout_s)
-        except Exception as error:  # a timeout, a lost worker, a broker away: named, never hidden
+            while (now := time.monotonic()) < deadline:
+                attempts.append(
+                    self.client.send_task(task, args=[payload], queue=queue, expires=self.timeout_s)
+                )
+                answer = _first_answer(attempts, min(deadline, now + self.attempt_s))
+                if answer is not None:
+                    return answer
+            reason = f"{len(attempts)} attempt{'s' if len(attempts) != 1 else ''} unanswered"
+        except Exception as error:  # a failed task, a broker away: named, never hidden
             reason = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
-            raise ShardUnavailableError(
-                f"shard {self.number} (queue {queue}) did not answer within "
-                f"{self.timeout_s:g} s ({reason})",
-                shard=self.number,
-            ) from error
-        return answer
+            raise self._unavailable(queue, reason) from error
+        raise self._unavailable(queue, reason)
+
+    def _unavailable(self, queue: str, reason: str) -> ShardUnavailableError:
+        return ShardUnavailableError(
+            f"shard {self.number} (queue {queue}) did not answer within {self.timeout_s:g} s "
+            f"({reason})",
+            shard=self.number,
+        )
+
+
+def _first_answer(attempts: list[AsyncResult], until: float) -> dict[str, Any] | None:
+    """The answer of the first of `attempts` to finish before `until` (monotonic), or None; a
+    failed attempt raises its error."""
+    while True:
+        for attempt in attempts:
+            if attempt.ready():
+                answer: dict[str, Any] = attempt.get(timeout=POLL_S, propagate=True)
+                return answer
+        if time.monotonic() >= until:
+            return None
+        time.sleep(POLL_S)
 
 
 def sharded_index() -> ShardedIndex | None:
@@ -56,7 +90,13 @@ def sharded_index() -> ShardedIndex | None:
     its gene space and metadata), else None."""
     if settings.SEARCH_SHARDS <= 0:
         return None
-    timeout = float(settings.SEARCH_SHARD_TIMEOUT_S)
+    timeout, attempt = (
+        float(settings.SEARCH_SHARD_TIMEOUT_S),
+        float(settings.SEARCH_SHARD_ATTEMPT_S),
+    )
     queue = settings.SEARCH_SHARD_QUEUE
-    shards = [QueueShard(number, timeout, queue) for number in range(settings.SEARCH_SHARDS)]
+    shards = [
+        QueueShard(number, timeout, queue, attempt_s=attempt)
+        for number in range(settings.SEARCH_SHARDS)
+    ]
     return ShardedIndex(search_index(), shards)

@@ -45,10 +45,14 @@ def portal_environment(**env: str) -> dict[str, str]:
 
 
 @contextmanager
-def celery_worker(folder: Path, queue: str = "", **env: str) -> Iterator[Worker]:
+def celery_worker(
+    folder: Path, queue: str = "", *, include: str = "", **env: str
+) -> Iterator[Worker]:
     """A solo-pool worker of the portal's app, its log in `folder`; stopped (SIGTERM) on exit.
-    queue: the queue it serves (default: one of its own)."""
+    queue: the queue it serves (default: one of its own); include: a module it imports at start
+    (celery -I)."""
     queue = queue or f"test-{uuid.uuid4().hex[:8]}"
+    node = f"{queue}-{uuid.uuid4().hex[:4]}"
     command = [
         sys.executable,
         "-m",
@@ -60,12 +64,13 @@ def celery_worker(folder: Path, queue: str = "", **env: str) -> Iterator[Worker]
         "-Q",
         queue,
         "-n",
-        f"{queue}-{uuid.uuid4().hex[:4]}@%h",
+        f"{node}@%h",
         "--without-gossip",
         "--without-mingle",
         "--loglevel=INFO",
+        *(["-I", include] if include else []),
     ]
-    log = folder / f"worker-{queue}.log"
+    log = folder / f"worker-{node}.log"
     with log.open("w") as output:
         process = subprocess.Popen(
             command,

@@ -1,10 +1,13 @@
 """An index in shards served by real Celery workers through the running Redis: shard 0 on one
 worker, shard 1 on two (replicas). The sharded search answers as the unsplit index; with one
 replica of shard 1 killed the other answers; with both killed the search fails within its timeout,
-naming the shard, rather than answering from shard 0 alone."""
+naming the shard, rather than answering from shard 0 alone. A replica killed in the middle of a
+query: the call is sent again and the other replica answers it."""
 
 from __future__ import annotations
 
+import threading
+import time
 import uuid
 from pathlib import Path
 
@@ -21,20 +24,29 @@ from tests.portal.test_batch_worker import _small_index
 pytestmark = pytest.mark.services
 
 
+def _two_shards(
+    folder: Path,
+) -> tuple[SearchIndex, str, dict[int, dict[str, str]], tuple[list[str], list[str]]]:
+    """A small index, its two shards' queue name pattern, each shard worker's environment, and a
+    query (up, down)."""
+    genes = _small_index(folder / "index")
+    whole = SearchIndex.open(folder / "index")
+    directories = write_shards(whole, folder / "shards", 2)
+    env = {"DATA_DIR": str(folder), "DATABASE_URL": f"sqlite:///{folder / 'unused.sqlite3'}"}
+    shard = {n: {"SEARCH_SHARD_DIR": str(directories[n]), **env} for n in (0, 1)}
+    queue = f"test-{uuid.uuid4().hex[:8]}-shard-{{}}"
+    return whole, queue, shard, (list(genes[:10]), list(genes[10:20]))
+
+
 def test_shard_workers_answer_as_one_index_and_a_lost_shard_fails_the_search(
     tmp_path: Path, celery_client: Celery
 ) -> None:
-    genes = _small_index(tmp_path / "index")
-    whole = SearchIndex.open(tmp_path / "index")
-    directories = write_shards(whole, tmp_path / "shards", 2)
-    queue = f"test-{uuid.uuid4().hex[:8]}-shard-{{}}"
-    env = {"DATA_DIR": str(tmp_path), "DATABASE_URL": f"sqlite:///{tmp_path / 'unused.sqlite3'}"}
-    up, down = genes[:10], genes[10:20]
+    whole, queue, shard, (up, down) = _two_shards(tmp_path)
     expected = whole.search(up, down, k=20, path="exact").table
     with (
-        celery_worker(tmp_path, queue.format(0), SEARCH_SHARD_DIR=str(directories[0]), **env),
-        celery_worker(tmp_path, queue.format(1), SEARCH_SHARD_DIR=str(directories[1]), **env) as a,
-        celery_worker(tmp_path, queue.format(1), SEARCH_SHARD_DIR=str(directories[1]), **env) as b,
+        celery_worker(tmp_path, queue.format(0), **shard[0]),
+        celery_worker(tmp_path, queue.format(1), **shard[1]) as a,
+        celery_worker(tmp_path, queue.format(1), **shard[1]) as b,
     ):
         patient = ShardedIndex(whole, [QueueShard(n, 60, queue, celery_client) for n in (0, 1)])
         pd.testing.assert_frame_equal(patient.search(up, down, k=20).table, expected)
@@ -46,3 +58,41 @@ def test_shard_workers_answer_as_one_index_and_a_lost_shard_fails_the_search(
         quick = ShardedIndex(whole, [QueueShard(n, 3, queue, celery_client) for n in (0, 1)])
         with pytest.raises(ShardUnavailableError, match=r"shard 1 \(queue .*\) did not answer"):
             quick.search(up, down, k=20)
+
+
+def test_a_replica_killed_in_the_middle_of_a_query_is_replaced_by_another(
+    tmp_path: Path, celery_client: Celery
+) -> None:
+    whole, queue, shard, (up, down) = _two_shards(tmp_path)
+    expected = whole.search(up, down, k=20, path="exact").table
+    started = tmp_path / "slow-replica-started"
+    answers: list[pd.DataFrame] = []
+    with (
+        celery_worker(tmp_path, queue.format(0), **shard[0]),
+        celery_worker(
+            tmp_path,
+            queue.format(1),
+            include="tests.portal.slow_shard",
+            SLOW_SHARD_STARTED=str(started),
+            **shard[1],
+        ) as slow,
+    ):
+        shards = [QueueShard(n, 90, queue, celery_client, attempt_s=4) for n in (0, 1)]
+        sharded = ShardedIndex(whole, shards)
+        search = threading.Thread(
+            target=lambda: answers.append(sharded.search(up, down, k=20).table)
+        )
+        search.start()
+        for _ in range(600):  # the slow replica has taken shard 1's call and is computing it
+            if started.exists():
+                break
+            slow.check_alive()
+            time.sleep(0.1)
+        assert started.exists(), "the slow replica never started the query"
+        slow.process.kill()  # killed in the middle of the query
+        slow.process.wait()
+        with celery_worker(tmp_path, queue.format(1), **shard[1]):
+            search.join(timeout=90)
+        assert not search.is_alive(), "the search did not finish"
+    assert len(answers) == 1
+    pd.testing.assert_frame_equal(answers[0], expected)
