@@ -293,3 +293,28 @@ def test_ranks_of_gives_ties_their_runs_largest_rank_and_keeps_the_gene_order(dt
     ranks, order = ranks_of(values)
     assert ranks.tolist() == [[6, 1, 4, 6, 7, 4, 4], [7, 6, 5, 4, 3, 2, 1]]
     assert order[0].tolist() == [1, 2, 5, 6, 0, 3, 4]  # ties in gene order: the top genes
+
+
+def _reference_ranks(row: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """From the definition: a value's rank is how many values of its row are at most it (a tied
+    run's largest rank); the order is numpy's stable argsort (ties in gene order)."""
+    ordered = np.sort(row)
+    return np.searchsorted(ordered, row, side="right"), np.argsort(row, kind="stable")
+
+
+def test_float32_rows_rank_by_radix_as_the_definition_ranks_them() -> None:
+    rng = np.random.default_rng(5)
+    values = rng.standard_normal((40, 3000)).astype(np.float32)
+    values[:10] = np.round(values[:10], 1)  # runs of ties
+    values[10, :500], values[10, 500:1000] = -0.0, 0.0  # equal as numbers: one run
+    values[11] = 0.0
+    values[12, ::2] = np.finfo(np.float32).max
+    values[13, ::3] = -np.finfo(np.float32).max
+    values[14, ::5], values[14, 1::5] = 1e-45, -1e-45  # the smallest subnormals
+    values[15] = np.arange(3000)[::-1]
+    ranks, order = ranks_of(values)
+    assert ranks.dtype == np.uint16
+    for row, (got_ranks, got_order) in enumerate(zip(ranks, order, strict=True)):
+        want_ranks, want_order = _reference_ranks(values[row])
+        assert got_ranks.tolist() == want_ranks.tolist(), row
+        assert got_order.tolist() == want_order.tolist(), row
