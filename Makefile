@@ -102,6 +102,12 @@ benchmark-db: install
 benchmark-signatures: install
 	$(PY) -m benchmarks.signatures
 
+# The index build of generated float32 signatures x 23,614 genes (default 100,000; ~5 GB under /tmp),
+# projected per million, and the ranking alone against numpy's argsort
+.PHONY: benchmark-build
+benchmark-build: install
+	$(PY) -m benchmarks.build $(if $(SIGNATURES_N),--signatures $(SIGNATURES_N))
+
 # Many queries at once (search_many) against one by one: 1M generated signatures x 5,000 genes
 # (10 GB in memory and under SEARCH_BENCH_DIR or /tmp, deleted afterwards; about 12 minutes).
 # SIGNATURES_N=100000 GENES=23614 for the whole gene space at a tenth of the signatures.

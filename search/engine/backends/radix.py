@@ -1,10 +1,12 @@
 """The ranks of float32 signatures by a radix sort (numba), for the index build.
 
-A float32's bits, with the sign bit flipped for positives and every bit flipped for negatives,
-are an unsigned key in the numbers' order (-0.0 is taken as +0.0 first, so the two tie as they
-compare). Three stable passes of 11 bits sort a row of G keys in 6 G steps, where a comparison
-sort takes about G log2 G; being stable, it keeps tied values in gene order, which is the order
-`build.ranks_of` defines. A tied run takes its largest rank, as SigCom LINCS's rank files do.
+`float32_ranks`: a float32's bits, with the sign bit flipped for positives and every bit flipped
+for negatives, are an unsigned key in the numbers' order (-0.0 is taken as +0.0 first, so the two
+tie as they compare). Three stable passes of 11 bits sort a row of G keys in 6 G steps, where a
+comparison sort takes about G log2 G; being stable, it keeps tied values in gene order, which is
+the order `build.ranks_of` defines. A tied run takes its largest rank, as SigCom LINCS's rank
+files do.
+
 Releases the GIL: the build's threads rank their blocks side by side.
 """
 
