@@ -2,7 +2,10 @@
 
 One batch as the world makes it (3 replicate plates of 384 profiles, 348 compound signatures of 3
 cases each) over the full RNA-seq-like gene space (23,614 genes), on this machine's CPU:
-- batch: `batch_signatures` (one PCA and covariance per batch, a projection per signature);
+- batch: `batch_signatures` (one PCA and covariance per batch, then one product for every
+  signature, cd.BatchDirections);
+- batch through the loadings: the same shared PCA, each signature projected on the loadings
+  V S^-1 V' m as before the n x n form (two more gene-sized products), in the same run;
 - naive: the released algorithm run per signature (its own z-scoring, PCA and inverse), timed on a
   few signatures and scaled to the batch.
 On a GPU also the batch rule through torch (`SignatureSettings(device="cuda")`), with its largest
@@ -20,7 +23,13 @@ import pandas as pd
 import torch
 
 from benchmarks.common import best_time, machine, markdown
-from transform.signatures.cd import characteristic_direction
+from transform.signatures.cd import (
+    BatchDirections,
+    characteristic_direction,
+    principal_components,
+    shrunk_inverse,
+    standardize,
+)
 from transform.signatures.compute import SignatureSettings, batch_signatures
 
 
@@ -56,6 +65,17 @@ def main() -> None:
     started = time.perf_counter()
     on_cpu = batch_signatures(profiles, inst, sigs, SignatureSettings())
     batch_seconds = time.perf_counter() - started
+    all_masks = np.column_stack([inst.index.isin(d.split("|")) for d in sigs["distil_id"]])
+    loadings_seconds = best_time(lambda: _through_loadings(profiles, all_masks), repeats=2)
+    square_seconds = best_time(
+        lambda: BatchDirections.fit(profiles).signatures(all_masks), repeats=2
+    )
+    difference = float(
+        np.abs(
+            _through_loadings(profiles, all_masks)
+            - BatchDirections.fit(profiles).signatures(all_masks)
+        ).max()
+    )
     masks = [inst.index.isin(d.split("|")) for d in sigs["distil_id"][: args.naive_signatures]]
     started = time.perf_counter()
     for mask in masks:
@@ -65,7 +85,15 @@ def main() -> None:
     batch_rate, naive_rate = n / batch_seconds, 1 / naive_per_signature
     rows = [
         _row("per signature (the same algorithm, each alone)", naive_rate, naive_rate),
-        _row("per batch (shared PCA and covariance)", batch_rate, naive_rate),
+        _row(
+            "per batch through the loadings (the previous form)", n / loadings_seconds, naive_rate
+        ),
+        _row(
+            f"per batch, n x n form (max |CD - previous form's| {difference:.1e})",
+            n / square_seconds,
+            naive_rate,
+        ),
+        _row("the whole step: n x n form, log fold changes, float32", batch_rate, naive_rate),
     ]
     if torch.cuda.is_available():
         rows.append(_gpu_row(profiles, inst, sigs, on_cpu.cd, naive_rate))
@@ -74,6 +102,20 @@ def main() -> None:
         f"{args.genes} genes, {n} signatures\n"
     )
     print(markdown(rows))
+
+
+def _through_loadings(profiles: np.ndarray, masks: np.ndarray) -> np.ndarray:
+    """The batch rule as computed before the n x n form: b = V S^-1 V' m for each signature."""
+    data = standardize(np.asarray(profiles, dtype=np.float64))
+    loadings, scores = principal_components(data)
+    projector = loadings @ shrunk_inverse(scores, 1.0).T
+    n_cases = masks.sum(axis=0)
+    case_sums = data @ masks.astype(np.float64)
+    total = data.sum(axis=1, keepdims=True)
+    differences = case_sums / n_cases - (total - case_sums) / (masks.shape[0] - n_cases)
+    b = projector @ (loadings.T @ differences)
+    unit: np.ndarray = b / np.linalg.norm(b, axis=0, keepdims=True)
+    return unit
 
 
 def _gpu_row(

@@ -12,9 +12,17 @@ For controls and cases (genes x samples) together:
 5. b = V ((V' m) S^-1), normalized to unit length. Positive: up in the perturbation.
 
 Under the batch rule (cases and controls are always the whole batch) steps 1, 2 and 4 do not depend
-on the signature: `BatchDirections` computes them once, and each signature is then a projection of
-its mean difference, m -> V S^-1 V' m. `characteristic_direction` is the direct per-signature
-computation, kept as the reference (and used for the vehicle-control rule).
+on the signature: `BatchDirections` computes them once. Each signature then needs no gene-sized
+work but one product, because everything else lives among the n profiles. With X the centred
+data, its Gram matrix X'X = U L U' (the kept components U, L), V = X U L^-1/2 and R = U L^1/2:
+- the covariance R'R / (n - 2) = L / (n - 2) is diagonal, so S^-1 is a diagonal s;
+- a signature's mean difference is m = X w, w its weights on the profiles (1/n_cases on its
+  cases, -1/n_controls on the rest; they sum to 0, so the centring does not change m);
+- so V' m = L^-1/2 U' X'X w = L^1/2 U' w, and b = V s V' m = X (U s U') w.
+`BatchDirections` keeps the n x n matrix U s U' and gives b = X (U s U' w) for every signature of
+the batch at once: the Gram matrix and one product, where the loadings V took two more
+gene-sized products. `characteristic_direction` is the direct per-signature computation, kept as
+the reference (and used for the vehicle-control rule).
 """
 
 from __future__ import annotations
@@ -85,28 +93,39 @@ def characteristic_direction(
 
 @dataclass(frozen=True)
 class BatchDirections:
-    """The shared part of every batch-rule signature of one batch."""
+    """The shared part of every batch-rule signature of one batch (see the module's note)."""
 
     data: np.ndarray  # standardized profiles (genes x n)
-    projector: np.ndarray  # V S^-1 (genes x k)
-    loadings: np.ndarray  # V (genes x k)
+    mean: np.ndarray  # (genes,) their mean over the n profiles
+    mix: np.ndarray  # U s U' (n x n): a signature's weights on the profiles -> its b's weights
 
     @classmethod
     def fit(
         cls, profiles: np.ndarray, *, gamma: float = 1.0, per_gene: bool = False
     ) -> BatchDirections:
         data = standardize(np.asarray(profiles, dtype=np.float64), per_gene=per_gene)
-        loadings, scores = principal_components(data)
-        inverse = shrunk_inverse(scores, gamma)
-        return cls(data, loadings @ inverse.T, loadings)
+        mean = data.mean(axis=1)
+        centred = data - mean[:, None]
+        eigenvalues, vectors = np.linalg.eigh(centred.T @ centred)
+        del centred
+        eigenvalues = np.clip(eigenvalues, 0.0, None)
+        total = eigenvalues.sum()
+        keep = (
+            eigenvalues / total > VARIANCE_CUTOFF
+            if total > 0
+            else np.zeros(eigenvalues.shape, bool)
+        )
+        kept, basis = eigenvalues[keep], vectors[:, keep]
+        variances = kept / (data.shape[1] - 2)  # the diagonal of R'R / (n - 2)
+        sigma = variances.mean() if variances.size else 0.0
+        inverse = 1.0 / (gamma * variances + sigma * (1 - gamma))
+        return cls(data, mean, (basis * inverse) @ basis.T)
 
     def signatures(self, case_masks: np.ndarray) -> np.ndarray:
         """Unit CD vectors (genes x s) for s case sets, case_masks (n x s) boolean; the controls of
         each are all other profiles of the batch."""
-        masks = np.asarray(case_masks, dtype=np.float64)
+        masks = np.asarray(case_masks, dtype=bool)
         n_cases = masks.sum(axis=0)
-        n_controls = masks.shape[0] - n_cases
-        total = self.data.sum(axis=1, keepdims=True)
-        case_sums = self.data @ masks
-        differences = case_sums / n_cases - (total - case_sums) / n_controls
-        return _unit(self.projector @ (self.loadings.T @ differences))
+        weights = masks / n_cases - ~masks / (masks.shape[0] - n_cases)
+        mixed = self.mix @ weights
+        return _unit(self.data @ mixed - np.outer(self.mean, mixed.sum(axis=0)))

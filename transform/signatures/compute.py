@@ -62,7 +62,7 @@ def batch_signatures(
                 for s in range(masks.shape[1])
             ]
         )
-    lfc = _mean_of(profiles, masks) - _mean_of(profiles, controls)
+    lfc = _mean_difference(profiles, masks, controls)
     return BatchSignatures(
         cd.astype(np.float32),
         (lfc * SCALES[settings.scale]).astype(np.float32),
@@ -81,7 +81,14 @@ def _control_masks(masks: np.ndarray, vehicle: np.ndarray, rule: str) -> np.ndar
     raise ValueError(f"unknown control rule {rule!r}; use batch or vehicle")
 
 
-def _mean_of(profiles: np.ndarray, masks: np.ndarray) -> np.ndarray:
-    weights = masks / np.maximum(masks.sum(axis=0, keepdims=True), 1)
+def _mean_difference(profiles: np.ndarray, cases: np.ndarray, controls: np.ndarray) -> np.ndarray:
+    """(genes, s) float64: each signature's mean of its cases less the mean of its controls, as
+    one product of the profiles with the difference of the two weightings."""
+    weights = _weights(cases) - _weights(controls)
     means: NDArray[np.float64] = np.asarray(profiles, dtype=np.float64) @ weights
     return means
+
+
+def _weights(masks: np.ndarray) -> np.ndarray:
+    counts: NDArray[np.float64] = masks / np.maximum(masks.sum(axis=0, keepdims=True), 1)
+    return counts
