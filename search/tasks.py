@@ -102,3 +102,12 @@ def shard_sums_task(payload: dict[str, Any]) -> dict[str, Any]:
     from search.engine.shards import shard_sums
 
     return shard_sums(search_index(settings.SEARCH_SHARD_DIR), payload)
+
+
+@app.task(name="search.tasks.shard_value_sums", acks_late=True, reject_on_worker_lost=True)
+def shard_value_sums_task(payload: dict[str, Any]) -> dict[str, Any]:
+    """This worker's shard's sums of CD values (the 'cd' score) of a query's selected
+    signatures."""
+    from search.engine.shards import shard_value_sums
+
+    return shard_value_sums(search_index(settings.SEARCH_SHARD_DIR), payload)

@@ -399,7 +399,7 @@ def score_query(
 ) -> Scored:
     """z_up and z_down (and the CD means) of the selected positions, exactly."""
     if score == "cd":
-        return _cd_scored(index, query, selection)
+        return cd_scored(index, query, selection)
     n_genes = index.n_genes
     mean, var = scores.rank_moments(n_genes)
     sums: tuple[np.ndarray | None, ...]
@@ -452,19 +452,41 @@ def query_weights(index: SearchIndex, query: GeneQuery) -> np.ndarray:
     return weights.astype(np.float32)
 
 
-def _cd_scored(index: SearchIndex, query: GeneQuery, selection: Selection) -> Scored:
+def value_sums(
+    index: SearchIndex, query: GeneQuery, selection: Selection
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The 'cd' score's inputs over the selected signatures: the up and down sides' sums of CD
+    values (float64; zeros for a side without genes) and each signature's value mean and variance
+    (selection.size, 2)."""
     if index.values is None:
         raise InvalidQueryError("this index stores no signature values for the 'cd' score")
     assert index.value_stats is not None  # written with the values
-    stats = np.asarray(index.value_stats[selection.positions])
+    stats = np.asarray(index.value_stats[selection.positions], dtype=np.float64)
     index.read_ahead(query.rows, selection, "values")
+    up, down = (
+        np.asarray(cpu.set_sums(index.values, rows, selection, index.threads), dtype=np.float64)
+        if rows.size
+        else np.zeros(selection.size)
+        for rows in (query.up, query.down)
+    )
+    return up, down, stats
+
+
+def cd_scored(
+    index: SearchIndex,
+    query: GeneQuery,
+    selection: Selection,
+    given: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+) -> Scored:
+    """The 'cd' score of the selected signatures, from `value_sums` (given: computed elsewhere,
+    such as by an index's shards)."""
+    sums_up, sums_down, stats = given if given is not None else value_sums(index, query, selection)
     means, zs = [], []
-    for rows in (query.up, query.down):
+    for rows, sums in ((query.up, sums_up), (query.down, sums_down)):
         if rows.size == 0:
             means.append(np.full(selection.size, np.nan))
             zs.append(np.full(selection.size, np.nan))
             continue
-        sums = cpu.set_sums(index.values, rows, selection, index.threads)
         means.append(sums / rows.size)
         zs.append(scores.set_z(sums, rows.size, index.n_genes, stats[:, 0], stats[:, 1]))
     return Scored(selection.positions, zs[0], zs[1], means[0], means[1])
@@ -489,7 +511,7 @@ def _ranked(
     z_sum = np.nan_to_num(scored.z_up) - np.nan_to_num(scored.z_down)
     value = z_sum
     if score == "cd":
-        assert scored.cd_up is not None  # _cd_scored fills both for "cd"
+        assert scored.cd_up is not None  # cd_scored fills both for "cd"
         assert scored.cd_down is not None
         value = np.nan_to_num(scored.cd_up) - np.nan_to_num(scored.cd_down)
     key = {"both": np.abs(value), "mimic": value, "reverse": -value}[mode]

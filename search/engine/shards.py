@@ -15,6 +15,9 @@ matrix it never reads); `shards` answer the two calls below, in shard order, in 
 2. sums, only when an FDR needs every signature sorted: each shard's two rank sums of its
    selected signatures (4 bytes each), and the coordinator ranks the query from them with the
    exact path's own code.
+The 'cd' score asks one call, value_sums: each shard's two sums of CD values and each selected
+signature's value mean and variance (32 bytes a signature), which the coordinator scores and ranks
+with the exact path's own code; it needs shards written from an index with values.
 Either way the table equals `coordinator.search(..., path="exact")`'s, bit for bit
 (tests/engine/test_shards.py). A shard that does not answer makes the search fail
 (`ShardUnavailableError`), never a partial answer presented as whole.
@@ -49,12 +52,16 @@ from search.engine.searching import (
     _check_options,
     _empty_table,
     _exact_ranked,
+    _ranked,
     answer_fields,
+    cd_scored,
     gene_query,
     gpu_backend,
+    value_sums,
 )
 
 COPY_COLUMNS = 1 << 16  # signatures copied at a time when writing a shard's matrices
+VALUES = ("up", "down", "stats")  # a shard's answer to value_sums
 
 
 class ShardUnavailableError(PortalError):
@@ -67,6 +74,8 @@ class Shard(Protocol):
     def summary(self, payload: dict[str, Any]) -> dict[str, Any]: ...
 
     def sums(self, payload: dict[str, Any]) -> dict[str, Any]: ...
+
+    def value_sums(self, payload: dict[str, Any]) -> dict[str, Any]: ...
 
 
 def write_shards(index: SearchIndex, out: Path, k: int) -> list[Path]:
@@ -87,6 +96,9 @@ def write_shards(index: SearchIndex, out: Path, k: int) -> list[Path]:
         positions = np.arange(start, stop, dtype=np.int64)
         write_metadata(folder / "metadata.h5", index.table.rows(positions))
         _copy_columns(index.ranks, int(start), int(stop), folder / "ranks.npy")
+        if index.values is not None and index.value_stats is not None:  # the 'cd' score's
+            _copy_columns(index.values, int(start), int(stop), folder / "values.npy")
+            np.save(folder / "value_stats.npy", np.asarray(index.value_stats[start:stop]))
         np.save(folder / "top_genes.npy", np.asarray(index.top_genes[start:stop]))
         if index.hub is not None:
             np.save(folder / "hub.npy", np.asarray(index.hub))
@@ -130,15 +142,33 @@ def shard_sums(shard: SearchIndex, payload: Mapping[str, Any]) -> dict[str, Any]
     return {"up": _encode(up), "down": _encode(down)}
 
 
+def shard_value_sums(shard: SearchIndex, payload: Mapping[str, Any]) -> dict[str, Any]:
+    """The shard's 'cd' score inputs over its selected signatures (searching.value_sums)."""
+    query, selection = _query_of(shard, payload)
+    up, down, stats = value_sums(shard, query, selection)
+    return {
+        "selected": selection.size,
+        "up": _encode(up),
+        "down": _encode(down),
+        "stats": _encode(stats),
+    }
+
+
 def _asked(
     shard: SearchIndex, payload: Mapping[str, Any]
 ) -> tuple[GeneQuery, Selection, NDArray[np.uint32], NDArray[np.uint32]]:
     """The payload's query on this shard, the signatures its filters select, and its two sides'
     rank sums over them."""
-    query = gene_query(shard, payload["up"], payload["down"], min_genes=1)
-    selection = shard.table.select(payload["filters"])
+    query, selection = _query_of(shard, payload)
     up, down = (_sums(shard, rows, selection) for rows in (query.up, query.down))
     return query, selection, up, down
+
+
+def _query_of(shard: SearchIndex, payload: Mapping[str, Any]) -> tuple[GeneQuery, Selection]:
+    """The payload's query on this shard and the signatures its filters select."""
+    return gene_query(shard, payload["up"], payload["down"], min_genes=1), shard.table.select(
+        payload["filters"]
+    )
 
 
 def _sums(shard: SearchIndex, rows: NDArray[np.int64], selection: Selection) -> NDArray[np.uint32]:
@@ -163,6 +193,9 @@ class LocalShard:
     def sums(self, payload: dict[str, Any]) -> dict[str, Any]:
         return shard_sums(self.index, payload)
 
+    def value_sums(self, payload: dict[str, Any]) -> dict[str, Any]:
+        return shard_value_sums(self.index, payload)
+
 
 # the coordinator's side ---------------------------------------------------------------------------
 @dataclass
@@ -179,12 +212,13 @@ class ShardedIndex:
         down: Sequence[str] = (),
         *,
         mode: str = "both",
+        score: str = "rank",
         filters: Mapping[str, object] | None = None,
         k: int = 100,
         min_genes: int = MIN_GENES,
     ) -> SearchResult:
         """What coordinator.search(up, down, ..., path="exact") answers, from the shards."""
-        _check_options(mode, "rank", "exact", k)
+        _check_options(mode, score, "exact", k)
         index = self.coordinator
         query = gene_query(index, up, down, min_genes=min_genes)
         selection = index.table.select(filters)
@@ -196,13 +230,18 @@ class ShardedIndex:
             "filters": dict(filters or {}),
             "k": k,
         }
+        common = answer_fields(index, query, selection, mode, score, "exact", report)
+        if selection.size == 0:
+            return SearchResult(table=_empty_table(index, score), **common)
+        if score == "cd":
+            parts = self._scatter("value_sums", payload)
+            _covered(parts, selection)
+            given = tuple(np.concatenate([_decode(p[name]) for p in parts]) for name in VALUES)
+            scored = cd_scored(index, query, selection, given=(given[0], given[1], given[2]))
+            table = _ranked(index, query, scored, selection.size, mode, score, k, exact=True)
+            return SearchResult(table=table, **common)
         answers = self._scatter("summary", payload)
-        selected = np.cumsum([0] + [int(answer["selected"]) for answer in answers])
-        if selected[-1] != selection.size:
-            raise ShardUnavailableError(
-                f"the shards selected {selected[-1]:,} signatures, the index {selection.size:,}: "
-                "they do not cover it"
-            )
+        selected = _covered(answers, selection)
         runs = [
             Running.from_arrays(
                 {name: _decode(value) for name, value in answer.items() if name != "selected"},
@@ -211,18 +250,17 @@ class ShardedIndex:
             for answer, offset in zip(answers, selected[:-1], strict=True)
         ]
         merged = Running.merged(runs, k, scores.largest_read(k))
-        table = merged.table(index, query, selection, mode, k) if selection.size else None
-        if selection.size == 0:
-            table = _empty_table(index, "rank")
-        elif table is None:  # an FDR needs every signature: the shards' sums, ranked here
+        table = merged.table(index, query, selection, mode, k)
+        if table is None:  # an FDR needs every signature: the shards' sums, ranked here
             parts = self._scatter("sums", payload)
             self.sums_asked += 1
-            given = tuple(
+            given_sums = tuple(
                 np.concatenate([np.empty(0, np.uint32), *(_decode(p[side]) for p in parts)])
                 for side in ("up", "down")
             )
-            table = _exact_ranked(index, query, selection, mode, k, given=(given[0], given[1]))
-        common = answer_fields(index, query, selection, mode, "rank", "exact", report)
+            table = _exact_ranked(
+                index, query, selection, mode, k, given=(given_sums[0], given_sums[1])
+            )
         return SearchResult(table=table, **common)
 
     def _scatter(self, call: str, payload: dict[str, Any]) -> list[dict[str, Any]]:
@@ -231,6 +269,18 @@ class ShardedIndex:
             return [getattr(self.shards[0], call)(payload)]
         with ThreadPoolExecutor(max_workers=len(self.shards)) as pool:
             return list(pool.map(lambda shard: getattr(shard, call)(payload), self.shards))
+
+
+def _covered(answers: list[dict[str, Any]], selection: Selection) -> NDArray[np.int64]:
+    """Where each shard's selected signatures start among the whole selection (and its size
+    last); a ShardUnavailableError when the shards do not select what the index does."""
+    selected: NDArray[np.int64] = np.cumsum([0] + [int(a["selected"]) for a in answers])
+    if selected[-1] != selection.size:
+        raise ShardUnavailableError(
+            f"the shards selected {selected[-1]:,} signatures, the index {selection.size:,}: "
+            "they do not cover it"
+        )
+    return selected
 
 
 def _encode(array: np.ndarray) -> dict[str, Any]:

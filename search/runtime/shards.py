@@ -47,6 +47,9 @@ class QueueShard:
     def sums(self, payload: dict[str, Any]) -> dict[str, Any]:
         return self._ask("search.tasks.shard_sums", payload)
 
+    def value_sums(self, payload: dict[str, Any]) -> dict[str, Any]:
+        return self._ask("search.tasks.shard_value_sums", payload)
+
     def _ask(self, task: str, payload: dict[str, Any]) -> dict[str, Any]:
         queue = self.queue.format(self.number)
         deadline = time.monotonic() + self.timeout_s

@@ -62,11 +62,12 @@ def signature_search(
     index = search_index()
     reports = _resolved(index, up, down, options)
     sharded = sharded_index()
-    if sharded is not None and options.score == "rank" and options.order == "z":
+    if sharded is not None and options.order == "z":
         answer = sharded.search(
             reports[0].matched,
             reports[1].matched,
             mode=options.mode,
+            score=options.score,
             filters=options.filters,
             k=options.limit,
         )

@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 
 from search.engine import scores
+from search.engine.errors import InvalidQueryError
 from search.engine.index import SearchIndex
 from search.engine.shards import (
     LocalShard,
@@ -59,6 +60,8 @@ def test_shards_split_the_signatures_by_range_and_open_as_indexes(
     for shard in shards:
         stop = start + shard.index.n_signatures
         assert np.array_equal(shard.index.ranks, indexed.index.ranks[:, start:stop])
+        assert np.array_equal(shard.index.values, indexed.index.values[:, start:stop])
+        assert np.array_equal(shard.index.value_stats, indexed.index.value_stats[start:stop])
         assert list(shard.index.table.sig_ids) == list(indexed.index.table.sig_ids[start:stop])
         assert shard.index.genes == indexed.index.genes
         start = stop
@@ -101,6 +104,31 @@ def test_a_sharded_search_with_ties_equals_the_one_index_search(
         found = sharded.search(up, down, k=60)
         alone = indexed_ties.index.search(up, down, k=60, path="exact")
         pd.testing.assert_frame_equal(found.table, alone.table, check_exact=True)
+
+
+@pytest.mark.parametrize("k", [2, 3])
+@pytest.mark.parametrize("filters", [*FILTERS, {"pert_type": ["trt_oe"], "cell_id": ["A375"]}])
+@pytest.mark.parametrize("mode", ["both", "mimic", "reverse"])
+def test_a_sharded_cd_search_equals_the_one_index_search(
+    indexed: Indexed, tmp_path: Path, k: int, filters: dict | None, mode: str
+) -> None:
+    sharded, shards = _sharded(indexed, tmp_path, k)
+    for up, down in _queries(indexed)[:5]:
+        found = sharded.search(up, down, mode=mode, score="cd", filters=filters, k=30)
+        alone = indexed.index.search(
+            up, down, mode=mode, score="cd", filters=filters, k=30, path="exact"
+        )
+        pd.testing.assert_frame_equal(found.table, alone.table, check_exact=True)
+        assert (found.score, found.n_searched) == (alone.score, alone.n_searched)
+    assert all(shard.calls == {"summary": 0, "sums": 0} for shard in shards)  # one call: values
+
+
+def test_a_cd_search_on_shards_without_values_is_refused(indexed: Indexed, tmp_path: Path) -> None:
+    sharded, shards = _sharded(indexed, tmp_path, 2)
+    for shard in shards:  # as shards of an index built without values
+        shard.index.values = shard.index.value_stats = None
+    with pytest.raises(InvalidQueryError, match="no signature values"):
+        sharded.search(*_queries(indexed)[0], score="cd")
 
 
 class Lost(LocalShard):

@@ -347,7 +347,7 @@ def test_searches_run_together_equal_single_searches_and_keep_each_error(
         assert answer.n_searched == alone.n_searched
 
 
-def test_a_search_over_shards_answers_as_the_index_and_a_silent_shard_is_a_503(
+def test_a_search_over_shards_answers_as_the_index_for_both_scores_and_a_silent_shard_is_a_503(
     api: APIClient, serve_portal_index: PortalIndex, monkeypatch: pytest.MonkeyPatch, tmp_path
 ) -> None:
     from search.engine.index import SearchIndex
@@ -355,13 +355,18 @@ def test_a_search_over_shards_answers_as_the_index_and_a_silent_shard_is_a_503(
 
     genes = serve_portal_index.genes
     query = {"up": genes[:10], "down": genes[10:20], "limit": 15}
+    cd_query = {**query, "score": "cd"}
     whole = api.post("/api/search", query, format="json").json()
+    whole_cd = api.post("/api/search", cd_query, format="json").json()
     directories = write_shards(search_index(), tmp_path, 3)
     shards = [LocalShard(SearchIndex.open(directory)) for directory in directories]
     sharded = ShardedIndex(search_index(), shards)
     monkeypatch.setattr("search.services.searches.sharded_index", lambda: sharded)
     split = api.post("/api/search", query, format="json").json()
     assert split["results"] == whole["results"]
+    split_cd = api.post("/api/search", cd_query, format="json").json()
+    assert split_cd["results"] == whole_cd["results"]
+    assert split_cd["results"] != split["results"]  # the cd score's own answer
 
     class Silent(LocalShard):
         def summary(self, payload: dict) -> dict:
