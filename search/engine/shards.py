@@ -15,9 +15,12 @@ matrix it never reads); `shards` answer the two calls below, in shard order, in 
 2. sums, only when an FDR needs every signature sorted: each shard's two rank sums of its
    selected signatures (4 bytes each), and the coordinator ranks the query from them with the
    exact path's own code.
-The 'cd' score asks one call, value_sums: each shard's two sums of CD values and each selected
-signature's value mean and variance (32 bytes a signature), which the coordinator scores and ranks
-with the exact path's own code; it needs shards written from an index with values.
+The tau order (specificity.py) asks the shards' sums at once, and the coordinator, which holds the
+specificity compendium beside the metadata (0.26 GB a million), orders the signatures by tau with
+the exact path's own code. The 'cd' score asks one call, value_sums: each shard's two sums of CD
+values and each selected signature's value mean and variance (32 bytes a signature), which the
+coordinator scores and ranks with the exact path's own code; it needs shards written from an
+index with values.
 Either way the table equals `coordinator.search(..., path="exact")`'s, bit for bit
 (tests/engine/test_shards.py). A shard that does not answer makes the search fail
 (`ShardUnavailableError`), never a partial answer presented as whole.
@@ -41,7 +44,7 @@ from numpy.typing import NDArray
 
 from search.engine import layout, scores
 from search.engine.backends import cpu
-from search.engine.errors import PortalError
+from search.engine.errors import InvalidQueryError, PortalError
 from search.engine.index import SearchIndex
 from search.engine.metadata import Selection, write_metadata
 from search.engine.query import MIN_GENES
@@ -216,10 +219,17 @@ class ShardedIndex:
         filters: Mapping[str, object] | None = None,
         k: int = 100,
         min_genes: int = MIN_GENES,
+        order: str = "z",
     ) -> SearchResult:
         """What coordinator.search(up, down, ..., path="exact") answers, from the shards."""
         _check_options(mode, score, "exact", k)
         index = self.coordinator
+        if order == "tau" and (score != "rank" or index.specificity is None):
+            raise InvalidQueryError(
+                "ordering by tau needs the rank score and an index built with a specificity "
+                "compendium",
+                field="order",
+            )
         query = gene_query(index, up, down, min_genes=min_genes)
         selection = index.table.select(filters)
         report = index.table.filter_report(filters)
@@ -240,6 +250,11 @@ class ShardedIndex:
             scored = cd_scored(index, query, selection, given=(given[0], given[1], given[2]))
             table = _ranked(index, query, scored, selection.size, mode, score, k, exact=True)
             return SearchResult(table=table, **common)
+        if order == "tau":
+            table = _exact_ranked(
+                index, query, selection, mode, k, given=self._sums(payload, selection), by_tau=True
+            )
+            return SearchResult(table=table, **common)
         answers = self._scatter("summary", payload)
         selected = _covered(answers, selection)
         runs = [
@@ -252,16 +267,23 @@ class ShardedIndex:
         merged = Running.merged(runs, k, scores.largest_read(k))
         table = merged.table(index, query, selection, mode, k)
         if table is None:  # an FDR needs every signature: the shards' sums, ranked here
-            parts = self._scatter("sums", payload)
-            self.sums_asked += 1
-            given_sums = tuple(
-                np.concatenate([np.empty(0, np.uint32), *(_decode(p[side]) for p in parts)])
-                for side in ("up", "down")
-            )
             table = _exact_ranked(
-                index, query, selection, mode, k, given=(given_sums[0], given_sums[1])
+                index, query, selection, mode, k, given=self._sums(payload, selection)
             )
         return SearchResult(table=table, **common)
+
+    def _sums(
+        self, payload: dict[str, Any], selection: Selection
+    ) -> tuple[NDArray[np.uint32], NDArray[np.uint32]]:
+        """The two sides' rank sums of every selected signature, from the shards in order."""
+        parts = self._scatter("sums", payload)
+        self.sums_asked += 1
+        _covered([{"selected": _decode(p["up"]).size} for p in parts], selection)
+        up, down = (
+            np.concatenate([np.empty(0, np.uint32), *(_decode(p[side]) for p in parts)])
+            for side in ("up", "down")
+        )
+        return up, down
 
     def _scatter(self, call: str, payload: dict[str, Any]) -> list[dict[str, Any]]:
         """Every shard's answer to `call`, in shard order, the shards asked side by side."""

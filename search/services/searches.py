@@ -62,7 +62,7 @@ def signature_search(
     index = search_index()
     reports = _resolved(index, up, down, options)
     sharded = sharded_index()
-    if sharded is not None and options.order == "z":
+    if sharded is not None:
         answer = sharded.search(
             reports[0].matched,
             reports[1].matched,
@@ -70,6 +70,7 @@ def signature_search(
             score=options.score,
             filters=options.filters,
             k=options.limit,
+            order=options.order,
         )
         return _kept(_stored(index, up, down, options, reports, answer), store)
     answer = index.search(

@@ -123,6 +123,24 @@ def test_a_sharded_cd_search_equals_the_one_index_search(
     assert all(shard.calls == {"summary": 0, "sums": 0} for shard in shards)  # one call: values
 
 
+@pytest.mark.parametrize("filters", [None, {"pert_type": ["trt_oe"], "cell_id": ["A375"]}])
+@pytest.mark.parametrize("mode", ["both", "mimic", "reverse"])
+def test_a_sharded_search_in_the_tau_order_equals_the_one_index_search(
+    indexed: Indexed, tmp_path: Path, filters: dict | None, mode: str
+) -> None:
+    assert indexed.index.specificity is not None  # the coordinator holds the compendium
+    sharded, shards = _sharded(indexed, tmp_path, 3)
+    for up, down in _queries(indexed)[:5]:
+        found = sharded.search(up, down, mode=mode, filters=filters, k=30, order="tau")
+        alone = indexed.index.search(
+            up, down, mode=mode, filters=filters, k=30, path="exact", order="tau"
+        )
+        pd.testing.assert_frame_equal(found.table, alone.table, check_exact=True)
+    assert all(shard.calls == {"summary": 0, "sums": 5} for shard in shards)
+    with pytest.raises(InvalidQueryError, match="ordering by tau"):
+        sharded.search(*_queries(indexed)[0], score="cd", order="tau")
+
+
 def test_a_cd_search_on_shards_without_values_is_refused(indexed: Indexed, tmp_path: Path) -> None:
     sharded, shards = _sharded(indexed, tmp_path, 2)
     for shard in shards:  # as shards of an index built without values

@@ -347,7 +347,7 @@ def test_searches_run_together_equal_single_searches_and_keep_each_error(
         assert answer.n_searched == alone.n_searched
 
 
-def test_a_search_over_shards_answers_as_the_index_for_both_scores_and_a_silent_shard_is_a_503(
+def test_shards_answer_as_the_index_for_both_scores_and_tau_and_a_silent_shard_is_a_503(
     api: APIClient, serve_portal_index: PortalIndex, monkeypatch: pytest.MonkeyPatch, tmp_path
 ) -> None:
     from search.engine.index import SearchIndex
@@ -356,8 +356,10 @@ def test_a_search_over_shards_answers_as_the_index_for_both_scores_and_a_silent_
     genes = serve_portal_index.genes
     query = {"up": genes[:10], "down": genes[10:20], "limit": 15}
     cd_query = {**query, "score": "cd"}
+    tau_query = {**query, "mode": "mimic", "order": "tau"}
     whole = api.post("/api/search", query, format="json").json()
     whole_cd = api.post("/api/search", cd_query, format="json").json()
+    whole_tau = api.post("/api/search", tau_query, format="json").json()
     directories = write_shards(search_index(), tmp_path, 3)
     shards = [LocalShard(SearchIndex.open(directory)) for directory in directories]
     sharded = ShardedIndex(search_index(), shards)
@@ -367,6 +369,11 @@ def test_a_search_over_shards_answers_as_the_index_for_both_scores_and_a_silent_
     split_cd = api.post("/api/search", cd_query, format="json").json()
     assert split_cd["results"] == whole_cd["results"]
     assert split_cd["results"] != split["results"]  # the cd score's own answer
+    split_tau = api.post("/api/search", tau_query, format="json").json()
+    assert split_tau["results"] == whole_tau["results"]
+    assert [row["tau"] for row in split_tau["results"]] == sorted(
+        (row["tau"] for row in split_tau["results"]), reverse=True
+    )
 
     class Silent(LocalShard):
         def summary(self, payload: dict) -> dict:
