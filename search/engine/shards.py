@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
+import pandas as pd
 from numpy.typing import NDArray
 
 from search.engine import layout, scores
@@ -242,19 +243,22 @@ class ShardedIndex:
         }
         common = answer_fields(index, query, selection, mode, score, "exact", report)
         if selection.size == 0:
-            return SearchResult(table=_empty_table(index, score), **common)
-        if score == "cd":
-            parts = self._scatter("value_sums", payload)
-            _covered(parts, selection)
-            given = tuple(np.concatenate([_decode(p[name]) for p in parts]) for name in VALUES)
-            scored = cd_scored(index, query, selection, given=(given[0], given[1], given[2]))
-            table = _ranked(index, query, scored, selection.size, mode, score, k, exact=True)
-            return SearchResult(table=table, **common)
-        if order == "tau":
-            table = _exact_ranked(
-                index, query, selection, mode, k, given=self._sums(payload, selection), by_tau=True
-            )
-            return SearchResult(table=table, **common)
+            table = _empty_table(index, score)
+        elif score == "cd":
+            table = self._cd_table(payload, query, selection, mode, k)
+        elif order == "tau":
+            given = self._sums(payload, selection)
+            table = _exact_ranked(index, query, selection, mode, k, given=given, by_tau=True)
+        else:
+            table = self._rank_table(payload, query, selection, mode, k)
+        return SearchResult(table=table, **common)
+
+    def _rank_table(
+        self, payload: dict[str, Any], query: GeneQuery, selection: Selection, mode: str, k: int
+    ) -> pd.DataFrame:
+        """The rank score's table from the merged summaries, or from every sum when an FDR needs
+        every signature."""
+        index = self.coordinator
         answers = self._scatter("summary", payload)
         selected = _covered(answers, selection)
         runs = [
@@ -267,10 +271,19 @@ class ShardedIndex:
         merged = Running.merged(runs, k, scores.largest_read(k))
         table = merged.table(index, query, selection, mode, k)
         if table is None:  # an FDR needs every signature: the shards' sums, ranked here
-            table = _exact_ranked(
-                index, query, selection, mode, k, given=self._sums(payload, selection)
-            )
-        return SearchResult(table=table, **common)
+            given = self._sums(payload, selection)
+            table = _exact_ranked(index, query, selection, mode, k, given=given)
+        return table
+
+    def _cd_table(
+        self, payload: dict[str, Any], query: GeneQuery, selection: Selection, mode: str, k: int
+    ) -> pd.DataFrame:
+        """The 'cd' score's table from the shards' sums of values and value statistics."""
+        parts = self._scatter("value_sums", payload)
+        _covered(parts, selection)
+        up, down, stats = (np.concatenate([_decode(p[name]) for p in parts]) for name in VALUES)
+        scored = cd_scored(self.coordinator, query, selection, given=(up, down, stats))
+        return _ranked(self.coordinator, query, scored, selection.size, mode, "cd", k, exact=True)
 
     def _sums(
         self, payload: dict[str, Any], selection: Selection
