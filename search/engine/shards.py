@@ -289,11 +289,14 @@ class ShardedIndex:
         self, payload: dict[str, Any], selection: Selection
     ) -> tuple[NDArray[np.uint32], NDArray[np.uint32]]:
         """The two sides' rank sums of every selected signature, from the shards in order."""
-        parts = self._scatter("sums", payload)
+        parts = [
+            {side: _decode(p[side]) for side in ("up", "down")}
+            for p in self._scatter("sums", payload)
+        ]
         self.sums_asked += 1
-        _covered([{"selected": _decode(p["up"]).size} for p in parts], selection)
+        _covered([{"selected": p["up"].size} for p in parts], selection)
         up, down = (
-            np.concatenate([np.empty(0, np.uint32), *(_decode(p[side]) for p in parts)])
+            np.concatenate([np.empty(0, np.uint32), *(p[side] for p in parts)])
             for side in ("up", "down")
         )
         return up, down
