@@ -14,6 +14,9 @@ two threads (the machine's cores):
   table for table; the streamed queries summed again because an FDR needed every signature are
   counted;
 - the rank sums alone (`many.block_sums` of one block of many.QUERY_BLOCK queries);
+- where torch sees a CUDA device: search_many on the GPU (`path="gpu"`: the sums as exact int8
+  products, each query ranked on the device), after the ranks are loaded there (timed apart), its
+  answers compared with the CPU's table for table, and the time 5,000 queries would take;
 - the arithmetic floor: adds a second of `compiled.rank_sums` over 16 rows held in the cache (what
   the adds cost when reading the ranks costs nothing), times two cores. "of the floor" is each
   step's adds a second (2 x 250 x N a query) against it.
@@ -139,9 +142,24 @@ def run(args: argparse.Namespace, folder: Path) -> None:
         len(block),
         lambda: many.block_sums(index, block, 0, n),
     )
+    if _cuda():
+        loaded = time.perf_counter()
+        index.device_ranks()  # the rank matrix into device memory, once
+        load_s = time.perf_counter() - loaded
+        many.search_many(index, asked[:2], k=K, path="gpu")  # the kernels, once
+        on_gpu = steps_run(
+            steps,
+            f"search_many on the GPU ({load_s:.0f} s to load the ranks, apart)",
+            q,
+            lambda: many.search_many(index, asked, k=K, path="gpu"),
+        )
+        same &= all(a.table.equals(b.table) for a, b in zip(whole, on_gpu, strict=True))
     floor = add_floor(threads=2)
     base = steps[0].per_minute
     table = [step.row(2 * SIDE * n, floor, base) for step in steps]
+    for row in table:
+        if "GPU" in str(row["step"]):
+            row["of in-cache"] = ""  # the floor is the CPU's
     table.append(
         {"step": "in-cache adds (compiled.rank_sums), x2 cores", "adds/s (G)": floor / 1e9}
     )
@@ -152,6 +170,17 @@ def run(args: argparse.Namespace, folder: Path) -> None:
         f"FDR: {len(stats.run_alone)} of {q}\n"
     )
     print(markdown([{name: row.get(name, "") for name in table[0]} for row in table]))
+    if _cuda():
+        rate = steps[-1].per_minute
+        print(f"\nGPU: 5,000 queries would take {60 * 5000 / rate:.1f} s at {rate:,.0f} a minute")
+
+
+def _cuda() -> bool:
+    try:
+        import torch
+    except ImportError:
+        return False
+    return bool(torch.cuda.is_available())
 
 
 @dataclass

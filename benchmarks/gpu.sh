@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Everything that needs a CUDA device, in one run (`make benchmark-gpu`): the tests marked `gpu`,
-# then the GPU benchmarks of the search (benchmarks/search_gpu.py), the conversion
-# (benchmarks/convert.py --devices cuda), training and signatures (their CUDA rows).
+# then the GPU benchmarks of the search (benchmarks/search_gpu.py), batches of queries
+# (benchmarks/batch.py, its GPU row), the conversion (benchmarks/convert.py --devices cuda),
+# training and signatures (their CUDA rows).
 # Logs and tables go to $OUT (default var/bench-gpu).
 # Needs torch with CUDA, faiss (faiss-cpu will do: the gpu path runs on torch), numba, h5py, pandas
 # and Django importable by $PYTHON (default python3); Celery and a database are not used.
@@ -17,7 +18,7 @@ nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv >"$OUT/gpu.
 cat "$OUT/gpu.txt"
 # The gpu tests, without the Django plugin or the database fixtures (tests/conftest.py).
 for part in engine transform; do
-  files=(tests/engine/test_gpu.py tests/engine/test_search.py)
+  files=(tests/engine/test_gpu.py tests/engine/test_search.py tests/engine/test_many.py)
   [ "$part" = transform ] && files=(tests/transform/convert/test_gpu.py
                                     tests/transform/convert/test_output.py
                                     tests/transform/convert/test_resume.py
@@ -27,6 +28,8 @@ for part in engine transform; do
 done
 "$PYTHON" -m benchmarks.search_gpu --json "$OUT/search-gpu.json" 2>&1 \
   | tee "$OUT/search-gpu.md" || status=1
+"$PYTHON" -m benchmarks.batch --queries 2048 --alone 16 --dir "${BENCH_DIR:-/tmp}" 2>&1 \
+  | tee "$OUT/batch-gpu.md" || status=1
 "$PYTHON" -m benchmarks.convert --devices cuda --dir "${BENCH_DIR:-/tmp}" 2>&1 \
   | grep -v '^convert:' | tee "$OUT/convert-gpu.md" || status=1
 "$PYTHON" -m benchmarks.train --threads "$(nproc)" --seconds 2 2>&1 | tee "$OUT/train-gpu.md" \
