@@ -260,7 +260,7 @@ class ShardedIndex:
         every signature."""
         index = self.coordinator
         answers = self._scatter("summary", payload)
-        selected = _covered(answers, selection)
+        selected = _covered([int(answer["selected"]) for answer in answers], selection)
         runs = [
             Running.from_arrays(
                 {name: _decode(value) for name, value in answer.items() if name != "selected"},
@@ -280,7 +280,7 @@ class ShardedIndex:
     ) -> pd.DataFrame:
         """The 'cd' score's table from the shards' sums of values and value statistics."""
         parts = self._scatter("value_sums", payload)
-        _covered(parts, selection)
+        _covered([int(part["selected"]) for part in parts], selection)
         up, down, stats = (np.concatenate([_decode(p[name]) for p in parts]) for name in VALUES)
         scored = cd_scored(self.coordinator, query, selection, given=(up, down, stats))
         return _ranked(self.coordinator, query, scored, selection.size, mode, "cd", k, exact=True)
@@ -294,7 +294,7 @@ class ShardedIndex:
             for p in self._scatter("sums", payload)
         ]
         self.sums_asked += 1
-        _covered([{"selected": p["up"].size} for p in parts], selection)
+        _covered([p["up"].size for p in parts], selection)
         up, down = (
             np.concatenate([np.empty(0, np.uint32), *(p[side] for p in parts)])
             for side in ("up", "down")
@@ -309,10 +309,10 @@ class ShardedIndex:
             return list(pool.map(lambda shard: getattr(shard, call)(payload), self.shards))
 
 
-def _covered(answers: list[dict[str, Any]], selection: Selection) -> NDArray[np.int64]:
+def _covered(counts: list[int], selection: Selection) -> NDArray[np.int64]:
     """Where each shard's selected signatures start among the whole selection (and its size
     last); a ShardUnavailableError when the shards do not select what the index does."""
-    selected: NDArray[np.int64] = np.cumsum([0] + [int(a["selected"]) for a in answers])
+    selected: NDArray[np.int64] = np.cumsum([0, *counts])
     if selected[-1] != selection.size:
         raise ShardUnavailableError(
             f"the shards selected {selected[-1]:,} signatures, the index {selection.size:,}: "

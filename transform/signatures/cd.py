@@ -51,16 +51,23 @@ def principal_components(data: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     is small when genes outnumber samples.
     """
     centred = data - data.mean(axis=1, keepdims=True)  # genes x samples
-    gram = centred.T @ centred  # samples x samples
-    eigenvalues, vectors = np.linalg.eigh(gram)
+    eigenvalues, vectors = kept_components(centred)
+    singular = np.sqrt(eigenvalues)
+    scores = vectors * singular  # R = U S
+    loadings = centred @ vectors / singular  # V = X' U / S
+    return loadings, scores
+
+
+def kept_components(centred: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The eigenvalues (descending) and eigenvectors (samples x k) of the samples x samples Gram
+    matrix of `centred` (genes x samples) whose explained variance ratio exceeds
+    VARIANCE_CUTOFF."""
+    eigenvalues, vectors = np.linalg.eigh(centred.T @ centred)
     order = np.argsort(eigenvalues)[::-1]
     eigenvalues, vectors = np.clip(eigenvalues[order], 0.0, None), vectors[:, order]
     total = eigenvalues.sum()
-    keep = eigenvalues / total > VARIANCE_CUTOFF if total > 0 else np.zeros(0, dtype=bool)
-    singular = np.sqrt(eigenvalues[keep])
-    scores = vectors[:, keep] * singular  # R = U S
-    loadings = centred @ vectors[:, keep] / singular  # V = X' U / S
-    return loadings, scores
+    keep = eigenvalues / total > VARIANCE_CUTOFF if total > 0 else np.zeros(order.size, bool)
+    return eigenvalues[keep], vectors[:, keep]
 
 
 def shrunk_inverse(scores: np.ndarray, gamma: float) -> np.ndarray:
@@ -105,17 +112,7 @@ class BatchDirections:
     ) -> BatchDirections:
         data = standardize(np.asarray(profiles, dtype=np.float64), per_gene=per_gene)
         mean = data.mean(axis=1)
-        centred = data - mean[:, None]
-        eigenvalues, vectors = np.linalg.eigh(centred.T @ centred)
-        del centred
-        eigenvalues = np.clip(eigenvalues, 0.0, None)
-        total = eigenvalues.sum()
-        keep = (
-            eigenvalues / total > VARIANCE_CUTOFF
-            if total > 0
-            else np.zeros(eigenvalues.shape, bool)
-        )
-        kept, basis = eigenvalues[keep], vectors[:, keep]
+        kept, basis = kept_components(data - mean[:, None])
         variances = kept / (data.shape[1] - 2)  # the diagonal of R'R / (n - 2)
         sigma = variances.mean() if variances.size else 0.0
         inverse = 1.0 / (gamma * variances + sigma * (1 - gamma))
