@@ -7,9 +7,12 @@ portal's app serve the shards (SEARCH_SHARD_DIR, one queue each), and --queries 
 genes (a signature's top and bottom genes, 50 of each swapped) are searched one after another:
 - one index: `index.search(up, down, k=100, path="exact")` in this process (the baseline);
 - K shards: `ShardedIndex(index, [QueueShard ...]).search(up, down, k=100)`, every answer checked
-  equal to the baseline's table.
-Per query p50 and p99 of each, the overhead (sharded minus one index, query by query) and how many
-queries needed the shards' rank sums (an FDR over every signature). The workers share this
+  equal to the baseline's table, twice: with the rank sums asked in a second round where an FDR
+  needs them (sums_first="never", the previous way, measured again in this run), and with each
+  shard sending them with its summary where it guesses they will be (sums_first="guess").
+Per query p50 and p99 of each, the overhead (sharded minus one index, query by query), how many
+queries needed the shards' rank sums (an FDR over every signature) and how many took a second
+round for them. The workers share this
 machine's two cores with each other and with this process, so the shards cannot run side by side
 here: the figures are the cost of the scatter, the transport and the merge, not the speed-up K
 machines would give. Peak RSS of this process and of the workers (summed) beside each.
@@ -21,23 +24,34 @@ Run: python -m benchmarks.shards [--signatures 200000] [--genes 2000] [--queries
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import resource
 import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import pandas as pd
 from celery import Celery
+from numpy.typing import NDArray
 
 from benchmarks.batch import K, queries, write_index
 from benchmarks.common import machine, markdown, scratch_folder
+from search.engine.index import SearchIndex
+from search.engine.results import SearchResult
 from search.engine.shards import ShardedIndex, write_shards
 from search.runtime.shards import QueueShard
 
 REPO = Path(__file__).resolve().parents[1]
+POLICIES = (  # ShardedIndex.sums_first: the previous way (the baseline), then the shards' guess
+    ("never", "sums asked in a second round"),
+    ("guess", "sums sent with the summary where a shard guesses"),
+)
 
 
 def main() -> None:
@@ -56,14 +70,8 @@ def run(args: argparse.Namespace, folder: Path) -> None:
     index = write_index(folder, args.genes, args.signatures)
     asked = queries(index, args.queries + 1)
     index.search(*asked[0], k=K, path="exact")  # compile
-    results: list[tuple[str, list[float], int, float]] = []
-    baseline = []
-    tables = []
-    for up, down in asked[1:]:
-        began = time.perf_counter()
-        tables.append(index.search(up, down, k=K, path="exact").table)
-        baseline.append(time.perf_counter() - began)
-    results.append(("one index", baseline, 0, 0.0))
+    tables = [index.search(up, down, k=K, path="exact").table for up, down in asked[1:]]
+    rows = []
     client = Celery(broker=redis, backend=redis, set_as_current=False)
     for k in (2, 4):
         directories = write_shards(index, folder / f"shards-{k}", k)
@@ -71,41 +79,29 @@ def run(args: argparse.Namespace, folder: Path) -> None:
         workers = [_worker(folder, redis, queue.format(n), directories[n]) for n in range(k)]
         try:
             shards = [QueueShard(n, 120, queue, client) for n in range(k)]
-            sharded = ShardedIndex(index, shards)
-            sharded.search(*asked[0], k=K)  # the workers open their shards and compile
-            sharded.sums_asked = 0
-            times = []
-            for (up, down), expected in zip(asked[1:], tables, strict=True):
-                began = time.perf_counter()
-                answer = sharded.search(up, down, k=K)
-                times.append(time.perf_counter() - began)
-                if not answer.table.equals(expected):
-                    raise SystemExit(f"{k} shards answered a query differently from one index")
+            ways = [ShardedIndex(index, shards, sums_first=first) for first, _ in POLICIES]
+            for sharded in ways:
+                sharded.search(*asked[0], k=K)  # the workers open their shards and compile
+                sharded.sums_asked = sharded.second_rounds = 0
+            times = _interleaved(index, ways, asked[1:], tables, k)
             rss = sum(_rss_gb(worker.pid) for worker in workers)
-            name = f"{k} shards (Celery workers on Redis)"
-            results.append((name, times, sharded.sums_asked, rss))
         finally:
             for worker in workers:
                 worker.terminate()
                 worker.wait(timeout=30)
+        base = times[0]
+        rows.append(_row(f"one index (beside {k} shards)", base, base))
+        for sharded, (_, how), spent in zip(ways, POLICIES, times[1:], strict=True):
+            row = _row(f"{k} shards, {how}", spent, base)
+            row.update(
+                {
+                    "queries needing the sums": sharded.sums_asked,
+                    "second rounds": sharded.second_rounds,
+                    "workers' RSS (GB)": rss,
+                }
+            )
+            rows.append(row)
     client.close()
-    base = np.array(baseline)
-    rows = []
-    for name, times, summed, rss in results:
-        spent = np.array(times)
-        extra = spent - base
-        rows.append(
-            {
-                "search": name,
-                "p50 (ms)": 1e3 * float(np.percentile(spent, 50)),
-                "p99 (ms)": 1e3 * float(np.percentile(spent, 99)),
-                "overhead p50 (ms)": 1e3 * float(np.percentile(extra, 50)) if rss else "",
-                "overhead p99 (ms)": 1e3 * float(np.percentile(extra, 99)) if rss else "",
-                "ratio (p50)": f"{np.percentile(spent, 50) / np.percentile(base, 50):.2f}x",
-                "queries needing the sums": summed if rss else "",
-                "workers' RSS (GB)": rss if rss else "",
-            }
-        )
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
     print(
         f"{machine()}; {args.signatures:,} signatures x {args.genes:,} genes; {args.queries} "
@@ -113,6 +109,48 @@ def run(args: argparse.Namespace, folder: Path) -> None:
         f"process's peak RSS {peak:.1f} GB\n"
     )
     print(markdown(rows))
+
+
+def _interleaved(
+    index: SearchIndex,
+    ways: list[ShardedIndex],
+    asked: list[tuple[list[str], list[str]]],
+    tables: list[pd.DataFrame],
+    k: int,
+) -> list[NDArray[np.float64]]:
+    """Seconds per query of the one index, then of each way, the ways taking turns query by query
+    (the order rotated each query), so that the machine's drift falls on all of them alike."""
+    searches: list[Callable[[list[str], list[str]], SearchResult]] = [
+        functools.partial(index.search, k=K, path="exact"),
+        *(functools.partial(way.search, k=K) for way in ways),
+    ]
+    times = np.zeros((len(searches), len(asked)))
+    for q, ((up, down), expected) in enumerate(zip(asked, tables, strict=True)):
+        for turn in range(len(searches)):
+            which = (q + turn) % len(searches)
+            began = time.perf_counter()
+            answer = searches[which](up, down)
+            times[which, q] = time.perf_counter() - began
+            if not answer.table.equals(expected):
+                raise SystemExit(f"{k} shards answered a query differently from one index")
+    return list(times)
+
+
+def _row(name: str, spent: NDArray[np.float64], base: NDArray[np.float64]) -> dict[str, Any]:
+    """A table row: p50 and p99 of `spent`, and its overhead over `base` query by query."""
+    extra = spent - base
+    sharded = spent is not base
+    return {
+        "search": name,
+        "p50 (ms)": 1e3 * float(np.percentile(spent, 50)),
+        "p99 (ms)": 1e3 * float(np.percentile(spent, 99)),
+        "overhead p50 (ms)": 1e3 * float(np.percentile(extra, 50)) if sharded else "",
+        "overhead p99 (ms)": 1e3 * float(np.percentile(extra, 99)) if sharded else "",
+        "ratio (p50)": f"{np.percentile(spent, 50) / np.percentile(base, 50):.2f}x",
+        "queries needing the sums": "",
+        "second rounds": "",
+        "workers' RSS (GB)": "",
+    }
 
 
 def _worker(folder: Path, redis: str, queue: str, shard: Path) -> subprocess.Popen[bytes]:

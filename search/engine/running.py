@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
+from search.engine import scores
 from search.engine.backends import compiled, tiles
 from search.engine.metadata import Selection
 from search.engine.searching import GeneQuery, candidates_ranked, searched_sources, side_keys
@@ -58,14 +59,16 @@ class Running:
         )
 
     def arrays(self) -> dict[str, np.ndarray]:
-        """The state as named arrays (what a shard sends back: shards.py)."""
+        """The state as named arrays (what a shard sends back: shards.py); the counts up to the
+        last bin used (|z| rarely reaches far into TOP_BIN * PER_UNIT bins)."""
+        used = np.flatnonzero(self.counts.any(axis=0))
         return {
             "places": self.places,
             "sum_up": self.sum_up,
             "sum_down": self.sum_down,
             "keys": self.keys,
             **{f"top_{side}": top for side, top in enumerate(self.top)},
-            "counts": self.counts,
+            "counts": self.counts[:, : used[-1] + 1 if used.size else 0],
         }
 
     @classmethod
@@ -78,7 +81,7 @@ class Running:
             arrays["sum_down"].astype(np.uint32),
             arrays["keys"].astype(np.float64),
             [arrays[f"top_{side}"].astype(np.float64) for side in range(3)],
-            arrays["counts"].astype(np.int64),
+            _widened(arrays["counts"]),
         )
 
     def add(
@@ -141,21 +144,59 @@ class Running:
     ) -> pd.DataFrame | None:
         """The result table, as `_exact_ranked` makes it from the whole arrays; None when its
         FDR needs every signature sorted."""
+        found, sums, _, (total, up, down) = self._sources(
+            index.n_genes, query, mode, selection.size
+        )
+        assert total is not None  # |z_sum| is always searched
+        try:
+            return candidates_ranked(
+                index, query, selection, mode, k, found, sums, (total, up, down)
+            )
+        except NeedsEverySignature:
+            return None
+
+    def needs_every(self, n_genes: int, query: GeneQuery, mode: str, k: int, size: int) -> bool:
+        """Whether this state, taken as a whole search of `size` signatures, leaves an FDR of its
+        top k needing every signature sorted: a shard's guess that the merged search will (its
+        top k is much of the merged top k, its largest |z| and counts a share of the whole's)."""
+        found, _, keys, sources = self._sources(n_genes, query, mode, size)
+        picks = found[np.argsort(-keys, kind="stable")[:k]]
+        sds = (scores.z_sum_sd(n_genes, query.up.size, query.down.size), 1.0, 1.0)
+        for source, sd in zip(sources, sds, strict=True):
+            try:
+                if source is not None and scores.bounded_fdr(source, picks, sd) is None:
+                    return True
+            except NeedsEverySignature:
+                return True
+        return False
+
+    def _sources(
+        self, n_genes: int, query: GeneQuery, mode: str, size: int
+    ) -> tuple[
+        NDArray[np.int64],
+        tuple[NDArray[np.uint32], NDArray[np.uint32]],
+        NDArray[np.float64],
+        list[StreamedAbsZ | None],
+    ]:
+        """The candidates in place order, their sums and keys, and the three |z| sources the
+        FDRs read (None for a side with no genes), over `size` signatures searched."""
         order = np.argsort(self.places, kind="stable")
         found = self.places[order]
         sums = (self.sum_up[order], self.sum_down[order])
-        keys, abs_up, abs_down = side_keys(index.n_genes, query, sums[0], sums[1], mode)
+        keys, abs_up, abs_down = side_keys(n_genes, query, sums[0], sums[1], mode)
         values = searched_sources(query, mode, keys, abs_up, abs_down)
-        total, up, down = (
-            None if at is None else StreamedAbsZ(selection.size, found, at, top, counts)
+        sources = [
+            None if at is None else StreamedAbsZ(size, found, at, top, counts)
             for at, top, counts in zip(values, self.top, self.counts, strict=True)
-        )
-        assert total is not None  # |z_sum| is always searched
-        sources = (total, up, down)
-        try:
-            return candidates_ranked(index, query, selection, mode, k, found, sums, sources)
-        except NeedsEverySignature:
-            return None
+        ]
+        return found, sums, keys, sources
+
+
+def _widened(counts: np.ndarray) -> NDArray[np.int64]:
+    """Counts cut after their last bin used (Running.arrays) at their full width again."""
+    whole = Running.empty().counts
+    whole[:, : counts.shape[1]] = counts
+    return whole
 
 
 def _largest(values: NDArray[np.float64], m: int) -> NDArray[np.float64]:

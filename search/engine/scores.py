@@ -206,21 +206,30 @@ def fdr_for(
     it: then, and only then, every signature is sorted. abs_z: an array, or an object with
     HostAbsZ's methods (the gpu path's, on the device)."""
     source = abs_z if _has_methods(abs_z) else HostAbsZ(abs_z)
-    n = source.size
     picks = np.asarray(picks, dtype=np.int64)
+    q = bounded_fdr(source, picks, sd)
+    return _every_sorted(source, picks, sd) if q is None else q
+
+
+def bounded_fdr(
+    source: AbsZSource, picks: NDArray[np.int64], sd: float
+) -> NDArray[np.float64] | None:
+    """fdr_for's answer from the largest |z| and a histogram of the rest, or None when it needs
+    every signature sorted (a pick below the largest read, or a tail bound that does not clear)."""
+    n = source.size
     if n < FULL_SORT_BELOW or picks.size == 0:
-        return _every_sorted(source, picks, sd)
+        return None
     m = min(n, largest_read(picks.size))
     top = source.largest(m)
     values = source.at(picks)
     if m == n or np.any(values <= top[-1]):
-        return _every_sorted(source, picks, sd)
+        return None
     p_top = two_sided_p(top / sd)
     suffix = np.minimum.accumulate((p_top * n / np.arange(1, m + 1))[::-1])[::-1]
     at = suffix[np.searchsorted(-top, -values, side="right") - 1]
     if np.all(at <= p_top[-1]) or np.all(at <= _tail_bound(source, top[-1], m, sd)):
         return np.minimum(at, 1.0)
-    return _every_sorted(source, picks, sd)
+    return None
 
 
 def largest_read(picks: int) -> int:

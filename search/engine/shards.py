@@ -14,7 +14,11 @@ matrix it never reads); `shards` answer the two calls below, in shard order, in 
    every FDR exactly (running.py says when and why);
 2. sums, only when an FDR needs every signature sorted: each shard's two rank sums of its
    selected signatures (4 bytes each), and the coordinator ranks the query from them with the
-   exact path's own code.
+   exact path's own code. A shard whose own summary would need every signature for an FDR
+   guesses that the merged one will too and sends its sums with the summary
+   (`Running.needs_every`), so that most such searches take one round; the coordinator asks the
+   shards that did not for their sums (`ShardedIndex.sums_first` sets the guess to always or
+   never, for tests and benchmarks).
 The tau order (specificity.py) asks the shards' sums at once, and the coordinator, which holds the
 specificity compendium beside the metadata (0.26 GB a million), orders the signatures by tau with
 the exact path's own code. The 'cd' score asks one call, value_sums: each shard's two sums of CD
@@ -130,14 +134,22 @@ def _copy_columns(matrix: np.ndarray, start: int, stop: int, path: Path) -> None
 
 # the shard's side ---------------------------------------------------------------------------------
 def shard_summary(shard: SearchIndex, payload: Mapping[str, Any]) -> dict[str, Any]:
-    """The shard's Running over its selected signatures, and how many it selected."""
+    """The shard's Running over its selected signatures, and how many it selected; with its two
+    rank sums as well (as shard_sums sends them) when payload["sums_first"] is "always", or is
+    "guess" (the default) and the shard's own state would need every signature for an FDR."""
     query, selection, up, down = _asked(shard, payload)
     run = Running.empty()
+    mode, k = payload["mode"], int(payload["k"])
     if selection.size:
         places = np.arange(selection.size, dtype=np.int64)
-        k = int(payload["k"])
-        run.add(shard.n_genes, query, payload["mode"], k, scores.largest_read(k), places, up, down)
-    return {"selected": selection.size, **{name: _encode(a) for name, a in run.arrays().items()}}
+        run.add(shard.n_genes, query, mode, k, scores.largest_read(k), places, up, down)
+    answer = {"selected": selection.size, **{name: _encode(a) for name, a in run.arrays().items()}}
+    send = payload.get("sums_first", "guess")
+    if send == "always" or (
+        send == "guess" and run.needs_every(shard.n_genes, query, mode, k, selection.size)
+    ):
+        answer.update(up=_encode(up), down=_encode(down))
+    return answer
 
 
 def shard_sums(shard: SearchIndex, payload: Mapping[str, Any]) -> dict[str, Any]:
@@ -208,7 +220,11 @@ class ShardedIndex:
 
     coordinator: SearchIndex
     shards: Sequence[Shard]
+    sums_first: str = (
+        "guess"  # the summaries carry the sums: "guess" (each shard's), or always/never
+    )
     sums_asked: int = 0  # searches whose FDR needed the shards' rank sums (counted for benchmarks)
+    second_rounds: int = 0  # of those, searches that asked a shard for them again
 
     def search(
         self,
@@ -240,6 +256,7 @@ class ShardedIndex:
             "mode": mode,
             "filters": dict(filters or {}),
             "k": k,
+            "sums_first": self.sums_first,
         }
         common = answer_fields(index, query, selection, mode, score, "exact", report)
         if selection.size == 0:
@@ -271,7 +288,8 @@ class ShardedIndex:
         merged = Running.merged(runs, k, scores.largest_read(k))
         table = merged.table(index, query, selection, mode, k)
         if table is None:  # an FDR needs every signature: the shards' sums, ranked here
-            given = self._sums(payload, selection)
+            self.second_rounds += any("up" not in answer for answer in answers)
+            given = self._sums(payload, selection, answers)
             table = _exact_ranked(index, query, selection, mode, k, given=given)
         return table
 
@@ -286,13 +304,16 @@ class ShardedIndex:
         return _ranked(self.coordinator, query, scored, selection.size, mode, "cd", k, exact=True)
 
     def _sums(
-        self, payload: dict[str, Any], selection: Selection
+        self, payload: dict[str, Any], selection: Selection, sent: Sequence[Mapping[str, Any]] = ()
     ) -> tuple[NDArray[np.uint32], NDArray[np.uint32]]:
-        """The two sides' rank sums of every selected signature, from the shards in order."""
-        parts = [
-            {side: _decode(p[side]) for side in ("up", "down")}
-            for p in self._scatter("sums", payload)
-        ]
+        """The two sides' rank sums of every selected signature, from the shards in order: those
+        `sent` with their summaries, the others asked now."""
+        have: list[Mapping[str, Any] | None] = [a if "up" in a else None for a in sent]
+        have = have or [None] * len(self.shards)
+        missing = [shard for shard, answer in zip(self.shards, have, strict=True) if answer is None]
+        asked = iter(self._scatter("sums", payload, missing) if missing else ())
+        answers = [next(asked) if answer is None else answer for answer in have]
+        parts = [{side: _decode(answer[side]) for side in ("up", "down")} for answer in answers]
         self.sums_asked += 1
         _covered([p["up"].size for p in parts], selection)
         up, down = (
@@ -301,12 +322,16 @@ class ShardedIndex:
         )
         return up, down
 
-    def _scatter(self, call: str, payload: dict[str, Any]) -> list[dict[str, Any]]:
-        """Every shard's answer to `call`, in shard order, the shards asked side by side."""
-        if len(self.shards) == 1:
-            return [getattr(self.shards[0], call)(payload)]
-        with ThreadPoolExecutor(max_workers=len(self.shards)) as pool:
-            return list(pool.map(lambda shard: getattr(shard, call)(payload), self.shards))
+    def _scatter(
+        self, call: str, payload: dict[str, Any], shards: Sequence[Shard] | None = None
+    ) -> list[dict[str, Any]]:
+        """Each shard's answer to `call` (every shard, or those given), in order, the shards asked
+        side by side."""
+        asked = self.shards if shards is None else shards
+        if len(asked) == 1:
+            return [getattr(asked[0], call)(payload)]
+        with ThreadPoolExecutor(max_workers=len(asked)) as pool:
+            return list(pool.map(lambda shard: getattr(shard, call)(payload), asked))
 
 
 def _covered(counts: list[int], selection: Selection) -> NDArray[np.int64]:

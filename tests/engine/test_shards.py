@@ -13,8 +13,11 @@ import pandas as pd
 import pytest
 
 from search.engine import scores
+from search.engine.backends import cpu
 from search.engine.errors import InvalidQueryError
 from search.engine.index import SearchIndex
+from search.engine.running import Running
+from search.engine.searching import gene_query
 from search.engine.shards import (
     LocalShard,
     ShardedIndex,
@@ -33,14 +36,26 @@ class Counted(LocalShard):
     def __init__(self, index: SearchIndex) -> None:
         super().__init__(index)
         self.calls = {"summary": 0, "sums": 0}
+        self.sent_sums = 0  # summaries that carried the sums
 
     def summary(self, payload: dict[str, Any]) -> dict[str, Any]:
         self.calls["summary"] += 1
-        return super().summary(payload)
+        answer = super().summary(payload)
+        self.sent_sums += "up" in answer
+        return answer
 
     def sums(self, payload: dict[str, Any]) -> dict[str, Any]:
         self.calls["sums"] += 1
         return super().sums(payload)
+
+
+def _mixed_queries(indexed: Indexed) -> list[tuple[list[str], list[str]]]:
+    """The batch tests' queries (each a signature's top genes), and random gene sets, whose FDRs
+    mostly need every signature."""
+    rng = np.random.default_rng(5)
+    genes = np.array(indexed.index.genes)
+    chosen = [rng.choice(genes, 40, replace=False) for _ in range(6)]
+    return [*_queries(indexed), *((list(c[:20]), list(c[20:])) for c in chosen)]
 
 
 def _sharded(indexed: Indexed, tmp_path: Path, k: int) -> tuple[ShardedIndex, list[Counted]]:
@@ -93,6 +108,74 @@ def test_a_sharded_search_equals_the_one_index_search(
     assert asked == 5 * k
     if summaries and filters is None:
         assert summed < asked  # some FDRs came from the summaries alone
+
+
+@pytest.mark.parametrize("sums_first", ["guess", "always", "never"])
+def test_the_summaries_carry_the_sums_as_asked(
+    indexed: Indexed, tmp_path: Path, sums_first: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Sums sent with the summaries, asked in a second round, or guessed by each shard: the same
+    answers; "always" never takes a second round, "never" takes one each time the sums are
+    needed."""
+    monkeypatch.setattr(scores, "FULL_SORT_BELOW", 600)
+    sharded, shards = _sharded(indexed, tmp_path, 2)  # 1,200 signatures each: above the 1,024
+    sharded.sums_first = sums_first  # largest |z| kept for k = 30, so a shard may guess either way
+    searches = 0
+    for mode in ("both", "mimic", "reverse"):
+        for up, down in _mixed_queries(indexed):
+            found = sharded.search(up, down, mode=mode, k=30)
+            alone = indexed.index.search(up, down, mode=mode, k=30, path="exact")
+            pd.testing.assert_frame_equal(found.table, alone.table, check_exact=True)
+            searches += 1
+    assert 0 < sharded.sums_asked < searches  # both ways to the FDRs were taken
+    assert all(shard.calls["summary"] == searches for shard in shards)
+    sent = [shard.sent_sums for shard in shards]
+    asked = [shard.calls["sums"] for shard in shards]
+    if sums_first == "always":
+        assert (sent, asked, sharded.second_rounds) == ([searches] * 2, [0] * 2, 0)
+    elif sums_first == "never":
+        assert (sent, asked) == ([0] * 2, [sharded.sums_asked] * 2)
+        assert sharded.second_rounds == sharded.sums_asked
+    else:  # the guesses saved rounds, and sent sums mostly where they were needed
+        assert sharded.second_rounds < sharded.sums_asked
+        assert all(n <= sharded.second_rounds for n in asked)
+        assert sum(sent) < 2 * searches
+
+
+def test_one_shard_guesses_exactly_when_its_sums_are_needed(
+    indexed: Indexed, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One shard's own state is the merged one: it sends its sums exactly when they are needed
+    (no ties among its top keys here, so its top k is the search's)."""
+    monkeypatch.setattr(scores, "FULL_SORT_BELOW", 600)
+    sharded, (shard,) = _sharded(indexed, tmp_path, 1)
+    for mode in ("both", "mimic", "reverse"):
+        for up, down in _mixed_queries(indexed):
+            sharded.search(up, down, mode=mode, k=30)
+    assert 0 < sharded.sums_asked < 3 * len(_mixed_queries(indexed))
+    assert (shard.sent_sums, sharded.second_rounds) == (sharded.sums_asked, 0)
+
+
+def test_a_summary_sends_its_counts_up_to_the_last_bin_used(indexed: Indexed) -> None:
+    """Running.arrays cuts the fixed-bin counts after the last bin any |z| reached, and
+    from_arrays restores them whole: the state that comes back equals the state sent."""
+    up, down = _queries(indexed)[0]
+    run = Running.empty()
+    index = indexed.index
+    query = gene_query(index, up, down)
+    selection = index.table.select(None)
+    sums = [cpu.set_sums(index.ranks, rows, selection) for rows in (query.up, query.down)]
+    places = np.arange(selection.size, dtype=np.int64)
+    run.add(index.n_genes, query, "both", 30, scores.largest_read(30), places, *sums)
+    sent = run.arrays()
+    used = np.flatnonzero(run.counts.any(axis=0))
+    assert sent["counts"].shape == (3, used[-1] + 1)
+    assert sent["counts"].shape[1] < run.counts.shape[1]
+    back = Running.from_arrays(sent, offset=7)
+    assert np.array_equal(back.counts, run.counts)
+    assert np.array_equal(back.places, run.places + 7)
+    assert all(np.array_equal(a, b) for a, b in zip(back.top, run.top, strict=True))
+    assert Running.from_arrays(Running.empty().arrays()).counts.shape == run.counts.shape
 
 
 def test_a_sharded_search_with_ties_equals_the_one_index_search(
