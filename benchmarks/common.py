@@ -22,6 +22,20 @@ def best_time(run: Callable[[], object], *, repeats: int = 3) -> float:
     return min(times)
 
 
+def interleaved(runs: dict[str, Callable[[], object]], *, rounds: int) -> dict[str, list[float]]:
+    """Seconds of each run in each of `rounds` rounds, the runs taking turns in an order rotated
+    each round, so that drift of the machine (other load, memory reclaim) falls on all alike."""
+    names = list(runs)
+    times: dict[str, list[float]] = {name: [] for name in names}
+    for round_ in range(rounds):
+        for turn in range(len(names)):
+            name = names[(round_ + turn) % len(names)]
+            started = time.perf_counter()
+            runs[name]()
+            times[name].append(time.perf_counter() - started)
+    return times
+
+
 def machine() -> str:
     cpu = platform.processor() or platform.machine()
     return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}"

@@ -6,8 +6,13 @@ cases each) over the full RNA-seq-like gene space (23,614 genes), on this machin
   signature, cd.BatchDirections);
 - batch through the loadings: the same shared PCA, each signature projected on the loadings
   V S^-1 V' m as before the n x n form (two more gene-sized products), in the same run;
+- n x n form as first written: the z-scores and the centred profiles each a temporary of their
+  own (before standardize worked in one copy and the Gram matrix was centred from X'X), in the
+  same run; and the whole step as first written, its fold changes a product of their own.
 - naive: the released algorithm run per signature (its own z-scoring, PCA and inverse), timed on a
   few signatures and scaled to the batch.
+The CPU forms take turns, the order rotated each round (--rounds, 5), and each row gives its
+median, so that the machine's drift falls on all of them alike.
 On a GPU also the batch rule through torch (`SignatureSettings(device="cuda")`), with its largest
 difference from the CPU's CD vectors. Projected time for 1,000,000 signatures from the batch rate.
 Run: python -m benchmarks.signatures
@@ -22,13 +27,13 @@ import numpy as np
 import pandas as pd
 import torch
 
-from benchmarks.common import best_time, machine, markdown
+from benchmarks.common import best_time, interleaved, machine, markdown
 from transform.signatures.cd import (
     BatchDirections,
     characteristic_direction,
+    kept_components,
     principal_components,
     shrunk_inverse,
-    standardize,
 )
 from transform.signatures.compute import SignatureSettings, batch_signatures
 
@@ -60,22 +65,30 @@ def main() -> None:
     parser.add_argument("--genes", type=int, default=23614)
     parser.add_argument("--plates", type=int, default=3)
     parser.add_argument("--naive-signatures", type=int, default=4)
+    parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
     profiles, inst, sigs = synthetic_batch(args.genes, args.plates)
-    started = time.perf_counter()
     on_cpu = batch_signatures(profiles, inst, sigs, SignatureSettings())
-    batch_seconds = time.perf_counter() - started
     all_masks = np.column_stack([inst.index.isin(d.split("|")) for d in sigs["distil_id"]])
-    loadings_seconds = best_time(lambda: _through_loadings(profiles, all_masks), repeats=2)
-    square_seconds = best_time(
-        lambda: BatchDirections.fit(profiles).signatures(all_masks), repeats=2
-    )
-    difference = float(
-        np.abs(
-            _through_loadings(profiles, all_masks)
-            - BatchDirections.fit(profiles).signatures(all_masks)
-        ).max()
-    )
+    square = BatchDirections.fit(profiles).signatures(all_masks)
+    difference = float(np.abs(_through_loadings(profiles, all_masks) - square).max())
+    first_difference = float(np.abs(_square_as_first_written(profiles, all_masks) - square).max())
+    medians = {
+        name: float(np.median(times))
+        for name, times in interleaved(
+            {
+                "whole": lambda: batch_signatures(profiles, inst, sigs, SignatureSettings()),
+                "whole first": lambda: _whole_step_as_first_written(profiles, all_masks),
+                "loadings": lambda: _through_loadings(profiles, all_masks),
+                "square": lambda: BatchDirections.fit(profiles).signatures(all_masks),
+                "square first": lambda: _square_as_first_written(profiles, all_masks),
+            },
+            rounds=args.rounds,
+        ).items()
+    }
+    batch_seconds, whole_first_seconds = medians["whole"], medians["whole first"]
+    loadings_seconds, square_seconds = medians["loadings"], medians["square"]
+    first_seconds = medians["square first"]
     masks = [inst.index.isin(d.split("|")) for d in sigs["distil_id"][: args.naive_signatures]]
     started = time.perf_counter()
     for mask in masks:
@@ -89,11 +102,26 @@ def main() -> None:
             "per batch through the loadings (the previous form)", n / loadings_seconds, naive_rate
         ),
         _row(
+            "per batch, n x n form as first written (max |CD - n x n form's| "
+            f"{first_difference:.1e})",
+            n / first_seconds,
+            naive_rate,
+        ),
+        _row(
             f"per batch, n x n form (max |CD - previous form's| {difference:.1e})",
             n / square_seconds,
             naive_rate,
         ),
-        _row("the whole step: n x n form, log fold changes, float32", batch_rate, naive_rate),
+        _row(
+            "the whole step as first written: n x n form, fold changes by a product of their own",
+            n / whole_first_seconds,
+            naive_rate,
+        ),
+        _row(
+            "the whole step: n x n form, fold changes from the same product, float32",
+            batch_rate,
+            naive_rate,
+        ),
     ]
     if torch.cuda.is_available():
         rows.append(_gpu_row(profiles, inst, sigs, on_cpu.cd, naive_rate))
@@ -106,7 +134,7 @@ def main() -> None:
 
 def _through_loadings(profiles: np.ndarray, masks: np.ndarray) -> np.ndarray:
     """The batch rule as computed before the n x n form: b = V S^-1 V' m for each signature."""
-    data = standardize(np.asarray(profiles, dtype=np.float64))
+    data = _standardized_as_first_written(profiles)
     loadings, scores = principal_components(data)
     projector = loadings @ shrunk_inverse(scores, 1.0).T
     n_cases = masks.sum(axis=0)
@@ -116,6 +144,42 @@ def _through_loadings(profiles: np.ndarray, masks: np.ndarray) -> np.ndarray:
     b = projector @ (loadings.T @ differences)
     unit: np.ndarray = b / np.linalg.norm(b, axis=0, keepdims=True)
     return unit
+
+
+def _standardized_as_first_written(profiles: np.ndarray) -> np.ndarray:
+    """cd.standardize before it worked in one copy: the float64 profiles, their deviations and
+    the z-scores each an array of their own."""
+    data = np.asarray(profiles, dtype=np.float64)
+    mean, sd = data.mean(axis=0, keepdims=True), data.std(axis=0, keepdims=True)
+    z: np.ndarray = (data - mean) / np.where(sd > 0, sd, 1.0)
+    return z
+
+
+def _square_as_first_written(profiles: np.ndarray, masks: np.ndarray) -> np.ndarray:
+    """BatchDirections.fit(profiles).signatures(masks) (gamma 1) as first written: the centred
+    profiles formed for their Gram matrix, b = X (U s U' w) less the mean's part."""
+    data = _standardized_as_first_written(profiles)
+    mean = data.mean(axis=1)
+    centred = data - mean[:, None]
+    kept, basis = kept_components(centred.T @ centred)
+    mix = (basis / (kept / (data.shape[1] - 2))) @ basis.T
+    n_cases = masks.sum(axis=0)
+    mixed = mix @ (masks / n_cases - ~masks / (masks.shape[0] - n_cases))
+    b = data @ mixed - np.outer(mean, mixed.sum(axis=0))
+    unit: np.ndarray = b / np.linalg.norm(b, axis=0, keepdims=True)
+    return unit
+
+
+def _whole_step_as_first_written(
+    profiles: np.ndarray, masks: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """batch_signatures (batch rule, log10 profiles) as first written: the CD vectors, then the
+    fold changes as the float64 profiles times the case-less-control weights."""
+    cd = _square_as_first_written(profiles, masks)
+    n_cases = masks.sum(axis=0)
+    weights = masks / n_cases - ~masks / (masks.shape[0] - n_cases)
+    lfc = (np.asarray(profiles, dtype=np.float64) @ weights) * np.log2(10.0)
+    return cd.astype(np.float32), lfc.astype(np.float32)
 
 
 def _gpu_row(

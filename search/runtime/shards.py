@@ -66,6 +66,8 @@ class QueueShard:
         except Exception as error:  # a failed task, a broker away: named, never hidden
             reason = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
             raise self._unavailable(queue, reason) from error
+        finally:
+            _forget(attempts)
         raise self._unavailable(queue, reason)
 
     def _unavailable(self, queue: str, reason: str) -> ShardUnavailableError:
@@ -94,6 +96,18 @@ def _first_answer(attempts: list[AsyncResult], until: float) -> dict[str, Any] |
         if time.monotonic() >= until:
             return None
         time.sleep(POLL_S)
+
+
+def _forget(attempts: list[AsyncResult]) -> None:
+    """Delete the attempts' stored answers from the result backend: a shard's answer is read once,
+    and it can be megabytes (its rank sums), which the backend would otherwise keep for Celery's
+    result_expires (a day). An attempt still running when the call ends stores its answer later;
+    that one waits for the expiry."""
+    for attempt in attempts:
+        try:
+            attempt.forget()
+        except Exception:  # the backend away: the answer expires on its own
+            continue
 
 
 def sharded_index() -> ShardedIndex | None:

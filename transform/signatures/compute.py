@@ -47,9 +47,10 @@ def batch_signatures(
             gamma=settings.gamma,
             per_gene=settings.per_gene,
         )
-    elif settings.rule == "batch":
+    elif settings.rule == "batch":  # the fold changes come from the same product
         shared = BatchDirections.fit(profiles, gamma=settings.gamma, per_gene=settings.per_gene)
-        cd = shared.signatures(masks)
+        cd, differences = shared.with_differences(masks)
+        return _signatures(cd, differences, controls, settings)
     else:
         cd = np.column_stack(
             [
@@ -62,10 +63,16 @@ def batch_signatures(
                 for s in range(masks.shape[1])
             ]
         )
-    lfc = _mean_difference(profiles, masks, controls)
+    return _signatures(cd, _mean_difference(profiles, masks, controls), controls, settings)
+
+
+def _signatures(
+    cd: np.ndarray, differences: np.ndarray, controls: np.ndarray, settings: SignatureSettings
+) -> BatchSignatures:
+    """The batch's signatures from its CD vectors and its mean differences (profile units)."""
     return BatchSignatures(
         cd.astype(np.float32),
-        (lfc * SCALES[settings.scale]).astype(np.float32),
+        (differences * SCALES[settings.scale]).astype(np.float32),
         controls.sum(axis=0),
     )
 

@@ -105,9 +105,15 @@ def _row(sig_id: str, batch: str, group: pd.DataFrame) -> dict[str, object]:
 
 
 def batch_masks(batch_inst: pd.DataFrame, sigs: pd.DataFrame) -> np.ndarray:
-    """Case masks (n_profiles x n_signatures) of a batch's signatures over its profiles."""
-    position = pd.Series(np.arange(len(batch_inst)), index=batch_inst.index)
+    """Case masks (n_profiles x n_signatures) of a batch's signatures over its profiles; a
+    KeyError names the cases that are not among the batch's profiles."""
+    cases = [distil.split("|") for distil in sigs["distil_id"]]
+    flat = [inst_id for ids in cases for inst_id in ids]
+    rows = batch_inst.index.get_indexer(pd.Index(flat))
+    if (rows < 0).any():
+        missing = sorted({inst_id for inst_id, row in zip(flat, rows, strict=True) if row < 0})
+        raise KeyError(f"{len(missing)} cases not among the batch's profiles: {missing[:5]}")
+    columns = np.repeat(np.arange(len(cases)), [len(ids) for ids in cases])
     masks = np.zeros((len(batch_inst), len(sigs)), dtype=bool)
-    for column, distil in enumerate(sigs["distil_id"]):
-        masks[position.loc[distil.split("|")].to_numpy(), column] = True
+    masks[rows, columns] = True
     return masks

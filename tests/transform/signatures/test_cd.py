@@ -3,9 +3,16 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
-from transform.signatures.cd import BatchDirections, characteristic_direction, standardize
+from transform.signatures.cd import (
+    BatchDirections,
+    Standardized,
+    characteristic_direction,
+    standardize,
+)
+from transform.signatures.compute import SignatureSettings, batch_signatures
 
 
 def reference_chdir(
@@ -125,3 +132,62 @@ def test_the_torch_path_equals_the_numpy_path(device: str) -> None:
     expected = BatchDirections.fit(batch).signatures(masks)
     ours = batch_cd_torch(batch, masks, device=device)
     assert np.abs(ours - expected).max() < 1e-9
+
+
+@pytest.mark.parametrize("per_gene", [False, True])
+def test_standardized_z_scores_are_their_definition_and_are_undone(per_gene: bool) -> None:
+    """z = (x - mean) / sd along the axis (sd 0 left at 1), and z scale + centre gives x back;
+    undone_product(w, z @ scaled(w)) is x @ w."""
+    rng = np.random.default_rng(7)
+    data = _batch(rng, genes=40, wells=12)
+    data[:, 3] = 2.5  # a constant sample
+    data[5, :] = -1.0  # a constant gene
+    axis = 1 if per_gene else 0
+    sd = data.std(axis=axis, keepdims=True)
+    expected = (data - data.mean(axis=axis, keepdims=True)) / np.where(sd > 0, sd, 1.0)
+    found = Standardized.of(data, per_gene=per_gene)
+    assert np.allclose(found.z, expected, rtol=0, atol=1e-13)
+    assert np.array_equal(standardize(data, per_gene=per_gene), found.z)
+    back = found.z * np.expand_dims(found.scale, axis) + np.expand_dims(found.centre, axis)
+    assert np.allclose(back, data, rtol=0, atol=1e-12)
+    weights = rng.normal(0.0, 1.0, (12, 5))
+    undone = found.undone_product(weights, found.z @ found.scaled(weights))
+    assert np.allclose(undone, data @ weights, rtol=0, atol=1e-11)
+
+
+@pytest.mark.parametrize("per_gene", [False, True])
+def test_batch_fold_changes_are_the_mean_of_the_cases_less_the_controls(per_gene: bool) -> None:
+    """The batch rule's mean differences, taken from the CD's own product, against the plain
+    means of each signature's cases and of the rest of the batch; the CD vectors alone are
+    `signatures`'."""
+    rng = np.random.default_rng(8)
+    batch = _batch(rng, genes=200, wells=30)
+    masks = np.zeros((30, 6), dtype=bool)
+    for s in range(6):
+        masks[rng.choice(30, size=2 + s % 3, replace=False), s] = True
+    shared = BatchDirections.fit(batch, per_gene=per_gene)
+    cd, differences = shared.with_differences(masks)
+    for s in range(6):
+        plain = batch[:, masks[:, s]].mean(axis=1) - batch[:, ~masks[:, s]].mean(axis=1)
+        assert np.allclose(differences[:, s], plain, rtol=0, atol=1e-12)
+    assert np.array_equal(cd, shared.signatures(masks))
+
+
+@pytest.mark.parametrize("rule", ["batch", "vehicle"])
+def test_a_batch_s_log2_fold_changes_follow_their_definition(rule: str) -> None:
+    """batch_signatures' log2 fold changes: the mean of the cases less the mean of the controls
+    (the rest of the batch, or its vehicle profiles), times log2(10) for log10 profiles."""
+    rng = np.random.default_rng(9)
+    batch = _batch(rng, genes=120, wells=24)
+    pert_type = ["ctl_vehicle"] * 6 + ["trt_cp"] * 18
+    inst = pd.DataFrame({"pert_type": pert_type}, index=[f"w{i}" for i in range(24)])
+    cases = [[f"w{6 + 3 * s + i}" for i in range(3)] for s in range(6)]
+    sigs = pd.DataFrame({"distil_id": ["|".join(ids) for ids in cases]})
+    found = batch_signatures(batch, inst, sigs, SignatureSettings(rule=rule))
+    for s, ids in enumerate(cases):
+        case = inst.index.isin(ids)
+        control = ~case if rule == "batch" else (inst["pert_type"] == "ctl_vehicle").to_numpy()
+        plain = batch[:, case].mean(axis=1) - batch[:, control].mean(axis=1)
+        expected = (plain * np.log2(10.0)).astype(np.float32)
+        assert np.allclose(found.log2_fold_change[:, s], expected, rtol=1e-6, atol=1e-6)
+        assert found.n_controls[s] == control.sum()
