@@ -37,32 +37,33 @@ def batch_signatures(
     """profiles (genes x n) are the batch's profiles in batch_inst order."""
     masks = batch_masks(batch_inst, sigs)
     controls = _control_masks(masks, is_control(batch_inst["pert_type"]), settings.rule)
-    if settings.rule == "batch" and settings.device != "cpu":
-        from transform.signatures.torch_cd import batch_cd_torch
+    if settings.rule == "batch":  # the fold changes come from the CD's own product
+        if settings.device != "cpu":
+            from transform.signatures.torch_cd import batch_directions_torch
 
-        cd = batch_cd_torch(
-            profiles,
-            masks,
-            device=settings.device,
-            gamma=settings.gamma,
-            per_gene=settings.per_gene,
-        )
-    elif settings.rule == "batch":  # the fold changes come from the same product
-        shared = BatchDirections.fit(profiles, gamma=settings.gamma, per_gene=settings.per_gene)
-        cd, differences = shared.with_differences(masks)
+            cd, differences = batch_directions_torch(
+                profiles,
+                masks,
+                device=settings.device,
+                gamma=settings.gamma,
+                per_gene=settings.per_gene,
+            )
+            assert differences is not None
+        else:
+            shared = BatchDirections.fit(profiles, gamma=settings.gamma, per_gene=settings.per_gene)
+            cd, differences = shared.with_differences(masks)
         return _signatures(cd, differences, controls, settings)
-    else:
-        cd = np.column_stack(
-            [
-                characteristic_direction(
-                    profiles[:, controls[:, s]],
-                    profiles[:, masks[:, s]],
-                    gamma=settings.gamma,
-                    per_gene=settings.per_gene,
-                )
-                for s in range(masks.shape[1])
-            ]
-        )
+    cd = np.column_stack(
+        [
+            characteristic_direction(
+                profiles[:, controls[:, s]],
+                profiles[:, masks[:, s]],
+                gamma=settings.gamma,
+                per_gene=settings.per_gene,
+            )
+            for s in range(masks.shape[1])
+        ]
+    )
     return _signatures(cd, _mean_difference(profiles, masks, controls), controls, settings)
 
 

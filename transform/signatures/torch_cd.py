@@ -3,7 +3,8 @@ cd.BatchDirections: the Gram matrix, its eigenvectors, then one product for ever
 profiles travel to the device in their own type and are widened there.
 
 `batch_cd_torch(profiles, case_masks, device=...)` equals `BatchDirections.fit(profiles)
-.signatures(case_masks)` to float64 rounding; the tests check it on the CPU, and on a GPU where
+.signatures(case_masks)` to float64 rounding, and `batch_directions_torch` its `with_differences`
+(the fold changes from the same product); the tests check both on the CPU, and on a GPU where
 there is one.
 """
 
@@ -24,10 +25,31 @@ def batch_cd_torch(
     per_gene: bool = False,
 ) -> np.ndarray:
     """Unit CD vectors (genes x s) of a batch under the batch rule, computed on `device`."""
+    cd, _ = batch_directions_torch(
+        profiles, case_masks, device=device, gamma=gamma, per_gene=per_gene, differences=False
+    )
+    return cd
+
+
+def batch_directions_torch(
+    profiles: np.ndarray,
+    case_masks: np.ndarray,
+    *,
+    device: str = "cuda",
+    gamma: float = 1.0,
+    per_gene: bool = False,
+    differences: bool = True,
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """The unit CD vectors and, with `differences`, each signature's mean of its cases less the
+    mean of its controls in the profiles' units (genes x s each): the two from one product on
+    the device, as cd.BatchDirections.with_differences takes them."""
     data = torch.as_tensor(np.asarray(profiles), device=device).to(torch.float64)
     axis = 1 if per_gene else 0
-    sd = data.std(dim=axis, keepdim=True, unbiased=False)
-    data = (data - data.mean(dim=axis, keepdim=True)) / torch.where(sd > 0, sd, torch.ones_like(sd))
+    centre = data.mean(dim=axis, keepdim=True)
+    data -= centre
+    sd = data.square().mean(dim=axis, keepdim=True).sqrt()
+    scale = torch.where(sd > 0, sd, torch.ones_like(sd))
+    data /= scale
     mean = data.mean(dim=1, keepdim=True)
     centred = data - mean
     eigenvalues, vectors = torch.linalg.eigh(centred.T @ centred)
@@ -41,6 +63,17 @@ def batch_cd_torch(
     n_cases = masks.sum(dim=0)
     weights = masks / n_cases - (1 - masks) / (masks.shape[0] - n_cases)
     mixed = (basis * inverse) @ (basis.T @ weights)
-    b = data @ mixed - mean * mixed.sum(dim=0, keepdim=True)
+    s = masks.shape[1]
+    right = [mixed, (weights if per_gene else weights * scale.T)] if differences else [mixed]
+    both = data @ torch.cat(right, dim=1)
+    b = both[:, :s] - mean * mixed.sum(dim=0, keepdim=True)
     cd: np.ndarray = (b / b.norm(dim=0, keepdim=True)).cpu().numpy()
-    return cd
+    if not differences:
+        return cd, None
+    z_product = both[:, s:]
+    undone = (
+        z_product * scale + centre * weights.sum(dim=0, keepdim=True)
+        if per_gene
+        else z_product + centre @ weights
+    )
+    return cd, undone.cpu().numpy()

@@ -122,7 +122,7 @@ def _torch_devices() -> list:
 
 @pytest.mark.parametrize("device", _torch_devices())
 def test_the_torch_path_equals_the_numpy_path(device: str) -> None:
-    from transform.signatures.torch_cd import batch_cd_torch
+    from transform.signatures.torch_cd import batch_cd_torch, batch_directions_torch
 
     rng = np.random.default_rng(6)
     batch = _batch(rng, genes=500, wells=80)
@@ -132,6 +132,15 @@ def test_the_torch_path_equals_the_numpy_path(device: str) -> None:
     expected = BatchDirections.fit(batch).signatures(masks)
     ours = batch_cd_torch(batch, masks, device=device)
     assert np.abs(ours - expected).max() < 1e-9
+    for per_gene in (False, True):  # and the fold changes from the same product, from float32
+        found, found_differences = batch_directions_torch(
+            batch.astype(np.float32), masks, device=device, per_gene=per_gene
+        )
+        shared = BatchDirections.fit(batch.astype(np.float32), per_gene=per_gene)
+        cd, differences = shared.with_differences(masks)
+        assert np.abs(found - cd).max() < 1e-9
+        assert found_differences is not None
+        assert np.abs(found_differences - differences).max() < 1e-9
 
 
 @pytest.mark.parametrize("per_gene", [False, True])
