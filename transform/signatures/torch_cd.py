@@ -2,10 +2,10 @@
 cd.BatchDirections: the Gram matrix, its eigenvectors, then one product for every signature). The
 profiles travel to the device in their own type and are widened there.
 
-`batch_cd_torch(profiles, case_masks, device=...)` equals `BatchDirections.fit(profiles)
-.signatures(case_masks)` to float64 rounding, and `batch_directions_torch` its `with_differences`
-(the fold changes from the same product); the tests check both on the CPU, and on a GPU where
-there is one.
+`batch_directions_torch(profiles, case_masks, device=...)` equals `BatchDirections.fit(profiles)
+.with_differences(case_masks)` to float64 rounding (the CD vectors, and the fold changes from the
+same product; `differences=False` for the CD vectors alone); the tests check it on the CPU, and
+on a GPU where there is one.
 """
 
 from __future__ import annotations
@@ -14,21 +14,6 @@ import numpy as np
 import torch
 
 from transform.signatures.cd import VARIANCE_CUTOFF
-
-
-def batch_cd_torch(
-    profiles: np.ndarray,
-    case_masks: np.ndarray,
-    *,
-    device: str = "cuda",
-    gamma: float = 1.0,
-    per_gene: bool = False,
-) -> np.ndarray:
-    """Unit CD vectors (genes x s) of a batch under the batch rule, computed on `device`."""
-    cd, _ = batch_directions_torch(
-        profiles, case_masks, device=device, gamma=gamma, per_gene=per_gene, differences=False
-    )
-    return cd
 
 
 def batch_directions_torch(
