@@ -12,7 +12,8 @@ cases each) over the full RNA-seq-like gene space (23,614 genes), on this machin
 - naive: the released algorithm run per signature (its own z-scoring, PCA and inverse), timed on a
   few signatures and scaled to the batch.
 The CPU forms take turns, the order rotated each round (--rounds, 5), and each row gives its
-median, so that the machine's drift falls on all of them alike.
+median, so that the machine's drift falls on all of them alike; beside it the Python heap's peak
+over one more, untimed run (tracemalloc: numpy's buffers; the input batch, 0.1 GB, not counted).
 On a GPU also the batch rule through torch (`SignatureSettings(device="cuda")`), with its largest
 difference from the CPU's CD vectors. Projected time for 1,000,000 signatures from the batch rate.
 Run: python -m benchmarks.signatures
@@ -22,6 +23,8 @@ from __future__ import annotations
 
 import argparse
 import time
+import tracemalloc
+from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
@@ -73,55 +76,39 @@ def main() -> None:
     square = BatchDirections.fit(profiles).signatures(all_masks)
     difference = float(np.abs(_through_loadings(profiles, all_masks) - square).max())
     first_difference = float(np.abs(_square_as_first_written(profiles, all_masks) - square).max())
-    medians = {
-        name: float(np.median(times))
-        for name, times in interleaved(
-            {
-                "whole": lambda: batch_signatures(profiles, inst, sigs, SignatureSettings()),
-                "whole first": lambda: _whole_step_as_first_written(profiles, all_masks),
-                "loadings": lambda: _through_loadings(profiles, all_masks),
-                "square": lambda: BatchDirections.fit(profiles).signatures(all_masks),
-                "square first": lambda: _square_as_first_written(profiles, all_masks),
-            },
-            rounds=args.rounds,
-        ).items()
+    runs: dict[str, Callable[[], object]] = {
+        "per batch through the loadings (the previous form)": lambda: _through_loadings(
+            profiles, all_masks
+        ),
+        "per batch, n x n form as first written (max |CD - n x n form's| "
+        f"{first_difference:.1e})": lambda: _square_as_first_written(profiles, all_masks),
+        f"per batch, n x n form (max |CD - previous form's| {difference:.1e})": lambda: (
+            BatchDirections.fit(profiles).signatures(all_masks)
+        ),
+        "the whole step as first written: n x n form, fold changes by a product of their "
+        "own": lambda: _whole_step_as_first_written(profiles, all_masks),
+        "the whole step: n x n form, fold changes from the same product, float32": lambda: (
+            batch_signatures(profiles, inst, sigs, SignatureSettings())
+        ),
     }
-    batch_seconds, whole_first_seconds = medians["whole"], medians["whole first"]
-    loadings_seconds, square_seconds = medians["loadings"], medians["square"]
-    first_seconds = medians["square first"]
+    medians = {
+        name: float(np.median(t)) for name, t in interleaved(runs, rounds=args.rounds).items()
+    }
     masks = [inst.index.isin(d.split("|")) for d in sigs["distil_id"][: args.naive_signatures]]
     started = time.perf_counter()
     for mask in masks:
         characteristic_direction(profiles[:, ~mask], profiles[:, mask])
     naive_per_signature = (time.perf_counter() - started) / len(masks)
     n = len(sigs)
-    batch_rate, naive_rate = n / batch_seconds, 1 / naive_per_signature
+    naive_rate = 1 / naive_per_signature
+    naive_peak = heap_peak(
+        lambda: characteristic_direction(profiles[:, ~masks[0]], profiles[:, masks[0]])
+    )
     rows = [
-        _row("per signature (the same algorithm, each alone)", naive_rate, naive_rate),
-        _row(
-            "per batch through the loadings (the previous form)", n / loadings_seconds, naive_rate
-        ),
-        _row(
-            "per batch, n x n form as first written (max |CD - n x n form's| "
-            f"{first_difference:.1e})",
-            n / first_seconds,
-            naive_rate,
-        ),
-        _row(
-            f"per batch, n x n form (max |CD - previous form's| {difference:.1e})",
-            n / square_seconds,
-            naive_rate,
-        ),
-        _row(
-            "the whole step as first written: n x n form, fold changes by a product of their own",
-            n / whole_first_seconds,
-            naive_rate,
-        ),
-        _row(
-            "the whole step: n x n form, fold changes from the same product, float32",
-            batch_rate,
-            naive_rate,
-        ),
+        _row("per signature (the same algorithm, each alone)", naive_rate, naive_rate, naive_peak)
+    ]
+    rows += [
+        _row(name, n / medians[name], naive_rate, heap_peak(run)) for name, run in runs.items()
     ]
     if torch.cuda.is_available():
         rows.append(_gpu_row(profiles, inst, sigs, on_cpu.cd, naive_rate))
@@ -189,25 +176,38 @@ def _gpu_row(
     cpu_cd: np.ndarray,
     naive_rate: float,
 ) -> dict[str, object]:
-    """The batch rule through torch on the GPU (best of 3 after a warm-up), and its largest
-    difference from the CPU's unit CD vectors."""
+    """The whole step through torch on the GPU (best of 3 after a warm-up), its largest
+    difference from the CPU's unit CD vectors, and its peak of device memory (in the heap
+    column)."""
     settings = SignatureSettings(device="cuda")
     batch_signatures(profiles, inst, sigs, settings)  # CUDA context, kernels, cuBLAS
     seconds = best_time(lambda: batch_signatures(profiles, inst, sigs, settings))
+    torch.cuda.reset_peak_memory_stats()
     cd = batch_signatures(profiles, inst, sigs, settings).cd
+    peak = torch.cuda.max_memory_allocated() / 2**30
     difference = float(np.abs(cd - cpu_cd).max())
     gpu = torch.cuda.get_device_name()
-    name = f"per batch on the GPU ({gpu}; max |CD - CPU's| {difference:.1e})"
-    return _row(name, len(sigs) / seconds, naive_rate)
+    name = f"the whole step on the GPU ({gpu}; max |CD - CPU's| {difference:.1e}; device memory)"
+    return _row(name, len(sigs) / seconds, naive_rate, peak)
 
 
-def _row(method: str, rate: float, baseline: float) -> dict[str, object]:
+def _row(method: str, rate: float, baseline: float, peak: float | None) -> dict[str, object]:
     return {
         "method": method,
         "signatures/s": rate,
         "speed-up": rate / baseline,
         "1,000,000 signatures (h)": 1e6 / rate / 3600,
+        "heap peak (GB)": "" if peak is None else peak,
     }
+
+
+def heap_peak(run: Callable[[], object]) -> float:
+    """The Python heap's peak over one untimed run, in GB (tracemalloc: numpy's buffers)."""
+    tracemalloc.start()
+    run()
+    peak = tracemalloc.get_traced_memory()[1] / 2**30
+    tracemalloc.stop()
+    return peak
 
 
 if __name__ == "__main__":
