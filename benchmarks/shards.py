@@ -7,9 +7,11 @@ portal's app serve the shards (SEARCH_SHARD_DIR, one queue each), and --queries 
 genes (a signature's top and bottom genes, 50 of each swapped) are searched one after another:
 - one index: `index.search(up, down, k=100, path="exact")` in this process (the baseline);
 - K shards: `ShardedIndex(index, [QueueShard ...]).search(up, down, k=100)`, every answer checked
-  equal to the baseline's table, twice: with the rank sums asked in a second round where an FDR
-  needs them (sums_first="never", the previous way, measured again in this run), and with each
-  shard sending them with its summary where it guesses they will be (sums_first="guess").
+  equal to the baseline's table, three ways: with the rank sums asked in a second round where an
+  FDR needs them and every answer JSON (sums_first="never", blobs=False: the previous way,
+  measured again in this run); with each shard sending them with its summary where it guesses
+  they will be (sums_first="guess"); and that with the large arrays as bytes through Redis
+  (blobs=True, the default).
 Per query p50 and p99 of each, the overhead (sharded minus one index, query by query), how many
 queries needed the shards' rank sums (an FDR over every signature) and how many took a second
 round for them. The workers share this
@@ -48,9 +50,14 @@ from search.engine.shards import ShardedIndex, write_shards
 from search.runtime.shards import QueueShard
 
 REPO = Path(__file__).resolve().parents[1]
-POLICIES = (  # ShardedIndex.sums_first: the previous way (the baseline), then the shards' guess
-    ("never", "sums asked in a second round"),
-    ("guess", "sums sent with the summary where a shard guesses"),
+POLICIES = (  # (ShardedIndex.sums_first, QueueShard.blobs): the previous way (the baseline) first
+    ("never", False, "sums asked in a second round, JSON"),
+    ("guess", False, "sums sent with the summary where a shard guesses, JSON"),
+    (
+        "guess",
+        True,
+        "sums sent with the summary where a shard guesses, large arrays as Redis bytes",
+    ),
 )
 
 
@@ -78,8 +85,14 @@ def run(args: argparse.Namespace, folder: Path) -> None:
         queue = f"bench-{uuid.uuid4().hex[:8]}-shard-{{}}"
         workers = [_worker(folder, redis, queue.format(n), directories[n]) for n in range(k)]
         try:
-            shards = [QueueShard(n, 120, queue, client) for n in range(k)]
-            ways = [ShardedIndex(index, shards, sums_first=first) for first, _ in POLICIES]
+            ways = [
+                ShardedIndex(
+                    index,
+                    [QueueShard(n, 120, queue, client, blobs=blobs) for n in range(k)],
+                    sums_first=first,
+                )
+                for first, blobs, _ in POLICIES
+            ]
             for sharded in ways:
                 sharded.search(*asked[0], k=K)  # the workers open their shards and compile
                 sharded.sums_asked = sharded.second_rounds = 0
@@ -91,7 +104,7 @@ def run(args: argparse.Namespace, folder: Path) -> None:
                 worker.wait(timeout=30)
         base = times[0]
         rows.append(_row(f"one index (beside {k} shards)", base, base))
-        for sharded, (_, how), spent in zip(ways, POLICIES, times[1:], strict=True):
+        for sharded, (_, _, how), spent in zip(ways, POLICIES, times[1:], strict=True):
             row = _row(f"{k} shards, {how}", spent, base)
             row.update(
                 {

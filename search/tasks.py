@@ -92,16 +92,20 @@ def _or_failed(task: Any, batch_id: str, work: Callable[[], T]) -> T:
 def shard_summary_task(payload: dict[str, Any]) -> dict[str, Any]:
     """This worker's shard's summary of a query (search/engine/shards.py)."""
     from search.engine.shards import shard_summary
+    from search.runtime.shards import packed
 
-    return shard_summary(search_index(settings.SEARCH_SHARD_DIR), payload)
+    index = search_index(settings.SEARCH_SHARD_DIR)
+    return packed(shard_summary(index, payload), blobs=payload.get("blobs", True))
 
 
 @app.task(name="search.tasks.shard_sums", acks_late=True, reject_on_worker_lost=True)
 def shard_sums_task(payload: dict[str, Any]) -> dict[str, Any]:
     """This worker's shard's rank sums of a query's selected signatures."""
     from search.engine.shards import shard_sums
+    from search.runtime.shards import packed
 
-    return shard_sums(search_index(settings.SEARCH_SHARD_DIR), payload)
+    index = search_index(settings.SEARCH_SHARD_DIR)
+    return packed(shard_sums(index, payload), blobs=payload.get("blobs", True))
 
 
 @app.task(name="search.tasks.shard_value_sums", acks_late=True, reject_on_worker_lost=True)
@@ -109,5 +113,7 @@ def shard_value_sums_task(payload: dict[str, Any]) -> dict[str, Any]:
     """This worker's shard's sums of CD values (the 'cd' score) of a query's selected
     signatures."""
     from search.engine.shards import shard_value_sums
+    from search.runtime.shards import packed
 
-    return shard_value_sums(search_index(settings.SEARCH_SHARD_DIR), payload)
+    index = search_index(settings.SEARCH_SHARD_DIR)
+    return packed(shard_value_sums(index, payload), blobs=payload.get("blobs", True))

@@ -29,7 +29,8 @@ Either way the table equals `coordinator.search(..., path="exact")`'s, bit for b
 (tests/engine/test_shards.py). A shard that does not answer makes the search fail
 (`ShardUnavailableError`), never a partial answer presented as whole.
 
-Payloads and answers are JSON-able (arrays as base64 of their bytes), so that Celery carries them.
+Answers hold numpy arrays; a transport makes them travel (`encoded`/`decoded`: JSON with the
+bytes in base64; search/runtime/shards.py puts large ones in Redis as they are).
 """
 
 from __future__ import annotations
@@ -143,31 +144,26 @@ def shard_summary(shard: SearchIndex, payload: Mapping[str, Any]) -> dict[str, A
     if selection.size:
         places = np.arange(selection.size, dtype=np.int64)
         run.add(shard.n_genes, query, mode, k, scores.largest_read(k), places, up, down)
-    answer = {"selected": selection.size, **{name: _encode(a) for name, a in run.arrays().items()}}
+    answer: dict[str, Any] = {"selected": selection.size, **run.arrays()}
     send = payload.get("sums_first", "guess")
     if send == "always" or (
         send == "guess" and run.needs_every(shard.n_genes, query, mode, k, selection.size)
     ):
-        answer.update(up=_encode(up), down=_encode(down))
+        answer.update(up=up, down=down)
     return answer
 
 
 def shard_sums(shard: SearchIndex, payload: Mapping[str, Any]) -> dict[str, Any]:
     """The shard's two rank sums (uint32) of its selected signatures."""
     _, _, up, down = _asked(shard, payload)
-    return {"up": _encode(up), "down": _encode(down)}
+    return {"up": up, "down": down}
 
 
 def shard_value_sums(shard: SearchIndex, payload: Mapping[str, Any]) -> dict[str, Any]:
     """The shard's 'cd' score inputs over its selected signatures (searching.value_sums)."""
     query, selection = _query_of(shard, payload)
     up, down, stats = value_sums(shard, query, selection)
-    return {
-        "selected": selection.size,
-        "up": _encode(up),
-        "down": _encode(down),
-        "stats": _encode(stats),
-    }
+    return {"selected": selection.size, "up": up, "down": down, "stats": stats}
 
 
 def _asked(
@@ -279,10 +275,7 @@ class ShardedIndex:
         answers = self._scatter("summary", payload)
         selected = _covered([int(answer["selected"]) for answer in answers], selection)
         runs = [
-            Running.from_arrays(
-                {name: _decode(value) for name, value in answer.items() if name != "selected"},
-                offset=int(offset),
-            )
+            Running.from_arrays(answer, offset=int(offset))
             for answer, offset in zip(answers, selected[:-1], strict=True)
         ]
         merged = Running.merged(runs, k, scores.largest_read(k))
@@ -299,7 +292,7 @@ class ShardedIndex:
         """The 'cd' score's table from the shards' sums of values and value statistics."""
         parts = self._scatter("value_sums", payload)
         _covered([int(part["selected"]) for part in parts], selection)
-        up, down, stats = (np.concatenate([_decode(p[name]) for p in parts]) for name in VALUES)
+        up, down, stats = (np.concatenate([p[name] for p in parts]) for name in VALUES)
         scored = cd_scored(self.coordinator, query, selection, given=(up, down, stats))
         return _ranked(self.coordinator, query, scored, selection.size, mode, "cd", k, exact=True)
 
@@ -313,7 +306,7 @@ class ShardedIndex:
         missing = [shard for shard, answer in zip(self.shards, have, strict=True) if answer is None]
         asked = iter(self._scatter("sums", payload, missing) if missing else ())
         answers = [next(asked) if answer is None else answer for answer in have]
-        parts = [{side: _decode(answer[side]) for side in ("up", "down")} for answer in answers]
+        parts = [{side: np.asarray(answer[side]) for side in ("up", "down")} for answer in answers]
         self.sums_asked += 1
         _covered([p["up"].size for p in parts], selection)
         up, down = (
@@ -346,15 +339,36 @@ def _covered(counts: list[int], selection: Selection) -> NDArray[np.int64]:
     return selected
 
 
-def _encode(array: np.ndarray) -> dict[str, Any]:
-    array = np.ascontiguousarray(array)
+def encoded(answer: Mapping[str, Any]) -> dict[str, Any]:
+    """A shard's answer made JSON-able: each array as its dtype, shape and bytes in base64."""
     return {
-        "dtype": str(array.dtype),
-        "shape": list(array.shape),
-        "data": base64.b64encode(array.tobytes()).decode("ascii"),
+        name: {**_layout(value), "data": base64.b64encode(value.tobytes()).decode("ascii")}
+        if isinstance(value, np.ndarray)
+        else value
+        for name, value in ((n, _contiguous(v)) for n, v in answer.items())
     }
 
 
-def _decode(value: Mapping[str, Any]) -> np.ndarray:
-    raw = base64.b64decode(value["data"])
-    return np.frombuffer(raw, dtype=np.dtype(value["dtype"])).reshape(value["shape"]).copy()
+def decoded(answer: Mapping[str, Any]) -> dict[str, Any]:
+    """The arrays of an answer `encoded` gave (other values as they are)."""
+    return {
+        name: array_of(value, base64.b64decode(value["data"])) if _is_array(value) else value
+        for name, value in answer.items()
+    }
+
+
+def _contiguous(value: Any) -> Any:
+    return np.ascontiguousarray(value) if isinstance(value, np.ndarray) else value
+
+
+def _layout(array: np.ndarray) -> dict[str, Any]:
+    return {"dtype": str(array.dtype), "shape": list(array.shape)}
+
+
+def _is_array(value: Any) -> bool:
+    return isinstance(value, Mapping) and "dtype" in value and "shape" in value
+
+
+def array_of(layout: Mapping[str, Any], raw: bytes) -> np.ndarray:
+    """The array of `raw` bytes with layout's dtype and shape (writable: a copy)."""
+    return np.frombuffer(raw, dtype=np.dtype(layout["dtype"])).reshape(layout["shape"]).copy()
