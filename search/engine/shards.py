@@ -216,9 +216,8 @@ class ShardedIndex:
 
     coordinator: SearchIndex
     shards: Sequence[Shard]
-    sums_first: str = (
-        "guess"  # the summaries carry the sums: "guess" (each shard's), or always/never
-    )
+    # whether the summaries carry the sums: "guess" (each shard's), "always" or "never"
+    sums_first: str = "guess"
     sums_asked: int = 0  # searches whose FDR needed the shards' rank sums (counted for benchmarks)
     second_rounds: int = 0  # of those, searches that asked a shard for them again
 

@@ -167,7 +167,8 @@ def _is_blob(value: Any) -> bool:
 
 
 def _redis(client: Celery) -> Any:
-    """The Redis client of the app's result backend, or None when its backend is not Redis."""
+    """The Redis client of the app's result backend, or None when its backend is not Redis (the
+    blobs need Redis 6.2 or later, for GETDEL)."""
     backend = client.backend
     return backend.client if isinstance(backend, RedisBackend) else None
 
