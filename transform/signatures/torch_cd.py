@@ -28,7 +28,8 @@ def batch_directions_torch(
     """The unit CD vectors and, with `differences`, each signature's mean of its cases less the
     mean of its controls in the profiles' units (genes x s each): the two from one product on
     the device, as cd.BatchDirections.with_differences takes them."""
-    data = torch.as_tensor(np.asarray(profiles), device=device).to(torch.float64)
+    # a copy of its own: on the CPU device as_tensor shares a float64 input's memory
+    data = torch.as_tensor(np.asarray(profiles), device=device).to(torch.float64, copy=True)
     axis = 1 if per_gene else 0
     centre = data.mean(dim=axis, keepdim=True)
     data -= centre

@@ -130,8 +130,10 @@ def test_the_torch_path_equals_the_numpy_path(device: str) -> None:
     for s in range(9):
         masks[rng.choice(80, size=3, replace=False), s] = True
     expected = BatchDirections.fit(batch).signatures(masks)
+    given = batch.copy()
     ours, none = batch_directions_torch(batch, masks, device=device, differences=False)
     assert none is None
+    assert np.array_equal(batch, given)  # the profiles are left as they were
     assert np.abs(ours - expected).max() < 1e-9
     for per_gene in (False, True):  # and the fold changes from the same product, from float32
         found, found_differences = batch_directions_torch(
