@@ -155,6 +155,10 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_TASK_DEFAULT_QUEUE", "celery")
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# How long the result backend keeps a task's result (Celery's default, a day). Shard workers:
+# a little over SEARCH_SHARD_TIMEOUT_S, for the web process deletes each answer it reads and an
+# answer that comes after its call has ended is read by no one (docs/operations.md).
+CELERY_RESULT_EXPIRES = env_int("CELERY_RESULT_EXPIRES", 86_400)
 # Seconds before a batch search whose files could not be written (a full or unavailable disk)
 # is tried again; the task gives up after a few tries (search/tasks.py).
 BATCH_RETRY_DELAY_SECONDS = env_int("BATCH_RETRY_DELAY_SECONDS", 5)

@@ -10,6 +10,7 @@ import threading
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -38,26 +39,49 @@ def _two_shards(
     return whole, queue, shard, (list(genes[:10]), list(genes[10:20]))
 
 
+class Recording:
+    """A Celery client that notes the id of every task it sends."""
+
+    def __init__(self, client: Celery) -> None:
+        self.client, self.ids = client, list[str]()
+
+    def send_task(self, *args: Any, **kwargs: Any) -> Any:
+        result = self.client.send_task(*args, **kwargs)
+        self.ids.append(result.id)
+        return result
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.client, name)
+
+
 def test_shard_workers_answer_as_one_index_and_a_lost_shard_fails_the_search(
     tmp_path: Path, celery_client: Celery
 ) -> None:
     whole, queue, shard, (up, down) = _two_shards(tmp_path)
     expected = whole.search(up, down, k=20, path="exact").table
     with (
-        celery_worker(tmp_path, queue.format(0), **shard[0]),
+        celery_worker(tmp_path, queue.format(0), CELERY_RESULT_EXPIRES="45", **shard[0]),
         celery_worker(tmp_path, queue.format(1), **shard[1]) as a,
         celery_worker(tmp_path, queue.format(1), **shard[1]) as b,
     ):
-        patient = ShardedIndex(whole, [QueueShard(n, 60, queue, celery_client) for n in (0, 1)])
+        sent = Recording(celery_client)
+        patient = ShardedIndex(whole, [QueueShard(n, 60, queue, sent) for n in (0, 1)])
         pd.testing.assert_frame_equal(patient.search(up, down, k=20).table, expected)
         # Warm now (a first call opens the shard and compiles, and may outlast an attempt, whose
-        # late answer is stored after the call), the answers are read once and deleted: the
-        # tasks' results and the arrays sent through Redis.
-        redis = celery_client.backend.client
-        stored = set(redis.scan_iter("celery-task-meta-*")) | set(redis.scan_iter("shard-answer:*"))
+        # late answer is stored after the call), each answer is read once and deleted.
+        sent.ids.clear()
         pd.testing.assert_frame_equal(patient.search(up, down, k=20).table, expected)
-        left = set(redis.scan_iter("celery-task-meta-*")) | set(redis.scan_iter("shard-answer:*"))
-        assert not left - stored
+        redis = celery_client.backend.client
+        assert sent.ids
+        assert not any(redis.exists(f"celery-task-meta-{task}") for task in sent.ids)
+        # an answer no one reads (a task sent without QueueShard) expires as the worker was told
+        payload = {"up": up, "down": down, "mode": "both", "filters": {}, "k": 20}
+        unread = celery_client.send_task(
+            "search.tasks.shard_sums", args=[payload], queue=queue.format(0)
+        )
+        unread.get(timeout=60)
+        assert 0 < redis.ttl(f"celery-task-meta-{unread.id}") <= 45
+        unread.forget()
         a.process.kill()  # one replica of shard 1 lost: the other takes its queue
         a.process.wait()
         pd.testing.assert_frame_equal(patient.search(up, down, k=20).table, expected)
