@@ -31,7 +31,6 @@ import os
 import resource
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -43,7 +42,7 @@ from celery import Celery
 from numpy.typing import NDArray
 
 from benchmarks.batch import K, queries, write_index
-from benchmarks.common import machine, markdown, scratch_folder
+from benchmarks.common import interleaved, machine, markdown, scratch_folder
 from search.engine.index import SearchIndex
 from search.engine.results import SearchResult
 from search.engine.shards import ShardedIndex, write_shards
@@ -132,21 +131,34 @@ def _interleaved(
     k: int,
 ) -> list[NDArray[np.float64]]:
     """Seconds per query of the one index, then of each way, the ways taking turns query by query
-    (the order rotated each query), so that the machine's drift falls on all of them alike."""
+    (common.interleaved: the order rotated each query), so that the machine's drift falls on all
+    of them alike; every answer checked against the one index's table."""
     searches: list[Callable[[list[str], list[str]], SearchResult]] = [
         functools.partial(index.search, k=K, path="exact"),
         *(functools.partial(way.search, k=K) for way in ways),
     ]
-    times = np.zeros((len(searches), len(asked)))
-    for q, ((up, down), expected) in enumerate(zip(asked, tables, strict=True)):
-        for turn in range(len(searches)):
-            which = (q + turn) % len(searches)
-            began = time.perf_counter()
-            answer = searches[which](up, down)
-            times[which, q] = time.perf_counter() - began
-            if not answer.table.equals(expected):
-                raise SystemExit(f"{k} shards answered a query differently from one index")
-    return list(times)
+    answers: list[list[pd.DataFrame]] = [[] for _ in searches]
+    times = interleaved(
+        {str(n): _one_query_a_run(search, asked, answers[n]) for n, search in enumerate(searches)},
+        rounds=len(asked),
+    )
+    if any(not a.equals(e) for found in answers for a, e in zip(found, tables, strict=True)):
+        raise SystemExit(f"{k} shards answered a query differently from one index")
+    return [np.array(times[str(n)]) for n in range(len(searches))]
+
+
+def _one_query_a_run(
+    search: Callable[[list[str], list[str]], SearchResult],
+    asked: list[tuple[list[str], list[str]]],
+    answers: list[pd.DataFrame],
+) -> Callable[[], None]:
+    """A run that searches the next of `asked` each time it is called, keeping its table."""
+    pending = iter(asked)
+
+    def run() -> None:
+        answers.append(search(*next(pending)).table)
+
+    return run
 
 
 def _row(name: str, spent: NDArray[np.float64], base: NDArray[np.float64]) -> dict[str, Any]:

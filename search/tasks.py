@@ -92,20 +92,16 @@ def _or_failed(task: Any, batch_id: str, work: Callable[[], T]) -> T:
 def shard_summary_task(payload: dict[str, Any]) -> dict[str, Any]:
     """This worker's shard's summary of a query (search/engine/shards.py)."""
     from search.engine.shards import shard_summary
-    from search.runtime.shards import packed
 
-    index = search_index(settings.SEARCH_SHARD_DIR)
-    return packed(shard_summary(index, payload), blobs=payload.get("blobs", True))
+    return _on_this_shard(shard_summary, payload)
 
 
 @app.task(name="search.tasks.shard_sums", acks_late=True, reject_on_worker_lost=True)
 def shard_sums_task(payload: dict[str, Any]) -> dict[str, Any]:
     """This worker's shard's rank sums of a query's selected signatures."""
     from search.engine.shards import shard_sums
-    from search.runtime.shards import packed
 
-    index = search_index(settings.SEARCH_SHARD_DIR)
-    return packed(shard_sums(index, payload), blobs=payload.get("blobs", True))
+    return _on_this_shard(shard_sums, payload)
 
 
 @app.task(name="search.tasks.shard_value_sums", acks_late=True, reject_on_worker_lost=True)
@@ -113,7 +109,15 @@ def shard_value_sums_task(payload: dict[str, Any]) -> dict[str, Any]:
     """This worker's shard's sums of CD values (the 'cd' score) of a query's selected
     signatures."""
     from search.engine.shards import shard_value_sums
+
+    return _on_this_shard(shard_value_sums, payload)
+
+
+def _on_this_shard(
+    call: Callable[[Any, dict[str, Any]], dict[str, Any]], payload: dict[str, Any]
+) -> dict[str, Any]:
+    """call(this worker's shard index, payload), packed to travel back (runtime/shards.py)."""
     from search.runtime.shards import packed
 
-    index = search_index(settings.SEARCH_SHARD_DIR)
-    return packed(shard_value_sums(index, payload), blobs=payload.get("blobs", True))
+    answer = call(search_index(settings.SEARCH_SHARD_DIR), payload)
+    return packed(answer, blobs=payload.get("blobs", True))

@@ -341,10 +341,8 @@ def _covered(counts: list[int], selection: Selection) -> NDArray[np.int64]:
 def encoded(answer: Mapping[str, Any]) -> dict[str, Any]:
     """A shard's answer made JSON-able: each array as its dtype, shape and bytes in base64."""
     return {
-        name: {**_layout(value), "data": base64.b64encode(value.tobytes()).decode("ascii")}
-        if isinstance(value, np.ndarray)
-        else value
-        for name, value in ((n, _contiguous(v)) for n, v in answer.items())
+        name: _in_base64(*array_parts(value)) if isinstance(value, np.ndarray) else value
+        for name, value in answer.items()
     }
 
 
@@ -356,12 +354,13 @@ def decoded(answer: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def _contiguous(value: Any) -> Any:
-    return np.ascontiguousarray(value) if isinstance(value, np.ndarray) else value
+def array_parts(array: np.ndarray) -> tuple[dict[str, Any], bytes]:
+    """An array's layout (dtype, shape) and its bytes in C order, which array_of puts together."""
+    return {"dtype": str(array.dtype), "shape": list(array.shape)}, array.tobytes()
 
 
-def _layout(array: np.ndarray) -> dict[str, Any]:
-    return {"dtype": str(array.dtype), "shape": list(array.shape)}
+def _in_base64(layout: dict[str, Any], raw: bytes) -> dict[str, Any]:
+    return {**layout, "data": base64.b64encode(raw).decode("ascii")}
 
 
 def _is_array(value: Any) -> bool:

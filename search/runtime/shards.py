@@ -28,7 +28,14 @@ from celery.result import AsyncResult
 from django.conf import settings
 
 from portal.celery import app
-from search.engine.shards import ShardedIndex, ShardUnavailableError, array_of, decoded, encoded
+from search.engine.shards import (
+    ShardedIndex,
+    ShardUnavailableError,
+    array_of,
+    array_parts,
+    decoded,
+    encoded,
+)
 from search.runtime.index_access import search_index
 
 POLL_S = 0.005  # how often the attempts' results are looked at
@@ -132,10 +139,10 @@ def packed(
         expiry = max(1, int(settings.SEARCH_SHARD_TIMEOUT_S))
         with redis.pipeline(transaction=False) as pipe:
             for name, value in large.items():
-                array = np.ascontiguousarray(value)
+                layout, raw = array_parts(value)
                 key = f"{BLOB_PREFIX}{uuid.uuid4().hex}"
-                pipe.set(key, array.tobytes(), ex=expiry)
-                out[name] = {"dtype": str(array.dtype), "shape": list(array.shape), "blob": key}
+                pipe.set(key, raw, ex=expiry)
+                out[name] = {**layout, "blob": key}
             pipe.execute()
     return out
 

@@ -48,7 +48,6 @@ def batch_signatures(
                 gamma=settings.gamma,
                 per_gene=settings.per_gene,
             )
-            assert differences is not None
         else:
             shared = BatchDirections.fit(profiles, gamma=settings.gamma, per_gene=settings.per_gene)
             cd, differences = shared.with_differences(masks)

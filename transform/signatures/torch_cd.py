@@ -4,8 +4,7 @@ profiles travel to the device in their own type and are widened there.
 
 `batch_directions_torch(profiles, case_masks, device=...)` equals `BatchDirections.fit(profiles)
 .with_differences(case_masks)` to float64 rounding (the CD vectors, and the fold changes from the
-same product; `differences=False` for the CD vectors alone); the tests check it on the CPU, and
-on a GPU where there is one.
+same product); the tests check it on the CPU, and on a GPU where there is one.
 """
 
 from __future__ import annotations
@@ -23,11 +22,10 @@ def batch_directions_torch(
     device: str = "cuda",
     gamma: float = 1.0,
     per_gene: bool = False,
-    differences: bool = True,
-) -> tuple[np.ndarray, np.ndarray | None]:
-    """The unit CD vectors and, with `differences`, each signature's mean of its cases less the
-    mean of its controls in the profiles' units (genes x s each): the two from one product on
-    the device, as cd.BatchDirections.with_differences takes them."""
+) -> tuple[np.ndarray, np.ndarray]:
+    """The unit CD vectors and each signature's mean of its cases less the mean of its controls
+    in the profiles' units (genes x s each): the two from one product on the device, as
+    cd.BatchDirections.with_differences takes them."""
     # a copy of its own: on the CPU device as_tensor shares a float64 input's memory
     data = torch.as_tensor(np.asarray(profiles), device=device).to(torch.float64, copy=True)
     axis = 1 if per_gene else 0
@@ -50,12 +48,9 @@ def batch_directions_torch(
     weights = masks / n_cases - (1 - masks) / (masks.shape[0] - n_cases)
     mixed = (basis * inverse) @ (basis.T @ weights)
     s = masks.shape[1]
-    right = [mixed, (weights if per_gene else weights * scale.T)] if differences else [mixed]
-    both = data @ torch.cat(right, dim=1)
+    both = data @ torch.cat([mixed, weights if per_gene else weights * scale.T], dim=1)
     b = both[:, :s] - mean * mixed.sum(dim=0, keepdim=True)
     cd: np.ndarray = (b / b.norm(dim=0, keepdim=True)).cpu().numpy()
-    if not differences:
-        return cd, None
     z_product = both[:, s:]
     undone = (
         z_product * scale + centre * weights.sum(dim=0, keepdim=True)
