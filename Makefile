@@ -106,7 +106,7 @@ benchmark-signatures: install
 # projected per million, and the ranking alone against numpy's argsort
 .PHONY: benchmark-build
 benchmark-build: install
-	$(PY) -m benchmarks.build $(if $(SIGNATURES_N),--signatures $(SIGNATURES_N))
+	$(PY) -m benchmarks.build $(if $(SIGNATURES_N),--signatures $(SIGNATURES_N)) $(BUILD_ARGS)
 
 # Many queries at once (search_many) against one by one: 1M generated signatures x 5,000 genes
 # (10 GB in memory and under SEARCH_BENCH_DIR or /tmp, deleted afterwards; about 12 minutes).

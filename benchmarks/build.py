@@ -46,6 +46,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--signatures", type=int, default=100_000)
     parser.add_argument("--dir", default="/tmp", help="where the index is written, then deleted")
+    parser.add_argument(
+        "--no-values",
+        action="store_true",
+        help="without values.npy (the cd score's float32 matrix: 94 GB at a million)",
+    )
     args = parser.parse_args()
     source = FloatSignatures(args.signatures)
     sample = source.read(np.arange(min(SAMPLE, args.signatures)))
@@ -55,11 +60,12 @@ def main() -> None:
     reading = len(sample) / best_time(lambda: source.read(np.arange(len(sample))), repeats=2)
     baseline = len(sample) / best_time(lambda: argsort_ranks(sample), repeats=2)
     radix = len(sample) / best_time(lambda: ranks_of(sample), repeats=2)
-    settings = replace(BuildSettings(), full_checksums=False)
+    settings = replace(BuildSettings(), full_checksums=False, store_values=not args.no_values)
     with scratch_folder("build-bench-", args.dir) as folder:
         started = time.perf_counter()
         build_index(source, folder / "index", settings)
         build_s = time.perf_counter() - started
+        size_gb = sum(f.stat().st_size for f in (folder / "index").rglob("*") if f.is_file()) / 1e9
     peak_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6
     per_million = 1e6 / args.signatures
     rows = [
@@ -90,7 +96,9 @@ def main() -> None:
     ]
     print(
         f"Index build benchmark on {machine()}: {args.signatures:,} float32 signatures x "
-        f"{source.n_genes:,} genes (one thread for the ranking rows); peak RSS {peak_gb:.1f} GB\n"
+        f"{source.n_genes:,} genes (one thread for the ranking rows); "
+        f"{'without' if args.no_values else 'with'} the cd score's values; index {size_gb:.1f} GB "
+        f"on disk; peak RSS {peak_gb:.1f} GB\n"
     )
     print(markdown(rows))
 
