@@ -17,7 +17,7 @@ from search.engine.index import IndexError_, SearchIndex
 from search.engine.index_state import index_state
 from search.engine.sources import FrameSource
 from tests.engine.conftest import TEST_BUILD, signature_metadata
-from tests.engine.reference import structured_signatures
+from tests.engine.reference import reference_ranks, structured_signatures
 from transform.io import GeneMatrix, write_gctx
 
 SMALL = replace(TEST_BUILD, pq_from=10_000, recall_queries=4, sample=200)
@@ -191,3 +191,22 @@ def test_a_failed_build_leaves_no_partial_folder(
     with pytest.raises(RuntimeError, match="calibration failed"):
         build_index(small_source(n_sigs=60), tmp_path / "index", SMALL)
     assert list((tmp_path / "index").iterdir()) == []
+
+
+def test_gene_major_matrices_written_in_several_runs_hold_every_signature(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The gene-major ranks and values go to disk a buffer at a time (positioned writes): with a
+    buffer of 3 blocks, 200 signatures take 4 full writes and a partial one, and every column
+    must land where the index's order puts it."""
+    from search.engine import build
+
+    monkeypatch.setattr(build, "FLUSH_BYTES", 48 * 60 * 2)  # 48 columns of 60 uint16 ranks
+    source = small_source(200)
+    build_index(source, tmp_path / "index", replace(SMALL, block=16, threads=1))
+    index = SearchIndex.open(tmp_path / "index")
+    values = source.read(np.arange(200)).T  # (genes, signatures) in the source's order
+    where = pd.Index(source.metadata["sig_id"]).get_indexer(list(index.table.sig_ids))
+    assert np.array_equal(np.asarray(index.ranks), reference_ranks(values)[:, where])
+    assert index.values is not None
+    assert np.array_equal(np.asarray(index.values), values[:, where])
