@@ -7,7 +7,11 @@ settings, timed end to end, and the time projected to 1,000,000 signatures (line
 while the index fits the page cache; at 1M it does not on 24 GB, see docs/benchmarks/build.md).
 The ranking, the build's own CPU step, is also timed alone on a sample: the compiled radix sort
 (backends/radix.py) against the numpy argsort it replaced, measured in the same run.
-Run: python -m benchmarks.build [--signatures N] [--dir DIR]
+`--writes N` instead times the writing of a gene-major uint16 matrix of N signatures alone, both
+ways in the same run: the build's positioned writes (`build._GeneMajor`) against the memory map
+it used before (the baseline, kept here), each with the same 512 MB buffer and ended on disk
+(fsync or msync). The gap opens when the matrix outgrows the page cache (N = 600,000 is 28 GB).
+Run: python -m benchmarks.build [--signatures N] [--no-values] [--writes N] [--dir DIR]
 """
 
 from __future__ import annotations
@@ -15,12 +19,15 @@ from __future__ import annotations
 import argparse
 import resource
 import time
+from collections.abc import Callable
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 
 from benchmarks.common import best_time, machine, markdown, scratch_folder
 from benchmarks.search import SyntheticSignatures
+from search.engine import build
 from search.engine.build import BuildSettings, build_index, ranks_of
 
 SAMPLE = 2000  # signatures ranked for the ranking rows
@@ -51,7 +58,11 @@ def main() -> None:
         action="store_true",
         help="without values.npy (the cd score's float32 matrix: 94 GB at a million)",
     )
+    parser.add_argument("--writes", type=int, help="time the gene-major writes alone, N signatures")
     args = parser.parse_args()
+    if args.writes:
+        print(write_comparison(args.writes, args.dir))
+        return
     source = FloatSignatures(args.signatures)
     sample = source.read(np.arange(min(SAMPLE, args.signatures)))
     ranks_of(sample[:2])  # compile the radix kernel
@@ -101,6 +112,79 @@ def main() -> None:
         f"on disk; peak RSS {peak_gb:.1f} GB\n"
     )
     print(markdown(rows))
+
+
+def write_comparison(n: int, parent: str) -> str:
+    """Both ways of writing a (23,614, n) uint16 gene-major matrix, block by block."""
+    n_genes, block = 23_614, BuildSettings().block
+    columns = np.random.default_rng(0).integers(1, n_genes + 1, (n_genes, block), dtype=np.uint16)
+    rows: list[dict[str, object]] = []
+    walls: list[float] = []
+    for name, writer in (
+        ("through a memory map (before, baseline)", _MappedWrites),
+        ("positioned writes (build._GeneMajor)", build._GeneMajor),
+    ):
+        with scratch_folder("write-bench-", parent) as folder:
+            path = folder / "ranks.npy"
+            timed = _timed(_write, writer, path, columns, n)
+            walls.append(timed["wall (s)"])
+            rows.append({"way": name, **timed})
+            written = np.load(path, mmap_mode="r")
+            last = n - (n - 1) // block * block
+            if not (
+                np.array_equal(written[:, :block], columns)
+                and np.array_equal(written[:, n - last :], columns[:, :last])
+            ):
+                raise AssertionError(f"{name}: the file does not hold the columns written")
+    for row, wall in zip(rows, walls, strict=True):
+        row["vs baseline"] = walls[0] / wall
+    return (
+        f"Gene-major writes alone on {machine()}: {n_genes:,} x {n:,} uint16 "
+        f"({2 * n_genes * n / 1e9:.1f} GB), blocks of {block} signatures\n\n" + markdown(rows)
+    )
+
+
+class _MappedWrites:
+    """The build's writer before positioned writes: the buffer assigned into a memory map."""
+
+    def __init__(self, path: Path, dtype: type, shape: tuple[int, int], block: int) -> None:
+        self.array = np.lib.format.open_memmap(path, mode="w+", dtype=dtype, shape=shape)
+        columns = max(block, build.FLUSH_BYTES // (shape[0] * 2) // block * block)
+        self.buffer: np.ndarray = np.empty((shape[0], min(columns, shape[1])), dtype=dtype)
+        self.start = self.filled = 0
+
+    def put(self, first: int, block: np.ndarray) -> None:
+        if self.filled + block.shape[1] > self.buffer.shape[1]:
+            self.flush()
+        self.buffer[:, self.filled : self.filled + block.shape[1]] = block
+        self.filled += block.shape[1]
+
+    def flush(self) -> None:
+        self.array[:, self.start : self.start + self.filled] = self.buffer[:, : self.filled]
+        self.start += self.filled
+        self.filled = 0
+        self.array.flush()
+
+
+def _write(writer: Callable[..., object], path: Path, columns: np.ndarray, n: int) -> None:
+    out = writer(path, np.uint16, (columns.shape[0], n), columns.shape[1])
+    for first in range(0, n, columns.shape[1]):
+        out.put(first, columns[:, : min(columns.shape[1], n - first)])  # type: ignore[attr-defined]
+    out.flush()  # type: ignore[attr-defined]
+
+
+def _timed(work: Callable[..., None], *args: object) -> dict[str, float]:
+    """Wall, user and system seconds and page faults of work(*args)."""
+    before, started = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
+    work(*args)
+    wall, after = time.perf_counter() - started, resource.getrusage(resource.RUSAGE_SELF)
+    return {
+        "wall (s)": wall,
+        "user (s)": after.ru_utime - before.ru_utime,
+        "system (s)": after.ru_stime - before.ru_stime,
+        "major faults": after.ru_majflt - before.ru_majflt,
+        "minor faults": after.ru_minflt - before.ru_minflt,
+    }
 
 
 if __name__ == "__main__":
