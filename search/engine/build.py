@@ -292,14 +292,19 @@ def _stream(
         out.flat = _memmap(work, "flat", np.float32, (n, n_genes))
     started = time.perf_counter()
     in_top = np.zeros((2, n_genes), dtype=np.int64)  # signatures with the gene in each top set
-    for done, (first, block) in enumerate(_blocks(source, order, n_genes, basis, top, settings)):
-        _write_block(out, first, block)
-        for side in (0, 1):
-            in_top[side] += np.bincount(block.top[:, side].ravel(), minlength=n_genes)
-        if done % 50 == 49:
-            rate = (first + block.ranks.shape[0]) / (time.perf_counter() - started)
-            progress(f"{first + block.ranks.shape[0]:,} of {n:,} signatures ({rate:,.0f}/s)")
-    out.flush()
+    try:
+        for done, (first, block) in enumerate(
+            _blocks(source, order, n_genes, basis, top, settings)
+        ):
+            _write_block(out, first, block)
+            for side in (0, 1):
+                in_top[side] += np.bincount(block.top[:, side].ravel(), minlength=n_genes)
+            if done % 50 == 49:
+                rate = (first + block.ranks.shape[0]) / (time.perf_counter() - started)
+                progress(f"{first + block.ranks.shape[0]:,} of {n:,} signatures ({rate:,.0f}/s)")
+        out.flush()
+    finally:
+        out.close()
     np.save(work / "hub.npy", (in_top / max(n, 1)).astype(np.float64))
     return np.asarray(out.embedded)
 
@@ -386,6 +391,12 @@ class _Outputs:
             if array is not None:
                 array.flush()
 
+    def close(self) -> None:
+        """Close the gene-major files (after a failure too: no descriptor is left open)."""
+        for matrix in (self.ranks, self.values):
+            if matrix is not None:
+                matrix.close()
+
 
 class _GeneMajor:
     """A gene-major (G, N) .npy written through a buffer of FLUSH_BYTES: each flush writes one
@@ -428,7 +439,13 @@ class _GeneMajor:
         """Write what the buffer holds, then the file to disk, and close it."""
         self._write()
         os.fsync(self.fd)
-        os.close(self.fd)
+        self.close()
+
+    def close(self) -> None:
+        """Close the file (again: nothing), written or not."""
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
 
 
 def _memmap(

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from dataclasses import replace
 from pathlib import Path
@@ -10,7 +11,7 @@ import pandas as pd
 import pytest
 from django.core.management import CommandError, call_command
 
-from search.engine import layout
+from search.engine import build, layout
 from search.engine.build import build_index
 from search.engine.errors import IndexArtifactError
 from search.engine.index import IndexError_, SearchIndex
@@ -199,8 +200,6 @@ def test_gene_major_matrices_written_in_several_runs_hold_every_signature(
     """The gene-major ranks and values go to disk a buffer at a time (positioned writes): with a
     buffer of 3 blocks, 200 signatures take 4 full writes and a partial one, and every column
     must land where the index's order puts it."""
-    from search.engine import build
-
     monkeypatch.setattr(build, "FLUSH_BYTES", 48 * 60 * 2)  # 48 columns of 60 uint16 ranks
     source = small_source(200)
     build_index(source, tmp_path / "index", replace(SMALL, block=16, threads=1))
@@ -210,3 +209,25 @@ def test_gene_major_matrices_written_in_several_runs_hold_every_signature(
     assert np.array_equal(np.asarray(index.ranks), reference_ranks(values)[:, where])
     assert index.values is not None
     assert np.array_equal(np.asarray(index.values), values[:, where])
+
+
+def test_a_build_failing_midway_leaves_no_file_open(tmp_path: Path) -> None:
+    """The gene-major files are written through descriptors of their own: a source that fails
+    after some blocks are written leaves neither open (a worker builds many times). The other
+    arrays are memory maps, released with the build's frames."""
+    source = small_source(200)
+    reads = iter(range(1_000))
+    read = source.read
+
+    def failing(positions: np.ndarray) -> np.ndarray:
+        if next(reads) == 13 + 4:  # the basis's sample takes 13 reads, then 4 blocks written
+            raise RuntimeError("the source failed")
+        return read(positions)
+
+    source.read = failing  # type: ignore[method-assign]
+    with pytest.raises(RuntimeError, match="the source failed"):
+        build_index(source, tmp_path / "index", replace(SMALL, block=16, threads=1))
+    opened = [os.readlink(link) for link in Path("/proc/self/fd").iterdir() if link.is_symlink()]
+    gene_major = [n for n in opened if n.startswith(str(tmp_path)) and "/ranks.npy" in n]
+    assert opened
+    assert not gene_major  # "... (deleted)" ones too
