@@ -37,6 +37,7 @@ from search.engine import many, searching
 from search.engine.backends.torch_gpu import DeviceRanks
 from search.engine.index import SearchIndex
 from search.engine.metadata import Selection, write_metadata
+from search.engine.searching import gene_query
 
 K = 100
 
@@ -51,7 +52,7 @@ def main() -> None:
     args = parser.parse_args()
     device = torch.device(args.device)
     if device.type != "cuda":  # the smoke run: the gpu path's torch code on this device
-        searching.gpu_backend = many.gpu_backend = lambda index: "torch"  # type: ignore[attr-defined,assignment]
+        searching.gpu_backend = many.gpu_backend = lambda index: "torch"  # type: ignore[attr-defined]
     with scratch_folder("batch-gpu-bench-", args.dir) as folder:
         print(run(args, device, folder))
 
@@ -114,12 +115,12 @@ def _sums_exact(
     index: SearchIndex, matrix: torch.Tensor, asked: list[tuple[list[str], list[str]]]
 ) -> bool:
     """The batch kernel's rank sums against int64 sums of the same rows on the host."""
-    row = {gene: at for at, gene in enumerate(index.genes)}
-    sides = [np.array([row[g] for g in side]) for q in asked for side in q]
+    found = [gene_query(index, up, down) for up, down in asked]
+    sides = [side for query in found for side in (query.up, query.down)]
     every = Selection.every(matrix.shape[1])
     sums = index.device_ranks().many_sums(sides, every).cpu().numpy()
     for got, rows in zip(sums, sides, strict=True):
-        host = matrix[torch.as_tensor(np.sort(rows), device=matrix.device)].cpu().numpy()
+        host = matrix[torch.as_tensor(rows, device=matrix.device)].cpu().numpy()
         if not np.array_equal(got, host.astype(np.int64).sum(axis=0)):
             return False
     return True

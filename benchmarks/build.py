@@ -149,8 +149,8 @@ class _MappedWrites:
 
     def __init__(self, path: Path, dtype: type, shape: tuple[int, int], block: int) -> None:
         self.array = np.lib.format.open_memmap(path, mode="w+", dtype=dtype, shape=shape)
-        columns = max(block, build.FLUSH_BYTES // (shape[0] * 2) // block * block)
-        self.buffer: np.ndarray = np.empty((shape[0], min(columns, shape[1])), dtype=dtype)
+        columns = min(shape[1], build.buffer_columns(shape, dtype, block))
+        self.buffer: np.ndarray = np.empty((shape[0], columns), dtype=dtype)
         self.start = self.filled = 0
 
     def put(self, first: int, block: np.ndarray) -> None:

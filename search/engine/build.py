@@ -407,13 +407,12 @@ class _GeneMajor:
 
     def __init__(self, path: Path, dtype: DTypeLike, shape: tuple[int, int], block: int) -> None:
         created = np.lib.format.open_memmap(path, mode="w+", dtype=dtype, shape=shape)
-        self.offset, self.shape = created.offset, shape  # the header's size; the file is sized
+        self.offset = created.offset  # the header's size; the file is sized
         del created
         self.fd = os.open(path, os.O_WRONLY)
-        itemsize = np.dtype(dtype).itemsize
-        self.row_bytes, self.itemsize = shape[1] * itemsize, itemsize
-        columns = max(block, FLUSH_BYTES // (shape[0] * itemsize) // block * block)
-        self.buffer = np.empty((shape[0], min(columns, shape[1])), dtype=dtype)
+        columns = min(shape[1], buffer_columns(shape, dtype, block))
+        self.buffer = np.empty((shape[0], columns), dtype=dtype)
+        self.row_bytes = shape[1] * self.buffer.itemsize
         self.start = self.filled = 0
 
     def put(self, first: int, block: np.ndarray) -> None:
@@ -425,8 +424,8 @@ class _GeneMajor:
         self.filled += block.shape[1]
 
     def _write(self) -> None:
-        first = self.offset + self.start * self.itemsize
-        for row in range(self.shape[0]):
+        first = self.offset + self.start * self.buffer.itemsize
+        for row in range(self.buffer.shape[0]):
             run = self.buffer[row, : self.filled].data.cast("B")
             at = first + row * self.row_bytes
             while run:  # a positioned write may take less than it was given
@@ -446,6 +445,12 @@ class _GeneMajor:
         if self.fd >= 0:
             os.close(self.fd)
             self.fd = -1
+
+
+def buffer_columns(shape: tuple[int, int], dtype: DTypeLike, block: int) -> int:
+    """Columns of a gene-major matrix's write buffer: whole blocks filling FLUSH_BYTES, one at
+    least."""
+    return max(block, FLUSH_BYTES // (shape[0] * np.dtype(dtype).itemsize) // block * block)
 
 
 def _memmap(
