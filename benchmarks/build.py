@@ -8,10 +8,14 @@ while the index fits the page cache; at 1M it does not on 24 GB, see docs/benchm
 The ranking, the build's own CPU step, is also timed alone on a sample: the compiled radix sort
 (backends/radix.py) against the numpy argsort it replaced, measured in the same run.
 `--writes N` instead times the writing of a gene-major uint16 matrix of N signatures alone, both
-ways in the same run: the build's positioned writes (`build._GeneMajor`) against the memory map
-it used before (the baseline, kept here), each with the same 512 MB buffer and ended on disk
-(fsync or msync). The gap opens when the matrix outgrows the page cache (N = 600,000 is 28 GB).
-Run: python -m benchmarks.build [--signatures N] [--no-values] [--writes N] [--dir DIR]
+ways in the same run: the build's positioned writes (`gene_major.GeneMajorWriter`) against the
+memory map it used before (the baseline, kept here), each with the same 512 MB buffer and ended
+on disk (fsync or msync). The gap opens when the matrix outgrows the page cache (N = 600,000 is
+28 GB).
+`--split N` times the copy of the first of 2 shards' ranks out of such a matrix of N signatures,
+as `write_shards` makes it, both ways in the same run: `gene_major.copy_columns` (file to file,
+a row's run a call) against the memory maps write_shards used before (the baseline, kept here).
+Run: python -m benchmarks.build [--signatures N] [--no-values] [--writes N | --split N] [--dir DIR]
 """
 
 from __future__ import annotations
@@ -27,8 +31,8 @@ import numpy as np
 
 from benchmarks.common import best_time, machine, markdown, scratch_folder
 from benchmarks.search import SyntheticSignatures
-from search.engine import build
 from search.engine.build import BuildSettings, build_index, ranks_of
+from search.engine.gene_major import GeneMajorWriter, buffer_columns, copy_columns
 
 SAMPLE = 2000  # signatures ranked for the ranking rows
 
@@ -59,9 +63,15 @@ def main() -> None:
         help="without values.npy (the cd score's float32 matrix: 94 GB at a million)",
     )
     parser.add_argument("--writes", type=int, help="time the gene-major writes alone, N signatures")
+    parser.add_argument(
+        "--split", type=int, help="time the copy of a shard's ranks alone, from N signatures"
+    )
     args = parser.parse_args()
     if args.writes:
         print(write_comparison(args.writes, args.dir))
+        return
+    if args.split:
+        print(split_comparison(args.split, args.dir))
         return
     source = FloatSignatures(args.signatures)
     sample = source.read(np.arange(min(SAMPLE, args.signatures)))
@@ -122,7 +132,7 @@ def write_comparison(n: int, parent: str) -> str:
     walls: list[float] = []
     for name, writer in (
         ("through a memory map (before, baseline)", _MappedWrites),
-        ("positioned writes (build._GeneMajor)", build._GeneMajor),
+        ("positioned writes (GeneMajorWriter)", GeneMajorWriter),
     ):
         with scratch_folder("write-bench-", parent) as folder:
             path = folder / "ranks.npy"
@@ -144,12 +154,56 @@ def write_comparison(n: int, parent: str) -> str:
     )
 
 
+def split_comparison(n: int, parent: str) -> str:
+    """Both ways of copying the first of 2 shards' ranks out of a (23,614, n) uint16 gene-major
+    matrix on disk, as write_shards does."""
+    n_genes, block = 23_614, BuildSettings().block
+    columns = np.random.default_rng(0).integers(1, n_genes + 1, (n_genes, block), dtype=np.uint16)
+    stop = n // 2
+    rows: list[dict[str, object]] = []
+    walls: list[float] = []
+    with scratch_folder("split-bench-", parent) as folder:
+        _write(GeneMajorWriter, folder / "whole.npy", columns, n)
+        for name, copy in (
+            ("through memory maps (before, baseline)", _mapped_copy),
+            ("file to file, a row's run a call (gene_major.copy_columns)", copy_columns),
+        ):
+            path = folder / "shard-0.npy"
+            timed = _timed(copy, folder / "whole.npy", 0, stop, path)
+            walls.append(timed["wall (s)"])
+            rows.append({"way": name, **timed})
+            whole, shard = (np.load(p, mmap_mode="r") for p in (folder / "whole.npy", path))
+            for lo in (0, (stop - 1) // block * block):  # the first block and the last
+                hi = min(stop, lo + block)
+                if not np.array_equal(shard[:, lo:hi], whole[:, lo:hi]):
+                    raise AssertionError(f"{name}: columns from {lo} differ from the source's")
+            del whole, shard
+            path.unlink()
+    for row, wall in zip(rows, walls, strict=True):
+        row["vs baseline"] = walls[0] / wall
+    return (
+        f"A shard's ranks copied alone on {machine()}: columns 0:{stop:,} of a {n_genes:,} x "
+        f"{n:,} uint16 matrix ({2 * n_genes * stop / 1e9:.1f} GB of {2 * n_genes * n / 1e9:.1f})"
+        "\n\n" + markdown(rows)
+    )
+
+
+def _mapped_copy(source: Path, start: int, stop: int, path: Path) -> None:
+    """write_shards' copy before: 65,536 columns at a time from one memory map into another."""
+    matrix = np.load(source, mmap_mode="r")
+    out = np.lib.format.open_memmap(path, "w+", matrix.dtype, (matrix.shape[0], stop - start))
+    for lo in range(start, stop, 1 << 16):
+        hi = min(stop, lo + (1 << 16))
+        out[:, lo - start : hi - start] = matrix[:, lo:hi]
+    out.flush()
+
+
 class _MappedWrites:
     """The build's writer before positioned writes: the buffer assigned into a memory map."""
 
     def __init__(self, path: Path, dtype: type, shape: tuple[int, int], block: int) -> None:
         self.array = np.lib.format.open_memmap(path, mode="w+", dtype=dtype, shape=shape)
-        columns = min(shape[1], build.buffer_columns(shape, dtype, block))
+        columns = min(shape[1], buffer_columns(shape, dtype, block))
         self.buffer: np.ndarray = np.empty((shape[0], columns), dtype=dtype)
         self.start = self.filled = 0
 

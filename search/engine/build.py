@@ -37,12 +37,12 @@ from numpy.typing import DTypeLike, NDArray
 from search.engine import layout, recall, specificity
 from search.engine.backends.radix import float32_ranks
 from search.engine.fast import FLAT_UP_TO, build_faiss, fit_basis
+from search.engine.gene_major import GeneMajorWriter
 from search.engine.index import SearchIndex
 from search.engine.metadata import write_metadata
 from transform.gene_space import gene_list_sha256
 
 MAX_GENES_IN_SPACE = 32767  # uint16 ranks, two of which add without overflow
-FLUSH_BYTES = 512 << 20  # buffer of a gene-major matrix being written
 
 
 class SignatureSource(Protocol):
@@ -281,12 +281,12 @@ def _stream(
     n = order.size
     top = min(settings.top_genes, n_genes)
     out = _Outputs(
-        ranks=_GeneMajor(work / "ranks.npy", np.uint16, (n_genes, n), settings.block),
+        ranks=GeneMajorWriter(work / "ranks.npy", np.uint16, (n_genes, n), settings.block),
         top_genes=_memmap(work, "top_genes", np.uint16, (n, 2, top)),
         embedded=_memmap(work, "embedded", np.float32, (n, basis.shape[1])),
     )
     if settings.store_values:
-        out.values = _GeneMajor(work / "values.npy", np.float32, (n_genes, n), settings.block)
+        out.values = GeneMajorWriter(work / "values.npy", np.float32, (n_genes, n), settings.block)
         out.value_stats = _memmap(work, "value_stats", np.float64, (n, 2))
     if n * n_genes * 4 <= settings.flat_max_bytes:
         out.flat = _memmap(work, "flat", np.float32, (n, n_genes))
@@ -371,15 +371,15 @@ class _Outputs:
     """The arrays of a version being written, in the order they are created and flushed: the
     gene-major ones through a buffer; values and value_stats with store_values, flat when small."""
 
-    ranks: _GeneMajor
+    ranks: GeneMajorWriter
     top_genes: np.memmap[Any, np.dtype[Any]]
     embedded: np.memmap[Any, np.dtype[Any]]
-    values: _GeneMajor | None = None
+    values: GeneMajorWriter | None = None
     value_stats: np.memmap[Any, np.dtype[Any]] | None = None
     flat: np.memmap[Any, np.dtype[Any]] | None = None
 
     def flush(self) -> None:
-        arrays: tuple[_GeneMajor | np.memmap[Any, np.dtype[Any]] | None, ...] = (
+        arrays: tuple[GeneMajorWriter | np.memmap[Any, np.dtype[Any]] | None, ...] = (
             self.ranks,
             self.top_genes,
             self.embedded,
@@ -396,61 +396,6 @@ class _Outputs:
         for matrix in (self.ranks, self.values):
             if matrix is not None:
                 matrix.close()
-
-
-class _GeneMajor:
-    """A gene-major (G, N) .npy written through a buffer of FLUSH_BYTES: each flush writes one
-    run of every row at its place in the file (os.pwrite). Through a memory map, the same writes
-    cost a page fault for every page, and a page evicted between two partial writes had to be
-    read from disk again: at a million signatures the kernel's share of the build was 1,610 s
-    against 457 s of the build's own work (docs/benchmarks/build.md)."""
-
-    def __init__(self, path: Path, dtype: DTypeLike, shape: tuple[int, int], block: int) -> None:
-        created = np.lib.format.open_memmap(path, mode="w+", dtype=dtype, shape=shape)
-        self.offset = created.offset  # the header's size; the file is sized
-        del created
-        self.fd = os.open(path, os.O_WRONLY)
-        columns = min(shape[1], buffer_columns(shape, dtype, block))
-        self.buffer = np.empty((shape[0], columns), dtype=dtype)
-        self.row_bytes = shape[1] * self.buffer.itemsize
-        self.start = self.filled = 0
-
-    def put(self, first: int, block: np.ndarray) -> None:
-        """Columns first.. of the matrix, in order: block (G, c)."""
-        assert first == self.start + self.filled, "blocks come in column order"
-        if self.filled + block.shape[1] > self.buffer.shape[1]:
-            self._write()
-        self.buffer[:, self.filled : self.filled + block.shape[1]] = block
-        self.filled += block.shape[1]
-
-    def _write(self) -> None:
-        first = self.offset + self.start * self.buffer.itemsize
-        for row in range(self.buffer.shape[0]):
-            run = self.buffer[row, : self.filled].data.cast("B")
-            at = first + row * self.row_bytes
-            while run:  # a positioned write may take less than it was given
-                written = os.pwrite(self.fd, run, at)
-                run, at = run[written:], at + written
-        self.start += self.filled
-        self.filled = 0
-
-    def flush(self) -> None:
-        """Write what the buffer holds, then the file to disk, and close it."""
-        self._write()
-        os.fsync(self.fd)
-        self.close()
-
-    def close(self) -> None:
-        """Close the file (again: nothing), written or not."""
-        if self.fd >= 0:
-            os.close(self.fd)
-            self.fd = -1
-
-
-def buffer_columns(shape: tuple[int, int], dtype: DTypeLike, block: int) -> int:
-    """Columns of a gene-major matrix's write buffer: whole blocks filling FLUSH_BYTES, one at
-    least."""
-    return max(block, FLUSH_BYTES // (shape[0] * np.dtype(dtype).itemsize) // block * block)
 
 
 def _memmap(

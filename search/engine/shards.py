@@ -38,7 +38,7 @@ from __future__ import annotations
 import base64
 import itertools
 import shutil
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,6 +51,7 @@ from numpy.typing import NDArray
 from search.engine import layout, scores
 from search.engine.backends import cpu
 from search.engine.errors import InvalidQueryError, PortalError
+from search.engine.gene_major import copy_columns
 from search.engine.index import SearchIndex
 from search.engine.metadata import Selection, write_metadata
 from search.engine.query import MIN_GENES
@@ -69,12 +70,18 @@ from search.engine.searching import (
     value_sums,
 )
 
-COPY_COLUMNS = 1 << 16  # signatures copied at a time when writing a shard's matrices
 VALUES = ("up", "down", "stats")  # a shard's answer to value_sums
 
 
 class ShardUnavailableError(PortalError):
     """A shard did not answer (no worker, a worker lost, a timeout): no answer is given."""
+
+
+class ShardMismatchError(ShardUnavailableError):
+    """A shard asked for one part of an index serves another: another number or count of shards,
+    or another index version (shards not written again after a new build). Its answer would be
+    another index's signatures in this one's places, so it gives none (a 503, as for a shard
+    that does not answer)."""
 
 
 class Shard(Protocol):
@@ -87,9 +94,11 @@ class Shard(Protocol):
     def value_sums(self, payload: dict[str, Any]) -> dict[str, Any]: ...
 
 
-def write_shards(index: SearchIndex, out: Path, k: int) -> list[Path]:
+def write_shards(
+    index: SearchIndex, out: Path, k: int, progress: Callable[[str], None] | None = None
+) -> list[Path]:
     """K shard indexes of `index`'s signatures in K ranges of (nearly) equal size; returns their
-    directories."""
+    directories. The matrices' ranges are copied file to file (gene_major.copy_columns)."""
     n = index.n_signatures
     if not 1 <= k <= n:
         raise ValueError(f"{k} shards of {n} signatures: give 1 to {n}")
@@ -104,9 +113,9 @@ def write_shards(index: SearchIndex, out: Path, k: int) -> list[Path]:
         shutil.copyfile(index.folder / "genes.txt", folder / "genes.txt")
         positions = np.arange(start, stop, dtype=np.int64)
         write_metadata(folder / "metadata.h5", index.table.rows(positions))
-        _copy_columns(index.ranks, int(start), int(stop), folder / "ranks.npy")
+        copy_columns(index.folder / "ranks.npy", int(start), int(stop), folder / "ranks.npy")
         if index.values is not None and index.value_stats is not None:  # the 'cd' score's
-            _copy_columns(index.values, int(start), int(stop), folder / "values.npy")
+            copy_columns(index.folder / "values.npy", int(start), int(stop), folder / "values.npy")
             np.save(folder / "value_stats.npy", np.asarray(index.value_stats[start:stop]))
         np.save(folder / "top_genes.npy", np.asarray(index.top_genes[start:stop]))
         if index.hub is not None:
@@ -122,15 +131,9 @@ def write_shards(index: SearchIndex, out: Path, k: int) -> list[Path]:
         }
         layout.publish(directory, folder, manifest)
         directories.append(directory)
+        if progress is not None:
+            progress(f"shard {shard} of {k}: signatures {start:,} to {stop - 1:,} in {directory}")
     return directories
-
-
-def _copy_columns(matrix: np.ndarray, start: int, stop: int, path: Path) -> None:
-    out = np.lib.format.open_memmap(path, "w+", matrix.dtype, (matrix.shape[0], stop - start))
-    for lo in range(start, stop, COPY_COLUMNS):
-        hi = min(stop, lo + COPY_COLUMNS)
-        out[:, lo - start : hi - start] = matrix[:, lo:hi]
-    out.flush()
 
 
 # the shard's side ---------------------------------------------------------------------------------
@@ -177,10 +180,34 @@ def _asked(
 
 
 def _query_of(shard: SearchIndex, payload: Mapping[str, Any]) -> tuple[GeneQuery, Selection]:
-    """The payload's query on this shard and the signatures its filters select."""
+    """The payload's query on this shard and the signatures its filters select, once the shard is
+    the one the payload asks for."""
+    _check_part(shard, payload["part"])
     return gene_query(shard, payload["up"], payload["down"], min_genes=1), shard.table.select(
         payload["filters"]
     )
+
+
+def _check_part(shard: SearchIndex, asked: Mapping[str, Any]) -> None:
+    """A ShardMismatchError unless `shard` is part asked["number"] of asked["of"] of the index
+    version asked["index"] with asked["n"] signatures, as write_shards recorded in its manifest."""
+    part = shard.manifest.get("shard") or {}
+    serves = {
+        "number": part.get("number"),
+        "of": part.get("of"),
+        "index": shard.manifest.get("folder"),
+        "n": part.get("n"),
+    }
+    if serves != {name: asked[name] for name in serves}:
+        raise ShardMismatchError(
+            f"asked for shard {asked['number']} of {asked['of']} of index {asked['index']} "
+            f"({asked['n']:,} signatures), this one is shard {serves['number']} of "
+            f"{serves['of']} of index {serves['index']} ({serves['n'] or 0:,}): write the shards "
+            "again from the index the web process serves (manage.py build_search_index --shards "
+            "K), or point the worker at its shard (SEARCH_SHARD_DIR)",
+            asked=dict(asked),
+            serves=serves,
+        )
 
 
 def _sums(shard: SearchIndex, rows: NDArray[np.int64], selection: Selection) -> NDArray[np.uint32]:
@@ -302,7 +329,7 @@ class ShardedIndex:
         `sent` with their summaries, the others asked now."""
         have: list[Mapping[str, Any] | None] = [a if "up" in a else None for a in sent]
         have = have or [None] * len(self.shards)
-        missing = [shard for shard, answer in zip(self.shards, have, strict=True) if answer is None]
+        missing = [number for number, answer in enumerate(have) if answer is None]
         asked = iter(self._scatter("sums", payload, missing) if missing else ())
         answers = [next(asked) if answer is None else answer for answer in have]
         parts = [{side: np.asarray(answer[side]) for side in ("up", "down")} for answer in answers]
@@ -315,15 +342,23 @@ class ShardedIndex:
         return up, down
 
     def _scatter(
-        self, call: str, payload: dict[str, Any], shards: Sequence[Shard] | None = None
+        self, call: str, payload: dict[str, Any], numbers: Sequence[int] | None = None
     ) -> list[dict[str, Any]]:
-        """Each shard's answer to `call` (every shard, or those given), in order, the shards asked
-        side by side."""
-        asked = self.shards if shards is None else shards
-        if len(asked) == 1:
-            return [getattr(asked[0], call)(payload)]
-        with ThreadPoolExecutor(max_workers=len(asked)) as pool:
-            return list(pool.map(lambda shard: getattr(shard, call)(payload), asked))
+        """Each shard's answer to `call` (every shard, or those numbered), in order, the shards
+        asked side by side, each told which part of which index it is asked as."""
+        numbers = range(len(self.shards)) if numbers is None else numbers
+        index = self.coordinator
+        whole = {"index": index.version, "of": len(self.shards), "n": index.n_signatures}
+
+        def ask(number: int) -> dict[str, Any]:
+            part = {**whole, "number": number}
+            answer: dict[str, Any] = getattr(self.shards[number], call)({**payload, "part": part})
+            return answer
+
+        if len(numbers) == 1:
+            return [ask(numbers[0])]
+        with ThreadPoolExecutor(max_workers=len(numbers)) as pool:
+            return list(pool.map(ask, numbers))
 
 
 def _covered(counts: list[int], selection: Selection) -> NDArray[np.int64]:

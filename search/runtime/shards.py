@@ -86,16 +86,17 @@ class QueueShard:
             reason = f"{len(attempts)} attempt{'s' if len(attempts) != 1 else ''} unanswered"
         except Exception as error:  # a failed task, a broker away: named, never hidden
             reason = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
-            raise self._unavailable(queue, reason) from error
+            raise self._unavailable(queue, reason, failed=True) from error
         finally:
             _forget(attempts)
         raise self._unavailable(queue, reason)
 
-    def _unavailable(self, queue: str, reason: str) -> ShardUnavailableError:
+    def _unavailable(
+        self, queue: str, reason: str, *, failed: bool = False
+    ) -> ShardUnavailableError:
+        what = "failed" if failed else f"did not answer within {self.timeout_s:g} s"
         return ShardUnavailableError(
-            f"shard {self.number} (queue {queue}) did not answer within {self.timeout_s:g} s "
-            f"({reason})",
-            shard=self.number,
+            f"shard {self.number} (queue {queue}) {what} ({reason})", shard=self.number
         )
 
 

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from django.core.management import CommandError, call_command
 
-from search.engine import build, layout
+from search.engine import gene_major, layout
 from search.engine.build import build_index
 from search.engine.errors import IndexArtifactError
 from search.engine.index import IndexError_, SearchIndex
@@ -125,16 +125,22 @@ def test_a_rebuild_publishes_a_new_version_and_keeps_the_previous_one(built: Pat
     assert second.folder.exists()
 
 
+def signature_folder(folder: Path, source: FrameSource) -> Path:
+    """`folder` holding source's signatures as the signature pipeline writes them."""
+    n = len(source.metadata)
+    genes = pd.DataFrame({"pr_gene_symbol": source.genes}, index=[f"{i}_at" for i in range(60)])
+    folder.mkdir()
+    write_gctx(
+        folder / "signatures.gctx",
+        GeneMatrix(source.read(np.arange(n)).T, genes, source.metadata.set_index("sig_id")),
+    )
+    return folder
+
+
 @pytest.mark.django_db
 def test_the_command_builds_from_a_signature_folder_and_verifies(tmp_path: Path) -> None:
     source = small_source(120)
-    genes = pd.DataFrame({"pr_gene_symbol": source.genes}, index=[f"{i}_at" for i in range(60)])
-    meta = source.metadata.set_index("sig_id")
-    (tmp_path / "sigs").mkdir()
-    write_gctx(
-        tmp_path / "sigs" / "signatures.gctx",
-        GeneMatrix(source.read(np.arange(120)).T, genes, meta),
-    )
+    signature_folder(tmp_path / "sigs", source)
     out = tmp_path / "index"
     call_command(
         "build_search_index",
@@ -158,6 +164,42 @@ def test_the_command_builds_from_a_signature_folder_and_verifies(tmp_path: Path)
         call_command("build_search_index", out=out, verify=True, stdout=_Log())
     with pytest.raises(CommandError, match=r"signatures\.gctx"):
         call_command("build_search_index", signatures=tmp_path / "nothing", out=out)
+
+
+@pytest.mark.django_db
+def test_the_command_writes_shards_after_a_build_or_of_the_index_it_has(tmp_path: Path) -> None:
+    """--shards K: the index's signatures in K shard indexes by range, each opening on its own
+    with every checksum, the ranks of all of them the index's; without --signatures the index
+    already in --out is split."""
+    signatures = signature_folder(tmp_path / "sigs", small_source(120))
+    out, shards = tmp_path / "index", tmp_path / "shards"
+    call_command(
+        "build_search_index",
+        signatures=signatures,
+        out=out,
+        embedding_dim=8,
+        shards=2,
+        shards_out=shards,
+        stdout=(log := _Log()),
+    )
+    index = SearchIndex.open(out)
+    assert "2 shards of search index" in log.text
+    assert "SEARCH_SHARDS=2" in log.text
+    for k in (2, 3):
+        if k == 3:
+            call_command("build_search_index", out=out, shards=3, shards_out=shards, stdout=_Log())
+        parts = [SearchIndex.open(shards / f"shard-{n}", verify=True) for n in range(k)]
+        assert [p.manifest["shard"]["of"] for p in parts] == [k] * k
+        assert all(p.manifest["folder"] == index.version for p in parts)
+        assert np.array_equal(np.hstack([p.ranks for p in parts]), index.ranks)
+        assert index.values is not None
+        assert np.array_equal(np.hstack([p.values for p in parts]), index.values)
+    with pytest.raises(CommandError, match="give 1 to 120"):
+        call_command("build_search_index", out=out, shards=121, shards_out=shards, stdout=_Log())
+    with pytest.raises(CommandError, match="--shards 0: give 1 or more"):
+        call_command("build_search_index", signatures=signatures, out=out, shards=0)
+    with pytest.raises(CommandError, match="--signatures is required"):
+        call_command("build_search_index", out=out)
 
 
 class _Log:
@@ -200,7 +242,7 @@ def test_gene_major_matrices_written_in_several_runs_hold_every_signature(
     """The gene-major ranks and values go to disk a buffer at a time (positioned writes): with a
     buffer of 3 blocks, 200 signatures take 4 full writes and a partial one, and every column
     must land where the index's order puts it."""
-    monkeypatch.setattr(build, "FLUSH_BYTES", 48 * 60 * 2)  # 48 columns of 60 uint16 ranks
+    monkeypatch.setattr(gene_major, "FLUSH_BYTES", 48 * 60 * 2)  # 48 columns of 60 uint16 ranks
     source = small_source(200)
     build_index(source, tmp_path / "index", replace(SMALL, block=16, threads=1))
     index = SearchIndex.open(tmp_path / "index")

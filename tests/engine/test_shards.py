@@ -21,6 +21,7 @@ from search.engine.searching import gene_query
 from search.engine.shards import (
     LocalShard,
     ShardedIndex,
+    ShardMismatchError,
     ShardUnavailableError,
     write_shards,
 )
@@ -243,8 +244,42 @@ def test_a_shard_that_does_not_answer_fails_the_search(indexed: Indexed, tmp_pat
     with pytest.raises(ShardUnavailableError, match="did not answer"):
         broken.search(*_queries(indexed)[0])
     partial = ShardedIndex(indexed.index, [shards[0]])  # a shard missing from the list
-    with pytest.raises(ShardUnavailableError, match="do not cover"):
+    with pytest.raises(ShardMismatchError, match="asked for shard 0 of 1 "):
         partial.search(*_queries(indexed)[0])
+    unchecked = ShardedIndex(indexed.index, [Unchecked(shards[0].index)])
+    with pytest.raises(ShardUnavailableError, match="do not cover"):  # the counts are checked too
+        unchecked.search(*_queries(indexed)[0])
+
+
+class Unchecked(LocalShard):
+    """A shard told it is the whole index, whichever part it serves."""
+
+    def summary(self, payload: dict[str, Any]) -> dict[str, Any]:
+        part = self.index.manifest["shard"]
+        return super().summary({**payload, "part": {**payload["part"], "of": part["of"]}})
+
+
+def test_a_shard_serving_another_part_or_index_is_refused(indexed: Indexed, tmp_path: Path) -> None:
+    """Each shard is told which part of which index it is asked as, and one that serves another
+    refuses: shards of one size swapped (two workers' SEARCH_SHARD_DIR exchanged) would otherwise
+    answer with each other's signatures in their places, which no count can tell, and so would
+    shards left from an earlier build of the same signatures."""
+    _, shards = _sharded(indexed, tmp_path, 2)
+    query = _queries(indexed)[0]
+    expected = indexed.index.search(*query, path="exact").table
+    swapped = ShardedIndex(indexed.index, [shards[1], shards[0]])
+    with pytest.raises(ShardMismatchError, match=r"shard 0 of 2 .*, this one is shard 1 of 2"):
+        swapped.search(*query)
+    _, three = _sharded(indexed, tmp_path, 3)
+    with pytest.raises(ShardMismatchError, match="this one is shard 0 of 3"):
+        ShardedIndex(indexed.index, three[:2]).search(*query)
+    rebuilt = SearchIndex.open(indexed.directory)  # as a new build of the same signatures
+    rebuilt.version = "20261207T120000Z-0123456789"
+    with pytest.raises(ShardMismatchError, match="write the shards again") as refused:
+        ShardedIndex(rebuilt, shards).search(*query)
+    assert refused.value.payload["serves"]["index"] == indexed.index.version
+    found = ShardedIndex(indexed.index, three).search(*query).table
+    pd.testing.assert_frame_equal(found, expected, check_exact=True)
 
 
 def test_shards_on_the_gpu_path_sum_as_on_the_cpu(

@@ -63,6 +63,7 @@ def test_shard_workers_answer_as_one_index_and_a_lost_shard_fails_the_search(
         celery_worker(tmp_path, queue.format(0), CELERY_RESULT_EXPIRES="45", **shard[0]),
         celery_worker(tmp_path, queue.format(1), **shard[1]) as a,
         celery_worker(tmp_path, queue.format(1), **shard[1]) as b,
+        celery_worker(tmp_path, f"crossed-{queue}".format(0), **shard[1]),
     ):
         sent = Recording(celery_client)
         patient = ShardedIndex(whole, [QueueShard(n, 60, queue, sent) for n in (0, 1)])
@@ -75,13 +76,21 @@ def test_shard_workers_answer_as_one_index_and_a_lost_shard_fails_the_search(
         assert sent.ids
         assert not any(redis.exists(f"celery-task-meta-{task}") for task in sent.ids)
         # an answer no one reads (a task sent without QueueShard) expires as the worker was told
-        payload = {"up": up, "down": down, "mode": "both", "filters": {}, "k": 20}
+        part = {"index": whole.version, "of": 2, "n": whole.n_signatures, "number": 0}
+        payload = {"up": up, "down": down, "mode": "both", "filters": {}, "k": 20, "part": part}
         unread = celery_client.send_task(
             "search.tasks.shard_sums", args=[payload], queue=queue.format(0)
         )
         unread.get(timeout=60)
         assert 0 < redis.ttl(f"celery-task-meta-{unread.id}") <= 45
         unread.forget()
+        # a worker started on shard 0's queue with shard 1's folder refuses: no search answers
+        crossed = [QueueShard(0, 30, f"crossed-{queue}", celery_client), patient.shards[1]]
+        with pytest.raises(ShardUnavailableError, match="asked for shard 0 of 2") as refused:
+            ShardedIndex(whole, crossed).search(up, down, k=20)
+        assert "shard 0 (queue" in str(refused.value)  # the queue whose worker refused
+        assert "failed (ShardMismatchError" in str(refused.value)
+        assert "this one is shard 1 of 2" in str(refused.value)
         a.process.kill()  # one replica of shard 1 lost: the other takes its queue
         a.process.wait()
         pd.testing.assert_frame_equal(patient.search(up, down, k=20).table, expected)

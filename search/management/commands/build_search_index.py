@@ -13,6 +13,7 @@ from search.engine.build import BuildSettings, build_index
 from search.engine.errors import IndexArtifactError
 from search.engine.gmt_queries import gmt_queries
 from search.engine.index import SearchIndex
+from search.engine.shards import write_shards
 from search.engine.sources import signatures_source
 from search.selectors.examples import GENESETS
 from search.services.signature_sets import signature_set_load_from_index
@@ -63,6 +64,20 @@ class Command(BaseCommand):
             help="queries of the specificity compendium (tau); 0 builds none",
         )
         parser.add_argument(
+            "--shards",
+            type=int,
+            metavar="K",
+            help="then write the index as K shards by signature range into --shards-out, one for "
+            "each shard worker (docs/operations.md, 'Shards'); without --signatures, split the "
+            "index already in --out",
+        )
+        parser.add_argument(
+            "--shards-out",
+            type=Path,
+            default=settings.DATA_DIR / "shards",
+            help="where the shards go, shard-0 ... shard-K-1 (default: %(default)s)",
+        )
+        parser.add_argument(
             "--verify", action="store_true", help="check the index's full checksums, build nothing"
         )
 
@@ -70,8 +85,18 @@ class Command(BaseCommand):
         out: Path = options["out"]
         if options["verify"]:
             return self._verify(out)
+        if options["shards"] is not None and options["shards"] < 1:
+            raise CommandError(f"--shards {options['shards']}: give 1 or more")
         if options["signatures"] is None:
-            raise CommandError("--signatures is required to build")
+            if options["shards"] is None:
+                raise CommandError("--signatures is required to build (or --shards K to split)")
+            return self._split(out, options["shards"], options["shards_out"])
+        self._build(options)
+        if options["shards"] is not None:
+            self._split(out, options["shards"], options["shards_out"])
+
+    def _build(self, options: dict[str, Any]) -> None:
+        out: Path = options["out"]
         build = replace(
             BuildSettings(),
             top_genes=options["top_genes"],
@@ -116,6 +141,21 @@ class Command(BaseCommand):
                 f"{manifest['n_signatures']:,} signatures x "
                 f"{manifest['gene_space']['n_genes']:,} genes; fast mode recall@100 "
                 f"{fast['recall_at_100']} ({fast['candidates']} candidates)"
+            )
+        )
+
+    def _split(self, out: Path, k: int, shards_out: Path) -> None:
+        try:
+            index = SearchIndex.open(out)
+            directories = write_shards(index, shards_out, k, progress=self.stdout.write)
+        except (IndexArtifactError, ValueError) as error:
+            raise CommandError(str(error)) from error
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"{k} shards of search index {index.version} in {shards_out}; serve shard n with "
+                f"SEARCH_SHARD_DIR={directories[0].parent}/shard-n celery -A portal worker "
+                "-Q shard-n --pool=solo, and the web process with SEARCH_SHARDS="
+                f"{k} (docs/operations.md)"
             )
         )
 
