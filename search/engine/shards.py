@@ -27,7 +27,10 @@ coordinator scores and ranks with the exact path's own code; it needs shards wri
 index with values.
 Either way the table equals `coordinator.search(..., path="exact")`'s, bit for bit
 (tests/engine/test_shards.py). A shard that does not answer makes the search fail
-(`ShardUnavailableError`), never a partial answer presented as whole.
+(`ShardUnavailableError`), never a partial answer presented as whole. Every call tells the shard
+which part of which index it is asked as (its number, K, the index version and size), and a shard
+that serves another refuses (`ShardMismatchError`): shards of one size swapped, or left from an
+earlier build, would otherwise answer with other signatures in their places.
 
 Answers hold numpy arrays; a transport makes them travel (`encoded`/`decoded`: JSON with the
 bytes in base64; search/runtime/shards.py puts large ones in Redis as they are).
