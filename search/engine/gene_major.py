@@ -83,13 +83,15 @@ def copy_columns(source: Path, start: int, stop: int, path: Path) -> None:
     (os.copy_file_range, done by the kernel; read and written through a buffer where the file
     system cannot)."""
     mapped = np.load(source, mmap_mode="r")
+    if mapped.ndim != 2 or not mapped.flags.c_contiguous:
+        raise ValueError(f"{source}: a 2-d matrix in C order is needed, not {mapped.shape}")
     (rows, columns), dtype, header = mapped.shape, mapped.dtype, mapped.offset
     del mapped
     created = np.lib.format.open_memmap(path, "w+", dtype, (rows, stop - start))
     offset = created.offset
     del created
     run = (stop - start) * dtype.itemsize
-    kernel = True
+    kernel = hasattr(os, "copy_file_range")  # Linux only
     with open(source, "rb") as read, open(path, "r+b") as out:
         for row in range(rows):
             at = header + (row * columns + start) * dtype.itemsize

@@ -73,3 +73,17 @@ def test_a_source_shorter_than_its_header_says_is_refused(tmp_path: Path) -> Non
     with pytest.raises(ValueError, match="greater than file size"):
         copy_columns(tmp_path / "whole.npy", 0, 100, tmp_path / "part.npy")
     assert not (tmp_path / "part.npy").exists()  # refused before anything is written
+
+
+def test_a_source_not_a_c_order_matrix_is_refused(tmp_path: Path) -> None:
+    np.save(tmp_path / "fortran.npy", np.asfortranarray(np.ones((4, 100), dtype=np.uint16)))
+    with pytest.raises(ValueError, match="C order"):
+        copy_columns(tmp_path / "fortran.npy", 0, 10, tmp_path / "part.npy")
+
+
+def test_a_platform_without_the_kernel_copy_uses_the_buffer(
+    matrix: np.ndarray, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delattr(os, "copy_file_range")  # as on macOS
+    copy_columns(tmp_path / "whole.npy", 0, 250, tmp_path / "part.npy")
+    assert np.array_equal(np.load(tmp_path / "part.npy"), matrix[:, :250])
