@@ -26,6 +26,7 @@ import time
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -126,19 +127,15 @@ def main() -> None:
 
 def write_comparison(n: int, parent: str) -> str:
     """Both ways of writing a (23,614, n) uint16 gene-major matrix, block by block."""
-    n_genes, block = 23_614, BuildSettings().block
-    columns = np.random.default_rng(0).integers(1, n_genes + 1, (n_genes, block), dtype=np.uint16)
-    rows: list[dict[str, object]] = []
-    walls: list[float] = []
+    n_genes, block, columns = _ranks_block()
+    rows: list[dict[str, Any]] = []
     for name, writer in (
         ("through a memory map (before, baseline)", _MappedWrites),
         ("positioned writes (GeneMajorWriter)", GeneMajorWriter),
     ):
         with scratch_folder("write-bench-", parent) as folder:
             path = folder / "ranks.npy"
-            timed = _timed(_write, writer, path, columns, n)
-            walls.append(timed["wall (s)"])
-            rows.append({"way": name, **timed})
+            rows.append({"way": name, **_timed(_write, writer, path, columns, n)})
             written = np.load(path, mmap_mode="r")
             last = n - (n - 1) // block * block
             if not (
@@ -146,8 +143,7 @@ def write_comparison(n: int, parent: str) -> str:
                 and np.array_equal(written[:, n - last :], columns[:, :last])
             ):
                 raise AssertionError(f"{name}: the file does not hold the columns written")
-    for row, wall in zip(rows, walls, strict=True):
-        row["vs baseline"] = walls[0] / wall
+    _against_the_first(rows)
     return (
         f"Gene-major writes alone on {machine()}: {n_genes:,} x {n:,} uint16 "
         f"({2 * n_genes * n / 1e9:.1f} GB), blocks of {block} signatures\n\n" + markdown(rows)
@@ -157,11 +153,9 @@ def write_comparison(n: int, parent: str) -> str:
 def split_comparison(n: int, parent: str) -> str:
     """Both ways of copying the first of 2 shards' ranks out of a (23,614, n) uint16 gene-major
     matrix on disk, as write_shards does."""
-    n_genes, block = 23_614, BuildSettings().block
-    columns = np.random.default_rng(0).integers(1, n_genes + 1, (n_genes, block), dtype=np.uint16)
+    n_genes, block, columns = _ranks_block()
     stop = n // 2
-    rows: list[dict[str, object]] = []
-    walls: list[float] = []
+    rows: list[dict[str, Any]] = []
     with scratch_folder("split-bench-", parent) as folder:
         _write(GeneMajorWriter, folder / "whole.npy", columns, n)
         for name, copy in (
@@ -169,9 +163,7 @@ def split_comparison(n: int, parent: str) -> str:
             ("file to file, a row's run a call (gene_major.copy_columns)", copy_columns),
         ):
             path = folder / "shard-0.npy"
-            timed = _timed(copy, folder / "whole.npy", 0, stop, path)
-            walls.append(timed["wall (s)"])
-            rows.append({"way": name, **timed})
+            rows.append({"way": name, **_timed(copy, folder / "whole.npy", 0, stop, path)})
             whole, shard = (np.load(p, mmap_mode="r") for p in (folder / "whole.npy", path))
             for lo in (0, (stop - 1) // block * block):  # the first block and the last
                 hi = min(stop, lo + block)
@@ -179,13 +171,26 @@ def split_comparison(n: int, parent: str) -> str:
                     raise AssertionError(f"{name}: columns from {lo} differ from the source's")
             del whole, shard
             path.unlink()
-    for row, wall in zip(rows, walls, strict=True):
-        row["vs baseline"] = walls[0] / wall
+    _against_the_first(rows)
     return (
         f"A shard's ranks copied alone on {machine()}: columns 0:{stop:,} of a {n_genes:,} x "
         f"{n:,} uint16 matrix ({2 * n_genes * stop / 1e9:.1f} GB of {2 * n_genes * n / 1e9:.1f})"
         "\n\n" + markdown(rows)
     )
+
+
+def _ranks_block() -> tuple[int, int, np.ndarray]:
+    """The gene space's size, the build's block of signatures, and one block of random uint16
+    ranks (genes x block) that the comparisons write over and over."""
+    n_genes, block = 23_614, BuildSettings().block
+    columns = np.random.default_rng(0).integers(1, n_genes + 1, (n_genes, block), dtype=np.uint16)
+    return n_genes, block, columns
+
+
+def _against_the_first(rows: list[dict[str, Any]]) -> None:
+    """Each row's speed against the first's (the baseline): its wall time over theirs."""
+    for row in rows:
+        row["vs baseline"] = rows[0]["wall (s)"] / row["wall (s)"]
 
 
 def _mapped_copy(source: Path, start: int, stop: int, path: Path) -> None:

@@ -21,6 +21,8 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import DTypeLike
 
+from transform.io.files import write_at
+
 FLUSH_BYTES = 512 << 20  # the write buffer of a gene-major matrix
 
 
@@ -30,9 +32,7 @@ class GeneMajorWriter:
     failure (the file then holds whatever was written)."""
 
     def __init__(self, path: Path, dtype: DTypeLike, shape: tuple[int, int], block: int) -> None:
-        created = np.lib.format.open_memmap(path, mode="w+", dtype=dtype, shape=shape)
-        self.offset = created.offset  # the header's size; the file is sized
-        del created
+        self.offset = _created(path, dtype, shape)
         self.fd = os.open(path, os.O_WRONLY)
         columns = min(shape[1], buffer_columns(shape, dtype, block))
         self.buffer = np.empty((shape[0], columns), dtype=dtype)
@@ -50,11 +50,11 @@ class GeneMajorWriter:
     def _write(self) -> None:
         first = self.offset + self.start * self.buffer.itemsize
         for row in range(self.buffer.shape[0]):
-            run = self.buffer[row, : self.filled].data.cast("B")
-            at = first + row * self.row_bytes
-            while run:  # a positioned write may take less than it was given
-                written = os.pwrite(self.fd, run, at)
-                run, at = run[written:], at + written
+            write_at(
+                self.fd,
+                self.buffer[row, : self.filled].data.cast("B"),
+                first + row * self.row_bytes,
+            )
         self.start += self.filled
         self.filled = 0
 
@@ -87,9 +87,7 @@ def copy_columns(source: Path, start: int, stop: int, path: Path) -> None:
         raise ValueError(f"{source}: a 2-d matrix in C order is needed, not {mapped.shape}")
     (rows, columns), dtype, header = mapped.shape, mapped.dtype, mapped.offset
     del mapped
-    created = np.lib.format.open_memmap(path, "w+", dtype, (rows, stop - start))
-    offset = created.offset
-    del created
+    offset = _created(path, dtype, (rows, stop - start))
     run = (stop - start) * dtype.itemsize
     kernel = hasattr(os, "copy_file_range")  # Linux only
     with open(source, "rb") as read, open(path, "r+b") as out:
@@ -118,8 +116,15 @@ def _copy_run(source: int, out: int, count: int, at: int, to: int, kernel: bool)
         chunk = memoryview(os.pread(source, min(count, 64 << 20), at))
         if not chunk:
             raise EOFError(f"{count:,} bytes short at byte {at:,} of the source")
-        count, at = count - len(chunk), at + len(chunk)
-        while chunk:  # a positioned write may take less than it was given
-            written = os.pwrite(out, chunk, to)
-            chunk, to = chunk[written:], to + written
+        write_at(out, chunk, to)
+        count, at, to = count - len(chunk), at + len(chunk), to + len(chunk)
     return kernel
+
+
+def _created(path: Path, dtype: DTypeLike, shape: tuple[int, int]) -> int:
+    """A .npy of `dtype` and `shape` created at `path`, sized, its header written by numpy;
+    returns the header's size (where row 0 starts)."""
+    created = np.lib.format.open_memmap(path, mode="w+", dtype=dtype, shape=shape)
+    offset: int = created.offset
+    del created
+    return offset

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from transform.io.errors import GctxFormatError
+from transform.io.files import write_at
 from transform.io.gctx import COL_META, MATRIX, ROW_META, VERSION
 from transform.io.hdf5 import META_CHUNK, META_GZIP, append_field, open_hdf5
 
@@ -134,10 +135,7 @@ class OutputFile:
         if infinite:
             raise ValueError("profiles hold values beyond the float16 range; convert to float32")
         data = np.ascontiguousarray(block).data.cast("B")  # .data: the array's memoryview
-        at = self.offset + start * self.profile_bytes
-        while data:
-            written = os.pwrite(self.fd, data, at)
-            data, at = data[written:], at + written
+        write_at(self.fd, data, self.offset + start * self.profile_bytes)
         os.fdatasync(self.fd)
 
     def checksum(self, start: int, stop: int, expected: np.ndarray | None = None) -> str:

@@ -1,4 +1,5 @@
-"""Small file helpers shared by the text formats: atomic replacement and tolerant decoding."""
+"""Small file helpers shared by the formats: atomic replacement, tolerant decoding, checksums and
+positioned writes."""
 
 from __future__ import annotations
 
@@ -39,3 +40,11 @@ def sha256_file(path: str | Path, block: int = 2**22) -> str:
         while chunk := handle.read(block):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def write_at(fd: int, data: memoryview, at: int) -> None:
+    """All of `data` into the open file `fd` from byte `at` on: os.pwrite, again for what a call
+    did not take (a positioned write may take less than it was given)."""
+    while data:
+        written = os.pwrite(fd, data, at)
+        data, at = data[written:], at + written
