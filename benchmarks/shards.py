@@ -19,7 +19,14 @@ machine's two cores with each other and with this process, so the shards cannot 
 here: the figures are the cost of the scatter, the transport and the merge, not the speed-up K
 machines would give. Peak RSS of this process and of the workers (summed) beside each.
 
-Run: python -m benchmarks.shards [--signatures 200000] [--genes 2000] [--queries 40] [--dir D]
+A second table: what a web process serving the head (the index without its matrices, written
+beside the shards) reads through the same workers, against the one index read in this process,
+--reads times each, taking turns, every answer checked equal: a gene's row across every
+signature (the gene page), a signature's top genes with their values (the signature page), and
+the 20 signatures most like one (`similar`, exact).
+
+Run: python -m benchmarks.shards [--signatures 200000] [--genes 2000] [--queries 40] [--reads 20]
+[--dir D]
 (needs Redis at REDIS_URL, default redis://127.0.0.1:6379/0)
 """
 
@@ -45,7 +52,7 @@ from benchmarks.batch import K, queries, write_index
 from benchmarks.common import interleaved, machine, markdown, scratch_folder
 from search.engine.index import SearchIndex
 from search.engine.results import SearchResult
-from search.engine.shards import ShardedIndex, write_shards
+from search.engine.shards import HEAD, ShardedIndex, write_shards
 from search.runtime.shards import QueueShard
 
 REPO = Path(__file__).resolve().parents[1]
@@ -65,6 +72,7 @@ def main() -> None:
     parser.add_argument("--signatures", type=int, default=200_000)
     parser.add_argument("--genes", type=int, default=2_000)
     parser.add_argument("--queries", type=int, default=40)
+    parser.add_argument("--reads", type=int, default=20)
     parser.add_argument("--dir", default=os.environ.get("SEARCH_BENCH_DIR", "/tmp"))
     args = parser.parse_args()
     with scratch_folder("shards-bench-", args.dir) as folder:
@@ -77,7 +85,7 @@ def run(args: argparse.Namespace, folder: Path) -> None:
     asked = queries(index, args.queries + 1)
     index.search(*asked[0], k=K, path="exact")  # compile
     tables = [index.search(up, down, k=K, path="exact").table for up, down in asked[1:]]
-    rows = []
+    rows, reads = [], []
     client = Celery(broker=redis, backend=redis, set_as_current=False)
     for k in (2, 4):
         directories = write_shards(index, folder / f"shards-{k}", k)
@@ -96,6 +104,9 @@ def run(args: argparse.Namespace, folder: Path) -> None:
                 sharded.search(*asked[0], k=K)  # the workers open their shards and compile
                 sharded.sums_asked = sharded.second_rounds = 0
             times = _interleaved(index, ways, asked[1:], tables, k)
+            head = SearchIndex.open(directories[0].parent / HEAD)
+            ShardedIndex(head, [QueueShard(n, 120, queue, client) for n in range(k)])
+            reads += _head_reads(index, head, args.reads, k)
             rss = sum(_rss_gb(worker.pid) for worker in workers)
         finally:
             for worker in workers:
@@ -121,6 +132,8 @@ def run(args: argparse.Namespace, folder: Path) -> None:
         f"process's peak RSS {peak:.1f} GB\n"
     )
     print(markdown(rows))
+    print(f"\nA head's reads through the same workers ({args.reads} each):\n")
+    print(markdown(reads))
 
 
 def _interleaved(
@@ -145,6 +158,51 @@ def _interleaved(
     if any(not a.equals(e) for found in answers for a, e in zip(found, tables, strict=True)):
         raise SystemExit(f"{k} shards answered a query differently from one index")
     return [np.array(times[str(n)]) for n in range(len(searches))]
+
+
+def _head_reads(index: SearchIndex, head: SearchIndex, rounds: int, k: int) -> list[dict[str, Any]]:
+    """p50 and p99 of each read of the head (through its k shards) against the same read of the
+    one index, taking turns read by read; a different gene or signature each round."""
+    rng = np.random.default_rng(k)
+    genes = [index.genes[g] for g in rng.integers(0, index.n_genes, rounds + 1)]
+    sig_ids = [str(s) for s in index.table.sig_ids[rng.integers(0, index.n_signatures, rounds + 1)]]
+    reads: dict[str, Callable[[SearchIndex, int], Any]] = {
+        "a gene's row (gene page)": lambda on, at: on.gene_values(genes[at])["rank"],
+        "a signature's top genes (signature page)": lambda on, at: on.signature(sig_ids[at], n=1),
+        "20 similar signatures (exact)": lambda on, at: on.similar(sig_ids[at], 20, path="exact"),
+    }
+    rows = []
+    for name, read in reads.items():
+        found: dict[str, list[Any]] = {"one": [], "head": []}
+        runs: dict[str, Callable[[], object]] = {
+            w: _reading(read, on, found[w]) for w, on in (("one", index), ("head", head))
+        }
+        times = interleaved(runs, rounds=rounds + 1)
+        for one, split in zip(found["one"], found["head"], strict=True):
+            if not (np.array_equal(one, split) if isinstance(one, np.ndarray) else one == split):
+                raise SystemExit(f"the head of {k} shards read {name} differently")
+        one, split = (np.array(times[w][1:]) for w in ("one", "head"))  # the first warms up
+        rows.append(
+            {
+                "read": f"{name}, {k} shards",
+                "one index p50 (ms)": 1e3 * float(np.percentile(one, 50)),
+                "head p50 (ms)": 1e3 * float(np.percentile(split, 50)),
+                "head p99 (ms)": 1e3 * float(np.percentile(split, 99)),
+                "overhead p50 (ms)": 1e3 * float(np.percentile(split - one, 50)),
+            }
+        )
+    return rows
+
+
+def _reading(
+    read: Callable[[SearchIndex, int], Any], on: SearchIndex, answers: list[Any]
+) -> Callable[[], None]:
+    """A run that reads the next round's gene or signature from `on`, keeping the answer."""
+
+    def run() -> None:
+        answers.append(read(on, len(answers)))
+
+    return run
 
 
 def _one_query_a_run(

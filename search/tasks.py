@@ -90,7 +90,7 @@ def _or_failed(task: Any, batch_id: str, work: Callable[[], T]) -> T:
 
 @app.task(name="search.tasks.shard_summary", acks_late=True, reject_on_worker_lost=True)
 def shard_summary_task(payload: dict[str, Any]) -> dict[str, Any]:
-    """This worker's shard's summary of a query (search/engine/shards.py)."""
+    """This worker's shard's summary of a query (search/engine/shards/)."""
     from search.engine.shards import shard_summary
 
     return _on_this_shard(shard_summary, payload)
@@ -111,6 +111,22 @@ def shard_value_sums_task(payload: dict[str, Any]) -> dict[str, Any]:
     from search.engine.shards import shard_value_sums
 
     return _on_this_shard(shard_value_sums, payload)
+
+
+@app.task(name="search.tasks.shard_cells", acks_late=True, reject_on_worker_lost=True)
+def shard_cells_task(payload: dict[str, Any]) -> dict[str, Any]:
+    """Cells of this worker's shard's matrices, for a head's gene and signature pages."""
+    from search.engine.shards import shard_cells
+
+    return _on_this_shard(shard_cells, payload)
+
+
+@app.task(name="search.tasks.shard_products", acks_late=True, reject_on_worker_lost=True)
+def shard_products_task(payload: dict[str, Any]) -> dict[str, Any]:
+    """A signature's centred ranks times this worker's shard's selected signatures (similar)."""
+    from search.engine.shards import shard_products
+
+    return _on_this_shard(shard_products, payload)
 
 
 def _on_this_shard(

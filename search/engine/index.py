@@ -8,10 +8,11 @@ and the FAISS index are loaded. Open once per process and share it (threads may 
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, TypeAlias, overload
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias, cast, overload
 
 import faiss
 import numpy as np
@@ -29,6 +30,8 @@ from search.engine.searching import run_search, top_positions
 
 if TYPE_CHECKING:
     from search.engine.backends.torch_gpu import DeviceRanks
+    from search.engine.shards.matrices import Ask
+    from search.engine.shards.searching import ShardedIndex
 
 IndexError_ = IndexArtifactError  # the name search/runtime/index_access.py imports
 SIMILAR_EXACT_BYTES = 1 << 30  # "similar" reads the whole rank matrix up to this size
@@ -51,11 +54,14 @@ class SearchIndex:
         self._rows_upper = {gene.upper(): row for gene, row in self._rows.items()}
         self.table = SignatureTable.read(self.folder / "metadata.h5")
         self.n_signatures = len(self.table)
-        self.ranks = self._array("ranks")
+        # a head (shards/writing.py): its matrices in shards, read through them once attached
+        self.in_shards: dict[str, Any] | None = manifest.get("in_shards")
+        self.sharded: ShardedIndex | None = None
+        self.ranks = self._matrix("ranks")
         self.top_genes = self._array("top_genes")
         self.hub = self._array("hub", required=False)  # (2, G): see hubs.py
         self.specificity = self._array("specificity", required=False)  # (N, Q): specificity.py
-        self.values = self._array("values", required=False)
+        self.values = self._matrix("values", required=False)
         self.value_stats = self._array("value_stats", required=False)
         self.flat = self._array("flat", required=False)
         self.basis = self._array("basis", required=False)
@@ -74,7 +80,7 @@ class SearchIndex:
         self.readers = {
             name: RowReader(self.folder / f"{name}.npy", matrix)
             for name, matrix in (("ranks", self.ranks), ("values", self.values))
-            if matrix is not None
+            if matrix is not None and self.in_shards is None
         }
         self._device_ranks: DeviceRanks | None = None
         self._device_lock = threading.Lock()
@@ -93,6 +99,8 @@ class SearchIndex:
     def device_ranks(self) -> DeviceRanks:
         """The rank matrix in GPU memory (backends/torch_gpu.py), copied on first use (once,
         whatever the number of threads asking)."""
+        if self.in_shards is not None:
+            raise IndexArtifactError("a head's rank matrix is in its shards, not on this GPU")
         with self._device_lock:
             if self._device_ranks is None:
                 from search.engine.backends.torch_gpu import DeviceRanks
@@ -104,6 +112,46 @@ class SearchIndex:
         """Ask the disk for the selected span of these rows of the rank (or values) matrix at
         once when they are not in memory (readahead.py); True when it asked."""
         return self.readers[matrix].ahead(rows, selection.start, selection.stop)
+
+    @property
+    def n_shards(self) -> int:
+        """How many shards a head's matrices are in (0: this index holds its own)."""
+        return 0 if self.in_shards is None else len(self.in_shards["bounds"]) - 1
+
+    def attach(self, sharded: ShardedIndex, ask: Ask) -> None:
+        """A head: its searches go to `sharded`, and its matrices are read through `ask`."""
+        from search.engine.shards.matrices import MatrixInShards  # the package imports this one
+
+        self.sharded = sharded
+        for name in ("ranks", "values"):
+            matrix = getattr(self, name)
+            if isinstance(matrix, MatrixInShards):
+                setattr(self, name, matrix.asking(ask))
+
+    @overload
+    def _matrix(self, name: str, *, required: Literal[True] = True) -> np.ndarray: ...
+
+    @overload
+    def _matrix(self, name: str, *, required: bool) -> np.ndarray | None: ...
+
+    def _matrix(self, name: str, *, required: bool = True) -> np.ndarray | None:
+        """A gene-major matrix: memory-mapped, or for a head read from its shards. The latter
+        is typed as the array it stands for: it is read with the same indexing (a row, a column,
+        np.ix_ cells), and the kernels that need the array itself are not run on a head."""
+        if self.in_shards is None:
+            return self._array(name, required=required)
+        from search.engine.shards.matrices import MatrixInShards  # the package imports this one
+
+        dtype = self.in_shards["matrices"].get(name)
+        if dtype is None:
+            if required:
+                raise IndexArtifactError(f"the head's index.json has no {name} matrix")
+            return None
+        bounds = np.asarray(self.in_shards["bounds"], dtype=np.int64)
+        shape = (self.n_genes, self.n_signatures)
+        if bounds.size < 2 or bounds[0] != 0 or bounds[-1] != shape[1]:
+            raise IndexArtifactError(f"the head's shard bounds do not cover {shape[1]} signatures")
+        return cast(np.ndarray, MatrixInShards(name, shape, np.dtype(dtype), bounds))
 
     @overload
     def _array(self, name: str, *, required: Literal[True] = True) -> np.ndarray: ...
@@ -178,18 +226,15 @@ class SearchIndex:
     ) -> SearchResult:
         """Score every signature passing the filters against an up/down gene-set query (a side
         given needs min_genes genes of the index); order "tau" ranks by specificity (exact path,
-        rank score, an index with a compendium), ties by z."""
-        return run_search(
-            self,
-            up,
-            down,
-            mode=mode,
-            filters=filters,
-            k=k,
-            score=score,
-            path=path,
-            min_genes=min_genes,
-            order=order,
+        rank score, an index with a compendium), ties by z. A head searches its shards (the
+        exact path, whatever `path` asks)."""
+        searching = (
+            self._shards().search
+            if self.in_shards is not None
+            else functools.partial(run_search, self, path=path)
+        )
+        return searching(
+            up, down, mode=mode, score=score, filters=filters, k=k, min_genes=min_genes, order=order
         )
 
     def similar(
@@ -204,11 +249,15 @@ class SearchIndex:
         cosine of centred ranks), largest first, sig_id itself left out."""
         at = self.table.position(sig_id)
         selection = self.table.select(filters)
-        centred = self.ranks[:, at].astype(np.float64) - (self.n_genes + 1) / 2
+        column = self.ranks[:, at]
+        centred = column.astype(np.float64) - (self.n_genes + 1) / 2
         if path == "auto":
             exact = self.n_signatures * self.n_genes * 2 <= SIMILAR_EXACT_BYTES
             path = "exact" if exact or self.faiss is None else "fast"
-        if path == "fast":
+        if self.in_shards is not None:  # a head: exact, each shard its own products
+            positions = selection.positions
+            products = self._shards().products(column, filters, selection)
+        elif path == "fast":
             # path "fast" is asked of an index built with the fast mode (fast.faiss, embedded.npy)
             assert self.faiss is not None
             assert self.embedded is not None
@@ -258,9 +307,10 @@ class SearchIndex:
         at = self.table.position(sig_id)
         detail: dict[str, Any] = self.table.rows(np.array([at])).iloc[0].to_dict()
         source = self.values if self.values is not None else self.ranks
+        both = np.asarray(self.top_genes[at, :, :n], dtype=np.int64)  # (2, n): one read of both
+        read = np.asarray(source[both.ravel(), at]).reshape(both.shape)
         for side, name in ((0, "top_up"), (1, "top_down")):
-            rows = np.asarray(self.top_genes[at, side, :n], dtype=np.int64)
-            values = np.asarray(source[rows, at])
+            rows, values = both[side], read[side]
             detail[name] = [
                 {"gene": self.genes[row], "value": float(value), "rank": i + 1}
                 for i, (row, value) in enumerate(zip(rows, values, strict=True))
@@ -368,6 +418,15 @@ class SearchIndex:
         for name in self.table.columns:
             out[name] = self.table.column(name)[positions]
         return out
+
+    def _shards(self) -> ShardedIndex:
+        """The shards a head searches, once attached."""
+        if self.sharded is None:
+            raise IndexArtifactError(
+                f"this index is a head, its matrices in {self.n_shards} shards, and no shard "
+                "is attached: serve it with SEARCH_SHARDS set to that number"
+            )
+        return self.sharded
 
     def verify(self) -> None:
         """Check the full SHA-256 of every file (minutes at a million signatures)."""

@@ -4,7 +4,8 @@ Web and worker processes call `search_index()`; the first call opens SEARCH_INDE
 engine (which checks the artifact against its index.json), later calls reuse it until the
 directory's index.json changes (a new version built in place). An index that is absent or refused
 raises IndexUnavailable, which the API answers with 503 and the reason; a refused new version
-leaves the previous one serving.
+leaves the previous one serving. A head (an index whose matrices are only in its shards:
+search/engine/shards/writing.py) is attached to the shard queues when it is opened.
 """
 
 from __future__ import annotations
@@ -47,6 +48,10 @@ def search_index(directory: Path | None = None) -> SearchIndex:
             return cached[1]
         try:
             index = SearchIndex.open(path)
+            if index.in_shards is not None:  # a head: its matrices in the shard workers
+                from search.runtime.shards import attach_queue_shards  # which import this
+
+                attach_queue_shards(index)
         except IndexError_ as error:
             if cached:  # keep serving the version that loaded
                 return cached[1]

@@ -18,7 +18,7 @@ import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from celery import Celery
@@ -28,6 +28,7 @@ from celery.result import AsyncResult
 from django.conf import settings
 
 from portal.celery import app
+from search.engine.errors import IndexArtifactError
 from search.engine.shards import (
     ShardedIndex,
     ShardUnavailableError,
@@ -37,6 +38,9 @@ from search.engine.shards import (
     encoded,
 )
 from search.runtime.index_access import search_index
+
+if TYPE_CHECKING:
+    from search.engine.index import SearchIndex
 
 POLL_S = 0.005  # how often the attempts' results are looked at
 BLOB_BYTES = 1 << 16  # arrays this large travel through Redis as bytes (packed)
@@ -63,6 +67,12 @@ class QueueShard:
 
     def value_sums(self, payload: dict[str, Any]) -> dict[str, Any]:
         return self._call("search.tasks.shard_value_sums", payload)
+
+    def cells(self, payload: dict[str, Any]) -> dict[str, Any]:
+        return self._call("search.tasks.shard_cells", payload)
+
+    def products(self, payload: dict[str, Any]) -> dict[str, Any]:
+        return self._call("search.tasks.shard_products", payload)
 
     def _call(self, task: str, payload: dict[str, Any]) -> dict[str, Any]:
         answer = self._ask(task, {**payload, "blobs": self.blobs})
@@ -194,17 +204,37 @@ def _forget(attempts: list[AsyncResult]) -> None:
 
 
 def sharded_index() -> ShardedIndex | None:
-    """The index as K shards when settings.SEARCH_SHARDS = K > 0 (the local index coordinates:
-    its gene space and metadata), else None."""
+    """The index as K shards when settings.SEARCH_SHARDS = K > 0, else None. The index this
+    process serves coordinates (its gene space and metadata): the unsplit index, or its head,
+    whose ShardedIndex was made when it was opened (`attach_queue_shards`)."""
     if settings.SEARCH_SHARDS <= 0:
         return None
+    index = search_index()
+    return index.sharded or ShardedIndex(index, queue_shards())
+
+
+def queue_shards() -> list[QueueShard]:
+    """The K shard queues of settings.SEARCH_SHARDS, with its timeouts."""
     timeout, attempt = (
         float(settings.SEARCH_SHARD_TIMEOUT_S),
         float(settings.SEARCH_SHARD_ATTEMPT_S),
     )
     queue = settings.SEARCH_SHARD_QUEUE
-    shards = [
+    return [
         QueueShard(number, timeout, queue, attempt_s=attempt)
         for number in range(settings.SEARCH_SHARDS)
     ]
-    return ShardedIndex(search_index(), shards)
+
+
+def attach_queue_shards(head: SearchIndex) -> None:
+    """A head just opened reads its matrices and searches through the shard queues; an error
+    when SEARCH_SHARDS is not the number of shards its matrices are in."""
+    k = head.n_shards
+    if k != settings.SEARCH_SHARDS:
+        raise IndexArtifactError(
+            f"it is a head, its matrices in {k} shards: serve it with SEARCH_SHARDS={k} and a "
+            f"worker on each of the queues {settings.SEARCH_SHARD_QUEUE.format(0)} to "
+            f"{settings.SEARCH_SHARD_QUEUE.format(k - 1)} (SEARCH_SHARDS is "
+            f"{settings.SEARCH_SHARDS})"
+        )
+    ShardedIndex(head, queue_shards())

@@ -17,8 +17,11 @@ def warm_up() -> str:
         index = search_index()
         genes = index.genes[:20]
         path = settings.SEARCH_PATH  # gpu: the rank matrix goes to the device now
-        index.search(up=genes[:10], down=genes[10:], k=10, path=path)  # imports, page-ins
-        done.append(f"search index {index.version} open (path {path})")
+        if index.in_shards is not None:  # its searches wait on the shard workers: not at start
+            done.append(f"search index {index.version} open: a head of {index.n_shards} shards")
+        else:
+            index.search(up=genes[:10], down=genes[10:], k=10, path=path)  # imports, page-ins
+            done.append(f"search index {index.version} open (path {path})")
     except IndexUnavailable as error:
         done.append(f"no search index ({error})")
     except PortalError as error:  # SEARCH_PATH=gpu without a usable GPU: said, searches refuse

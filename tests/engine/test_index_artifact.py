@@ -169,8 +169,8 @@ def test_the_command_builds_from_a_signature_folder_and_verifies(tmp_path: Path)
 @pytest.mark.django_db
 def test_the_command_writes_shards_after_a_build_or_of_the_index_it_has(tmp_path: Path) -> None:
     """--shards K: the index's signatures in K shard indexes by range, each opening on its own
-    with every checksum, the ranks of all of them the index's; without --signatures the index
-    already in --out is split."""
+    with every checksum, the ranks of all of them the index's, and the head beside them; without
+    --signatures the index already in --out is split (a head is refused)."""
     signatures = signature_folder(tmp_path / "sigs", small_source(120))
     out, shards = tmp_path / "index", tmp_path / "shards"
     call_command(
@@ -194,6 +194,12 @@ def test_the_command_writes_shards_after_a_build_or_of_the_index_it_has(tmp_path
         assert np.array_equal(np.hstack([p.ranks for p in parts]), index.ranks)
         assert index.values is not None
         assert np.array_equal(np.hstack([p.values for p in parts]), index.values)
+        head = SearchIndex.open(shards / "head", verify=True)  # the web process's, if it likes
+        assert head.n_shards == k
+        assert head.version == index.version
+    assert f"SEARCH_INDEX_DIR={out} (the whole index) or {shards / 'head'}" in log.text
+    with pytest.raises(CommandError, match="is a head: split the index it came from"):
+        call_command("build_search_index", out=shards / "head", shards=2, shards_out=tmp_path)
     with pytest.raises(CommandError, match="give 1 to 120"):
         call_command("build_search_index", out=out, shards=121, shards_out=shards, stdout=_Log())
     with pytest.raises(CommandError, match="--shards 0: give 1 or more"):

@@ -287,7 +287,7 @@ def test_shards_on_the_gpu_path_sum_as_on_the_cpu(
 ) -> None:
     """A shard worker that sees a GPU sums on the device (here torch's CPU device, as on CUDA)."""
     torch_gpu = pytest.importorskip("search.engine.backends.torch_gpu")
-    from search.engine import shards as shards_module
+    from search.engine.shards import answering as shards_module
 
     sharded, shards = _sharded(indexed, tmp_path, 2)
     for shard in shards:

@@ -12,12 +12,13 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pytest
 from celery import Celery
 
 from search.engine.index import SearchIndex
-from search.engine.shards import ShardedIndex, ShardUnavailableError, write_shards
+from search.engine.shards import HEAD, ShardedIndex, ShardUnavailableError, write_shards
 from search.runtime.shards import QueueShard
 from tests.portal.conftest import celery_worker
 from tests.portal.test_batch_worker import _small_index
@@ -99,6 +100,29 @@ def test_shard_workers_answer_as_one_index_and_a_lost_shard_fails_the_search(
         quick = ShardedIndex(whole, [QueueShard(n, 3, queue, celery_client) for n in (0, 1)])
         with pytest.raises(ShardUnavailableError, match=r"shard 1 \(queue .*\) did not answer"):
             quick.search(up, down, k=20)
+
+
+def test_a_head_reads_its_matrices_from_the_shard_workers(
+    tmp_path: Path, celery_client: Celery
+) -> None:
+    """The head's gene rows (at scale megabytes, which go through Redis as bytes), signature pages,
+    similar signatures and searches through real workers equal the unsplit index's."""
+    whole, queue, shard, (up, down) = _two_shards(tmp_path)
+    head = SearchIndex.open(tmp_path / "shards" / HEAD)
+    sig_id = str(whole.table.sig_ids[whole.n_signatures - 3])
+    with (
+        celery_worker(tmp_path, queue.format(0), **shard[0]),
+        celery_worker(tmp_path, queue.format(1), **shard[1]),
+    ):
+        ShardedIndex(head, [QueueShard(n, 60, queue, celery_client) for n in (0, 1)])
+        for gene in (up[0], down[-1]):
+            found, alone = head.gene_values(gene), whole.gene_values(gene)
+            for name in alone:
+                np.testing.assert_array_equal(found[name], alone[name], strict=True)
+        assert head.signature(sig_id, n=10) == whole.signature(sig_id, n=10)
+        assert head.similar(sig_id, k=7) == whole.similar(sig_id, k=7, path="exact")
+        expected = whole.search(up, down, k=20, path="exact").table
+        pd.testing.assert_frame_equal(head.search(up, down, k=20).table, expected)
 
 
 def test_a_replica_killed_in_the_middle_of_a_query_is_replaced_by_another(

@@ -10,10 +10,10 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from search.engine import accuracy, reverse_tables
 from search.engine.accuracy import read_accuracy
 from search.engine.build import BuildSettings, build_index
-from search.engine.errors import IndexArtifactError
+from search.engine.errors import IndexArtifactError, InvalidQueryError
 from search.engine.gmt_queries import gmt_queries
 from search.engine.index import SearchIndex
-from search.engine.shards import write_shards
+from search.engine.shards import HEAD, write_shards
 from search.engine.sources import signatures_source
 from search.selectors.examples import GENESETS
 from search.services.signature_sets import signature_set_load_from_index
@@ -148,14 +148,15 @@ class Command(BaseCommand):
         try:
             index = SearchIndex.open(out)
             directories = write_shards(index, shards_out, k, progress=self.stdout.write)
-        except (IndexArtifactError, ValueError) as error:
+        except (IndexArtifactError, InvalidQueryError, ValueError) as error:
             raise CommandError(str(error)) from error
         self.stdout.write(
             self.style.SUCCESS(
                 f"{k} shards of search index {index.version} in {shards_out}; serve shard n with "
                 f"SEARCH_SHARD_DIR={directories[0].parent}/shard-n celery -A portal worker "
-                "-Q shard-n --pool=solo, and the web process with SEARCH_SHARDS="
-                f"{k} (docs/operations.md)"
+                f"-Q shard-n --pool=solo, and the web process with SEARCH_SHARDS={k} and "
+                f"SEARCH_INDEX_DIR={out} (the whole index) or {shards_out / HEAD} (the head: "
+                "no matrices, which it reads from the shards) (docs/operations.md)"
             )
         )
 
