@@ -4,6 +4,8 @@
 dtypes, shapes, sampled checksums) and refuses a corrupt or mismatched index with
 IndexArtifactError. The matrices stay on disk, memory-mapped; the metadata table, the gene space
 and the FAISS index are loaded. Open once per process and share it (threads may search at once).
+A head (an index whose matrices are only in its shards: shards/writing.py) opens without them; a
+ShardedIndex of its shards attaches them, and it then reads and searches through the shards.
 """
 
 from __future__ import annotations
