@@ -20,6 +20,7 @@ class IndexState:
     detail: str = ""
     n_signatures: int | None = None
     version: str | None = None
+    shards: int = 0  # a head's: how many shards hold its matrices (0: it holds its own)
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -28,6 +29,7 @@ class IndexState:
             "detail": self.detail,
             "n_signatures": self.n_signatures,
             "version": self.version,
+            "shards": self.shards,
         }
 
 
@@ -49,4 +51,6 @@ def index_state(directory: Path) -> IndexState:
     if not isinstance(n_signatures, int) or n_signatures < 0:
         return IndexState("invalid", path, "n_signatures is not a non-negative integer")
     version = meta.get("version")
-    return IndexState("ready", path, "", n_signatures, str(version) if version else None)
+    bounds = (meta.get("in_shards") or {}).get("bounds") or [0]
+    shards = len(bounds) - 1 if isinstance(bounds, list) else 0
+    return IndexState("ready", path, "", n_signatures, str(version) if version else None, shards)

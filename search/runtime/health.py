@@ -58,6 +58,12 @@ def broker_health() -> dict[str, Any]:
 def search_index_health() -> dict[str, Any]:
     state = index_state(settings.SEARCH_INDEX_DIR).as_dict()
     state["ok"] = state["state"] != "invalid"
+    if state["shards"] and state["shards"] != settings.SEARCH_SHARDS:  # a head, unservable
+        state["ok"] = False
+        state["detail"] = (
+            f"a head of {state['shards']} shards, served with SEARCH_SHARDS="
+            f"{settings.SEARCH_SHARDS}: set SEARCH_SHARDS={state['shards']}"
+        )
     return state
 
 

@@ -59,6 +59,7 @@ def test_a_head_served_with_its_shards_answers_as_the_index(
         assert split[name] == whole[name], name
     health = api.get("/api/health").json()["search_index"]
     assert health["ok"], health
+    assert health["shards"] == 2
 
 
 def test_a_head_without_the_right_number_of_shards_is_not_served(
@@ -69,3 +70,7 @@ def test_a_head_without_the_right_number_of_shards_is_not_served(
     response = APIClient().post("/api/search", {"up": serve_portal_index.genes[:10]}, format="json")
     assert response.status_code == 503
     assert "SEARCH_SHARDS=2" in response.json()["detail"]
+    health = APIClient().get("/api/health")
+    assert health.status_code == 503
+    assert health.json()["search_index"]["shards"] == 2
+    assert "set SEARCH_SHARDS=2" in health.json()["search_index"]["detail"]
