@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 import threading
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeAlias, cast, overload
 
@@ -396,8 +397,9 @@ class SearchIndex:
         row = self._required_row(gene)
         selection = self.table.select(_merged(filters, pert_type=pert_type, cell_id=cell_id))
         positions = selection.positions
-        ranks = np.asarray(self.ranks[row]).take(positions)
-        values = None if self.values is None else np.asarray(self.values[row]).take(positions)
+        all_ranks, all_values = self._gene_rows(row)
+        ranks = all_ranks.take(positions)
+        values = None if all_values is None else all_values.take(positions)
         if by == "rank" or values is None:
             return positions, ranks, values, ranks.astype(np.float64) - (self.n_genes + 1) / 2
         return positions, ranks, values, values.astype(np.float64)
@@ -410,16 +412,28 @@ class SearchIndex:
         row = self._required_row(gene)
         selection = self.table.select(filters)
         positions = selection.positions
+        ranks, values = self._gene_rows(row)
         out = {
             "sig_id": self.table.sig_ids[positions].to_numpy(),
             "values": np.full(positions.size, np.nan, dtype=np.float32)
-            if self.values is None
-            else np.asarray(self.values[row]).take(positions),
-            "rank": np.asarray(self.ranks[row]).take(positions),
+            if values is None
+            else values.take(positions),
+            "rank": ranks.take(positions),
         }
         for name in self.table.columns:
             out[name] = self.table.column(name)[positions]
         return out
+
+    def _gene_rows(self, row: int) -> tuple[np.ndarray, np.ndarray | None]:
+        """A gene's row of ranks and of values (None without values) across every signature; a
+        head asks its shards for both at once."""
+        matrices = [self.ranks] if self.values is None else [self.ranks, self.values]
+        if self.in_shards is None or len(matrices) == 1:
+            rows = [np.asarray(matrix[row]) for matrix in matrices]
+        else:
+            with ThreadPoolExecutor(max_workers=len(matrices)) as pool:
+                rows = list(pool.map(lambda matrix: np.asarray(matrix[row]), matrices))
+        return rows[0], rows[1] if len(rows) > 1 else None
 
     def _shards(self) -> ShardedIndex:
         """The shards a head searches, once attached."""
