@@ -117,7 +117,8 @@ benchmark-batch: install
 		$(if $(GENES),--genes $(GENES))
 
 # An index in 2 and 4 shards served by Celery workers on the running Redis, against one index:
-# the scatter-and-merge overhead per query, p50 and p99 (200k signatures x 2,000 genes).
+# the scatter-and-merge overhead per query, p50 and p99 (200k signatures x 2,000 genes), and the
+# head's reads (gene rows, signature pages, similar signatures) through the same workers.
 .PHONY: benchmark-shards
 benchmark-shards: install
 	$(PY) -m benchmarks.shards $(if $(SIGNATURES_N),--signatures $(SIGNATURES_N))
