@@ -257,10 +257,7 @@ class SearchIndex:
         if path == "auto":
             exact = self.n_signatures * self.n_genes * 2 <= SIMILAR_EXACT_BYTES
             path = "exact" if exact or self.faiss is None else "fast"
-        if self.in_shards is not None:  # a head: exact, each shard its own products
-            positions = selection.positions
-            products = self._shards().products(column, filters, selection)
-        elif path == "fast":
+        if path == "fast":
             # path "fast" is asked of an index built with the fast mode (fast.faiss, embedded.npy)
             assert self.faiss is not None
             assert self.embedded is not None
@@ -276,10 +273,18 @@ class SearchIndex:
             if found is None:  # a filter the fast scan cannot serve
                 return self.similar(sig_id, k, filters=filters, path="exact")
             positions = found
-            products = cpu.column_products(self.ranks, centred, found)
+            products = (
+                self._shards().products_at(column, found)  # a head: each shard its candidates
+                if self.in_shards is not None
+                else cpu.column_products(self.ranks, centred, found)
+            )
         elif path == "exact":
             positions = selection.positions
-            products = cpu.dense_products(self.ranks, centred, selection, self.threads)
+            products = (
+                self._shards().products(column, filters, selection)  # each shard its own
+                if self.in_shards is not None
+                else cpu.dense_products(self.ranks, centred, selection, self.threads)
+            )
         elif path in ("flat", "gpu") and self.flat is not None:
             positions = selection.positions
             gpu = path == "gpu"

@@ -185,3 +185,31 @@ def test_a_heads_many_searches_equal_the_index(indexed: Indexed, tmp_path: Path)
         else:
             assert not isinstance(one, InvalidQueryError)
             pd.testing.assert_frame_equal(one.table, other.table, check_exact=True)
+
+
+@pytest.mark.parametrize("filters", [None, {"cell_id": ["MCF7"]}])
+def test_a_heads_fast_similar_rescores_only_the_candidates_as_the_index_does(
+    indexed: Indexed, tmp_path: Path, filters: dict | None
+) -> None:
+    """The head keeps the fast mode's files: its `similar` takes the index's candidates and asks
+    each shard for the products of its own candidates only."""
+    head, shards = _head(indexed, tmp_path, 3)
+    assert head.faiss is not None
+    assert head.manifest["fast"] == indexed.index.manifest["fast"]
+    asked: list[int] = []
+    for shard in shards:
+        products = shard.products
+
+        def counted(payload: dict, products=products) -> dict:
+            asked.append(int(np.prod(payload["columns"]["shape"])) if "columns" in payload else -1)
+            return products(payload)
+
+        shard.products = counted  # type: ignore[method-assign]
+    for at in (3, 1500, 2390):
+        sig_id = str(indexed.index.table.sig_ids[at])
+        found = head.similar(sig_id, k=10, filters=filters, path="fast")
+        alone = indexed.index.similar(sig_id, k=10, filters=filters, path="fast")
+        pd.testing.assert_frame_equal(pd.DataFrame(found), pd.DataFrame(alone), check_exact=True)
+    assert asked
+    assert -1 not in asked  # never every signature
+    assert sum(asked) <= 3 * head.fast_settings.candidates

@@ -121,6 +121,9 @@ def test_a_head_reads_its_matrices_from_the_shard_workers(
                 np.testing.assert_array_equal(found[name], alone[name], strict=True)
         assert head.signature(sig_id, n=10) == whole.signature(sig_id, n=10)
         assert head.similar(sig_id, k=7) == whole.similar(sig_id, k=7, path="exact")
+        assert whole.faiss is not None  # the fast mode: each shard rescores its candidates
+        fast = whole.similar(sig_id, k=7, path="fast")
+        assert head.similar(sig_id, k=7, path="fast") == fast
         expected = whole.search(up, down, k=20, path="exact").table
         pd.testing.assert_frame_equal(head.search(up, down, k=20).table, expected)
 

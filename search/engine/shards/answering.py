@@ -89,12 +89,20 @@ def shard_cells(shard: SearchIndex, payload: Mapping[str, Any]) -> dict[str, Any
 
 def shard_products(shard: SearchIndex, payload: Mapping[str, Any]) -> dict[str, Any]:
     """payload["column"] (a signature's ranks over every gene, centred here on the middle rank)
-    times each signature the payload's filters select in this shard, in float64: products of
-    half-integers and integers below 2**53, so exact in any order of addition."""
+    times each signature the payload's filters select in this shard, or each of its "columns"
+    (positions in the shard), in float64: products of half-integers and integers below 2**53,
+    so exact in any order of addition."""
     _check_part(shard, payload["part"])
-    column = decoded(payload)["column"]
+    asked = decoded(payload)
+    centred = asked["column"].astype(np.float64) - (shard.n_genes + 1) / 2
+    if asked.get("columns") is not None:  # these signatures only (the fast mode's candidates)
+        columns = asked["columns"]
+        if columns.size and (columns.min() < 0 or columns.max() >= shard.n_signatures):
+            raise InvalidQueryError(
+                f"signature positions outside this shard's {shard.n_signatures}"
+            )
+        return {"products": cpu.column_products(shard.ranks, centred, columns)}
     selection = shard.table.select(payload["filters"])
-    centred = column.astype(np.float64) - (shard.n_genes + 1) / 2
     products = cpu.dense_products(shard.ranks, centred, selection, shard.threads)
     return {"selected": selection.size, "products": products}
 

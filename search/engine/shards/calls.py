@@ -42,23 +42,35 @@ def scatter(
     shards: Sequence[Shard],
     whole: Mapping[str, Any],
     call: str,
-    payload: Mapping[str, Any],
-    numbers: Sequence[int] | None = None,
+    payloads: Mapping[int, Mapping[str, Any]],
 ) -> list[dict[str, Any]]:
-    """Each shard's answer to `call` (every shard, or those numbered), in order, the shards asked
-    side by side, each told which part of which index it is asked as (`whole`: the index
-    version, the number of shards and of signatures; the shard's number added)."""
-    numbers = range(len(shards)) if numbers is None else numbers
+    """The answer to `call` of each shard numbered in `payloads`, given its own payload, in the
+    payloads' order, the shards asked side by side, each told which part of which index it is
+    asked as (`whole`: the index version, the number of shards and of signatures; the shard's
+    number added)."""
 
     def ask(number: int) -> dict[str, Any]:
         part = {**whole, "number": number}
-        answer: dict[str, Any] = getattr(shards[number], call)({**payload, "part": part})
+        answer: dict[str, Any] = getattr(shards[number], call)({**payloads[number], "part": part})
         return answer
 
+    numbers = list(payloads)
     if len(numbers) == 1:
         return [ask(numbers[0])]
     with ThreadPoolExecutor(max_workers=len(numbers)) as pool:
         return list(pool.map(ask, numbers))
+
+
+def by_shard(
+    bounds: NDArray[np.int64], positions: NDArray[np.int64]
+) -> dict[int, NDArray[np.bool_]]:
+    """For each shard holding some of `positions` (signature positions of the whole index, the
+    shards' ranges at `bounds`), which of them it holds; an IndexError for a position outside."""
+    n = int(bounds[-1])
+    if positions.size and (positions.min() < 0 or positions.max() >= n):
+        raise IndexError(f"signature positions outside 0 to {n - 1}")
+    shard_of = np.searchsorted(bounds, positions, side="right") - 1
+    return {int(number): shard_of == number for number in np.unique(shard_of)}
 
 
 def covered(counts: list[int], selection: Selection) -> NDArray[np.int64]:

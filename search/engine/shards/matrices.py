@@ -10,8 +10,7 @@ is refused with the reason.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -19,10 +18,11 @@ import numpy as np
 from numpy.typing import NDArray
 
 from search.engine.errors import IndexArtifactError
+from search.engine.shards.calls import by_shard
 from search.engine.shards.transport import encoded
 
-# ask(call, payload, shard numbers or None for all) -> the shards' answers in order
-Ask = Callable[[str, Mapping[str, Any], Sequence[int] | None], list[dict[str, Any]]]
+# ask(call, {shard number: its payload}) -> the answers, in the payloads' order
+Ask = Callable[[str, Mapping[int, Mapping[str, Any]]], list[dict[str, Any]]]
 Rows = NDArray[np.int64] | None  # None: every row (or column)
 
 
@@ -70,34 +70,22 @@ class MatrixInShards:
         ask = self._asking()
         n_rows = self.shape[0] if rows is None else rows.size
         if columns is None:
-            parts = ask("cells", self._payload(rows, None), None)
+            every = self._payload(rows, None)
+            parts = ask("cells", {n: every for n in range(self.bounds.size - 1)})
             return np.concatenate(
                 [np.empty((n_rows, 0), self.dtype), *(part["cells"] for part in parts)], axis=1
             )
-        out = np.empty((n_rows, columns.size), dtype=self.dtype)
-        if columns.size and (columns.min() < 0 or columns.max() >= self.shape[1]):
-            raise IndexError(f"signature positions outside 0 to {self.shape[1] - 1}")
-        shard_of = np.searchsorted(self.bounds, columns, side="right") - 1
-        numbers = [int(n) for n in np.unique(shard_of)]
+        held = by_shard(self.bounds, columns)
         payloads = {
-            n: self._payload(rows, columns[shard_of == n] - self.bounds[n]) for n in numbers
+            n: self._payload(rows, columns[mask] - self.bounds[n]) for n, mask in held.items()
         }
-        for number, part in zip(numbers, self._each(ask, payloads), strict=True):
-            out[:, shard_of == number] = part["cells"]
+        out = np.empty((n_rows, columns.size), dtype=self.dtype)
+        for (_, mask), part in zip(held.items(), ask("cells", payloads), strict=True):
+            out[:, mask] = part["cells"]
         return out
 
     def _payload(self, rows: Rows, columns: Rows) -> dict[str, Any]:
         return {"matrix": self.name, **encoded({"rows": rows, "columns": columns})}
-
-    @staticmethod
-    def _each(ask: Ask, payloads: Mapping[int, Mapping[str, Any]]) -> list[dict[str, Any]]:
-        """Each numbered shard's answer to its own cells payload, in the numbers' order (side by
-        side when there are several: one call a shard)."""
-        numbers = list(payloads)
-        if len(numbers) == 1:
-            return ask("cells", payloads[numbers[0]], numbers)
-        with ThreadPoolExecutor(max_workers=len(numbers)) as pool:
-            return list(pool.map(lambda n: ask("cells", payloads[n], [n])[0], numbers))
 
     def _asking(self) -> Ask:
         if self.ask is None:

@@ -32,7 +32,7 @@ from search.engine.searching import (
     cd_scored,
     gene_query,
 )
-from search.engine.shards.calls import Shard, covered, scatter
+from search.engine.shards.calls import Shard, by_shard, covered, scatter
 from search.engine.shards.transport import encoded
 
 VALUES = ("up", "down", "stats")  # a shard's answer to value_sums
@@ -58,7 +58,7 @@ class ShardedIndex:
             raise IndexArtifactError(
                 f"the index's matrices are in {k} shards, and {len(self.shards)} are given"
             )
-        self.coordinator.attach(self, self.ask_shards)
+        self.coordinator.attach(self, self.ask_each)
 
     def search(
         self,
@@ -167,10 +167,34 @@ class ShardedIndex:
         covered([int(part["selected"]) for part in parts], selection)
         return np.concatenate([np.empty(0), *(part["products"] for part in parts)])
 
+    def products_at(
+        self, column: NDArray[np.integer], positions: NDArray[np.int64]
+    ) -> NDArray[np.float64]:
+        """`products` at the given signature positions only (a head's candidates for `similar`
+        in the fast mode), in their order: each shard its own, positions sent as its own."""
+        bounds = np.asarray((self.coordinator.in_shards or {})["bounds"], dtype=np.int64)
+        held = by_shard(bounds, positions)
+        sent = encoded({"column": np.asarray(column)})
+        payloads = {
+            n: {**sent, **encoded({"columns": positions[mask] - bounds[n]})}
+            for n, mask in held.items()
+        }
+        out = np.empty(positions.size)
+        for (_, mask), part in zip(held.items(), self.ask_each("products", payloads), strict=True):
+            out[mask] = part["products"]
+        return out
+
     def ask_shards(
         self, call: str, payload: Mapping[str, Any], numbers: Sequence[int] | None = None
     ) -> list[dict[str, Any]]:
         """Each shard's answer to `call` (every shard, or those numbered), in order."""
+        numbers = range(len(self.shards)) if numbers is None else numbers
+        return self.ask_each(call, {number: payload for number in numbers})
+
+    def ask_each(
+        self, call: str, payloads: Mapping[int, Mapping[str, Any]]
+    ) -> list[dict[str, Any]]:
+        """Each numbered shard's answer to `call` with its own payload, in the payloads' order."""
         index = self.coordinator
         whole = {"index": index.version, "of": len(self.shards), "n": index.n_signatures}
-        return scatter(self.shards, whole, call, payload, numbers)
+        return scatter(self.shards, whole, call, payloads)

@@ -4,10 +4,11 @@ Each shard (out/shard-0 ... shard-K-1) is a whole index directory of its range o
 (genes.txt, metadata.h5, ranks.npy, top_genes.npy, values.npy and value_stats.npy where the index
 has values, hub.npy where it has one), opened by `SearchIndex.open` in its worker. The head
 (out/head) is the index without its gene-major matrices: the gene space, every signature's
-metadata, top genes, value statistics, hub, specificity compendium and reverse-search tables, and
-in its index.json where the matrices are (`in_shards`: the shards' column bounds and the
-matrices' dtypes). A web process that serves the head asks the shards for what it would read
-from the matrices (matrices.py), so no one machine holds them whole.
+metadata, top genes, value statistics, hub, specificity compendium, reverse-search tables and
+the fast mode's embedding and FAISS index, and in its index.json where the matrices are
+(`in_shards`: the shards' column bounds and the matrices' dtypes). A web process that serves the
+head asks the shards for what it would read from the matrices (matrices.py), so no one machine
+holds them whole.
 """
 
 from __future__ import annotations
@@ -28,7 +29,8 @@ from search.engine.index import SearchIndex
 from search.engine.metadata import write_metadata
 
 HEAD = "head"
-# what a head keeps of an index: all but the gene-major matrices and the fast mode's files
+# what a head keeps of an index: all but the gene-major matrices and the flat path's (N, G)
+# matrix; the fast mode's files let its `similar` rescore candidates, not every signature
 HEAD_FILES = (
     "genes.txt",
     "metadata.h5",
@@ -37,6 +39,9 @@ HEAD_FILES = (
     "hub.npy",
     "specificity.npy",
     reverse_tables.FILE_NAME,
+    "basis.npy",
+    "embedded.npy",
+    "fast.faiss",
 )
 
 
@@ -104,7 +109,7 @@ def write_head(index: SearchIndex, directory: Path, bounds: NDArray[np.int64]) -
     matrices = {"ranks": str(index.ranks.dtype)}
     if index.values is not None and index.value_stats is not None:
         matrices["values"] = str(index.values.dtype)
-    kept = {key: value for key, value in index.manifest.items() if key not in ("files", "fast")}
+    kept = {key: value for key, value in index.manifest.items() if key != "files"}
     manifest: dict[str, Any] = {
         **kept,
         "format_version": layout.FORMAT_VERSION,
