@@ -65,21 +65,6 @@ class ManyStats:
     run_alone: list[int] = field(default_factory=list)
 
 
-def _alone(
-    index: SearchIndex,
-    up: Sequence[str],
-    down: Sequence[str],
-    mode: str,
-    filters: Mapping[str, object] | None,
-    k: int,
-    min_genes: int,
-) -> SearchResult | InvalidQueryError:
-    try:
-        return index.search(up, down, mode=mode, filters=filters, k=k, min_genes=min_genes)
-    except InvalidQueryError as error:
-        return error
-
-
 def search_many(
     index: SearchIndex,
     queries: Sequence[tuple[Sequence[str], Sequence[str]]],
@@ -101,7 +86,15 @@ def search_many(
     if path == "gpu" and gpu_backend(index) != "torch":
         raise InvalidQueryError("search_many's gpu path needs torch with a CUDA GPU")
     if index.in_shards is not None:  # a head: one by one, each scattered to its shards
-        return [_alone(index, up, down, mode, filters, k, min_genes) for up, down in queries]
+        one_by_one: list[SearchResult | InvalidQueryError] = []
+        for up, down in queries:
+            try:
+                one_by_one.append(
+                    index.search(up, down, mode=mode, filters=filters, k=k, min_genes=min_genes)
+                )
+            except InvalidQueryError as error:
+                one_by_one.append(error)
+        return one_by_one
     selection = index.table.select(filters)
     report = index.table.filter_report(filters)
     stats = stats if stats is not None else ManyStats()
