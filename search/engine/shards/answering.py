@@ -3,8 +3,8 @@
 Every call first checks that this shard is the part it is asked as (`_check_part`). The search
 calls answer over the signatures the payload's filters select in this shard; `shard_cells` reads
 the shard's matrices for an index whose own matrices are only in its shards (matrices.py), and
-`shard_products` scores a signature's centred ranks against every selected signature (the exact
-path of `SearchIndex.similar`).
+`shard_products` scores a signature's centred ranks against every selected signature, or against
+the fast mode's candidates it holds (`SearchIndex.similar` on such an index).
 """
 
 from __future__ import annotations
