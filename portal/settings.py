@@ -42,7 +42,7 @@ GENE_REFERENCE_DIR = env_path("GENE_REFERENCE_DIR", BASE_DIR / "search" / "refer
 # (a process on a GPU host: the rank matrix in device memory, search/engine/backends/torch_gpu.py;
 # same results).
 SEARCH_PATH = env_choice("SEARCH_PATH", "auto", ("auto", "exact", "fast", "gpu"))
-# An index in shards (search/engine/shards.py, docs/operations.md "Shards"): a web process with
+# An index in shards (search/engine/shards/, docs/operations.md "Shards"): a web process with
 # SEARCH_SHARDS = K > 0 asks K shard queues (shard-0 ... shard-K-1, one or more workers each) for
 # the rank score's searches and merges their answers, waiting SEARCH_SHARD_TIMEOUT_S at most (then
 # 503 with the reason); a shard worker serves the shard index in SEARCH_SHARD_DIR. A call a shard

@@ -1,5 +1,5 @@
 """A search's answer kept over parts of the index, mergeable: span by span (many.py's streamed
-batches) or shard by shard (shards.py).
+batches) or shard by shard (shards/).
 
 `Running` holds, for one query over the signatures seen so far: the candidates for the top k
 (every key at least the k-th largest, with their places among the selected and their two rank
@@ -59,7 +59,7 @@ class Running:
         )
 
     def arrays(self) -> dict[str, np.ndarray]:
-        """The state as named arrays (what a shard sends back: shards.py); the counts up to the
+        """The state as named arrays (what a shard sends back: shards/answering.py); the counts up to the
         last bin used (|z| rarely reaches far into TOP_BIN * PER_UNIT bins)."""
         used = np.flatnonzero(self.counts.any(axis=0))
         return {
