@@ -47,7 +47,8 @@ SEARCH_PATH = env_choice("SEARCH_PATH", "auto", ("auto", "exact", "fast", "gpu")
 # the rank score's searches and merges their answers, waiting SEARCH_SHARD_TIMEOUT_S at most (then
 # 503 with the reason); a shard worker serves the shard index in SEARCH_SHARD_DIR. A call a shard
 # has not answered after SEARCH_SHARD_ATTEMPT_S is sent again, for another replica (a worker
-# killed mid-query never answers).
+# killed mid-query never answers). SEARCH_INDEX_DIR may be the split's head (the index without its
+# matrices), whose gene and signature pages then read from the shards too.
 SEARCH_SHARDS = env_int("SEARCH_SHARDS", 0)
 SEARCH_SHARD_TIMEOUT_S = env_int("SEARCH_SHARD_TIMEOUT_S", 30)
 SEARCH_SHARD_ATTEMPT_S = env_int("SEARCH_SHARD_ATTEMPT_S", 5)

@@ -59,8 +59,8 @@ class Running:
         )
 
     def arrays(self) -> dict[str, np.ndarray]:
-        """The state as named arrays (what a shard sends back: shards/answering.py); the counts up to the
-        last bin used (|z| rarely reaches far into TOP_BIN * PER_UNIT bins)."""
+        """The state as named arrays (what a shard sends back: shards/answering.py); the counts up
+        to the last bin used (|z| rarely reaches far into TOP_BIN * PER_UNIT bins)."""
         used = np.flatnonzero(self.counts.any(axis=0))
         return {
             "places": self.places,
