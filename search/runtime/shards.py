@@ -113,17 +113,24 @@ class QueueShard:
 def _first_answer(attempts: list[AsyncResult], until: float) -> dict[str, Any] | None:
     """The answer of the first of `attempts` to finish before `until` (monotonic), or None; a
     failed attempt raises its error. A single attempt, the usual case, is waited for through the
-    result backend's own notification; several are looked at every POLL_S."""
+    result backend's own notification; several are looked at every POLL_S. A batch search's task
+    waits here inside a worker, which Celery refuses by default (a task waiting on a task of its
+    own pool can deadlock it): the shard tasks run in the shard workers, on their own queues, so
+    the wait is allowed (a worker must not serve both a shard queue and the batches)."""
     if len(attempts) == 1:
         try:
-            answer: dict[str, Any] = attempts[0].get(timeout=max(0.0, until - time.monotonic()))
+            answer: dict[str, Any] = attempts[0].get(
+                timeout=max(0.0, until - time.monotonic()), disable_sync_subtasks=False
+            )
         except CeleryTimeoutError:
             return None
         return answer
     while True:
         for attempt in attempts:
             if attempt.ready():
-                found: dict[str, Any] = attempt.get(timeout=POLL_S, propagate=True)
+                found: dict[str, Any] = attempt.get(
+                    timeout=POLL_S, propagate=True, disable_sync_subtasks=False
+                )
                 return found
         if time.monotonic() >= until:
             return None

@@ -2,7 +2,8 @@
 worker, shard 1 on two (replicas). The sharded search answers as the unsplit index; with one
 replica of shard 1 killed the other answers; with both killed the search fails within its timeout,
 naming the shard, rather than answering from shard 0 alone. A replica killed in the middle of a
-query: the call is sent again and the other replica answers it."""
+query: the call is sent again and the other replica answers it. A search made from inside a task
+of another worker (as a batch search's) waits on the shards there too."""
 
 from __future__ import annotations
 
@@ -126,6 +127,25 @@ def test_a_head_reads_its_matrices_from_the_shard_workers(
         assert head.similar(sig_id, k=7, path="fast") == fast
         expected = whole.search(up, down, k=20, path="exact").table
         pd.testing.assert_frame_equal(head.search(up, down, k=20).table, expected)
+
+
+@pytest.mark.parametrize("attempt_s", [60.0, 0.05])  # one attempt waited on, or several polled
+def test_a_task_in_another_worker_searches_through_the_shards(
+    tmp_path: Path, celery_client: Celery, attempt_s: float
+) -> None:
+    """A batch search's task runs in a worker and asks the shard queues from there: waiting on
+    their answers inside a task (which Celery refuses by default) works, one attempt or several."""
+    whole, queue, shard, (up, down) = _two_shards(tmp_path)
+    expected = whole.search(up, down, k=20, path="exact").table["sig_id"].tolist()
+    caller = f"caller-{uuid.uuid4().hex[:8]}"
+    with (
+        celery_worker(tmp_path, queue.format(0), **shard[0]),
+        celery_worker(tmp_path, queue.format(1), **shard[1]),
+        celery_worker(tmp_path, caller, include="tests.portal.shards_from_a_task", **shard[0]),
+    ):
+        args = [str(tmp_path / "index"), queue, up, down, attempt_s]
+        asked = celery_client.send_task("tests.portal.search_through_shards", args, queue=caller)
+        assert asked.get(timeout=120) == expected
 
 
 def test_a_replica_killed_in_the_middle_of_a_query_is_replaced_by_another(
