@@ -11,6 +11,7 @@ from django.db import DatabaseError, connection
 from kombu import Connection
 
 from search.engine.index_state import index_state
+from search.runtime.shards import head_setting_problem
 from search.selectors.genes import gene_registry_release
 
 BROKER_TIMEOUT_S = 2.0
@@ -56,14 +57,13 @@ def broker_health() -> dict[str, Any]:
 
 
 def search_index_health() -> dict[str, Any]:
-    state = index_state(settings.SEARCH_INDEX_DIR).as_dict()
+    read = index_state(settings.SEARCH_INDEX_DIR)
+    state = read.as_dict()
     state["ok"] = state["state"] != "invalid"
-    if state["shards"] and state["shards"] != settings.SEARCH_SHARDS:  # a head, unservable
+    unservable = head_setting_problem(read.shards) if read.shards else ""
+    if unservable:  # a head, with another number of shards than its own
         state["ok"] = False
-        state["detail"] = (
-            f"a head of {state['shards']} shards, served with SEARCH_SHARDS="
-            f"{settings.SEARCH_SHARDS}: set SEARCH_SHARDS={state['shards']}"
-        )
+        state["detail"] = unservable
     return state
 
 

@@ -236,12 +236,20 @@ def queue_shards() -> list[QueueShard]:
 def attach_queue_shards(head: SearchIndex) -> None:
     """A head just opened reads its matrices and searches through the shard queues; an error
     when SEARCH_SHARDS is not the number of shards its matrices are in."""
-    k = head.n_shards
-    if k != settings.SEARCH_SHARDS:
-        raise IndexArtifactError(
-            f"it is a head, its matrices in {k} shards: serve it with SEARCH_SHARDS={k} and a "
-            f"worker on each of the queues {settings.SEARCH_SHARD_QUEUE.format(0)} to "
-            f"{settings.SEARCH_SHARD_QUEUE.format(k - 1)} (SEARCH_SHARDS is "
-            f"{settings.SEARCH_SHARDS})"
-        )
+    unservable = head_setting_problem(head.n_shards)
+    if unservable:
+        raise IndexArtifactError(unservable)
     ShardedIndex(head, queue_shards())
+
+
+def head_setting_problem(k: int) -> str:
+    """Why a head whose matrices are in k shards cannot be served with this process's
+    SEARCH_SHARDS ("" when it can): what the web process (when it opens the head) and the health
+    check (from its index.json alone) both say."""
+    if k == settings.SEARCH_SHARDS:
+        return ""
+    return (
+        f"a head of {k} shards, served with SEARCH_SHARDS={settings.SEARCH_SHARDS}: set "
+        f"SEARCH_SHARDS={k}, with a worker on each of the queues "
+        f"{settings.SEARCH_SHARD_QUEUE.format(0)} to {settings.SEARCH_SHARD_QUEUE.format(k - 1)}"
+    )
