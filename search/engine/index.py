@@ -59,6 +59,7 @@ class SearchIndex:
         self.n_signatures = len(self.table)
         # a head (shards/writing.py): its matrices in shards, read through them once attached
         self.in_shards: dict[str, Any] | None = manifest.get("in_shards")
+        self.shard_bounds = self._shard_bounds()  # a head's K + 1 signature positions, else None
         self.sharded: ShardedIndex | None = None
         self.ranks = self._matrix("ranks")
         self.top_genes = self._array("top_genes")
@@ -119,7 +120,7 @@ class SearchIndex:
     @property
     def n_shards(self) -> int:
         """How many shards a head's matrices are in (0: this index holds its own)."""
-        return 0 if self.in_shards is None else len(self.in_shards["bounds"]) - 1
+        return 0 if self.shard_bounds is None else self.shard_bounds.size - 1
 
     def attach(self, sharded: ShardedIndex, ask: Ask) -> None:
         """A head: its searches go to `sharded`, and its matrices are read through `ask`."""
@@ -141,7 +142,7 @@ class SearchIndex:
         """A gene-major matrix: memory-mapped, or for a head read from its shards. The latter
         is typed as the array it stands for: it is read with the same indexing (a row, a column,
         np.ix_ cells), and the kernels that need the array itself are not run on a head."""
-        if self.in_shards is None:
+        if self.in_shards is None or self.shard_bounds is None:
             return self._array(name, required=required)
         from search.engine.shards.matrices import MatrixInShards  # the package imports this one
 
@@ -150,11 +151,19 @@ class SearchIndex:
             if required:
                 raise IndexArtifactError(f"the head's index.json has no {name} matrix")
             return None
-        bounds = np.asarray(self.in_shards["bounds"], dtype=np.int64)
         shape = (self.n_genes, self.n_signatures)
-        if bounds.size < 2 or bounds[0] != 0 or bounds[-1] != shape[1]:
-            raise IndexArtifactError(f"the head's shard bounds do not cover {shape[1]} signatures")
-        return cast(np.ndarray, MatrixInShards(name, shape, np.dtype(dtype), bounds))
+        return cast(np.ndarray, MatrixInShards(name, shape, np.dtype(dtype), self.shard_bounds))
+
+    def _shard_bounds(self) -> NDArray[np.int64] | None:
+        """A head's shard bounds from its index.json, checked to cover its signatures."""
+        if self.in_shards is None:
+            return None
+        bounds = np.asarray(self.in_shards["bounds"], dtype=np.int64)
+        if bounds.size < 2 or bounds[0] != 0 or bounds[-1] != self.n_signatures:
+            raise IndexArtifactError(
+                f"the head's shard bounds do not cover {self.n_signatures} signatures"
+            )
+        return bounds
 
     @overload
     def _array(self, name: str, *, required: Literal[True] = True) -> np.ndarray: ...

@@ -172,7 +172,9 @@ class ShardedIndex:
     ) -> NDArray[np.float64]:
         """`products` at the given signature positions only (a head's candidates for `similar`
         in the fast mode), in their order: each shard its own, positions sent as its own."""
-        bounds = np.asarray((self.coordinator.in_shards or {})["bounds"], dtype=np.int64)
+        bounds = self.coordinator.shard_bounds
+        if bounds is None:
+            raise InvalidQueryError("products at given signatures are a head's, not an index's")
         held = by_shard(bounds, positions)
         sent = encoded({"column": np.asarray(column)})
         payloads = {
