@@ -5,11 +5,18 @@ True expression is in log2 units (before the per-sample CPM scaling, docs/world.
               + response[s] * effect[pert(s), g] + noise[s, g]
 with z the sample's module activities, offset the cell line's or tissue's own gene deviations, and
 response = sensitivity(pert, cell) * hill(dose) * (1 - exp(-time / tau)) for a perturbed sample.
+
+In a saturating world (`WorldConfig.saturation` > 0) a gene's module part is bounded instead:
+    x[s, g] = baseline[g] + h_g(u[s, g]) + offset[state(s), g] + response[s] * direct[pert(s), g]
+              + noise[s, g],   u[s, g] = (z[s] + response[s] * modules[pert(s)]) @ loadings[g],
+    h_g(u) = scale[g] * tanh(u / scale[g]),
+so the map from the landmarks to the other genes is not linear, and a perturbation's effect
+depends on the state it meets; its true effect (`effects`) is the mean over the L1000 cell lines.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -24,6 +31,7 @@ STRESS_MODULE = 0
 MOA_MODULES = 6  # modules a mechanism of action moves
 REGULATORS = 4  # landmark regulators a mechanism moves (worlds with landmark_regulators > 0)
 TARGETS = 40  # genes each regulator moves
+SATURATION_SPREAD = 0.3  # sd of the log of the genes' saturation scales (saturating worlds)
 
 
 @dataclass(frozen=True)
@@ -40,6 +48,7 @@ class Biology:
     pert_direct_genes: np.ndarray  # (n_perts, n_direct) int gene positions
     pert_direct_values: np.ndarray  # (n_perts, n_direct) log2 changes
     sensitivity: np.ndarray  # (n_perts, n_cells) response scale of each perturbation per cell line
+    saturation: np.ndarray | None = None  # (n_genes,) each gene's h_g scale; None: linear
 
     @property
     def n_genes(self) -> int:
@@ -47,18 +56,45 @@ class Biology:
         return n_genes
 
     def effects(self, perts: np.ndarray, genes: np.ndarray | None = None) -> np.ndarray:
-        """(len(perts), len(genes)) full-response effects in log2 units; all genes by default."""
+        """(len(perts), len(genes)) full-response effects in log2 units; all genes by default.
+        In a saturating world, the mean over the L1000 cell lines of what a full response adds
+        to each line's state."""
         genes = np.arange(self.n_genes) if genes is None else np.asarray(genes)
-        out: NDArray[np.float64] = self.pert_modules[perts] @ self.loadings[genes].T.astype(
+        out = self._module_shift(perts, genes)
+        if self.saturation is not None:
+            states = self.cell_states @ self.loadings[genes].T.astype(np.float64)
+            out = np.mean(
+                [self._saturated(u + out, genes) - self._saturated(u, genes) for u in states],
+                axis=0,
+            )
+        self._add_direct(out, perts, genes)
+        return out
+
+    def _module_shift(self, perts: np.ndarray, genes: np.ndarray) -> NDArray[np.float64]:
+        shift: NDArray[np.float64] = self.pert_modules[perts] @ self.loadings[genes].T.astype(
             np.float64
         )
+        return shift
+
+    def _add_direct(
+        self, out: np.ndarray, perts: np.ndarray, genes: np.ndarray, scale: np.ndarray | None = None
+    ) -> None:
+        """Adds each perturbation's direct gene changes (times `scale`, one per row) to `out`."""
         lookup = np.full(self.n_genes, -1)
         lookup[genes] = np.arange(len(genes))
         cols = lookup[self.pert_direct_genes[perts]]
         rows = np.broadcast_to(np.arange(len(perts))[:, None], cols.shape)
         keep = cols >= 0
-        np.add.at(out, (rows[keep], cols[keep]), self.pert_direct_values[perts][keep])
-        return out
+        values = self.pert_direct_values[perts]
+        if scale is not None:
+            values = values * scale[:, None]
+        np.add.at(out, (rows[keep], cols[keep]), values[keep])
+
+    def _saturated(self, u: np.ndarray, genes: np.ndarray) -> NDArray[np.float64]:
+        assert self.saturation is not None
+        scale = self.saturation[genes]
+        bounded: NDArray[np.float64] = scale * np.tanh(u / scale)
+        return bounded
 
     def response(
         self, perts: np.ndarray, cells: np.ndarray, doses_um: np.ndarray, times_h: np.ndarray
@@ -83,11 +119,22 @@ class Biology:
         rng: np.random.Generator,
         noise_sd: float = 0.15,
     ) -> np.ndarray:
-        """True log2 expression (n, len(genes)) of samples with module activities z (n, K)."""
-        x = self.baseline[genes] + z @ self.loadings[genes].T + offsets
+        """True log2 expression (n, len(genes)) of samples with module activities z (n, K). In a
+        saturating world a perturbation's modules move the sample's state before h_g, and its
+        direct genes add after."""
         treated = np.flatnonzero(perts >= 0)
-        if len(treated):
-            x[treated] += response[treated, None] * self.effects(perts[treated], genes)
+        if self.saturation is None:
+            x = self.baseline[genes] + z @ self.loadings[genes].T + offsets
+            if len(treated):
+                x[treated] += response[treated, None] * self.effects(perts[treated], genes)
+        else:
+            u = z @ self.loadings[genes].T.astype(np.float64)
+            direct = np.zeros((len(treated), len(genes)))
+            if len(treated):
+                u[treated] += response[treated, None] * self._module_shift(perts[treated], genes)
+                self._add_direct(direct, perts[treated], genes, scale=response[treated])
+            x = self.baseline[genes] + self._saturated(u, genes) + offsets
+            x[treated] += direct
         expression: NDArray[np.float64] = x + rng.normal(0.0, noise_sd, size=x.shape)
         return expression
 
@@ -108,7 +155,7 @@ def make_biology(config: WorldConfig, universe: GeneUniverse, rng: np.random.Gen
     sensitivity = np.exp(rng.normal(0.0, 0.35, (n_perts, len(cells))))
     resistant = rng.random((n_perts, len(cells))) < 0.25
     sensitivity[resistant & (perts["pert_type"].to_numpy() == "trt_cp")[:, None]] *= 0.15
-    return Biology(
+    biology = Biology(
         baseline=baseline,
         loadings=loadings,
         cell_ids=cells,
@@ -122,6 +169,11 @@ def make_biology(config: WorldConfig, universe: GeneUniverse, rng: np.random.Gen
         pert_direct_values=direct_values,
         sensitivity=sensitivity,
     )
+    if config.saturation <= 0:
+        return biology
+    # drawn after everything else, so that the other draws are the linear world's
+    scales = config.saturation * np.exp(rng.normal(0.0, SATURATION_SPREAD, n_genes))
+    return replace(biology, saturation=scales)
 
 
 def _perturbations(

@@ -54,6 +54,7 @@ class WorldConfig:
     landmark_regulators: float = 0.0  # share of each effect carried by landmark regulators
     l1000_noise: float = 1.0  # L1000 measurement noise and plate offsets x this
     collection_cell_share: float = 0.3  # share of the RNA-seq collection from the L1000 lines
+    saturation: float = 0.0  # > 0: genes' module parts saturate (biology.py); 0: linear
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -88,13 +89,16 @@ SIZES: dict[str, WorldConfig] = {
 
 
 # Named settings (docs/world.md): each moves the world toward what makes keeping the perturbation
-# signal hard. "hard" takes all four together.
+# signal hard. "hard" takes those four together. "saturating" asks something else: whether a
+# linear map from the landmarks is still close to the best, when genes respond to their modules
+# through a bounded curve.
 SETTINGS: dict[str, dict[str, float]] = {
     "default": {},
     "regulators": {"landmark_regulators": 0.5},
     "weak": {"effect_scale": 0.5},
     "noisy": {"l1000_noise": 2.0},
     "few-cell-lines": {"collection_cell_share": 0.12},
+    "saturating": {"saturation": 1.0},
     "hard": {
         "landmark_regulators": 0.5,
         "effect_scale": 0.5,

@@ -107,3 +107,53 @@ def test_a_hard_world_generates_its_files(tmp_path: Path) -> None:
     assert manifest["config"]["effect_scale"] == 0.5
     assert read_gctx(tmp_path / "l1000" / "level3.gctx").values.shape[0] == 978
     assert (tmp_path / "truth" / "effects.gctx").exists()
+
+
+def _plain_saturated_difference(bio, pert: int, cell: int, response: float, genes) -> np.ndarray:
+    """What `response` of perturbation `pert` adds to cell line `cell`'s noise-free expression,
+    from the definition (docs/world.md): s * tanh(u / s) of the module part, direct genes added."""
+    loadings = bio.loadings[genes].astype(np.float64)
+    u = loadings @ bio.cell_states[cell]
+    shift = loadings @ bio.pert_modules[pert]
+    s = bio.saturation[genes]
+    moved = s * np.tanh((u + response * shift) / s) - s * np.tanh(u / s)
+    for gene, value in zip(bio.pert_direct_genes[pert], bio.pert_direct_values[pert], strict=True):
+        moved[genes == gene] += response * value
+    return moved
+
+
+def test_a_saturating_world_bends_each_gene_and_keeps_the_other_draws(default) -> None:
+    world = _world("saturating")
+    bio, plain = world.biology, default.biology
+    assert plain.saturation is None
+    assert np.array_equal(bio.loadings, plain.loadings)
+    assert np.array_equal(bio.pert_modules, plain.pert_modules)
+    assert np.median(bio.saturation) == pytest.approx(1.0, rel=0.05)
+    genes = np.arange(400)
+    rng = np.random.default_rng(0)
+    far = np.full((2, bio.loadings.shape[1]), 40.0) * np.array([[1.0], [-1.0]])
+    none = np.full(2, -1)
+    x = bio.expression(far, 0.0, none, np.zeros(2), genes, rng, noise_sd=0.0)
+    loaded = np.abs(bio.loadings[genes]).sum(axis=1) > 0
+    assert np.all(np.abs(x - bio.baseline[genes]) <= bio.saturation[genes] + 1e-9)
+    assert np.abs(x - bio.baseline[genes])[:, loaded].max() > 0.9 * bio.saturation[genes].min()
+
+
+def test_a_saturating_worlds_effects_are_what_a_response_adds_to_each_cell_line() -> None:
+    bio = _world("saturating").biology
+    rng = np.random.default_rng(0)
+    genes = np.concatenate([np.arange(300), bio.pert_direct_genes[7]])
+    for pert in (7, len(bio.perturbations) - 1):  # a compound and a knock-out
+        means = []
+        for cell in range(len(bio.cell_ids)):
+            z = np.repeat(bio.cell_states[cell][None], 3, axis=0)
+            perts, response = np.array([-1, pert, pert]), np.array([0.0, 1.0, 0.4])
+            x = bio.expression(z, 0.0, perts, response, genes, rng, noise_sd=0.0)
+            for row, level in ((1, 1.0), (2, 0.4)):
+                reference = _plain_saturated_difference(bio, pert, cell, level, genes)
+                assert np.allclose(x[row] - x[0], reference, atol=1e-9)
+            means.append(x[1] - x[0])
+        assert np.allclose(bio.effects(np.array([pert]), genes)[0], np.mean(means, axis=0))
+    half = _plain_saturated_difference(bio, 7, 0, 0.5, genes)
+    full = _plain_saturated_difference(bio, 7, 0, 1.0, genes)
+    assert not np.allclose(2 * half, full, atol=1e-3)  # not linear in the response
