@@ -63,10 +63,10 @@ class Biology:
         out = self._module_shift(perts, genes)
         if self.saturation is not None:
             states = self.cell_states @ self.loadings[genes].T.astype(np.float64)
-            out = np.mean(
-                [self._saturated(u + out, genes) - self._saturated(u, genes) for u in states],
-                axis=0,
-            )
+            total = np.zeros_like(out)
+            for u in states:  # one cell line at a time: a large world has 30
+                total += self._saturated(u + out, genes) - self._saturated(u, genes)
+            out = total / len(states)
         self._add_direct(out, perts, genes)
         return out
 
