@@ -23,7 +23,10 @@ A second table: what a web process serving the head (the index without its matri
 beside the shards) reads through the same workers, against the one index read in this process,
 --reads times each, taking turns, every answer checked equal: a gene's row across every
 signature (the gene page), a signature's top genes with their values (the signature page), and
-the 20 signatures most like one (`similar`, exact).
+the 20 signatures most like one (`similar`), exact and fast: the index is given the fast mode's
+files as the build makes them (a 64-dimensional basis fitted on 10,000 signatures, every
+signature embedded in it, FAISS beyond the build's flat limit), which the head keeps, and a fast
+`similar` on the head has each shard rescore only its own candidates.
 
 Run: python -m benchmarks.shards [--signatures 200000] [--genes 2000] [--queries 40] [--reads 20]
 [--dir D]
@@ -43,6 +46,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import faiss
 import numpy as np
 import pandas as pd
 from celery import Celery
@@ -50,6 +54,8 @@ from numpy.typing import NDArray
 
 from benchmarks.batch import K, queries, write_index
 from benchmarks.common import interleaved, machine, markdown, scratch_folder
+from search.engine.build import BuildSettings, standardized
+from search.engine.fast import build_faiss, fit_basis
 from search.engine.index import SearchIndex
 from search.engine.results import SearchResult
 from search.engine.shards import HEAD, ShardedIndex, write_shards
@@ -81,7 +87,7 @@ def main() -> None:
 
 def run(args: argparse.Namespace, folder: Path) -> None:
     redis = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
-    index = write_index(folder, args.genes, args.signatures)
+    index = _with_fast_mode(write_index(folder, args.genes, args.signatures))
     asked = queries(index, args.queries + 1)
     index.search(*asked[0], k=K, path="exact")  # compile
     tables = [index.search(up, down, k=K, path="exact").table for up, down in asked[1:]]
@@ -170,6 +176,7 @@ def _head_reads(index: SearchIndex, head: SearchIndex, rounds: int, k: int) -> l
         "a gene's row (gene page)": lambda on, at: on.gene_values(genes[at])["rank"],
         "a signature's top genes (signature page)": lambda on, at: on.signature(sig_ids[at], n=1),
         "20 similar signatures (exact)": lambda on, at: on.similar(sig_ids[at], 20, path="exact"),
+        "20 similar signatures (fast)": lambda on, at: on.similar(sig_ids[at], 20, path="fast"),
     }
     rows = []
     for name, read in reads.items():
@@ -192,6 +199,29 @@ def _head_reads(index: SearchIndex, head: SearchIndex, rounds: int, k: int) -> l
             }
         )
     return rows
+
+
+def _with_fast_mode(index: SearchIndex) -> SearchIndex:
+    """The fast mode's files beside the benchmark's index, made as the build makes them
+    (build.py's _basis and _computed, the build's default settings), and the index opened again
+    with them, its ranks in memory."""
+    settings = BuildSettings()
+    n_genes, n = index.ranks.shape
+    rng = np.random.default_rng(settings.seed)
+    sample = np.sort(rng.choice(n, min(n, settings.sample), replace=False))
+    fitted = standardized(np.ascontiguousarray(index.ranks[:, sample].T), n_genes)
+    basis = fit_basis(fitted, settings.embedding_dim, settings.seed)
+    embedded = np.empty((n, basis.shape[1]), dtype=np.float32)
+    for first in range(0, n, settings.block):
+        block = np.ascontiguousarray(index.ranks[:, first : first + settings.block].T)
+        embedded[first : first + block.shape[0]] = standardized(block, n_genes) @ basis
+    np.save(index.folder / "basis.npy", basis)
+    np.save(index.folder / "embedded.npy", embedded)
+    fast = build_faiss(embedded, flat_up_to=settings.pq_from, seed=settings.seed)
+    faiss.write_index(fast, str(index.folder / "fast.faiss"))
+    opened = SearchIndex(index.folder, index.manifest, threads=index.threads)
+    opened.ranks = index.ranks
+    return opened
 
 
 def _reading(
