@@ -158,6 +158,9 @@ def retrieval_row(ranks: np.ndarray, firsts: list[str]) -> dict[str, object]:
     return row
 
 
+RANK_BLOCK = 512  # columns ranked at a time
+
+
 def column_ranks(values: np.ndarray) -> np.ndarray:
     """Ranks 0..G-1 within each column (ties by position)."""
     order = np.argsort(values, axis=0, kind="stable")
@@ -167,8 +170,22 @@ def column_ranks(values: np.ndarray) -> np.ndarray:
 
 
 def spearman_columns(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Spearman's rho of each column of a with the same column of b."""
-    return cosine_columns(_centred(column_ranks(a)), _centred(column_ranks(b)))
+    """Spearman's rho of each column of a with the same column of b, RANK_BLOCK columns at a
+    time (a block's argsort is int64: the whole of a small world's signatures would be GBs)."""
+    rho = np.empty(a.shape[1])
+    for first in range(0, a.shape[1], RANK_BLOCK):
+        cols = slice(first, first + RANK_BLOCK)
+        rho[cols] = cosine_columns(centred_ranks(a[:, cols]), centred_ranks(b[:, cols]))
+    return rho
+
+
+def centred_ranks(values: np.ndarray) -> NDArray[np.float64]:
+    """Each column's ranks minus their mean, float64, RANK_BLOCK columns at a time."""
+    out = np.empty(values.shape, dtype=np.float64)
+    for first in range(0, values.shape[1], RANK_BLOCK):
+        cols = slice(first, first + RANK_BLOCK)
+        out[:, cols] = _centred(column_ranks(values[:, cols]))
+    return out
 
 
 def cosine_columns(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -218,12 +235,11 @@ def replicate_retrieval(values: np.ndarray, plates: pd.DataFrame) -> dict[str, f
     """Each signature of a replicate plate among the signatures of the batch's next replicate
     plate, by Spearman's rho: the share found first and the median rank of its own."""
     ranks = []
-    centred = _centred(column_ranks(values))
     for _, part in plates.groupby("batch", sort=False):
         names = sorted(part["plate"].unique())
         for first, second in itertools.pairwise(names):
             a, b = part[part["plate"] == first], part[part["plate"] == second]
-            rho = _rho(centred[:, a.index], centred[:, b.index])
+            rho = _rho(centred_ranks(values[:, a.index]), centred_ranks(values[:, b.index]))
             own = pd.Index(b["sig_id"]).get_indexer(a["sig_id"])
             for row, target in enumerate(own):
                 if target >= 0:
@@ -235,14 +251,15 @@ def cross_batch_retrieval(values: np.ndarray, table: pd.DataFrame) -> dict[str, 
     """Each signature among another batch's signatures, by Spearman's rho: the rank of its
     perturbation's best-placed signature there (batches without the perturbation skipped)."""
     ranks = []
-    centred = _centred(column_ranks(values))
+    unit = centred_ranks(values)
+    unit /= np.linalg.norm(unit, axis=0, keepdims=True)
     batches = table["batch"].to_numpy()
     perts = table["pert_id"].astype(str).to_numpy()
     for batch in np.unique(batches):
         mine, others = np.flatnonzero(batches == batch), np.flatnonzero(batches != batch)
         if others.size == 0:
             continue
-        rho = _rho(centred[:, mine], centred[:, others])
+        rho = (unit[:, mine].T @ unit)[:, others]  # no copy of the other batches' columns
         for row, at in enumerate(mine):
             for other in np.unique(batches[others]):
                 there = batches[others] == other

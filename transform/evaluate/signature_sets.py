@@ -22,7 +22,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -52,14 +51,15 @@ class SignatureSet:
     plate_values: list[np.ndarray] = field(default_factory=list)
     profile_variance: list[tuple[float, float]] = field(default_factory=list)  # (top, total)
 
-    @cached_property
+    @property
     def matrix(self) -> np.ndarray:
-        """The batches' signatures side by side (read once every batch is in)."""
-        return np.concatenate(self.values, axis=1)
+        """The batches' signatures side by side (read once every batch is in): joined on the
+        first read, in place of the blocks, so that a version is held once."""
+        return _joined(self.values)
 
-    @cached_property
+    @property
     def plate_matrix(self) -> np.ndarray:
-        return np.concatenate(self.plate_values, axis=1) if self.plate_values else np.empty(0)
+        return _joined(self.plate_values) if self.plate_values else np.empty(0)
 
     @property
     def profile_collapse(self) -> float:
@@ -67,6 +67,13 @@ class SignatureSet:
         batch's principal components apart, summed over batches."""
         top, total = np.sum(self.profile_variance, axis=0)
         return float(top / total) if total > 0 else float("nan")
+
+
+def _joined(blocks: list[np.ndarray]) -> np.ndarray:
+    """The blocks side by side, left in the list as its one block."""
+    if len(blocks) != 1:
+        blocks[:] = [np.concatenate(blocks, axis=1)]
+    return blocks[0]
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,9 @@ from tests.engine.reference import reference_scores
 from transform.evaluate.comparisons import wilson_interval
 from transform.evaluate.signature_level import (
     EVAL_BUILD,
+    RANK_BLOCK,
     Query,
+    centred_ranks,
     cross_batch_retrieval,
     cut_to,
     random_queries,
@@ -153,6 +155,16 @@ def test_spearman_is_the_pearson_correlation_of_ranks() -> None:
     expected = [np.corrcoef(_plain_rank(a[:, j]), _plain_rank(b[:, j]))[0, 1] for j in range(6)]
     assert np.allclose(spearman_columns(a, b), expected)
     assert spearman_columns(a, b)[0] == pytest.approx(1.0)
+
+
+def test_spearman_and_centred_ranks_over_several_blocks_of_columns() -> None:
+    rng = np.random.default_rng(9)
+    n = 2 * RANK_BLOCK + 3  # two whole blocks and a short one
+    a, b = rng.standard_normal((20, n)), rng.standard_normal((20, n))
+    expected = [np.corrcoef(_plain_rank(a[:, j]), _plain_rank(b[:, j]))[0, 1] for j in range(n)]
+    assert np.allclose(spearman_columns(a, b), expected)
+    plain = np.stack([_plain_rank(a[:, j]) - 9.5 for j in range(n)], axis=1)  # ranks 0..19
+    assert np.array_equal(centred_ranks(a), plain)
 
 
 def test_the_top_variance_is_the_first_squared_singular_values() -> None:
