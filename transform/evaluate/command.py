@@ -13,6 +13,7 @@ from transform.evaluate.paired import load_paired, report_lines
 from transform.evaluate.plots import sample_pcc_boxplot, scatter_plot
 from transform.evaluate.provenance import departures, model_lines, read_manifest
 from transform.evaluate.real_plates import before_and_after
+from transform.evaluate.real_signatures import real_plate_signatures
 from transform.evaluate.run import (
     Fitted,
     beats_every_baseline,
@@ -27,7 +28,7 @@ from transform.evaluate.signature_level import (
     read_effects,
     signature_markdown,
 )
-from transform.evaluate.signature_sets import world_signatures
+from transform.evaluate.signature_sets import in_batches, world_signatures
 from transform.inference import TwoStepModel
 from transform.io import read_gct, read_sig_info
 from transform.io.files import sha256_file
@@ -40,6 +41,17 @@ REAL_DIR = Path(__file__).resolve().parents[2] / "tests" / "data" / "l1000"
 REAL_PLATES = (
     "LJP005_A375_24H_X1_B19_QNORM_n377x978.gct",
     "LJP009_A375_24H_X1_B20_QNORM_n371x978.gct",
+)
+
+REAL_SIGNATURES_NOTE = (
+    "Real plates at the signature level (no ground truth needed): each plate one batch, every "
+    "version's signatures by the portal's rule; a signature of a compound on both plates ranked "
+    "among the other plate's signatures by Spearman's rho (its compound's best-placed one, any "
+    "dose), and each version's collapse"
+)
+NO_TRUTH_NOTE = (
+    "No ground truth here: retrieval and agreement need the true effects, so only collapse and "
+    "self-retrieval are measured, on the batches named by --signature-batches.\n\n"
 )
 
 
@@ -88,6 +100,14 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         default="50,100",
         help="genes per side of the signature-level retrieval queries (comma-separated)",
     )
+    parser.add_argument(
+        "--signature-batches",
+        help="batches (rna_plate without its _X replicate suffix, comma-separated) whose "
+        "signatures the signature level takes: all of a world's by default; on a Level 3 file "
+        "without ground truth (a real release) the signature level runs only on the batches "
+        "named here, with what needs no truth (collapse, replicate and cross-batch "
+        "self-retrieval)",
+    )
     parser.add_argument("--real", type=Path, default=REAL_DIR, help="folder of the real LJP plates")
     parser.add_argument("--reference-samples", type=int, default=5000)
     parser.add_argument("--seed", type=int, default=0)
@@ -112,16 +132,24 @@ def _paths(args: argparse.Namespace) -> dict[str, Path]:
 def _signature_level(
     args: argparse.Namespace, model: TwoStepModel, level3: Level3, fitted: Fitted
 ) -> dict[str, pd.DataFrame] | None:
-    """The signature-level tables, on a world with ground truth (None without one)."""
+    """The signature-level tables: all of them on a world with ground truth; without one, what
+    needs none, on the batches named by --signature-batches (None where none are named)."""
     truth = args.truth or (args.world and args.world / "truth")
-    if not truth or not (Path(truth) / "effects.gctx").exists():
+    has_truth = bool(truth) and (Path(truth) / "effects.gctx").exists()
+    batches = _names(args.signature_batches)
+    if not has_truth and batches is None:
         return None
     sig_info_path = args.sig_info or (args.world and args.world / "l1000" / "sig_info.txt")
     sig_info = read_sig_info(sig_info_path) if sig_info_path else None
-    effects = read_effects(Path(truth) / "effects.gctx")
-    world = world_signatures(model, level3, sig_info, fitted, effects)
+    effects = read_effects(Path(truth) / "effects.gctx") if has_truth else None
+    world = world_signatures(model, level3, sig_info, fitted, effects, batches=batches)
     sizes = [int(n) for n in str(args.query_sizes).split(",") if n.strip()]
     return evaluate_signatures(world, effects, sizes=sizes, seed=args.seed)
+
+
+def _names(text: str | None) -> list[str] | None:
+    names = [name.strip() for name in str(text).split(",") if name.strip()] if text else []
+    return names or None
 
 
 def run(args: argparse.Namespace) -> int:
@@ -134,6 +162,9 @@ def run(args: argparse.Namespace) -> int:
         pairs=args.pairs,
     )
     level3 = open_level3(paths["level3"], gene_info=args.gene_info)
+    named = _names(args.signature_batches)
+    if named is not None:
+        in_batches(level3.column_meta(), named)  # an unknown batch is refused before any work
     fitted = fit_reference(
         model, paths["collection"], level3, n=args.reference_samples, seed=args.seed
     )
@@ -149,19 +180,23 @@ def run(args: argparse.Namespace) -> int:
         n_input=len(model.input_genes),
         n_output=len(model.output_genes),
     )
-    real = before_and_after(
-        [read_gct(args.real / name) for name in REAL_PLATES], model.align_inputs, model.transform
-    )
+    plates = [read_gct(args.real / name) for name in REAL_PLATES]
+    real = before_and_after(plates, model.align_inputs, model.transform)
     report += "\n**Real plates LJP005 and LJP009 (A375 24 h): compounds shared by both**\n\n"
     report += frame_markdown(real) + "\n"
+    real_signatures = real_plate_signatures(model, fitted, plates)
+    report += f"\n**{REAL_SIGNATURES_NOTE}**\n\n" + frame_markdown(real_signatures) + "\n"
     (args.out / "evaluation.md").write_text(report)
     result.table.to_csv(args.out / "evaluation.csv", index=False)
     accuracy = record_per_gene(result.per_gene, args.out / PER_GENE, args.model, paths)
     real.to_csv(args.out / "real_plates.csv", index=False)
+    real_signatures.to_csv(args.out / "real_plate_signatures.csv", index=False)
     verdict(result.table).to_csv(args.out / "verdict.csv", index=False)
     signature_tables = _signature_level(args, model, level3, fitted)
     if signature_tables is not None:
         report += "\n## Signature level: is the perturbation signal kept?\n\n"
+        if "retrieval" not in signature_tables:
+            report += NO_TRUTH_NOTE
         report += signature_markdown(signature_tables)
         (args.out / "evaluation.md").write_text(report)
         for name, table in signature_tables.items():
@@ -189,6 +224,7 @@ def run(args: argparse.Namespace) -> int:
         "per_gene": accuracy,
         "departures_from_paper": departures(manifest) if manifest else None,
         "metrics": result.table.to_dict(orient="records"),
+        "real_plate_signatures": real_signatures.to_dict(orient="records"),
         "signature_level": None
         if signature_tables is None
         else {name: table.to_dict(orient="records") for name, table in signature_tables.items()},

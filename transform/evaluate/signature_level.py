@@ -304,19 +304,27 @@ def open_indexes(world: WorldSignatures, folder: Path) -> dict[str, SearchIndex]
 
 def evaluate_signatures(
     world: WorldSignatures,
-    effects: pd.DataFrame,
+    effects: pd.DataFrame | None,
     *,
     sizes: Sequence[int] = QUERY_SIZES,
     seed: int = 0,
 ) -> dict[str, pd.DataFrame]:
-    """The three tables (DataFrames): retrieval, agreement (with collapse), self_retrieval."""
-    with tempfile.TemporaryDirectory(prefix="signature-eval-") as folder:
-        indexes = open_indexes(world, Path(folder))
-        retrieval, compared = _retrieval(world, effects, indexes, sizes, seed)
-    truth, quality, self_rows = world.sets[TRUTH], [], []
-    for name in ORDER:
+    """The tables (DataFrames): retrieval, comparisons, agreement (with collapse) and
+    self_retrieval. Without ground truth (effects None) only what needs none: collapse (the
+    `agreement` table without its agreement columns) and self_retrieval."""
+    tables = {}
+    if effects is not None:
+        with tempfile.TemporaryDirectory(prefix="signature-eval-") as folder:
+            indexes = open_indexes(world, Path(folder))
+            tables["retrieval"], tables["comparisons"] = _retrieval(
+                world, effects, indexes, sizes, seed
+            )
+    truth, quality, self_rows = world.sets.get(TRUTH), [], []
+    for name in [name for name in ORDER if name in world.sets]:
         found = world.sets[name]
-        row = {"signatures": name, **agreement(found, truth, world.landmarks)}
+        row: dict[str, object] = {"signatures": name}
+        if truth is not None:
+            row.update(agreement(found, truth, world.landmarks))
         row["PC5 share, profiles"] = found.profile_collapse if found.profile_variance else np.nan
         row["PC5 share, signatures"] = signature_collapse(found.matrix, world.table["batch"])
         at = pd.Index(found.genes).get_indexer(list(world.landmarks))
@@ -330,12 +338,9 @@ def evaluate_signatures(
         batches = cross_batch_retrieval(found.matrix, world.table)
         self_rows.append({"signatures": name, "kind": "replicate plates", **plates})
         self_rows.append({"signatures": name, "kind": "across batches", **batches})
-    return {
-        "retrieval": retrieval,
-        "comparisons": compared,
-        "agreement": pd.DataFrame(quality),
-        "self_retrieval": pd.DataFrame(self_rows),
-    }
+    tables["agreement"] = pd.DataFrame(quality)
+    tables["self_retrieval"] = pd.DataFrame(self_rows)
+    return tables
 
 
 COMPARED = (L1000, RIDGE, STEP2)  # the versions the converted signatures are compared with
@@ -400,9 +405,10 @@ def signature_markdown(tables: dict[str, pd.DataFrame]) -> str:
         "comparisons": "The converted signatures against each other version on the same queries: "
         "perturbations found in the top k by converted alone (wins) or by the other alone "
         "(losses), the exact two-sided sign test on them, and the verdict at p < 0.05",
-        "agreement": "Agreement with the true effects (median over signatures) and collapse "
-        "(share of within-plate variance in the first 5 principal components; of the "
-        "signatures also on the landmark rows alone, the same genes for every version)",
+        "agreement": "Agreement with the true effects (median over signatures, where the world "
+        "has them) and collapse (share of within-plate variance in the first 5 principal "
+        "components; of the signatures also on the landmark rows alone, the same genes for "
+        "every version)",
         "self_retrieval": "Self-retrieval by Spearman's rho: a replicate plate's signature among "
         "the next plate's, and a signature's perturbation among another batch's signatures",
     }

@@ -20,7 +20,7 @@ within-plate variance of its profiles that the first principal components hold (
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -89,13 +89,18 @@ def world_signatures(
     level3: Level3,
     sig_info: pd.DataFrame,
     fitted: Fitted,
-    effects: pd.DataFrame,
+    effects: pd.DataFrame | None,
+    *,
+    batches: Sequence[str] | None = None,
 ) -> WorldSignatures:
     """Every version's signatures of the world's profiles, batch by batch. fitted: the
     evaluation's baselines (the ridge, the per-gene moments); effects: the true effects, genes
-    (symbols) x pert_id."""
+    (symbols) x pert_id, or None where there is no ground truth (no truth version then);
+    batches: only these batches' signatures (all when None; a name not in the file raises)."""
     inst = level3.column_meta().copy()
     inst["rna_plate"] = inst["rna_plate"].astype(str)
+    if batches is not None:
+        inst = in_batches(inst, batches)
     table = signature_definitions(inst, sig_info)
     table = table.sort_values("batch", kind="stable").reset_index(drop=True)  # batches together
     versions = _versions(model, fitted)
@@ -114,11 +119,25 @@ def world_signatures(
             sets[name].values.append(batch_signatures(profiles, batch_inst, sigs, settings).cd)
             sets[name].plate_values.append(_per_plate(profiles, batch_inst, plates, settings))
             sets[name].profile_variance.append(_within_plate_share(profiles, batch_inst))
-    truth = SignatureSet(TRUTH, model.output_genes)
-    truth.values.append(_true_effects(effects, model.output_genes, table["pert_id"]))
-    sets[TRUTH] = truth
+    if effects is not None:
+        truth = SignatureSet(TRUTH, model.output_genes)
+        truth.values.append(_true_effects(effects, model.output_genes, table["pert_id"]))
+        sets[TRUTH] = truth
     plate_table = pd.concat(plate_rows, ignore_index=True)
     return WorldSignatures(table, plate_table, sets, model.input_genes)
+
+
+def in_batches(inst: pd.DataFrame, batches: Sequence[str]) -> pd.DataFrame:
+    """The profiles of the named batches; a name that is no batch of the file is refused."""
+    of = inst["rna_plate"].map(batch_of)
+    unknown = sorted(set(batches) - set(of))
+    if unknown:
+        known = sorted(set(of))
+        raise ValueError(
+            f"{len(unknown)} batch(es) not in the Level 3 file: {', '.join(unknown[:5])} "
+            f"(it has {len(known):,}, e.g. {', '.join(known[:3])})"
+        )
+    return inst[of.isin(batches).to_numpy()]
 
 
 Version = tuple[tuple[str, ...], Callable[[dict[str, np.ndarray]], np.ndarray]]

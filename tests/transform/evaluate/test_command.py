@@ -4,6 +4,7 @@ from the command line, bundled, then evaluated into markdown, CSV, JSON and PNG 
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -11,10 +12,12 @@ import pandas as pd
 import pytest
 
 from transform.cli import main
+from transform.evaluate.command import REAL_DIR, REAL_PLATES
 from transform.evaluate.metrics import METRICS
 from transform.evaluate.run import BASELINE, INFORMATIVE, LEVELS, MODEL, per_gene
 from transform.evaluate.signature_level import ORDER, RANDOM, TAU
 from transform.evaluate.signature_sets import CONVERTED, L1000, RIDGE, STEP2
+from transform.io import read_gct
 from transform.io.files import sha256_file
 from transform.world.config import world_config
 from transform.world.generate import generate_world
@@ -101,6 +104,65 @@ def test_the_plots_and_the_json_summary_are_written(evaluated: Path) -> None:
     real = pd.read_csv(evaluated / "real_plates.csv")
     assert len(real) == 2
     assert (real["n_shared"] >= 20).all()
+    assert summary["real_plate_signatures"]
+
+
+def _signatures_of_shared_compounds() -> int:
+    """Counted from the real plates' metadata: the signatures (one per compound and dose) of
+    the compounds that both plates hold, on either plate."""
+    treated = []
+    for name in REAL_PLATES:
+        meta = read_gct(REAL_DIR / name).col_meta
+        treated.append(meta[meta["pert_type"].astype(str).str.startswith("trt_")])
+    shared = set(treated[0]["pert_id"]) & set(treated[1]["pert_id"])
+    return sum(
+        len(meta[meta["pert_id"].isin(shared)].groupby(["pert_id", "pert_dose"]))
+        for meta in treated
+    )
+
+
+def test_the_real_plates_are_checked_at_the_signature_level_for_every_version(
+    evaluated: Path,
+) -> None:
+    table = pd.read_csv(evaluated / "real_plate_signatures.csv").set_index("signatures")
+    assert set(table.index) == set(ORDER) - {"truth"}
+    assert (table["pairs"] == _signatures_of_shared_compounds()).all()
+    # the measured landmarks, whatever the model: a compound finds itself on the other plate
+    # far above chance (about 50th of some 350 signatures, 6 doses each)
+    assert table.loc[L1000, "median_rank"] <= 10
+    assert table.loc[L1000, "top10"] >= 0.5
+    assert "Real plates at the signature level" in (evaluated / "evaluation.md").read_text()
+
+
+def test_without_ground_truth_the_named_batches_get_collapse_and_self_retrieval(
+    evaluated: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = evaluated.parent
+    for name in ("model.pt", "model.json"):  # a copy: evaluate records into the bundle's manifest
+        shutil.copy(root / name, tmp_path / name)
+    common = ["--model", tmp_path / "model.pt", "--world", root / "world", "--truth", tmp_path]
+    common += ["--reference-samples", 150]
+    batch = _world_batch(root / "world")
+    _run("evaluate", *common, "--out", tmp_path / "out", "--signature-batches", batch)
+    out = tmp_path / "out"
+    assert not (out / "signatures_retrieval.csv").exists()
+    collapse = pd.read_csv(out / "signatures_agreement.csv")
+    assert set(collapse["signatures"]) == set(ORDER) - {"truth"}
+    assert not any(column.startswith("spearman") for column in collapse.columns)
+    found = pd.read_csv(out / "signatures_self_retrieval.csv")
+    assert (found[found["kind"] == "replicate plates"]["pairs"] > 0).all()
+    assert "No ground truth here" in (out / "evaluation.md").read_text()
+    refused = ["evaluate", *common, "--out", tmp_path / "no", "--signature-batches", "NOPE"]
+    assert main([str(arg) for arg in refused]) == 2
+    assert f"1 batch(es) not in the Level 3 file: NOPE (it has 1, e.g. {batch})" in (
+        capsys.readouterr().err
+    )
+    assert not (tmp_path / "no").exists()  # refused before any work
+
+
+def _world_batch(world: Path) -> str:
+    sig_info = pd.read_csv(world / "l1000" / "sig_info.txt", sep="\t")
+    return str(sig_info["batch"].iloc[0])
 
 
 def test_a_world_with_ground_truth_gets_the_signature_level_tables(evaluated: Path) -> None:
