@@ -93,6 +93,11 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
             "(default: the world's, when it has one)",
         ),
         ("--sig-info", "sig_info of the Level 3 file (default: the world's)"),
+        (
+            "--inst-info",
+            "profile table of the Level 3 file, needed where it carries no column metadata "
+            "(LINCS 2020's instinfo_beta.txt, GEO's *_inst_info.txt.gz) for the signature level",
+        ),
     ):
         parser.add_argument(flag, type=Path, help=text)
     parser.add_argument(
@@ -161,7 +166,7 @@ def run(args: argparse.Namespace) -> int:
         model.normalization.genes.symbols,
         pairs=args.pairs,
     )
-    level3 = open_level3(paths["level3"], gene_info=args.gene_info)
+    level3 = open_level3(paths["level3"], gene_info=args.gene_info, inst_info=args.inst_info)
     named = _names(args.signature_batches)
     if named is not None:
         in_batches(level3.column_meta(), named)  # an unknown batch is refused before any work

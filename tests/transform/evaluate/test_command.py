@@ -11,14 +11,24 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from tests.transform.layouts import write_layouts
 from transform.cli import main
 from transform.evaluate.command import REAL_DIR, REAL_PLATES
 from transform.evaluate.metrics import METRICS
-from transform.evaluate.run import BASELINE, INFORMATIVE, LEVELS, MODEL, per_gene
+from transform.evaluate.run import BASELINE, INFORMATIVE, LEVELS, MODEL, fit_reference, per_gene
 from transform.evaluate.signature_level import ORDER, RANDOM, TAU
-from transform.evaluate.signature_sets import CONVERTED, L1000, RIDGE, STEP2
+from transform.evaluate.signature_sets import (
+    CONVERTED,
+    L1000,
+    RIDGE,
+    STEP2,
+    TRUTH,
+    world_signatures,
+)
+from transform.inference import TwoStepModel
 from transform.io import read_gct
 from transform.io.files import sha256_file
+from transform.io.level3 import open_level3
 from transform.world.config import world_config
 from transform.world.generate import generate_world
 
@@ -30,6 +40,7 @@ TINY_WORLD = {
     "n_knockout_batches": 0,
     "replicate_plates": 2,
 }
+LJP005 = "LJP005_A375_24H"  # the batch of the real plate tests/data/l1000/LJP005_*
 PNG = b"\x89PNG\r\n\x1a\n"
 CYCLEGAN = ["--hidden", "16", "--bottleneck", "8", "--disc-hidden", "16,8", "--batch-size", "32"]
 EXTRAPOLATOR = ["--hidden", "8,8,16", "--batch-size", "64"]
@@ -229,3 +240,39 @@ def test_per_gene_accuracy_is_each_genes_pearson_r_across_samples() -> None:
         assert table["pcc_ridge"][i] == pytest.approx(np.corrcoef(ridge[i], truth[i])[0, 1])
     assert table["pcc_model"][5] == 0
     assert list(table["kind"]) == ["landmark"] + ["inferred"] * 5
+
+
+def test_a_release_in_each_published_layout_gives_the_same_signatures_of_a_named_batch(
+    evaluated: Path, tmp_path: Path
+) -> None:
+    """The real LJP005 plate as LINCS 2020 and GEO publish it (no metadata inside: gene and
+    profile tables beside it) and with its metadata inside: the same signatures, every version."""
+    root = evaluated.parent
+    model = TwoStepModel.load(root / "model.pt")
+    world = root / "world"
+    fitted = fit_reference(
+        model,
+        world / "rnaseq" / "archs4_gene_counts.h5",
+        open_level3(world / "l1000" / "level3.gctx"),
+        n=150,
+        seed=0,
+    )
+    made = {}
+    for name, layout in write_layouts(tmp_path).items():
+        level3 = open_level3(layout.gctx, gene_info=layout.gene_info, inst_info=layout.inst_info)
+        made[name] = world_signatures(model, level3, None, fitted, None, batches=[LJP005])
+    inside = made["inside"]
+    treated = inside.table["pert_type"].astype(str).str.startswith("trt_")
+    assert treated.all()
+    wells = read_gct(REAL_DIR / REAL_PLATES[0]).col_meta  # the plate as published
+    wells = wells[wells["pert_type"].astype(str).str.startswith("trt_")]
+    assert len(inside.table) == len(wells.groupby(["pert_id", "pert_dose"]))  # one per dose
+    assert TRUTH not in inside.sets
+    for name in ("beta", "geo"):
+        table = made[name].table.set_index("sig_id")
+        order = table.index.get_indexer(inside.table["sig_id"])
+        assert (order >= 0).all(), name
+        for version, found in inside.sets.items():
+            np.testing.assert_allclose(
+                made[name].sets[version].matrix[:, order], found.matrix, atol=1e-5, err_msg=name
+            )
