@@ -48,12 +48,12 @@ def joined_plates(plates: list[GeneMatrix]) -> GeneMatrix:
     fields the signature rule needs; a plate that lacks a row or a field is refused, named."""
     rows = plates[0].row_ids
     values, metas = [], []
-    for plate in plates:
+    for number, plate in enumerate(plates, start=1):
         at = plate.row_ids.get_indexer(rows)
-        missing = [field for field in FIELDS if field not in plate.col_meta]
-        if (at < 0).any() or missing:
-            absent = f"{int((at < 0).sum())} of the first plate's rows"
-            raise ValueError(f"a plate lacks {absent} and the fields {missing or 'none'}")
+        lacks = [f"{int((at < 0).sum())} of the first plate's rows"] if (at < 0).any() else []
+        lacks += [f"the field {field}" for field in FIELDS if field not in plate.col_meta]
+        if lacks:
+            raise ValueError(f"plate {number} of {len(plates)} lacks {', '.join(lacks)}")
         values.append(plate.values[at])
         metas.append(plate.col_meta[list(FIELDS)])
     row_meta = plates[0].row_meta[[name for name in (SYMBOL, ENTREZ) if name in plates[0].row_meta]]

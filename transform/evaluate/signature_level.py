@@ -1,6 +1,7 @@
 """The signature-level evaluation: does a version of the profiles keep the perturbation signal?
 
-Measured on a world with ground truth, for each version of `signature_sets` (docs/training.md):
+Measured for each version of `signature_sets` (docs/training.md); retrieval and agreement need a
+world with ground truth, collapse and self-retrieval need none (a real release, the real plates):
 
 - retrieval: each perturbation's true top-N raised and lowered genes (over every gene of the
   world) as an up/down query, searched with the portal's engine (the rank test, exact path) over
