@@ -13,6 +13,7 @@ from transform.evaluate.paired import load_paired, report_lines
 from transform.evaluate.plots import sample_pcc_boxplot, scatter_plot
 from transform.evaluate.provenance import departures, model_lines, read_manifest
 from transform.evaluate.real_plates import before_and_after
+from transform.evaluate.real_signatures import KEPT as REAL_KEPT
 from transform.evaluate.real_signatures import real_plate_signatures
 from transform.evaluate.run import (
     Fitted,
@@ -193,7 +194,9 @@ def run(args: argparse.Namespace) -> int:
     report += f"\n**{REAL_SIGNATURES_NOTE}**\n\n" + frame_markdown(real_signatures) + "\n"
     (args.out / "evaluation.md").write_text(report)
     result.table.to_csv(args.out / "evaluation.csv", index=False)
-    accuracy = record_per_gene(result.per_gene, args.out / PER_GENE, args.model, paths)
+    accuracy = record_evaluation(
+        result.per_gene, args.out / PER_GENE, args.model, paths, real_signatures
+    )
     real.to_csv(args.out / "real_plates.csv", index=False)
     real_signatures.to_csv(args.out / "real_plate_signatures.csv", index=False)
     verdict(result.table).to_csv(args.out / "verdict.csv", index=False)
@@ -242,12 +245,18 @@ def run(args: argparse.Namespace) -> int:
 PER_GENE = "per_gene.tsv"
 
 
-def record_per_gene(
-    table: pd.DataFrame, path: Path, model: Path, paths: dict[str, Path]
+def record_evaluation(
+    table: pd.DataFrame,
+    path: Path,
+    model: Path,
+    paths: dict[str, Path],
+    real_signatures: pd.DataFrame,
 ) -> dict[str, Any]:
     """Write each output gene's accuracy on the paired set (per_gene.tsv) and record it in the
     bundle's manifest (model.json, "evaluation"), whence build_search_index --gene-accuracy
-    carries it into the index. The manifest keeps the file's checksum and the paired files."""
+    carries it into the index. The manifest keeps the file's checksum and the paired files, and
+    the real plates' signature check (each version's cross-plate self-retrieval), which goes
+    with the model wherever model.json is published."""
     table.to_csv(path, sep="\t", index=False, float_format="%.4f")
     summary = {
         "per_gene": str(path.resolve()),
@@ -257,6 +266,10 @@ def record_per_gene(
         "n_genes": len(table),
         "median_pcc_model": float(table["pcc_model"].median()) if len(table) else None,
         "median_pcc_ridge": float(table["pcc_ridge"].median()) if len(table) else None,
+        "real_plate_signatures": {
+            str(row["signatures"]): {name: row[name] for name in REAL_KEPT}
+            for row in real_signatures.to_dict(orient="records")
+        },
     }
     manifest_path = Path(model).with_suffix(".json")
     if manifest_path.is_file():

@@ -224,6 +224,11 @@ def test_each_output_gene_gets_its_accuracy_recorded_in_the_bundles_manifest(
     assert recorded["per_gene"] == str((evaluated / "per_gene.tsv").resolve())
     assert recorded["sha256"] == sha256_file(evaluated / "per_gene.tsv")
     assert recorded["n_genes"] == len(table)
+    real = pd.read_csv(evaluated / "real_plate_signatures.csv").set_index("signatures")
+    assert set(recorded["real_plate_signatures"]) == set(real.index)
+    for version, found in recorded["real_plate_signatures"].items():
+        assert found["top10"] == pytest.approx(real.loc[version, "top10"])
+        assert found["pairs"] == real.loc[version, "pairs"]
     summary = json.loads((evaluated / "evaluation.json").read_text())
     assert summary["per_gene"]["median_pcc_model"] == pytest.approx(table["pcc_model"].median())
 
