@@ -26,20 +26,9 @@ from transform.inference import TwoStepModel
 from transform.io import GeneMatrix
 from transform.io.gctx import write_gctx
 from transform.io.level3 import ENTREZ, SYMBOL, open_level3
+from transform.io.lincs_meta import INST_INFO
 
-# the profile fields the signature rule reads (signature_definitions, batch_masks)
-FIELDS = (
-    "rna_plate",
-    "rna_well",
-    "pert_id",
-    "pert_iname",
-    "pert_type",
-    "pert_dose",
-    "pert_dose_unit",
-    "pert_time",
-    "pert_time_unit",
-    "cell_id",
-)
+FIELDS = INST_INFO.required  # the profile table's fields: what the signature rule reads
 KEPT = ("pairs", "top1", "top10", "median_rank")
 
 
