@@ -58,6 +58,13 @@ def write_bundle(*, cyclegan: Path, extrapolator: Path, out: Path) -> dict[str, 
     return manifest
 
 
+def synthetic_world(bundle: dict[str, Any]) -> dict[str, Any] | None:
+    """The generated world (`transform world`: size, seed, setting) either step learnt from, or
+    None: trained on real files (or on files prepared before worlds were marked)."""
+    steps = bundle.get("sources", {}).values()
+    return next((s["synthetic_world"] for s in steps if s.get("synthetic_world")), None)
+
+
 def _joined_genes(step1: dict[str, Any], step2: dict[str, Any]) -> dict[str, Any]:
     inputs = GeneSpace.from_dict(step1["input_genes"])
     inputs.require_same(GeneSpace.from_dict(step2["input_genes"]), what="the extrapolator")
@@ -81,6 +88,7 @@ def _source(path: Path, checkpoint: dict[str, Any]) -> dict[str, Any]:
         "last_epoch": last,
         "results": checkpoint["results"],
         "data": checkpoint["data"].get("counts", {}),
+        "synthetic_world": checkpoint["data"].get("synthetic_world"),
     }
 
 
@@ -104,6 +112,7 @@ def _manifest(
             if key in ("method", "checksum")
         },
         "steps": bundle["sources"],
+        "synthetic_world": synthetic_world(bundle),
         "quality": {"extrapolator_" + k: v for k, v in step2["results"].items()},
         "seeds": {"cyclegan": step1["seed"], "extrapolator": step2["seed"]},
         "versions": bundle["versions"],

@@ -19,10 +19,11 @@ import pandas as pd
 import torch
 from numpy.typing import NDArray
 
-from transform.bundle import BUNDLE_FORMAT
+from transform.bundle import BUNDLE_FORMAT, synthetic_world
 from transform.gene_ids import entrez_id
 from transform.gene_space import GeneSpace, GeneSpaceMismatch
 from transform.io import GeneMatrix
+from transform.io.hdf5 import synthetic_origin
 from transform.models import Extrapolator, ExtrapolatorConfig, Generator, GeneratorConfig
 from transform.rnaseq import Missing, Normalization
 from transform.train.checkpoint import load_checkpoint
@@ -41,8 +42,10 @@ class TwoStepModel:
         genes: dict[str, Any],
         *,
         device: str | torch.device = "cpu",
+        learnt_from: dict[str, Any] | None = None,
     ) -> None:
         self.device = torch.device(device)
+        self.learnt_from = learnt_from  # the generated world it was trained on, None if real
         self.generator = generator.to(self.device).eval()
         self.extrapolator = extrapolator.to(self.device).eval()
         self.input_space = GeneSpace.from_dict(genes["input_genes"])
@@ -66,7 +69,23 @@ class TwoStepModel:
             extrapolator = Extrapolator(n_in, n_out, config)
         generator.load_state_dict(bundle["generator"]["state"], assign=True)
         extrapolator.load_state_dict(bundle["extrapolator"]["state"], assign=True)
-        return cls(generator, extrapolator, genes, device=device)
+        return cls(
+            generator, extrapolator, genes, device=device, learnt_from=synthetic_world(bundle)
+        )
+
+    def origin_warning(self, path: str | Path) -> str | None:
+        """Why its output on the file at `path` may mislead: a model trained on a generated
+        world, given a file that is not that world's (a real release); None otherwise."""
+        world = self.learnt_from
+        if world is None or synthetic_origin(path) == world:
+            return None
+        return (
+            f"the model was trained on a generated world ({world.get('size')}, seed "
+            f"{world.get('seed')}, setting {world.get('setting')}) and {path} is not that world's: "
+            "its inferred genes follow the world's gene modules, not real cells', and on real "
+            'plates its signatures lose the perturbation signal (docs/training.md, "Real plates '
+            'at the signature level"); train it on the real collection first'
+        )
 
     def align_inputs(self, matrix: GeneMatrix) -> np.ndarray:
         """(n_input, n) float32: the rows of a Level 3 matrix in the model's input gene order.

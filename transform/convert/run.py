@@ -110,6 +110,9 @@ def convert_profiles(
     for note in level3.notes:
         (stream or sys.stderr).write(f"note: {note}\n")
     model = TwoStepModel.load(checkpoint, device=device)
+    warning = model.origin_warning(input)
+    if warning:
+        (stream or sys.stderr).write(f"warning: {warning}\n")
     job = _make_job(model, Path(checkpoint), level3, output, options)
     _open_work(work, job, model, force=options.force, level3=level3)
     progress = Progress(job.n_profiles, stream=stream)

@@ -192,6 +192,9 @@ def run(args: argparse.Namespace) -> int:
     report += frame_markdown(real) + "\n"
     real_signatures = real_plate_signatures(model, fitted, plates)
     report += f"\n**{REAL_SIGNATURES_NOTE}**\n\n" + frame_markdown(real_signatures) + "\n"
+    warning = model.origin_warning(args.real / REAL_PLATES[0])
+    if warning:
+        report += f"\nOn these real plates, {warning}.\n"
     (args.out / "evaluation.md").write_text(report)
     result.table.to_csv(args.out / "evaluation.csv", index=False)
     accuracy = record_evaluation(

@@ -11,6 +11,7 @@ id seen before, and grows 1-D metadata datasets chunk by chunk (`append_field`).
 from __future__ import annotations
 
 import functools
+import json
 import os
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -313,3 +314,27 @@ class StreamWriter:
         self._fields = fields
         self._seen |= fresh
         self.n_cols += len(texts)
+
+
+SYNTHETIC = "synthetic_world"  # root attribute of the files `transform world` writes
+
+
+def mark_synthetic(path: str | Path, origin: dict[str, object]) -> None:
+    """Mark an HDF5 file (GCTX, ARCHS4) as made by `transform world`: its root attribute
+    `synthetic_world` holds the world's size, seed and setting as JSON. Real files have none."""
+    with h5py.File(path, "a") as file:
+        file.attrs[SYNTHETIC] = json.dumps(origin, sort_keys=True)
+
+
+def synthetic_origin(path: str | Path) -> dict[str, object] | None:
+    """The generated world a file comes from (`mark_synthetic`), or None: a real file, a file
+    that is not HDF5 (GCT text) or none at that path."""
+    try:
+        with h5py.File(path, "r") as file:
+            raw = file.attrs.get(SYNTHETIC)
+    except OSError:
+        return None
+    if raw is None:
+        return None
+    origin: dict[str, object] = json.loads(raw if isinstance(raw, str) else bytes(raw).decode())
+    return origin

@@ -30,6 +30,7 @@ import numpy as np
 
 from transform.gene_ids import match_landmarks
 from transform.gene_space import GeneSpace, GeneSpaceMismatch, output_gene_space
+from transform.io.hdf5 import synthetic_origin
 from transform.io.level3 import Level3
 from transform.normalize import normalize_rnaseq_chunked
 from transform.rnaseq import Normalization, SymbolRows
@@ -155,6 +156,8 @@ def _prepare(sources: Sources, config: DataConfig, out: Path, progress: Progress
         "landmark_match": match.summary(),
         "output_genes": output_genes.summary(),
         "normalization": normalization.summary(),
+        # a generated world's files say so (transform world): the model then learnt its gene map
+        "synthetic_world": synthetic_origin(sources.rnaseq) or synthetic_origin(sources.l1000),
         "seconds": round(time.perf_counter() - started, 1),
     }
 

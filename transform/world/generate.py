@@ -25,6 +25,7 @@ import pandas as pd
 
 from transform.io import Archs4Writer, GctxWriter
 from transform.io.files import sha256_file
+from transform.io.hdf5 import mark_synthetic
 from transform.world.biology import Biology, make_biology
 from transform.world.config import REFERENCE_DIR, WorldConfig
 from transform.world.genes import GeneUniverse, gene_universe
@@ -80,6 +81,9 @@ def generate_world(
         counts["paired_samples"] = write_paired(world, out / "paired", progress)
     if "truth" in parts:
         counts["perturbations"] = write_truth(world.biology, world.universe, out / "truth")
+    origin = {"size": config.size, "seed": config.seed, "setting": config.setting}
+    for path in sorted(p for p in out.rglob("*") if p.suffix in (".gctx", ".h5")):
+        mark_synthetic(path, origin)  # so that a model trained on it says so (bundle, convert)
     manifest = _manifest(config, out, counts, time.perf_counter() - started)
     (out / "world.json").write_text(json.dumps(manifest, indent=2) + "\n")
     return manifest

@@ -142,7 +142,9 @@ def test_the_real_plates_are_checked_at_the_signature_level_for_every_version(
     # far above chance (about 50th of some 350 signatures, 6 doses each)
     assert table.loc[L1000, "median_rank"] <= 10
     assert table.loc[L1000, "top10"] >= 0.5
-    assert "Real plates at the signature level" in (evaluated / "evaluation.md").read_text()
+    report = (evaluated / "evaluation.md").read_text()
+    assert "Real plates at the signature level" in report
+    assert "On these real plates, the model was trained on a generated world (demo" in report
 
 
 def test_without_ground_truth_the_named_batches_get_collapse_and_self_retrieval(
@@ -281,3 +283,28 @@ def test_a_release_in_each_published_layout_gives_the_same_signatures_of_a_named
             np.testing.assert_allclose(
                 made[name].sets[version].matrix[:, order], found.matrix, atol=1e-5, err_msg=name
             )
+
+
+def test_the_bundle_names_the_generated_world_it_learnt_from_and_convert_warns_off_real_files(
+    evaluated: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = evaluated.parent
+    manifest = json.loads((root / "model.json").read_text())
+    assert manifest["synthetic_world"] == {"size": "demo", "seed": 5, "setting": "default"}
+    real = write_layouts(tmp_path / "layouts")["inside"].gctx  # the real LJP005 plate
+    own = root / "world" / "paired" / "l1000_level3.gctx"  # the world's own profiles
+    for name, source in (("real", real), ("own", own)):
+        capsys.readouterr()
+        _run(
+            "convert",
+            "--checkpoint",
+            root / "model.pt",
+            "--input",
+            source,
+            "--output",
+            tmp_path / f"{name}.gctx",
+        )
+        warned = "warning: the model was trained on a generated world (demo, seed 5" in (
+            capsys.readouterr().err
+        )
+        assert warned == (name == "real"), name

@@ -10,12 +10,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from tests.conftest import REPO
 from transform.cli import main
 from transform.io import read_archs4, read_gctx
 from transform.io.gmt import read_gmt
+from transform.io.hdf5 import synthetic_origin
 from transform.world.config import world_config
 from transform.world.generate import generate_world
 
+REAL_GCTX = "LJP005_A375_24H_X1_B19_ZSPCQNORM_n377x978.gctx"
 TINY = {"n_rnaseq_samples": 300, "n_paired_samples": 96, "chunk_samples": 128}
 
 
@@ -137,6 +140,21 @@ def test_the_rnaseq_collection_is_archs4_like(world: Path) -> None:
     expressed = ((counts.values > 10).mean(axis=1) > 0.02).sum()
     assert 22000 < expressed < 25500
     assert counts.row_meta["symbol"].is_unique
+
+
+def test_every_hdf5_file_of_a_world_says_which_world_made_it(world: Path) -> None:
+    files = sorted(p for p in world.rglob("*") if p.suffix in (".gctx", ".h5"))
+    assert {p.relative_to(world).as_posix() for p in files} >= {
+        "l1000/level3.gctx",
+        "rnaseq/archs4_gene_counts.h5",
+        "paired/l1000_level3.gctx",
+        "paired/rnaseq_counts.h5",
+    }
+    for path in files:
+        assert synthetic_origin(path) == {"size": "demo", "seed": 7, "setting": "default"}, path
+    # real files are not marked, nor is a text file
+    assert synthetic_origin(REPO / "tests" / "data" / "l1000" / REAL_GCTX) is None
+    assert synthetic_origin(world / "l1000" / "inst_info.txt") is None
 
 
 def test_the_paired_set_measures_the_same_samples_both_ways(world: Path) -> None:
