@@ -136,13 +136,16 @@ def _paths(args: argparse.Namespace) -> dict[str, Path]:
 
 
 def _signature_level(
-    args: argparse.Namespace, model: TwoStepModel, level3: Level3, fitted: Fitted
+    args: argparse.Namespace,
+    model: TwoStepModel,
+    level3: Level3,
+    fitted: Fitted,
+    batches: list[str] | None,
 ) -> dict[str, pd.DataFrame] | None:
     """The signature-level tables: all of them on a world with ground truth; without one, what
-    needs none, on the batches named by --signature-batches (None where none are named)."""
+    needs none, on the named batches (--signature-batches; None where none are named)."""
     truth = args.truth or (args.world and args.world / "truth")
     has_truth = bool(truth) and (Path(truth) / "effects.gctx").exists()
-    batches = _names(args.signature_batches)
     if not has_truth and batches is None:
         return None
     sig_info_path = args.sig_info or (args.world and args.world / "l1000" / "sig_info.txt")
@@ -203,7 +206,7 @@ def run(args: argparse.Namespace) -> int:
     real.to_csv(args.out / "real_plates.csv", index=False)
     real_signatures.to_csv(args.out / "real_plate_signatures.csv", index=False)
     verdict(result.table).to_csv(args.out / "verdict.csv", index=False)
-    signature_tables = _signature_level(args, model, level3, fitted)
+    signature_tables = _signature_level(args, model, level3, fitted, named)
     if signature_tables is not None:
         report += "\n## Signature level: is the perturbation signal kept?\n\n"
         if "retrieval" not in signature_tables:
