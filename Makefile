@@ -118,10 +118,12 @@ benchmark-batch: install
 
 # An index in 2 and 4 shards served by Celery workers on the running Redis, against one index:
 # the scatter-and-merge overhead per query, p50 and p99 (200k signatures x 2,000 genes), and the
-# head's reads (gene rows, signature pages, similar signatures) through the same workers.
+# head's reads (gene rows, signature pages, similar signatures) through the same workers;
+# GENES=23614 VALUES=1 for the LINCS gene space with the cd score's values.
 .PHONY: benchmark-shards
 benchmark-shards: install
-	$(PY) -m benchmarks.shards $(if $(SIGNATURES_N),--signatures $(SIGNATURES_N))
+	$(PY) -m benchmarks.shards $(if $(SIGNATURES_N),--signatures $(SIGNATURES_N)) \
+		$(if $(GENES),--genes $(GENES)) $(if $(VALUES),--values)
 
 # Search latency at 10k, 100k and 1M generated signatures (1M: ~50 GB under SEARCH_BENCH_DIR or /tmp,
 # deleted afterwards; SIZES=10000,100000 leaves it out).

@@ -53,8 +53,12 @@ SIDE, SWAPPED, K = 250, 50, 100
 T = TypeVar("T")
 
 
-def write_index(folder: Path, n_genes: int, n: int, seed: int = 0) -> SearchIndex:
-    """A minimal index (genes, metadata, ranks, a one-gene top_genes) of random permutations."""
+def write_index(
+    folder: Path, n_genes: int, n: int, seed: int = 0, *, values: bool = False
+) -> SearchIndex:
+    """A minimal index (genes, metadata, ranks, a one-gene top_genes) of random permutations;
+    with `values`, also the cd score's values.npy (float32, in the order of the ranks: (rank -
+    mean) / n_genes) and value_stats.npy, as a build with store_values writes them."""
     rng = np.random.default_rng(seed)
     genes = [f"G{g:05d}" for g in range(n_genes)]
     (folder / "genes.txt").write_text("".join(f"{g}\n" for g in genes), encoding="utf-8")
@@ -76,10 +80,28 @@ def write_index(folder: Path, n_genes: int, n: int, seed: int = 0) -> SearchInde
     ranks.flush()
     del ranks
     np.save(folder / "top_genes.npy", np.zeros((n, 2, 1), dtype=np.uint16))
+    if values:
+        _write_values(folder, n_genes, n)
     manifest = {"version": "batch-benchmark", "n_signatures": n}
     index = SearchIndex(folder, manifest, threads=2)
     index.ranks = np.asarray(np.load(folder / "ranks.npy"))  # in memory, as a serving process's
     return index
+
+
+def _write_values(folder: Path, n_genes: int, n: int) -> None:
+    """values.npy from ranks.npy, block by block (each signature's values a shifted, scaled copy
+    of its ranks), and each signature's mean and population variance of them."""
+    ranks = np.load(folder / "ranks.npy", mmap_mode="r")
+    out = np.lib.format.open_memmap(folder / "values.npy", "w+", np.float32, (n_genes, n))
+    stats = np.empty((n, 2), dtype=np.float64)
+    for start in range(0, n, 8192):
+        block = (ranks[:, start : start + 8192].astype(np.float32) - (n_genes + 1) / 2) / n_genes
+        out[:, start : start + block.shape[1]] = block
+        stats[start : start + block.shape[1], 0] = block.mean(axis=0, dtype=np.float64)
+        stats[start : start + block.shape[1], 1] = block.var(axis=0, dtype=np.float64)
+    out.flush()
+    del out
+    np.save(folder / "value_stats.npy", stats)
 
 
 def queries(index: SearchIndex, count: int, seed: int = 1) -> list[tuple[list[str], list[str]]]:

@@ -28,8 +28,14 @@ files as the build makes them (a 64-dimensional basis fitted on 10,000 signature
 signature embedded in it, FAISS beyond the build's flat limit), which the head keeps, and a fast
 `similar` on the head has each shard rescore only its own candidates.
 
+With --values the index also has the cd score's values (float32, as a build with store_values
+writes them): a gene page then reads a row of ranks and a row of values from every shard, and a
+signature page reads its top genes' values. Each K's shards are removed before the next K's are
+written, so the disk holds the index and one split at a time (6 bytes a signature and gene with
+values: 14 GB per copy at 100,000 x 23,614).
+
 Run: python -m benchmarks.shards [--signatures 200000] [--genes 2000] [--queries 40] [--reads 20]
-[--dir D]
+[--values] [--dir D]
 (needs Redis at REDIS_URL, default redis://127.0.0.1:6379/0)
 """
 
@@ -39,6 +45,7 @@ import argparse
 import functools
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import uuid
@@ -79,6 +86,7 @@ def main() -> None:
     parser.add_argument("--genes", type=int, default=2_000)
     parser.add_argument("--queries", type=int, default=40)
     parser.add_argument("--reads", type=int, default=20)
+    parser.add_argument("--values", action="store_true", help="the index also stores values")
     parser.add_argument("--dir", default=os.environ.get("SEARCH_BENCH_DIR", "/tmp"))
     args = parser.parse_args()
     with scratch_folder("shards-bench-", args.dir) as folder:
@@ -87,7 +95,7 @@ def main() -> None:
 
 def run(args: argparse.Namespace, folder: Path) -> None:
     redis = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
-    index = _with_fast_mode(write_index(folder, args.genes, args.signatures))
+    index = _with_fast_mode(write_index(folder, args.genes, args.signatures, values=args.values))
     asked = queries(index, args.queries + 1)
     index.search(*asked[0], k=K, path="exact")  # compile
     tables = [index.search(up, down, k=K, path="exact").table for up, down in asked[1:]]
@@ -118,6 +126,7 @@ def run(args: argparse.Namespace, folder: Path) -> None:
             for worker in workers:
                 worker.terminate()
                 worker.wait(timeout=30)
+            shutil.rmtree(directories[0].parent)
         base = times[0]
         rows.append(_row(f"one index (beside {k} shards)", base, base))
         for sharded, (_, _, how), spent in zip(ways, POLICIES, times[1:], strict=True):
@@ -133,7 +142,8 @@ def run(args: argparse.Namespace, folder: Path) -> None:
     client.close()
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
     print(
-        f"{machine()}; {args.signatures:,} signatures x {args.genes:,} genes; {args.queries} "
+        f"{machine()}; {args.signatures:,} signatures x {args.genes:,} genes"
+        f"{', ranks and values' if args.values else ', ranks only'}; {args.queries} "
         f"queries of 2 x 250 genes, top {K}; every sharded answer equal to one index's; this "
         f"process's peak RSS {peak:.1f} GB\n"
     )
@@ -173,7 +183,7 @@ def _head_reads(index: SearchIndex, head: SearchIndex, rounds: int, k: int) -> l
     genes = [index.genes[g] for g in rng.integers(0, index.n_genes, rounds + 1)]
     sig_ids = [str(s) for s in index.table.sig_ids[rng.integers(0, index.n_signatures, rounds + 1)]]
     reads: dict[str, Callable[[SearchIndex, int], Any]] = {
-        "a gene's row (gene page)": lambda on, at: on.gene_values(genes[at])["rank"],
+        "a gene's row (gene page)": lambda on, at: _gene_page(on, genes[at]),
         "a signature's top genes (signature page)": lambda on, at: on.signature(sig_ids[at], n=1),
         "20 similar signatures (exact)": lambda on, at: on.similar(sig_ids[at], 20, path="exact"),
         "20 similar signatures (fast)": lambda on, at: on.similar(sig_ids[at], 20, path="fast"),
@@ -186,7 +196,11 @@ def _head_reads(index: SearchIndex, head: SearchIndex, rounds: int, k: int) -> l
         }
         times = interleaved(runs, rounds=rounds + 1)
         for one, split in zip(found["one"], found["head"], strict=True):
-            if not (np.array_equal(one, split) if isinstance(one, np.ndarray) else one == split):
+            if not (
+                np.array_equal(one, split, equal_nan=True)
+                if isinstance(one, np.ndarray)
+                else one == split
+            ):
                 raise SystemExit(f"the head of {k} shards read {name} differently")
         one, split = (np.array(times[w][1:]) for w in ("one", "head"))  # the first warms up
         rows.append(
@@ -199,6 +213,13 @@ def _head_reads(index: SearchIndex, head: SearchIndex, rounds: int, k: int) -> l
             }
         )
     return rows
+
+
+def _gene_page(on: SearchIndex, gene: str) -> NDArray[np.float64]:
+    """What a gene page reads of one gene across every signature: its ranks and its values (NaN
+    without values), side by side."""
+    row = on.gene_values(gene)
+    return np.concatenate([row["rank"].astype(np.float64), row["values"].astype(np.float64)])
 
 
 def _with_fast_mode(index: SearchIndex) -> SearchIndex:
