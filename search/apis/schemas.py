@@ -223,6 +223,8 @@ class BatchQuerySerializer(serializers.Serializer):
     error = serializers.CharField(allow_blank=True)
     unknown = texts_field()
     ambiguous = serializers.ListField()
+    repeated = texts_field()
+    in_both = texts_field()
     not_in_index = texts_field()
 
 

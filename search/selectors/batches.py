@@ -43,4 +43,5 @@ def batch_outcomes(batch: BatchSearch) -> list[dict[str, Any]]:
     return outcomes
 
 
-UNRESOLVED = ("unknown", "ambiguous", "not_in_index")  # identifiers a query could not use
+# the identifiers a query could not use, as it gave them
+UNRESOLVED = ("unknown", "ambiguous", "repeated", "in_both", "not_in_index")

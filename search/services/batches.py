@@ -30,7 +30,10 @@ from search.selectors.searches import EXPORT_COLUMNS, export_cells
 from search.services.searches import SearchOptions, signature_searches
 from transform.io.gmt import GmtFormatError, parse_gmt
 
-MAX_QUERIES = 5_000  # a library such as GO Biological Process (about 5,400 sets, paired: fewer)
+# A whole library is one batch: GO Biological Process 2023 is 5,407 up-only sets, MSigDB's GO:BP
+# about 7,600; the bound keeps a batch's stored queries and its status answer (every query's
+# outcome) bounded.
+MAX_QUERIES = 10_000
 BLOCK = 256  # queries searched together (search/engine/many.py), then written; progress a block
 
 
@@ -149,11 +152,17 @@ def _outcome(
 
 
 def _unresolved(sides: list[dict[str, Any]]) -> dict[str, list[str]]:
-    """The identifiers of the resolved sides that were unknown, ambiguous (reported with their
-    candidates) or outside the index."""
+    """The identifiers, as the query gave them, of the resolved sides that were unknown,
+    ambiguous (reported with their candidates), repeated, on both sides or outside the index: a
+    gene the registry read as another symbol (SCAND3 -> ZBED9) is named as it was given."""
+    given = {
+        str(renamed["symbol"]): str(renamed["query"])
+        for side in sides
+        for renamed in reversed(side.get("resolved") or [])  # the first identifier of a symbol
+    }
     return {
         key: [
-            str(value["query"]) if isinstance(value, dict) else str(value)
+            str(value["query"]) if isinstance(value, dict) else given.get(str(value), str(value))
             for side in sides
             for value in (side.get(key) or [])
         ]

@@ -32,7 +32,8 @@
         if (!row || !query.done) return;
         row.querySelector('[data-field="results"]').textContent = query.n_results ?? "";
         row.querySelector('[data-field="unused"]').textContent =
-          [...query.unknown, ...query.ambiguous, ...query.not_in_index].join(", ");
+          [...query.unknown, ...query.ambiguous, ...query.repeated, ...query.in_both,
+            ...query.not_in_index].join(", ");
         row.querySelector('[data-field="error"]').textContent = query.error;
       });
       if (body.status === "done") document.getElementById("batch-download").hidden = false;

@@ -5,16 +5,19 @@ Scores are checked against the plain float64 reference of tests/engine/reference
 
 from __future__ import annotations
 
+import gzip
 import uuid
+from pathlib import Path
 
 import numpy as np
 import pytest
+from django.test import Client
 from rest_framework.test import APIClient
 
 from search.models import BatchSearch, BatchStatus, StoredSearch
 from search.runtime.index_access import search_index
-from search.selectors.batches import batch_folder
-from search.services.batches import batch_search_run
+from search.selectors.batches import UNRESOLVED, batch_folder
+from search.services.batches import MAX_QUERIES, batch_search_run
 from search.services.searches import SearchOptions
 from tests.engine.reference import reference_scores, reference_top
 from tests.engine.test_search import P_RTOL
@@ -26,6 +29,41 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def api() -> APIClient:
     return APIClient()
+
+
+GO_LIBRARY = (  # Enrichr's GO Biological Process 2023, as blitzgsea ships it (tests/data/genesets)
+    Path(__file__).resolve().parents[1]
+    / "data"
+    / "genesets"
+    / "enrichr_GO_Biological_Process_2023.gmt.gz"
+)
+
+
+@pytest.fixture
+def run_batch(
+    api: APIClient,
+    serve_portal_index: PortalIndex,
+    settings,
+    tmp_path,
+    django_capture_on_commit_callbacks,
+):
+    """Post a batch GMT (queued on commit, run in process by Celery here) and give its status."""
+    settings.BATCHES_DIR = tmp_path
+
+    def run(gmt: str, limit: int = 3) -> dict:
+        with django_capture_on_commit_callbacks(execute=True):
+            response = api.post("/api/search/batch", {"gmt": gmt, "limit": limit}, format="json")
+        assert response.status_code == 202, response.content
+        return api.get(response.json()["status_url"]).json()
+
+    return run
+
+
+def _tsv_rows(api: APIClient, status: dict) -> list[dict[str, str]]:
+    """The rows of a finished batch's TSV, by its header."""
+    lines = _text(api.get(status["results_url"]))
+    header = lines[0].split("\t")
+    return [dict(zip(header, line.split("\t"), strict=True)) for line in lines[1:]]
 
 
 def _text(response) -> list[str]:
@@ -287,13 +325,8 @@ def test_the_report_says_what_each_identifier_was_read_as_and_a_choice_settles_a
 
 
 def test_a_batch_of_5000_queries_runs_through_the_api_and_answers_as_single_searches(
-    api: APIClient,
-    serve_portal_index: PortalIndex,
-    settings,
-    tmp_path,
-    django_capture_on_commit_callbacks,
+    api: APIClient, serve_portal_index: PortalIndex, settings, run_batch
 ) -> None:
-    settings.BATCHES_DIR = tmp_path
     settings.BATCH_WORKERS = 3  # split: a chord of three shares of blocks, then the TSV assembled
     genes = serve_portal_index.genes
     rng = np.random.default_rng(3)
@@ -303,14 +336,9 @@ def test_a_batch_of_5000_queries_runs_through_the_api_and_answers_as_single_sear
         f"Q{n:04d}_up\tx\t" + "\t".join(s[:6]) + f"\nQ{n:04d}_down\tx\t" + "\t".join(s[6:])
         for n, s in enumerate(sets)
     )
-    with django_capture_on_commit_callbacks(execute=True):
-        response = api.post("/api/search/batch", {"gmt": gmt, "limit": 3}, format="json")
-    assert response.status_code == 202, response.content
-    status = api.get(response.json()["status_url"]).json()
+    status = run_batch(gmt)
     assert (status["status"], status["n_done"], status["n_queries"]) == ("done", 5000, 5000)
-    lines = _text(api.get(status["results_url"]))
-    header = lines[0].split("\t")
-    rows = [dict(zip(header, line.split("\t"), strict=True)) for line in lines[1:]]
+    rows = _tsv_rows(api, status)
     assert len(rows) == 5000 * 3
     for n in rng.choice(5000, 12, replace=False):  # some, searched alone through the API
         single = api.post(
@@ -322,6 +350,83 @@ def test_a_batch_of_5000_queries_runs_through_the_api_and_answers_as_single_sear
         for row, alone in zip(mine, single["results"], strict=True):
             for key in ("z_sum", "p", "fdr", "fdr_up", "fdr_down"):
                 assert float(row[key]) == alone[key], key
+
+
+def test_a_whole_real_library_is_one_batch_and_every_query_is_accounted_for(
+    api: APIClient, serve_portal_index: PortalIndex, run_batch
+) -> None:
+    """GO Biological Process 2023 as Enrichr publishes it (5,407 sets, each an up-only query; one
+    of 2,029 genes) runs as one batch against the test index (300 genes): each query is in the
+    status and the TSV, with its results or the reason it could not run, and those that ran answer
+    as the same search made alone."""
+    text = gzip.decompress(GO_LIBRARY.read_bytes()).decode()
+    sets = [line.split("\t") for line in text.splitlines()]
+    status = run_batch(text)
+    assert (status["status"], status["n_done"], status["n_queries"]) == ("done", 5407, 5407)
+    outcomes = status["queries"]
+    assert [outcome["name"] for outcome in outcomes] == [fields[0] for fields in sets]
+    per_query: dict[str, list[dict[str, str]]] = {}
+    for row in _tsv_rows(api, status):
+        per_query.setdefault(row["query"], []).append(row)
+    assert list(per_query) == [fields[0] for fields in sets]  # every query, in the GMT's order
+    index_genes = set(serve_portal_index.genes)
+    ran = []
+    for fields, outcome in zip(sets, outcomes, strict=True):
+        genes = [gene for gene in fields[2:] if gene]
+        mine = per_query[fields[0]]
+        assert (outcome["n_up"], outcome["n_down"]) == (len(genes), 0)
+        if outcome["error"]:  # one row with the reason, no result
+            assert outcome["n_results"] == 0
+            assert [row["error"] for row in mine] == [outcome["error"]]
+            assert not mine[0]["sig_id"]
+        else:
+            assert outcome["n_results"] == len(mine) == 3
+            ran.append((genes, mine))
+        assert not (set(outcome["unknown"]) | set(outcome["not_in_index"])) & index_genes
+        if len(genes) <= 2000:  # resolved: every gene outside the index named as it was given
+            named = {identifier for key in UNRESOLVED for identifier in outcome[key]}
+            assert {gene for gene in genes if gene not in index_genes} <= named
+    too_large = [o for f, o in zip(sets, outcomes, strict=True) if len(f) - 2 > 2000]
+    assert len(too_large) == 1
+    assert "at most 2000 per side" in too_large[0]["error"]
+    few = [o for o in outcomes if o["error"] and "at least" in o["error"]]
+    assert len(ran) + len(few) + len(too_large) == len(sets)
+    assert len(ran) >= 100  # the sets with 5 or more of the index's genes
+    rng = np.random.default_rng(5)
+    for at in rng.choice(len(ran), 8, replace=False):
+        genes, mine = ran[at]
+        single = api.post("/api/search", {"up": genes, "limit": 3}, format="json").json()
+        assert [row["sig_id"] for row in mine] == [row["sig_id"] for row in single["results"]]
+        for row, alone in zip(mine, single["results"], strict=True):
+            assert float(row["z_sum"]) == alone["z_sum"]
+
+
+def test_a_batch_names_each_gene_it_left_out_as_the_query_gave_it(
+    serve_portal_index: PortalIndex, run_batch
+) -> None:
+    """Repeated, on both sides, outside the index under another symbol (SCAND3, which the
+    registry reads as ZBED9): each is in the status, named as the GMT gave it."""
+    genes = serve_portal_index.genes
+    assert "ZBED9" not in genes
+    up = [*genes[:6], genes[0], "SCAND3", genes[20]]
+    down = [*genes[10:16], genes[20]]
+    gmt = "Q_up\tx\t" + "\t".join(up) + "\nQ_down\tx\t" + "\t".join(down)
+    status = run_batch(gmt)
+    (outcome,) = status["queries"]
+    assert (outcome["error"], outcome["n_results"]) == ("", 3)
+    assert outcome["repeated"] == [genes[0]]
+    assert outcome["in_both"] == [genes[20], genes[20]]  # left out of each side
+    assert outcome["not_in_index"] == ["SCAND3"]
+    page = Client().get(status["page"]).content.decode()
+    assert "on both sides" in page  # the column says what it holds
+    assert f'<td data-field="unused">{genes[0]}, {genes[20]}, {genes[20]}, SCAND3</td>' in page
+
+
+def test_a_batch_over_the_bound_is_refused_with_the_bound(api: APIClient) -> None:
+    gmt = "\n".join(f"Q{n}\tx\tTP53" for n in range(MAX_QUERIES + 1))
+    response = api.post("/api/search/batch", {"gmt": gmt}, format="json")
+    assert response.status_code == 400
+    assert f"{MAX_QUERIES + 1} queries: at most {MAX_QUERIES} per batch" in str(response.json())
 
 
 @pytest.mark.parametrize("order", ["z", "tau"])

@@ -1,6 +1,8 @@
 """GMT gene-set files: one set per line, `name<TAB>description<TAB>gene<TAB>gene...`.
 
-Enrichr writes an empty description (`name<TAB><TAB>genes`); both forms read the same.
+Enrichr writes an empty description (`name<TAB><TAB>genes`); both forms read the same. Empty
+fields (trailing tabs) are not genes; a gene given twice is kept twice, so that a search reports
+it as repeated rather than losing it unsaid.
 """
 
 from __future__ import annotations
@@ -39,7 +41,8 @@ def parse_gmt(text: str, *, source: str = "GMT") -> list[GeneSet]:
         if name in seen:
             raise GmtFormatError(f"{source} line {number}: duplicate gene set name {name!r}")
         seen.add(name)
-        genes = tuple(dict.fromkeys(g.strip() for g in fields[2:] if g.strip()))
+        genes = tuple(g.strip() for g in fields[2:] if g.strip())  # repeats kept: a query
+        # reports them (query_resolution), a reader that needs a set takes its own
         sets.append(GeneSet(name, fields[1].strip(), genes))
     return sets
 
