@@ -135,19 +135,29 @@ def gene_query(
     return GeneQuery(up_rows, down_rows, report)
 
 
-def _side(index: SearchIndex, symbols: Sequence[str]) -> tuple[np.ndarray, SideReport]:
-    symbols = list(dict.fromkeys(map(str, symbols)))
+def _side(index: SearchIndex, given: Sequence[str]) -> tuple[np.ndarray, SideReport]:
+    """A side's rows in the index; a gene given again (the same symbol, or another case of it)
+    is reported as repeated, one outside the index as not_in_index."""
+    symbols = list(map(str, given))
     found = list(map(index.exact_rows.get, symbols))  # the common case, without a Python loop
+    rows: list[int] = []
     missing: list[str] = []
-    for at, row in enumerate(found):
+    repeated: list[str] = []
+    seen: set[object] = set()
+    for symbol, exact in zip(symbols, found, strict=True):
+        row = exact if exact is not None else index.gene_row(symbol)
+        key = row if row is not None else symbol
+        if key in seen:
+            repeated.append(symbol)
+            continue
+        seen.add(key)
         if row is None:
-            found[at] = index.gene_row(symbols[at])
-            if found[at] is None:
-                missing.append(symbols[at])
-    rows = list(dict.fromkeys(row for row in found if row is not None))
+            missing.append(symbol)
+        else:
+            rows.append(row)
     used = [index.genes[row] for row in rows]
     return np.array(rows, dtype=np.int64), SideReport(
-        submitted=len(symbols), matched=used, not_in_index=missing
+        submitted=len(symbols), matched=used, repeated=repeated, not_in_index=missing
     )
 
 

@@ -157,9 +157,12 @@ def test_a_dose_range_filter_and_a_filter_matching_nothing(indexed: Indexed) -> 
 
 def test_it_reports_genes_outside_the_gene_space(indexed: Indexed) -> None:
     up, down = query(indexed, seed=16)
-    result = indexed.index.search([*up, "NOT_A_GENE", up[0].lower()], down, k=5)
+    given = [*up, "NOT_A_GENE", up[0].lower(), up[1], "NOT_A_GENE"]
+    result = indexed.index.search(given, down, k=5)
     assert result.report.up.not_in_index == ["NOT_A_GENE"]
     assert result.report.up.matched == up  # a case variant is the same gene, counted once
+    assert result.report.up.repeated == [up[0].lower(), up[1], "NOT_A_GENE"]  # named, not lost
+    assert result.report.up.submitted == len(given)
     reported = result.report.as_dict()["down"]
     assert (reported["submitted"], reported["matched"], reported["not_in_index"]) == (
         len(down),
