@@ -153,21 +153,24 @@ def _outcome(
 
 def _unresolved(sides: list[dict[str, Any]]) -> dict[str, list[str]]:
     """The identifiers, as the query gave them, of the resolved sides that were unknown,
-    ambiguous (reported with their candidates), repeated, on both sides or outside the index: a
-    gene the registry read as another symbol (SCAND3 -> ZBED9) is named as it was given."""
-    given = {
-        str(renamed["symbol"]): str(renamed["query"])
-        for side in sides
-        for renamed in reversed(side.get("resolved") or [])  # the first identifier of a symbol
-    }
-    return {
-        key: [
-            str(value["query"]) if isinstance(value, dict) else given.get(str(value), str(value))
-            for side in sides
-            for value in (side.get(key) or [])
-        ]
-        for key in UNRESOLVED
-    }
+    ambiguous (reported with their candidates), repeated, on both sides or outside the index. The
+    last two are kept as registry symbols in a side's report: one read from another identifier
+    (SCAND3 -> ZBED9) is named as that side gave it."""
+    named: dict[str, list[str]] = {key: [] for key in UNRESOLVED}
+    for side in sides:
+        given = {str(item["symbol"]): str(item["query"]) for item in side.get("resolved") or []}
+        for key in UNRESOLVED:
+            for value in side.get(key) or []:
+                if isinstance(value, dict):  # ambiguous: the identifier and its candidates
+                    named[key].append(str(value["query"]))
+                elif key in SYMBOLS:
+                    named[key].append(given.get(str(value), str(value)))
+                else:
+                    named[key].append(str(value))
+    return named
+
+
+SYMBOLS = ("in_both", "not_in_index")  # a side report's lists of registry symbols (query.py)
 
 
 def _clean(text: str) -> str:
