@@ -28,6 +28,9 @@ class Gene(models.Model):
     l1000_symbols = models.CharField(
         max_length=255, blank=True, help_text="|-separated symbols the L1000 platform used"
     )
+    probe_ids = models.TextField(
+        blank=True, help_text="|-separated Affymetrix HG-U133A probe sets (CMap's chip file)"
+    )
 
     class Meta:
         ordering = ["symbol"]

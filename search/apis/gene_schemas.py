@@ -25,6 +25,7 @@ class GeneSerializer(serializers.Serializer):
     l1000_type = serializers.CharField(allow_blank=True, allow_null=True)
     is_landmark = serializers.BooleanField()
     l1000_symbols = texts_field()
+    probe_ids = texts_field()
 
 
 class GeneDetailSerializer(GeneSerializer):

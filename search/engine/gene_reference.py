@@ -1,7 +1,8 @@
 """Read the committed gene reference tables into gene records.
 
 Files (see search/reference/genes/README.md): the NCBI gene table, the 978 L1000 landmarks
-with their 2017 symbols, and the clue.io gene space of 2019 with each gene's L1000 status.
+with their 2017 symbols, the clue.io gene space of 2019 with each gene's L1000 status, and CMap's
+Affymetrix HG-U133A chip file (probe set -> Entrez IDs).
 """
 
 from __future__ import annotations
@@ -17,7 +18,9 @@ from search.engine.genes import L1000_TYPES, GeneRecord
 NCBI_FILE = "human_genes_ncbi_orgHsegdb_2022-09.tsv.gz"
 LANDMARK_FILE = "l1000_landmark_genes_978.tsv"
 CLUE_FILE = "clue_gene_space_2019-07-02.tsv.gz"
-REFERENCE_FILES = (NCBI_FILE, LANDMARK_FILE, CLUE_FILE)
+PROBE_FILE = "HG_U133A.chip.gz"
+REFERENCE_FILES = (NCBI_FILE, LANDMARK_FILE, CLUE_FILE, PROBE_FILE)
+NO_GENE = "-666"  # the chip file's Entrez ID of a probe set that measures no known gene
 
 
 class _NcbiRow(Protocol):
@@ -67,13 +70,50 @@ def read_gene_reference(directory: Path) -> list[GeneRecord]:
             raise GeneReferenceError(
                 f"{LANDMARK_FILE}: {entrez_id} is not a landmark in {CLUE_FILE}"
             )
+    probes = probe_sets(directory)
     return [
-        _record(row, l1000_type.get(row.entrez_id, ""), platform_symbols.get(row.entrez_id, set()))
+        _record(
+            row,
+            l1000_type.get(row.entrez_id, ""),
+            platform_symbols.get(row.entrez_id, set()),
+            probes.get(row.entrez_id, ()),
+        )
         for row in ncbi.itertuples(index=False)
     ]
 
 
-def _record(row: _NcbiRow, l1000_type: str, platform_symbols: set[str]) -> GeneRecord:
+def probe_sets(directory: Path) -> dict[str, tuple[str, ...]]:
+    """Entrez ID -> the HG-U133A probe sets that measure it. A probe set of several genes
+    ("3020 /// 440926") is listed under each, so that it resolves as ambiguous; one of no gene
+    (NO_GENE) under none, so that it stays unknown."""
+    chip = pd.read_csv(
+        _path(directory, PROBE_FILE),
+        sep="\t",
+        dtype=str,
+        keep_default_na=False,
+        usecols=lambda column: column in ("pr_id", "pr_gene_id"),
+    )
+    if list(chip.columns) != ["pr_id", "pr_gene_id"]:
+        raise GeneReferenceError(f"{PROBE_FILE}: needs the columns pr_id and pr_gene_id")
+    repeated = chip["pr_id"][chip["pr_id"].duplicated()]
+    if len(repeated):
+        raise GeneReferenceError(f"{PROBE_FILE}: probe set {repeated.iloc[0]!r} is listed twice")
+    genes: dict[str, list[str]] = {}
+    for probe, entrez_ids in zip(chip["pr_id"], chip["pr_gene_id"], strict=True):
+        for entrez_id in (part.strip() for part in entrez_ids.split("///")):
+            if entrez_id == NO_GENE or not entrez_id:
+                continue
+            if not entrez_id.isdigit():
+                raise GeneReferenceError(
+                    f"{PROBE_FILE}: probe set {probe!r} has the Entrez ID {entrez_id!r}"
+                )
+            genes.setdefault(entrez_id, []).append(probe)
+    return {entrez_id: tuple(found) for entrez_id, found in genes.items()}
+
+
+def _record(
+    row: _NcbiRow, l1000_type: str, platform_symbols: set[str], probe_ids: tuple[str, ...]
+) -> GeneRecord:
     return GeneRecord(
         entrez_id=int(row.entrez_id),
         symbol=row.symbol,
@@ -84,6 +124,7 @@ def _record(row: _NcbiRow, l1000_type: str, platform_symbols: set[str]) -> GeneR
         aliases=_split(row.aliases),
         l1000_type=l1000_type,
         l1000_symbols=tuple(sorted(s for s in platform_symbols if s and s != row.symbol)),
+        probe_ids=probe_ids,
     )
 
 

@@ -1,9 +1,10 @@
 """Gene records and identifier resolution.
 
 A query identifier is matched case-insensitively, tier by tier: current symbol, Entrez ID, Ensembl
-ID, a symbol the L1000 platform used (previous symbol), then any NCBI alias. The first tier that
-matches decides: one gene resolves; several genes are reported as ambiguous with their candidates;
-no tier matching reports the identifier as unknown. Nothing is dropped or guessed.
+ID, Affymetrix HG-U133A probe set (the ids of CMap's 2006 queries and of L1000's probe rows, such
+as `200814_at`), a symbol the L1000 platform used (previous symbol), then any NCBI alias. The first
+tier that matches decides: one gene resolves; several genes are reported as ambiguous with their
+candidates; no tier matching reports the identifier as unknown. Nothing is dropped or guessed.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ class MatchKind(StrEnum):
     SYMBOL = "symbol"
     ENTREZ_ID = "entrez_id"
     ENSEMBL_ID = "ensembl_id"
+    PROBE_ID = "probe_id"
     PREVIOUS_SYMBOL = "previous_symbol"
     ALIAS = "alias"
 
@@ -46,6 +48,7 @@ class GeneRecord:
     aliases: tuple[str, ...] = ()
     l1000_type: str = ""  # one of L1000_TYPES, or "" outside the clue gene space
     l1000_symbols: tuple[str, ...] = ()  # symbols the L1000 platform used, where not current
+    probe_ids: tuple[str, ...] = ()  # Affymetrix HG-U133A probe sets of the gene
 
     @property
     def is_landmark(self) -> bool:
@@ -63,6 +66,7 @@ class GeneRecord:
             "l1000_type": self.l1000_type,
             "is_landmark": self.is_landmark,
             "l1000_symbols": list(self.l1000_symbols),
+            "probe_ids": list(self.probe_ids),
         }
 
 
@@ -98,6 +102,7 @@ class GeneResolver:
             MatchKind.SYMBOL: [record.symbol],
             MatchKind.ENTREZ_ID: [str(record.entrez_id)],
             MatchKind.ENSEMBL_ID: list(record.ensembl_ids),
+            MatchKind.PROBE_ID: list(record.probe_ids),
             MatchKind.PREVIOUS_SYMBOL: list(record.l1000_symbols),
             MatchKind.ALIAS: list(record.aliases),
         }

@@ -29,6 +29,7 @@ def gene_record(gene: Gene) -> GeneRecord:
         aliases=_split(gene.aliases),
         l1000_type=gene.l1000_type,
         l1000_symbols=_split(gene.l1000_symbols),
+        probe_ids=_split(gene.probe_ids),
     )
 
 

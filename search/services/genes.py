@@ -27,6 +27,7 @@ GENE_COLUMNS = (
     "aliases",
     "l1000_type",
     "l1000_symbols",
+    "probe_ids",
 )
 
 
@@ -52,6 +53,7 @@ def gene_row(record: GeneRecord) -> tuple[object, ...]:
         "|".join(record.aliases),
         record.l1000_type,
         "|".join(record.l1000_symbols),
+        "|".join(record.probe_ids),
     )
 
 

@@ -12,6 +12,7 @@ from search.engine.gene_reference import (
     CLUE_FILE,
     LANDMARK_FILE,
     NCBI_FILE,
+    PROBE_FILE,
     GeneReferenceError,
     read_gene_reference,
     reference_checksum,
@@ -34,7 +35,7 @@ def test_it_reads_every_ncbi_gene_with_its_l1000_status(reference_genes: list[Ge
 
 
 def _copy(tmp_path: Path) -> Path:
-    for name in (NCBI_FILE, LANDMARK_FILE, CLUE_FILE):
+    for name in (NCBI_FILE, LANDMARK_FILE, CLUE_FILE, PROBE_FILE):
         shutil.copy(REFERENCE_DIR / name, tmp_path / name)
     return tmp_path
 
@@ -78,4 +79,44 @@ def test_it_refuses_non_numeric_entrez_ids(tmp_path: Path) -> None:
     directory = _copy(tmp_path)
     _rewrite_ncbi(directory, lambda lines: [lines[0], "x1" + lines[1][1:], *lines[2:]])
     with pytest.raises(GeneReferenceError, match="non-numeric Entrez IDs"):
+        read_gene_reference(directory)
+
+
+def test_it_reads_the_hg_u133a_probe_sets_of_each_gene(reference_genes: list[GeneRecord]) -> None:
+    """22,283 probe sets; one of several genes listed under each, one of no gene (-666) under
+    none."""
+    by_id = {record.entrez_id: record for record in reference_genes}
+    assert {"201746_at", "211300_s_at"} <= set(by_id[7157].probe_ids)  # TP53
+    assert "200080_s_at" in by_id[3020].probe_ids  # "3020 /// 440926"
+    listed = {probe for record in reference_genes for probe in record.probe_ids}
+    assert "AFFX-BioB-5_at" not in listed  # a spike-in control: -666
+    assert 20_000 < len(listed) < 22_283
+
+
+def _rewrite_chip(directory: Path, edit: callable) -> None:
+    path = directory / PROBE_FILE
+    lines = gzip.decompress(path.read_bytes()).decode().splitlines(keepends=True)
+    path.write_bytes(gzip.compress("".join(edit(lines)).encode()))
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (
+            lambda lines: [lines[0].replace("pr_gene_id", "gene"), *lines[1:]],
+            "pr_id and pr_gene_id",
+        ),
+        (lambda lines: [*lines, lines[1]], "probe set '1007_s_at' is listed twice"),
+        (
+            lambda lines: [lines[0], lines[1].replace("\t780\t", "\tDDR1\t"), *lines[2:]],
+            "probe set '1007_s_at' has the Entrez ID 'DDR1'",
+        ),
+    ],
+)
+def test_it_refuses_a_chip_file_it_cannot_read_whole(
+    tmp_path: Path, edit: callable, message: str
+) -> None:
+    directory = _copy(tmp_path)
+    _rewrite_chip(directory, edit)
+    with pytest.raises(GeneReferenceError, match=message):
         read_gene_reference(directory)

@@ -123,3 +123,55 @@ def test_real_shared_aliases_are_ambiguous(reference_resolver: GeneResolver) -> 
 def test_real_unknown_strings_stay_unknown(reference_resolver: GeneResolver) -> None:
     for query in ("NOT_A_GENE", "TP53X", "ENSG99999999999", "0"):
         assert reference_resolver.resolve(query).status is ResolutionStatus.UNKNOWN, query
+
+
+def test_a_probe_set_resolves_to_its_gene_or_its_genes_as_ambiguous() -> None:
+    """Affymetrix probe sets (any case); one of two genes is ambiguous with both candidates."""
+    resolver = GeneResolver(
+        [
+            GeneRecord(780, "DDR1", probe_ids=("1007_s_at", "207169_x_at")),
+            GeneRecord(3020, "H3-3A", probe_ids=("200080_s_at",)),
+            GeneRecord(440926, "H3P16", probe_ids=("200080_s_at",)),
+        ]
+    )
+    for query in ("1007_s_at", "207169_X_AT"):
+        resolution = resolver.resolve(query)
+        assert (resolution.entrez_id, resolution.matched_by) == (780, MatchKind.PROBE_ID)
+    shared = resolver.resolve("200080_s_at")
+    assert (shared.status, shared.entrez_ids) == (ResolutionStatus.AMBIGUOUS, (3020, 440926))
+    assert resolver.resolve("1007_at").status is ResolutionStatus.UNKNOWN
+
+
+def _chip(name: str) -> list[dict[str, str]]:
+    with Path(REFERENCE_DIR, name).open(newline="") as handle:
+        return list(csv.DictReader(handle, delimiter="\t"))
+
+
+def test_the_landmarks_resolve_from_the_l1000_platforms_probe_ids(
+    reference_resolver: GeneResolver,
+) -> None:
+    """GSE92742's Level 3 rows are Affymetrix ids (200814_at): CMap's L1000 chip file says which
+    gene each landmark probe measures, and the registry's HG-U133A tier resolves it so."""
+    landmarks = [row for row in _chip("L1000_EPSILON.R2.chip") if row["pr_type"] == "LM"]
+    assert len(landmarks) == 978
+    for row in landmarks:
+        resolution = reference_resolver.resolve(row["pr_id"])
+        assert resolution.matched_by is MatchKind.PROBE_ID, row
+        assert resolution.entrez_id == int(row["pr_gene_id"]), row
+
+
+def test_cmaps_2006_estradiol_query_resolves_to_the_estrogen_response_genes(
+    reference_resolver: GeneResolver,
+) -> None:
+    """ESTRADIOL_FRASER_UP of the classic CMap queries (cmapR's query_up.gmt) is 63 HG-U133A probe
+    sets of 32 genes, among them the estrogen receptor's known targets of Fraser et al."""
+    path = Path(__file__).resolve().parents[1] / "data" / "genesets" / "cmapR_query_up.gmt"
+    (fields,) = [
+        line.split("\t") for line in path.read_text().splitlines() if line.startswith("ESTRADIOL")
+    ]
+    resolutions = reference_resolver.resolve_many([probe for probe in fields[2:] if probe])
+    assert len(resolutions) == 63
+    assert {r.status for r in resolutions} == {ResolutionStatus.RESOLVED}
+    symbols = {reference_resolver.genes[r.entrez_ids[0]].symbol for r in resolutions}
+    assert len(symbols) == 32
+    assert {"GREB1", "TFF1", "PDZK1", "CA12", "MYBL1", "NRIP1", "AREG", "CXCL12"} <= symbols

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+from pathlib import Path
 
 import pytest
 from rest_framework.test import APIClient
@@ -149,3 +150,19 @@ def test_resolve_refuses_a_body_that_is_not_json(api: APIClient) -> None:
     response = api.post("/api/genes/resolve", "TP53,MDR1", content_type="application/json")
     assert response.status_code == 400
     assert "JSON parse error" in response.json()["detail"]
+
+
+def test_a_classic_cmap_query_of_probe_sets_resolves_gene_by_gene(api: APIClient) -> None:
+    """CMap's 2006 HDAC inhibitor query (cmapR's query_up.gmt): 14 HG-U133A probe sets of 8
+    genes, CDKN1A (p21) among them; a second probe of a gene resolves to the same gene."""
+    path = Path(__file__).resolve().parents[1] / "data" / "genesets" / "cmapR_query_up.gmt"
+    (fields,) = [line.split("\t") for line in path.read_text().splitlines() if "GLASER" in line]
+    probes = [probe for probe in fields[2:] if probe]
+    body = api.post("/api/genes/resolve", {"identifiers": probes}, format="json").json()
+    assert body["summary"] == {"resolved": 14, "ambiguous": 0, "unknown": 0}
+    assert {item["matched_by"] for item in body["results"]} == {"probe_id"}
+    symbols = [item["gene"]["symbol"] for item in body["results"]]
+    assert len(set(symbols)) == 8
+    assert "CDKN1A" in symbols
+    tp53 = api.get("/api/genes/TP53").json()
+    assert {"201746_at", "211300_s_at"} <= set(tp53["probe_ids"])

@@ -120,3 +120,13 @@ def test_the_gene_plots_follow_the_cell_line_filter(serve_portal_index: PortalIn
     assert "No signature has cell_id NO_SUCH_CELL." in page
     folded = APIClient().get(f"/api/genes/{gene}/signatures", {"cell_id": cell.lower()}).json()
     assert [box["cell_id"] for box in folded["by_cell_line"]] == [cell]
+
+
+def test_the_gene_page_names_the_genes_affymetrix_probe_sets(
+    serve_portal_index: PortalIndex,
+) -> None:
+    gene = serve_portal_index.genes[0]
+    probes = APIClient().get(f"/api/genes/{gene}").json()["probe_ids"]
+    assert probes  # AASS: 2 on the chip
+    page = APIClient().get(f"/genes/{gene}").content.decode()
+    assert f"HG-U133A probe sets {', '.join(probes)};" in page
