@@ -21,6 +21,7 @@ class IndexState:
     n_signatures: int | None = None
     version: str | None = None
     shards: int = 0  # a head's: how many shards hold its matrices (0: it holds its own)
+    synthetic_world: dict[str, object] | None = None  # signatures of a generated world (demo)
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -30,6 +31,7 @@ class IndexState:
             "n_signatures": self.n_signatures,
             "version": self.version,
             "shards": self.shards,
+            "synthetic_world": self.synthetic_world,
         }
 
 
@@ -53,4 +55,14 @@ def index_state(directory: Path) -> IndexState:
     version = meta.get("version")
     bounds = (meta.get("in_shards") or {}).get("bounds") or [0]
     shards = len(bounds) - 1 if isinstance(bounds, list) else 0
-    return IndexState("ready", path, "", n_signatures, str(version) if version else None, shards)
+    source = meta.get("source")
+    origin = source.get("synthetic_world") if isinstance(source, dict) else None
+    return IndexState(
+        "ready",
+        path,
+        "",
+        n_signatures,
+        str(version) if version else None,
+        shards,
+        origin if isinstance(origin, dict) else None,
+    )

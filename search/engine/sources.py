@@ -74,6 +74,7 @@ def signatures_source(folder: Path) -> tuple[GctxSource, dict[str, Any]]:
             signatures_sha256=facts.get("files", {}).get(SIGNATURES_FILE, {}).get("sha256"),
             gene_space=facts.get("gene_space"),
             settings=facts.get("settings"),
+            synthetic_world=facts.get("synthetic_world"),  # signatures of a generated world
         )
     return GctxSource(path), provenance
 

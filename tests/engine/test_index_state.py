@@ -32,3 +32,16 @@ def test_broken_manifests_are_invalid_with_the_reason(tmp_path: Path) -> None:
         state = index_state(tmp_path)
         assert state.state == "invalid"
         assert reason in state.detail, (text, state.detail)
+
+
+def test_an_index_of_a_generated_worlds_signatures_says_so(tmp_path: Path) -> None:
+    """build_search_index copies the signatures' manifest into index.json's source; the state
+    carries its synthetic_world, and an index of real signatures has none."""
+    origin = {"size": "demo", "seed": 0, "setting": "default"}
+    manifest = {"format_version": 1, "n_signatures": 3, "gene_space": "x", "source": {}}
+    (tmp_path / "index.json").write_text(json.dumps(manifest))
+    assert index_state(tmp_path).synthetic_world is None
+    manifest["source"] = {"signatures": "s.gctx", "synthetic_world": origin}
+    (tmp_path / "index.json").write_text(json.dumps(manifest))
+    assert index_state(tmp_path).synthetic_world == origin
+    assert index_state(tmp_path).as_dict()["synthetic_world"] == origin

@@ -7,6 +7,8 @@ the tables were written from.
 
 from __future__ import annotations
 
+import json
+import shutil
 from pathlib import Path
 
 import pandas as pd
@@ -130,3 +132,23 @@ def test_the_gene_page_names_the_genes_affymetrix_probe_sets(
     assert probes  # AASS: 2 on the chip
     page = APIClient().get(f"/genes/{gene}").content.decode()
     assert f"HG-U133A probe sets {', '.join(probes)};" in page
+
+
+def test_every_page_says_so_when_the_index_holds_a_generated_world(
+    serve_portal_index: PortalIndex, settings, tmp_path: Path
+) -> None:
+    """The index's source names the generated world (build_search_index copies it from the
+    signatures' manifest): every page carries the demo banner; an index of real signatures,
+    none."""
+    assert "synthetic-banner" not in APIClient().get("/").content.decode()
+    copy = tmp_path / "index"
+    shutil.copytree(serve_portal_index.directory, copy)
+    manifest = json.loads((copy / "index.json").read_text())
+    manifest["source"] = {"synthetic_world": {"size": "demo", "seed": 7, "setting": "hard"}}
+    (copy / "index.json").write_text(json.dumps(manifest))
+    settings.SEARCH_INDEX_DIR = copy
+    gene = serve_portal_index.genes[0]
+    for url in ("/", "/batch/", f"/genes/{gene}", "/downloads/", "/genes/"):
+        page = APIClient().get(url).content.decode()
+        assert 'id="synthetic-banner"' in page, url
+        assert "generated world (demo, seed 7,\n    hard setting)" in page, url

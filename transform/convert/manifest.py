@@ -14,6 +14,7 @@ import h5py
 
 from transform.convert.job import ChunkRecord, ConvertJob
 from transform.inference import TwoStepModel
+from transform.io.hdf5 import synthetic_origin
 from transform.train.checkpoint import versions
 
 PROFILES_FORMAT = "lincs-transform-profiles"
@@ -59,6 +60,7 @@ def profiles_manifest(
         "scale": model.normalization.summary(),
         "checkpoint": {"path": job.checkpoint, "sha256": job.checkpoint_sha256},
         "input": {"path": job.input, "bytes": job.input_bytes, "shape": list(job.input_shape)},
+        "synthetic_world": synthetic_origin(job.input),  # None: the input is not a generated world
         "checksum": output_checksum(records),
         "checksum_method": CHECKSUM_METHOD,
         "chunks": {

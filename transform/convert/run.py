@@ -37,6 +37,7 @@ from transform.inference import TwoStepModel
 from transform.io import gctx_shape
 from transform.io.errors import name_some
 from transform.io.files import sha256_file
+from transform.io.hdf5 import mark_synthetic
 from transform.io.level3 import Level3, open_level3
 from transform.train.checkpoint import resolve_device
 
@@ -277,6 +278,8 @@ def _finish(
         job=job, model=model, records=records, seconds=seconds, command=command
     )
     write_json(work.manifest, manifest)
+    if manifest["synthetic_world"]:  # the profiles of a generated world say so, as its files do
+        mark_synthetic(work.partial, manifest["synthetic_world"])
     os.replace(work.partial, job.output)
     return _move_into_place(work, Path(job.output))
 

@@ -35,6 +35,7 @@ from transform.io import (
 )
 from transform.io.files import sha256_file
 from transform.io.gmt import GeneSet, format_gmt
+from transform.io.hdf5 import synthetic_origin
 from transform.io.level3 import QC_PASS
 from transform.signatures.compute import BatchSignatures, SignatureSettings, batch_signatures
 from transform.signatures.definitions import batch_of, signature_definitions
@@ -89,6 +90,7 @@ def compute_signatures(
     if "sig_info" in sigs.attrs:
         manifest["sig_info"] = sigs.attrs["sig_info"]
     manifest["qc_pass_only"] = qc_pass_only
+    manifest["synthetic_world"] = synthetic_origin(profiles)  # profiles of a generated world
     manifest["seconds"] = round(time.perf_counter() - started, 2)
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
     shutil.rmtree(work)

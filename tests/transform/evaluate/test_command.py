@@ -28,6 +28,7 @@ from transform.evaluate.signature_sets import (
 from transform.inference import TwoStepModel
 from transform.io import read_gct
 from transform.io.files import sha256_file
+from transform.io.hdf5 import synthetic_origin
 from transform.io.level3 import open_level3
 from transform.world.config import world_config
 from transform.world.generate import generate_world
@@ -308,3 +309,7 @@ def test_the_bundle_names_the_generated_world_it_learnt_from_and_convert_warns_o
             capsys.readouterr().err
         )
         assert warned == (name == "real"), name
+        made = synthetic_origin(tmp_path / f"{name}.gctx")  # the world's profiles say so still
+        assert made == (manifest["synthetic_world"] if name == "own" else None), name
+        recorded = json.loads((tmp_path / f"{name}.json").read_text())
+        assert recorded["synthetic_world"] == made, name

@@ -56,6 +56,7 @@ def test_every_perturbation_of_every_batch_gets_one_signature(
     assert np.linalg.norm(matrix.values, axis=0) == pytest.approx(1.0, abs=1e-5)
     manifest = json.loads((signatures / "manifest.json").read_text())
     assert manifest["n_signatures"] == len(sigs)
+    assert manifest["synthetic_world"] == {"size": "demo", "seed": 5, "setting": "default"}
     assert not (signatures / "work").exists()
 
 
