@@ -35,7 +35,7 @@ from transform.io import (
 )
 from transform.io.files import sha256_file
 from transform.io.gmt import GeneSet, format_gmt
-from transform.io.hdf5 import synthetic_origin
+from transform.io.hdf5 import mark_synthetic, synthetic_origin
 from transform.io.level3 import QC_PASS
 from transform.signatures.compute import BatchSignatures, SignatureSettings, batch_signatures
 from transform.signatures.definitions import batch_of, signature_definitions
@@ -86,11 +86,12 @@ def compute_signatures(
         _save_batch(work, record, batch, result)
         rate = len(sigs[sigs["batch"].isin(batches[:done])]) / (time.perf_counter() - started)
         progress(f"signatures: batch {done} of {len(batches)} ({batch}), {rate:,.0f} signatures/s")
-    manifest = _assemble(out, work, record, row_meta, sigs, batches, outputs, settings)
+    origin = synthetic_origin(profiles)  # profiles of a generated world: their signatures say so
+    manifest = _assemble(out, work, record, row_meta, sigs, batches, outputs, settings, origin)
     if "sig_info" in sigs.attrs:
         manifest["sig_info"] = sigs.attrs["sig_info"]
     manifest["qc_pass_only"] = qc_pass_only
-    manifest["synthetic_world"] = synthetic_origin(profiles)  # profiles of a generated world
+    manifest["synthetic_world"] = origin
     manifest["seconds"] = round(time.perf_counter() - started, 2)
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
     shutil.rmtree(work)
@@ -191,6 +192,7 @@ def _assemble(
     batches: list[str],
     outputs: OutputSettings,
     settings: SignatureSettings,
+    origin: dict[str, object] | None,
 ) -> dict[str, Any]:
     genes = _gene_labels(row_meta)
     n_genes = len(genes)
@@ -220,6 +222,8 @@ def _assemble(
                 for direction in DIRECTIONS:
                     tables[(pert_type, direction)].merge(cd[:, at], lfc[:, at], first + at)
             first += len(batch_sigs)
+    if origin:  # before the manifest's checksums
+        mark_synthetic(out / "signatures.gctx", origin)
     sig_table = sigs.assign(n_controls=np.concatenate(n_controls))
     sig_table.to_csv(out / "sig_info.txt", sep="\t", index=False)
     write_reverse_tables(out / "reverse_search.h5", genes, list(sigs["sig_id"]), tables)

@@ -12,6 +12,7 @@ import pytest
 
 from transform.io import read_gctx
 from transform.io.gmt import read_gmt
+from transform.io.hdf5 import synthetic_origin
 from transform.signatures import run
 from transform.signatures.compute import SignatureSettings
 from transform.signatures.run import OutputSettings, compute_signatures
@@ -57,6 +58,7 @@ def test_every_perturbation_of_every_batch_gets_one_signature(
     manifest = json.loads((signatures / "manifest.json").read_text())
     assert manifest["n_signatures"] == len(sigs)
     assert manifest["synthetic_world"] == {"size": "demo", "seed": 5, "setting": "default"}
+    assert synthetic_origin(signatures / "signatures.gctx") == manifest["synthetic_world"]
     assert not (signatures / "work").exists()
 
 
