@@ -182,3 +182,10 @@ def test_a_gmt_starting_with_a_byte_order_mark_names_its_first_query_plainly() -
     queries = batch_queries("\ufeffDUP_up\td\tTP53\nDUP_dn\td\tMDM2\n")
     assert [query["name"] for query in queries] == ["DUP"]
     assert (queries[0]["up"], queries[0]["down"]) == (["TP53"], ["MDM2"])
+
+
+def test_enrichrs_weighted_entries_are_read_as_their_genes() -> None:
+    """Enrichr's geneSetLibrary text gives some libraries' genes a weight (TP53,1.0); an entry
+    whose part after the comma is no number is kept whole, to be reported unknown."""
+    gmt = "X_up\t\tTP53,1.0\tMDM2,0.5\tCDKN1A\tBAX,heavy\t\nX_dn\t\tMYC,1\t\n"
+    assert _gmt_sides(gmt) == (["TP53", "MDM2", "CDKN1A", "BAX,heavy"], ["MYC"])

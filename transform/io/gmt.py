@@ -2,7 +2,10 @@
 
 Enrichr writes an empty description (`name<TAB><TAB>genes`); both forms read the same. Empty
 fields (trailing tabs) are not genes; a gene given twice is kept twice, so that a search reports
-it as repeated rather than losing it unsaid.
+it as repeated rather than losing it unsaid. Some of Enrichr's libraries give each gene a weight
+(`TP53,1.0`, as its geneSetLibrary text serves them; GSEApy reads the part before the comma): the
+gene is read and the weight left, since a gene set's search does not weigh its genes. An entry
+whose part after the comma is not a number stays whole, to be reported unknown.
 """
 
 from __future__ import annotations
@@ -41,10 +44,22 @@ def parse_gmt(text: str, *, source: str = "GMT") -> list[GeneSet]:
         if name in seen:
             raise GmtFormatError(f"{source} line {number}: duplicate gene set name {name!r}")
         seen.add(name)
-        genes = tuple(g.strip() for g in fields[2:] if g.strip())  # repeats kept: a query
+        genes = tuple(_gene(g) for g in fields[2:] if g.strip())  # repeats kept: a query
         # reports them (query_resolution), a reader that needs a set takes its own
         sets.append(GeneSet(name, fields[1].strip(), genes))
     return sets
+
+
+def _gene(entry: str) -> str:
+    """An entry's gene: `TP53,1.0` (Enrichr's weighted form) is TP53; anything else as given."""
+    gene, comma, weight = entry.strip().partition(",")
+    if comma:
+        try:
+            float(weight)
+        except ValueError:
+            return entry.strip()
+        return gene.strip()
+    return gene
 
 
 def read_gmt(path: str | Path) -> list[GeneSet]:
