@@ -114,7 +114,8 @@ benchmark-build: install
 .PHONY: benchmark-batch
 benchmark-batch: install
 	$(PY) -m benchmarks.batch $(if $(SIGNATURES_N),--signatures $(SIGNATURES_N)) \
-		$(if $(GENES),--genes $(GENES))
+		$(if $(GENES),--genes $(GENES)) $(if $(LIBRARY),--library $(LIBRARY)) \
+		$(if $(ALONE),--alone $(ALONE))
 
 # An index in 2 and 4 shards served by Celery workers on the running Redis, against one index:
 # the scatter-and-merge overhead per query, p50 and p99 (200k signatures x 2,000 genes), and the

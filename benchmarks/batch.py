@@ -23,13 +23,20 @@ two threads (the machine's cores):
 Memory: the process's peak RSS after each step (the rank matrix is in it) and the Python heap's
 peak during it (tracemalloc: numpy's buffers, not numba's tile of 6 MB a thread).
 
+With --library GMT (gzipped or not), the queries are instead a real library's sets, each an
+up-only query as a batch reads it (GO Biological Process 2023: 5,407 sets of 5 to 2,028 genes):
+its distinct genes are given distinct random genes of the index (so --genes must hold them), its
+sets keep their sizes, and a set over the search's 2,000 genes a side is left out and counted;
+--queries is then ignored. The adds a second count each query's own genes.
+
 Run: python -m benchmarks.batch [--signatures 1000000] [--genes 5000] [--queries 1024]
-[--alone 64] [--dir D]
+[--alone 64] [--library GMT] [--dir D]
 """
 
 from __future__ import annotations
 
 import argparse
+import gzip
 import os
 import resource
 import time
@@ -47,7 +54,9 @@ from search.engine import many
 from search.engine.backends import compiled
 from search.engine.index import SearchIndex
 from search.engine.metadata import write_metadata
+from search.engine.query import MAX_GENES
 from search.engine.searching import gene_query
+from transform.io.gmt import parse_gmt
 
 SIDE, SWAPPED, K = 250, 50, 100
 T = TypeVar("T")
@@ -123,6 +132,7 @@ def main() -> None:
     parser.add_argument("--genes", type=int, default=5_000)
     parser.add_argument("--queries", type=int, default=1024)
     parser.add_argument("--alone", type=int, default=64)
+    parser.add_argument("--library", type=Path, help="a GMT library as the queries (up-only)")
     parser.add_argument("--dir", default=os.environ.get("SEARCH_BENCH_DIR", "/tmp"))
     args = parser.parse_args()
     with scratch_folder("batch-bench-", args.dir) as folder:
@@ -134,7 +144,14 @@ def run(args: argparse.Namespace, folder: Path) -> None:
     started = time.perf_counter()
     index = write_index(folder, args.genes, n)
     made = time.perf_counter() - started
-    asked = queries(index, q)
+    asked, about = queries(index, q), f"queries of 2 x {SIDE} genes"
+    if args.library:
+        asked, left_out = library_queries(index, args.library)
+        q = len(asked)
+        about = (
+            f"{q:,} queries of {args.library.name} (up-only, {_mean_genes(asked):.1f} genes on "
+            f"average; {left_out} set(s) over {MAX_GENES} genes left out)"
+        )
     index.search(*asked[0], k=K, path="exact")  # compile every kernel first
     many.search_many(index, asked[:2], k=K)
     many.search_many(index, asked[:2], k=K, stream=True)
@@ -178,7 +195,7 @@ def run(args: argparse.Namespace, folder: Path) -> None:
         same &= all(a.table.equals(b.table) for a, b in zip(whole, on_gpu, strict=True))
     floor = add_floor(threads=2)
     base = steps[0].per_minute
-    table = [step.row(2 * SIDE * n, floor, base) for step in steps]
+    table = [step.row(round(_mean_genes(asked) * n), floor, base) for step in steps]
     for row in table:
         if "GPU" in str(row["step"]):
             row["of in-cache"] = ""  # the floor is the CPU's
@@ -186,8 +203,8 @@ def run(args: argparse.Namespace, folder: Path) -> None:
         {"step": "in-cache adds (compiled.rank_sums), x2 cores", "adds/s (G)": floor / 1e9}
     )
     print(
-        f"{machine()}; {n:,} signatures x {args.genes:,} genes ({made:.0f} s to write); queries "
-        f"of 2 x {SIDE} genes, top {K}; index threads 2; search_many's answers equal one by one "
+        f"{machine()}; {n:,} signatures x {args.genes:,} genes ({made:.0f} s to write); "
+        f"{about}, top {K}; index threads 2; search_many's answers equal one by one "
         f"(first {args.alone}) and each other: {same}; streamed queries summed again for their "
         f"FDR: {len(stats.run_alone)} of {q}\n"
     )
@@ -195,6 +212,28 @@ def run(args: argparse.Namespace, folder: Path) -> None:
     if _cuda():
         rate = steps[-1].per_minute
         print(f"\nGPU: 5,000 queries would take {60 * 5000 / rate:.1f} s at {rate:,.0f} a minute")
+
+
+def library_queries(
+    index: SearchIndex, path: Path
+) -> tuple[list[tuple[list[str], list[str]]], int]:
+    """A GMT library's sets as up-only queries on the index's genes (each distinct gene of the
+    library given its own random gene of the index), and how many sets were over MAX_GENES."""
+    raw = path.read_bytes()
+    text = (gzip.decompress(raw) if path.suffix == ".gz" else raw).decode("utf-8")
+    sets = [gene_set.genes for gene_set in parse_gmt(text, source=str(path))]
+    distinct = list(dict.fromkeys(gene for genes in sets for gene in genes))
+    if len(distinct) > index.n_genes:
+        raise SystemExit(f"{path.name} has {len(distinct):,} genes: give --genes at least that")
+    drawn = np.random.default_rng(2).choice(index.n_genes, len(distinct), replace=False)
+    named = {gene: index.genes[row] for gene, row in zip(distinct, drawn, strict=True)}
+    kept = [genes for genes in sets if len(set(genes)) <= MAX_GENES]
+    asked = [(list(dict.fromkeys(named[gene] for gene in genes)), []) for genes in kept]
+    return asked, len(sets) - len(kept)
+
+
+def _mean_genes(asked: list[tuple[list[str], list[str]]]) -> float:
+    return float(np.mean([len(up) + len(down) for up, down in asked]))
 
 
 def _cuda() -> bool:
