@@ -36,7 +36,6 @@ Run: python -m benchmarks.batch [--signatures 1000000] [--genes 5000] [--queries
 from __future__ import annotations
 
 import argparse
-import gzip
 import os
 import resource
 import time
@@ -56,7 +55,7 @@ from search.engine.index import SearchIndex
 from search.engine.metadata import write_metadata
 from search.engine.query import MAX_GENES
 from search.engine.searching import gene_query
-from transform.io.gmt import parse_gmt
+from transform.io.gmt import read_gmt
 
 SIDE, SWAPPED, K = 250, 50, 100
 T = TypeVar("T")
@@ -219,9 +218,7 @@ def library_queries(
 ) -> tuple[list[tuple[list[str], list[str]]], int]:
     """A GMT library's sets as up-only queries on the index's genes (each distinct gene of the
     library given its own random gene of the index), and how many sets were over MAX_GENES."""
-    raw = path.read_bytes()
-    text = (gzip.decompress(raw) if path.suffix == ".gz" else raw).decode("utf-8")
-    sets = [gene_set.genes for gene_set in parse_gmt(text, source=str(path))]
+    sets = [gene_set.genes for gene_set in read_gmt(path)]
     distinct = list(dict.fromkeys(gene for genes in sets for gene in genes))
     if len(distinct) > index.n_genes:
         raise SystemExit(f"{path.name} has {len(distinct):,} genes: give --genes at least that")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import uuid
 
 import pytest
@@ -13,6 +14,8 @@ from search.apis.searches import _gmt_sides
 from search.engine.query_resolution import QueryError
 from search.models import StoredSearch
 from search.services.batches import batch_queries
+from tests.conftest import REPO
+from transform.io.gmt import read_gmt
 
 pytestmark = pytest.mark.django_db
 
@@ -189,3 +192,14 @@ def test_enrichrs_weighted_entries_are_read_as_their_genes() -> None:
     whose part after the comma is no number is kept whole, to be reported unknown."""
     gmt = "X_up\t\tTP53,1.0\tMDM2,0.5\tCDKN1A\tBAX,heavy\t\nX_dn\t\tMYC,1\t\n"
     assert _gmt_sides(gmt) == (["TP53", "MDM2", "CDKN1A", "BAX,heavy"], ["MYC"])
+
+
+def test_a_gzipped_library_reads_as_its_plain_text(tmp_path) -> None:
+    """read_gmt knows a gzip file by its signature: Enrichr's GO library, shipped gzipped in the
+    tests, reads as the same sets as its text."""
+    packed = REPO / "tests" / "data" / "genesets" / "enrichr_GO_Biological_Process_2023.gmt.gz"
+    plain = tmp_path / "go.gmt"
+    plain.write_bytes(gzip.decompress(packed.read_bytes()))
+    sets = read_gmt(packed)
+    assert len(sets) == 5407
+    assert sets == read_gmt(plain)

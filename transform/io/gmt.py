@@ -10,9 +10,12 @@ whose part after the comma is not a number stays whole, to be reported unknown.
 
 from __future__ import annotations
 
+import gzip
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+
+from transform.io.files import is_gzip
 
 
 class GmtFormatError(ValueError):
@@ -44,26 +47,30 @@ def parse_gmt(text: str, *, source: str = "GMT") -> list[GeneSet]:
         if name in seen:
             raise GmtFormatError(f"{source} line {number}: duplicate gene set name {name!r}")
         seen.add(name)
-        genes = tuple(_gene(g) for g in fields[2:] if g.strip())  # repeats kept: a query
-        # reports them (query_resolution), a reader that needs a set takes its own
+        # repeats kept: a query reports them (query_resolution); a reader that needs a set
+        # takes its own
+        genes = tuple(_gene(entry) for entry in map(str.strip, fields[2:]) if entry)
         sets.append(GeneSet(name, fields[1].strip(), genes))
     return sets
 
 
 def _gene(entry: str) -> str:
     """An entry's gene: `TP53,1.0` (Enrichr's weighted form) is TP53; anything else as given."""
-    gene, comma, weight = entry.strip().partition(",")
-    if comma:
-        try:
-            float(weight)
-        except ValueError:
-            return entry.strip()
-        return gene.strip()
-    return gene
+    gene, comma, weight = entry.partition(",")
+    if not comma:
+        return entry
+    try:
+        float(weight)
+    except ValueError:
+        return entry
+    return gene.strip()
 
 
 def read_gmt(path: str | Path) -> list[GeneSet]:
-    return parse_gmt(Path(path).read_text(encoding="utf-8"), source=str(path))
+    """The gene sets of a GMT file, plain or gzip-compressed."""
+    raw = Path(path).read_bytes()
+    text = (gzip.decompress(raw) if is_gzip(path) else raw).decode("utf-8")
+    return parse_gmt(text, source=str(path))
 
 
 def format_gmt(sets: Iterable[GeneSet]) -> str:
