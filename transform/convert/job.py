@@ -20,6 +20,8 @@ from dataclasses import asdict, astuple, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from transform.job_identity import job_differences
+
 JOB_FORMAT = "lincs-transform-convert-job"
 FORMAT_VERSION = 1
 
@@ -38,10 +40,6 @@ IDENTITY = {
     "output dtype": ("dtype",),
     "autocast": ("autocast",),
 }
-
-
-class JobMismatch(ValueError):
-    """The work folder holds another job than the one asked for."""
 
 
 @dataclass(frozen=True)
@@ -92,13 +90,7 @@ class ConvertJob:
 
     def differences(self, other: ConvertJob) -> list[str]:
         """What differs from `other`, as 'input (input_bytes: 10 -> 12)'."""
-        found = []
-        for what, names in IDENTITY.items():
-            changed = [n for n in names if getattr(self, n) != getattr(other, n)]
-            if changed:
-                shown = ", ".join(_change(n, getattr(other, n), getattr(self, n)) for n in changed)
-                found.append(f"{what} ({shown})")
-        return found
+        return job_differences(asdict(other), asdict(self), IDENTITY)
 
     def to_dict(self) -> dict[str, Any]:
         return {"format": JOB_FORMAT, "format_version": FORMAT_VERSION, **asdict(self)}
@@ -112,14 +104,6 @@ class ConvertJob:
         values["input_rows"] = tuple(values["input_rows"])
         values["input_tables"] = tuple(values.get("input_tables", ()))
         return cls(**values)
-
-
-def _change(name: str, before: object, after: object) -> str:
-    if name == "input_rows":
-        return "input_rows differ"
-    if name.endswith("sha256"):
-        before, after = f"{str(before)[:12]}...", f"{str(after)[:12]}..."
-    return f"{name}: {before} -> {after}"
 
 
 @dataclass(frozen=True)

@@ -15,18 +15,14 @@ import h5py
 from transform.convert.job import ChunkRecord, ConvertJob
 from transform.inference import TwoStepModel
 from transform.io.hdf5 import synthetic_origin
+from transform.job_identity import PROFILES_FORMAT
 from transform.train.checkpoint import versions
 
-PROFILES_FORMAT = "lincs-transform-profiles"
 FORMAT_VERSION = 1
 CHECKSUM_METHOD = (
     "sha256 of the chunk checksums (hex) joined in chunk order; a chunk checksum is the sha256 "
     "of its stored matrix bytes (profiles x genes, little-endian)"
 )
-
-
-def manifest_path(output: Path) -> Path:
-    return output.with_suffix(".json")
 
 
 def output_checksum(records: Mapping[int, ChunkRecord]) -> str:

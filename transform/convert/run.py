@@ -28,9 +28,9 @@ import numpy as np
 
 from transform.convert.chunks import VERIFY_THREADS, Pipeline
 from transform.convert.compute import AUTOCAST, STORED, ChunkModel, input_rows
-from transform.convert.job import ChunkRecord, ConvertJob, JobMismatch, WorkFolder
+from transform.convert.job import ChunkRecord, ConvertJob, WorkFolder
 from transform.convert.job import write_json_atomically as write_json
-from transform.convert.manifest import manifest_path, profiles_manifest
+from transform.convert.manifest import profiles_manifest
 from transform.convert.output import ChunkMismatch, OutputFile, create_output
 from transform.convert.progress import Progress
 from transform.inference import TwoStepModel
@@ -39,6 +39,7 @@ from transform.io.errors import name_some
 from transform.io.files import sha256_file
 from transform.io.hdf5 import mark_synthetic
 from transform.io.level3 import Level3, open_level3
+from transform.job_identity import JobMismatch, manifest_path
 from transform.train.checkpoint import resolve_device
 
 

@@ -63,6 +63,11 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="print the cross-plate table of the real LJP005/LJP009 plates",
     )
     parser.add_argument("--real", type=Path, default=REAL_DIR)
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="discard an unfinished run of other inputs or settings left in --out",
+    )
     parser.set_defaults(run=run)
 
 
@@ -91,6 +96,7 @@ def run(args: argparse.Namespace) -> int:
         settings=settings,
         outputs=outputs,
         qc_pass_only=args.qc_pass_only,
+        force=args.force,
         progress=_progress,
     )
     used = manifest.get("sig_info")

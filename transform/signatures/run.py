@@ -1,8 +1,9 @@
 """`python -m transform signatures`: every signature of a profiles file, batch by batch.
 
-Resumable: each finished batch is saved in OUT/work/ (written to a temporary name, then renamed)
-and recorded in OUT/work/progress.json with its checksum; a restarted run skips recorded batches
-whose file still matches. When every batch is done the outputs are assembled in a streaming pass:
+Resumable: each finished batch is saved in OUT/work/ and recorded there with its checksum; a
+restarted run of the same job skips the recorded batches, and a run of another job (other
+profiles, tables or settings) is refused, naming what differs (`transform.signatures.job`).
+When every batch is done the outputs are assembled in a streaming pass:
     signatures.gctx      genes x signatures, unit CD vectors (float32), signature metadata
     sig_info.txt         one row per signature (LINCS columns, batch, n_cases, n_controls)
     up.gmt, down.gmt     each signature's top N genes by |CD|, split by sign
@@ -37,8 +38,9 @@ from transform.io.files import sha256_file
 from transform.io.gmt import GeneSet, format_gmt
 from transform.io.hdf5 import mark_synthetic, synthetic_origin
 from transform.io.level3 import QC_PASS
-from transform.signatures.compute import BatchSignatures, SignatureSettings, batch_signatures
+from transform.signatures.compute import SignatureSettings, batch_signatures
 from transform.signatures.definitions import batch_of, signature_definitions
+from transform.signatures.job import batch_done, open_work, save_batch, signature_job
 from transform.signatures.reverse import DIRECTIONS, TopSignatures, write_reverse_tables
 
 FORMAT_VERSION = 1
@@ -63,27 +65,29 @@ def compute_signatures(
     settings: SignatureSettings = DEFAULT_SETTINGS,
     outputs: OutputSettings = DEFAULT_OUTPUTS,
     qc_pass_only: bool = False,
+    force: bool = False,
     progress: Callable[[str], None] = lambda _: None,
 ) -> dict[str, Any]:
     """inst_info: the profiles' table (any dialect), or None to read the profiles GCTX's own
-    column metadata (a converted GCTX carries the table it was given)."""
+    column metadata (a converted GCTX carries the table it was given). force: discard an
+    unfinished run of another job left in `out`."""
     started = time.perf_counter()
     row_meta, col_meta = read_gctx_meta(profiles)
     inst = _profile_table(profiles, col_meta, inst_info, qc_pass_only, progress)
     inst["batch"] = inst["rna_plate"].map(batch_of)
     sigs = signature_definitions(inst, read_sig_info(sig_info) if sig_info else None)
     work = out / "work"
-    work.mkdir(parents=True, exist_ok=True)
-    record = _job_record(work, profiles, inst_info, settings, qc_pass_only)
+    job = signature_job(profiles, inst_info, sig_info, settings, qc_pass_only)
+    record = open_work(work, job, force=force)
     batches = list(dict.fromkeys(sigs["batch"]))
     for done, batch in enumerate(batches, start=1):
-        if _batch_done(work, record, batch):
+        if batch_done(work, record, batch):
             continue
         batch_sigs = sigs[sigs["batch"] == batch]
         batch_inst = inst[inst["batch"] == batch]
         values = read_gctx(profiles, cols=list(batch_inst.index)).values
         result = batch_signatures(values, batch_inst, batch_sigs, settings)
-        _save_batch(work, record, batch, result)
+        save_batch(work, record, batch, result)
         rate = len(sigs[sigs["batch"].isin(batches[:done])]) / (time.perf_counter() - started)
         progress(f"signatures: batch {done} of {len(batches)} ({batch}), {rate:,.0f} signatures/s")
     origin = synthetic_origin(profiles)  # profiles of a generated world: their signatures say so
@@ -121,66 +125,6 @@ def _profile_table(
     passing = inst[pd.to_numeric(inst[QC_PASS], errors="coerce") == 1].copy()
     progress(f"{len(passing):,} of {len(inst):,} profiles pass QC; the others are left out")
     return passing
-
-
-def _job_record(
-    work: Path,
-    profiles: Path,
-    inst_info: Path | None,
-    settings: SignatureSettings,
-    qc_pass_only: bool,
-) -> dict[str, Any]:
-    """The job's identity and its finished batches; refuses to resume a different job."""
-    job = {
-        "profiles": str(profiles.resolve()),
-        "profiles_bytes": profiles.stat().st_size,
-        "inst_info": sha256_file(inst_info) if inst_info else "in the profiles GCTX",
-        "settings": asdict(settings),
-    }
-    if qc_pass_only:
-        job["qc_pass_only"] = True
-    path = work / "progress.json"
-    if path.exists():
-        record: dict[str, Any] = json.loads(path.read_text())
-        changed = [key for key, value in job.items() if record["job"].get(key) != value]
-        if changed:
-            raise ValueError(
-                f"{work} holds a run with other {', '.join(changed)}; remove it to start afresh"
-            )
-        return record
-    record = {"job": job, "batches": {}}
-    _write_json(path, record)
-    return record
-
-
-def _batch_file(work: Path, record: dict[str, Any], batch: str) -> Path:
-    index = record["batches"].get(batch, {}).get("index", len(record["batches"]))
-    return work / f"batch-{index:06d}.npz"
-
-
-def _batch_done(work: Path, record: dict[str, Any], batch: str) -> bool:
-    entry = record["batches"].get(batch)
-    if entry is None or not entry.get("sha256"):
-        return False
-    path = work / entry["file"]
-    expected: str = entry["sha256"]
-    return path.exists() and sha256_file(path) == expected
-
-
-def _save_batch(work: Path, record: dict[str, Any], batch: str, result: BatchSignatures) -> None:
-    path = _batch_file(work, record, batch)
-    tmp = path.with_name(path.stem + ".tmp.npz")
-    np.savez(tmp, cd=result.cd, lfc=result.log2_fold_change, n_controls=result.n_controls)
-    tmp.replace(path)
-    index = int(path.stem.split("-")[1])
-    record["batches"][batch] = {"index": index, "file": path.name, "sha256": sha256_file(path)}
-    _write_json(work / "progress.json", record)
-
-
-def _write_json(path: Path, value: dict[str, Any]) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(value, indent=1))
-    tmp.replace(path)
 
 
 def _assemble(

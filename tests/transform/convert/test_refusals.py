@@ -9,8 +9,8 @@ import pytest
 
 from tests.transform.convert.helpers import convert, leave_unfinished, manifest_of, tiny_bundle
 from transform.cli import main as transform_main
-from transform.convert.job import JobMismatch
 from transform.gene_space import GeneSpaceMismatch
+from transform.job_identity import JobMismatch
 
 
 def test_an_existing_output_is_kept_without_force(

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
 from pathlib import Path
 
 import h5py
@@ -13,6 +15,7 @@ import pytest
 from transform.io import read_gctx
 from transform.io.gmt import read_gmt
 from transform.io.hdf5 import synthetic_origin
+from transform.job_identity import PROFILES_FORMAT, JobMismatch
 from transform.signatures import run
 from transform.signatures.compute import SignatureSettings
 from transform.signatures.run import OutputSettings, compute_signatures
@@ -109,7 +112,7 @@ def test_reverse_tables_equal_a_brute_force_ranking(signatures: Path) -> None:
 def test_a_crashed_run_resumes_to_the_same_files(
     world: Path, signatures: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real_save = run._save_batch
+    real_save = run.save_batch
     calls = {"n": 0}
 
     def crash_after_first(*args, **kwargs):
@@ -118,7 +121,7 @@ def test_a_crashed_run_resumes_to_the_same_files(
         if calls["n"] == 1:
             raise KeyboardInterrupt("killed")
 
-    monkeypatch.setattr(run, "_save_batch", crash_after_first)
+    monkeypatch.setattr(run, "save_batch", crash_after_first)
     args = (world / "l1000" / "level3.gctx", world / "l1000" / "inst_info.txt", tmp_path)
     with pytest.raises(KeyboardInterrupt):
         compute_signatures(*args, settings=LEVEL3, outputs=SMALL)
@@ -143,5 +146,75 @@ def test_it_refuses_to_resume_with_other_settings(
     args = (world / "l1000" / "level3.gctx", world / "l1000" / "inst_info.txt", tmp_path)
     with pytest.raises(KeyboardInterrupt):
         compute_signatures(*args, settings=LEVEL3, outputs=SMALL)
-    with pytest.raises(ValueError, match="other settings"):
+    with pytest.raises(JobMismatch, match=r"another settings \(rule: batch -> vehicle\)"):
         compute_signatures(*args, settings=SignatureSettings(scale="log2", rule="vehicle"))
+
+
+def stop_after_first_batch(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The next run stops (as if killed) once its first batch is saved."""
+    real_save = run.save_batch
+
+    def save_then_stop(*args, **kwargs):
+        real_save(*args, **kwargs)
+        monkeypatch.setattr(run, "save_batch", real_save)
+        raise KeyboardInterrupt("killed")
+
+    monkeypatch.setattr(run, "save_batch", save_then_stop)
+
+
+def files_of(out: Path) -> dict[str, str]:
+    return {
+        k: v["sha256"] for k, v in json.loads((out / "manifest.json").read_text())["files"].items()
+    }
+
+
+def test_a_run_resumed_with_a_signature_table_is_refused_then_recomputed_with_force(
+    world: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The audit's case: killed without --sig-info, run again with it. The batch saved first
+    holds other signatures than the table's: it must not be taken for them."""
+    level3, inst_info = world / "l1000" / "level3.gctx", world / "l1000" / "inst_info.txt"
+    sig_info = world / "l1000" / "sig_info.txt"
+    stop_after_first_batch(monkeypatch)
+    with pytest.raises(KeyboardInterrupt):
+        compute_signatures(level3, inst_info, tmp_path / "out", settings=LEVEL3, outputs=SMALL)
+    with pytest.raises(JobMismatch, match=r"another signature table \(--sig-info\) \(sig_info: "):
+        compute_signatures(
+            level3, inst_info, tmp_path / "out", sig_info=sig_info, settings=LEVEL3, outputs=SMALL
+        )
+    assert (
+        len(json.loads((tmp_path / "out" / "work" / "progress.json").read_text())["batches"]) == 1
+    )
+    kept = dict(sig_info=sig_info, settings=LEVEL3, outputs=SMALL)
+    compute_signatures(level3, inst_info, tmp_path / "out", force=True, **kept)
+    compute_signatures(level3, inst_info, tmp_path / "fresh", **kept)
+    assert files_of(tmp_path / "out") == files_of(tmp_path / "fresh")
+
+
+def test_profiles_rewritten_at_the_same_size_are_not_resumed(
+    world: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Profiles replaced in place (convert --force with another model): the same path and size;
+    their modification time, and the checksum of a conversion manifest beside them, differ."""
+    profiles = tmp_path / "profiles.gctx"
+    shutil.copyfile(world / "l1000" / "level3.gctx", profiles)
+    manifest = profiles.with_suffix(".json")
+    manifest.write_text(
+        json.dumps({"format": PROFILES_FORMAT, "file": profiles.name, "checksum": "a" * 64})
+    )
+    args = (profiles, world / "l1000" / "inst_info.txt", tmp_path / "out")
+    stop_after_first_batch(monkeypatch)
+    with pytest.raises(KeyboardInterrupt):
+        compute_signatures(*args, settings=LEVEL3, outputs=SMALL)
+    size, stat = profiles.stat().st_size, profiles.stat()
+    with h5py.File(profiles, "r+") as file:  # other values, in place
+        file["0/DATA/0/matrix"][0, :5] += 1.0
+    assert profiles.stat().st_size == size
+    with pytest.raises(JobMismatch, match=r"another profiles \(profiles_mtime_ns: "):
+        compute_signatures(*args, settings=LEVEL3, outputs=SMALL)
+    os.utime(profiles, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # a copy that kept the old time
+    manifest.write_text(
+        json.dumps({"format": PROFILES_FORMAT, "file": profiles.name, "checksum": "b" * 64})
+    )
+    with pytest.raises(JobMismatch, match=r"another profiles \(profiles_checksum: aaaaaaaaaaaa"):
+        compute_signatures(*args, settings=LEVEL3, outputs=SMALL)
