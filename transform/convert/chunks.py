@@ -31,7 +31,9 @@ from transform.convert.compute import ChunkModel, DeviceStage, host_buffer
 from transform.convert.job import Chunk, ChunkRecord, ConvertJob, WorkFolder
 from transform.convert.output import OutputFile
 from transform.io.chunked import ReadAhead, read_rows_of_columns
-from transform.io.gctx import MATRIX
+from transform.io.errors import refuse_non_finite
+from transform.io.gctx import COL_META, MATRIX, ROW_META
+from transform.io.hdf5 import read_field
 
 INPUT_BUFFERS = 3
 OUTPUT_BUFFERS = 5  # one being filled, two written, two being verified
@@ -49,17 +51,21 @@ class InputReader:
     13th of its bytes; whole-profile chunks are read whole. While it reads a chunk, the kernel
     is asked for it and for the next one (`ReadAhead`), to keep several disk reads in flight.
     A row the model takes twice is read once. docs/benchmarks/level3-read.md has the figures.
+    A chunk holding NaN or infinite values is refused as read, naming its profiles and genes,
+    before anything of it is computed or written.
     """
 
     def __init__(
         self, path: str, rows: Sequence[int], chunk_size: int, end: int | None = None
     ) -> None:
         """end: the job's last profile + 1 (read-ahead stops there; default: the file's end)."""
+        self.path = path
         self.file = h5py.File(path, "r")
         self.matrix = self.file[MATRIX]  # (n_cols, n_rows) profiles x probes
         self.end = self.matrix.shape[0] if end is None else min(end, self.matrix.shape[0])
         positions = np.asarray(rows, dtype=np.int64)
         unique, inverse = np.unique(positions, return_inverse=True)
+        self.positions = positions  # the input genes' rows, in the model's order
         self.rows, self.inverse = positions, inverse
         self.block: np.ndarray | None = None
         if len(unique) < len(positions):  # read each row once, then repeat it
@@ -76,12 +82,18 @@ class InputReader:
         if chunk.stop < following:
             self.ahead.hint(chunk.stop, following, self.rows)
         self.hinted = chunk.stop
+        values = out[: chunk.size]
         if self.block is None:
-            read_rows_of_columns(self.matrix, chunk.start, chunk.stop, self.rows, out[: chunk.size])
-            return
-        block = self.block[: chunk.size]
-        read_rows_of_columns(self.matrix, chunk.start, chunk.stop, self.rows, block)
-        out[: chunk.size] = np.take(block, self.inverse, axis=1)
+            read_rows_of_columns(self.matrix, chunk.start, chunk.stop, self.rows, values)
+        else:
+            block = self.block[: chunk.size]
+            read_rows_of_columns(self.matrix, chunk.start, chunk.stop, self.rows, block)
+            values[:] = np.take(block, self.inverse, axis=1)
+        if not np.isfinite(values).all():
+            genes = read_field(self.file[ROW_META]["id"])[self.positions]
+            at = np.arange(chunk.start, chunk.stop)
+            profiles = read_field(self.file[COL_META]["id"], at)
+            refuse_non_finite(values.T, self.path, list(genes), list(profiles))
 
     def close(self) -> None:
         self.ahead.close()

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from transform.io import GeneMatrix, inst_info_from_gctx_cols, read_gct
+from transform.io.errors import refuse_non_finite
 from transform.signatures.compute import SignatureSettings, batch_signatures
 
 MIN_DOSE_UM = 1.0
@@ -74,6 +75,8 @@ def nearest(first: pd.DataFrame, second: pd.DataFrame, name: str, k: int = 5) ->
 
 def real_plate_report(folder: Path) -> str:
     plates = [read_gct(folder / name) for name in REAL_PLATES]
+    for name, plate in zip(REAL_PLATES, plates, strict=True):
+        refuse_non_finite(plate.values, folder / name, plate.row_ids, plate.col_ids)
     lines = []
     for rule in ("batch", "vehicle"):
         first, second = (compound_signatures(p, rule) for p in plates)

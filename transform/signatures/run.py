@@ -3,6 +3,8 @@
 Resumable: each finished batch is saved in OUT/work/ and recorded there with its checksum; a
 restarted run of the same job skips the recorded batches, and a run of another job (other
 profiles, tables or settings) is refused, naming what differs (`transform.signatures.job`).
+A batch whose profiles hold NaN or infinite values is refused as read, naming them, before any
+of it is computed.
 When every batch is done the outputs are assembled in a streaming pass:
     signatures.gctx      genes x signatures, unit CD vectors (float32), signature metadata
     sig_info.txt         one row per signature (LINCS columns, batch, n_cases, n_controls)
@@ -34,6 +36,7 @@ from transform.io import (
     read_inst_info,
     read_sig_info,
 )
+from transform.io.errors import refuse_non_finite
 from transform.io.files import sha256_file
 from transform.io.gmt import GeneSet, format_gmt
 from transform.io.hdf5 import mark_synthetic, synthetic_origin
@@ -85,8 +88,9 @@ def compute_signatures(
             continue
         batch_sigs = sigs[sigs["batch"] == batch]
         batch_inst = inst[inst["batch"] == batch]
-        values = read_gctx(profiles, cols=list(batch_inst.index)).values
-        result = batch_signatures(values, batch_inst, batch_sigs, settings)
+        matrix = read_gctx(profiles, cols=list(batch_inst.index))
+        refuse_non_finite(matrix.values, profiles, matrix.row_ids, matrix.col_ids)
+        result = batch_signatures(matrix.values, batch_inst, batch_sigs, settings)
         save_batch(work, record, batch, result)
         rate = len(sigs[sigs["batch"].isin(batches[:done])]) / (time.perf_counter() - started)
         progress(f"signatures: batch {done} of {len(batches)} ({batch}), {rate:,.0f} signatures/s")

@@ -1,15 +1,25 @@
 """What the command refuses, with the reason: an existing output, an unfinished job of other
-settings (both unless --force), and a bundle of another gene space."""
+settings (both unless --force), a bundle of another gene space, and input values that are not
+numbers."""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
+import h5py
+import numpy as np
 import pytest
 
 from tests.transform.convert.helpers import convert, leave_unfinished, manifest_of, tiny_bundle
 from transform.cli import main as transform_main
+from transform.convert.compute import input_rows
+from transform.convert.job import WorkFolder
 from transform.gene_space import GeneSpaceMismatch
+from transform.inference import TwoStepModel
+from transform.io import read_gctx_meta
+from transform.io.errors import NonFiniteValuesError
+from transform.io.gctx import MATRIX
 from transform.job_identity import JobMismatch
 
 
@@ -83,3 +93,27 @@ def test_a_bundle_of_another_gene_space_is_refused_naming_its_genes(
     with pytest.raises(GeneSpaceMismatch, match="3 missing: 'TP53', 'EGFR', 'MYC'"):
         convert(bundle, level3, tmp_path / "profiles.gctx")
     assert not (tmp_path / "profiles.gctx.work").exists()
+
+
+def test_non_finite_input_values_are_refused_before_their_chunk_is_written(
+    plate: Path, plate_bundle: Path, tmp_path: Path
+) -> None:
+    """The real plate with a NaN and an infinity in one input gene of two wells: the run stops
+    at their chunk, naming the wells and the gene, and records nothing of that chunk."""
+    source = tmp_path / "LJP005_level3.gctx"
+    shutil.copyfile(plate, source)
+    rows, cols = read_gctx_meta(source)
+    gene = int(input_rows(TwoStepModel.load(plate_bundle), rows)[7])
+    with h5py.File(source, "r+") as file:
+        file[MATRIX][250, gene] = np.nan
+        file[MATRIX][260, gene] = np.inf
+    output = tmp_path / "profiles.gctx"
+    with pytest.raises(NonFiniteValuesError) as refused:
+        convert(plate_bundle, source, output, chunk_size=100)
+    assert str(refused.value).startswith(
+        f"{source}: non-finite values (NaN 1, infinite 1) in 2 profile(s) "
+        f"({cols.index[250]!r}, {cols.index[260]!r}) and 1 gene(s) ({rows.index[gene]!r})"
+    )
+    work = WorkFolder.beside(output)
+    assert 2 not in work.read_records(work.load_job())
+    assert not output.exists()

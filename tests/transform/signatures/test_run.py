@@ -12,7 +12,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from transform.io import read_gctx
+from transform.io import read_gctx, read_gctx_meta
+from transform.io.errors import NonFiniteValuesError
 from transform.io.gmt import read_gmt
 from transform.io.hdf5 import synthetic_origin
 from transform.job_identity import PROFILES_FORMAT, JobMismatch
@@ -218,3 +219,21 @@ def test_profiles_rewritten_at_the_same_size_are_not_resumed(
     )
     with pytest.raises(JobMismatch, match=r"another profiles \(profiles_checksum: aaaaaaaaaaaa"):
         compute_signatures(*args, settings=LEVEL3, outputs=SMALL)
+
+
+def test_profiles_holding_nan_are_refused_naming_them_before_their_batch(
+    world: Path, tmp_path: Path
+) -> None:
+    profiles = tmp_path / "level3.gctx"
+    shutil.copyfile(world / "l1000" / "level3.gctx", profiles)
+    rows, cols = read_gctx_meta(profiles)
+    with h5py.File(profiles, "r+") as file:
+        file["0/DATA/0/matrix"][40, 3:5] = np.nan
+    with pytest.raises(NonFiniteValuesError) as refused:
+        compute_signatures(
+            profiles, world / "l1000" / "inst_info.txt", tmp_path / "out", settings=LEVEL3
+        )
+    named = f"({cols.index[40]!r}) and 2 gene(s) ({rows.index[3]!r}, {rows.index[4]!r})"
+    assert f"(NaN 2, infinite 0) in 1 profile(s) {named}" in str(refused.value)
+    assert not (tmp_path / "out" / "manifest.json").exists()
+    assert json.loads((tmp_path / "out" / "work" / "progress.json").read_text())["batches"] == {}
