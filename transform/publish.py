@@ -21,9 +21,11 @@ import shutil
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from transform.inputs import add_table_options
 from transform.io import GctxWriter, read_gctx, read_gctx_meta, read_inst_info, write_lincs_table
+from transform.io.level3 import profiles_from_table
 
 BLOCK_COLUMNS = 4096
 
@@ -62,6 +64,9 @@ def publish_downloads(
     inst_info: Path | None = None,
     model: Path | None = None,
 ) -> list[str]:
+    table = None  # read (and checked) before anything is written
+    if inst_info is not None or (profiles is not None and profiles.is_file()):
+        table = profiles_metadata(profiles, inst_info)
     out.mkdir(parents=True, exist_ok=True)
     names = split_by_pert_type(signatures / "signatures.gctx", out)
     links = {
@@ -76,24 +81,23 @@ def publish_downloads(
         if source is not None and source.is_file():
             _link(source, out / name)
             names.append(name)
-    if inst_info is not None or (profiles is not None and profiles.is_file()):
-        write_profiles_metadata(out / "profiles_metadata.tsv", profiles, inst_info)
+    if table is not None:
+        write_lincs_table(out / "profiles_metadata.tsv", table)
         names.append("profiles_metadata.tsv")
     return names
 
 
-def write_profiles_metadata(target: Path, profiles: Path | None, inst_info: Path | None) -> None:
+def profiles_metadata(profiles: Path | None, inst_info: Path | None) -> pd.DataFrame:
     """One row per profile in GEO's column names: the table given (any dialect; its rows of the
-    converted profiles where those are given too), else the converted GCTX's column metadata."""
+    converted profiles where those are given too, each of which it must hold), else the converted
+    GCTX's column metadata."""
     if inst_info is None:
         assert profiles is not None, "give the profiles or their table"
-        table = read_gctx_meta(profiles)[1].rename_axis("inst_id")
-    else:
-        table = read_inst_info(inst_info)
-        if profiles is not None and profiles.is_file():
-            converted = read_gctx_meta(profiles)[1].index
-            table = table.loc[converted.intersection(table.index.astype(str), sort=False)]
-    write_lincs_table(target, table)
+        return read_gctx_meta(profiles)[1].rename_axis("inst_id")
+    if profiles is None or not profiles.is_file():
+        return read_inst_info(inst_info)
+    converted = read_gctx_meta(profiles)[1].index.astype(str)
+    return profiles_from_table(profiles, converted, inst_info).rename_axis("inst_id")
 
 
 def split_by_pert_type(path: Path, out: Path) -> list[str]:

@@ -6,9 +6,11 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from transform import publish
-from transform.io import GctxWriter, read_gctx
+from transform.io import GctxWriter, LincsTableError, read_gctx, write_gctx, write_lincs_table
+from transform.io.matrix import GeneMatrix
 
 
 def _signatures(folder: Path, n: int = 11) -> np.ndarray:
@@ -60,3 +62,56 @@ def test_publishing_again_replaces_the_files_in_place(tmp_path: Path) -> None:
     (tmp_path / "sigs" / "up.gmt").write_text("new\n")
     publish.publish_downloads(signatures=tmp_path / "sigs", out=tmp_path / "dl")
     assert (tmp_path / "dl" / "signatures_up.gmt").read_text() == "new\n"
+
+
+def _profiles_and_table(folder: Path, listed: list[str]) -> tuple[Path, Path]:
+    """Converted-like profiles P0..P5 and a GEO inst_info table of the profiles `listed`."""
+    ids = [f"P{i}" for i in range(6)]
+    rows = pd.DataFrame(index=pd.Index(list("abcdef"), name="rid"))
+    cols = pd.DataFrame({"cell_id": "A375"}, index=pd.Index(ids, name="cid"))
+    profiles = folder / "profiles.gctx"
+    write_gctx(profiles, GeneMatrix(np.ones((6, 6), dtype=np.float32), rows, cols))
+    table = pd.DataFrame(
+        {
+            "rna_plate": "PLATE1",
+            "rna_well": [f"A{i:02d}" for i in range(len(listed))],
+            "pert_id": "BRD-1",
+            "pert_iname": "drug",
+            "pert_type": "trt_cp",
+            "pert_dose": 1.0,
+            "pert_dose_unit": "um",
+            "pert_time": 24,
+            "pert_time_unit": "h",
+            "cell_id": "A375",
+        },
+        index=pd.Index(listed, name="inst_id"),
+    )
+    write_lincs_table(folder / "inst_info.txt", table)
+    return profiles, folder / "inst_info.txt"
+
+
+def test_profiles_missing_from_the_table_are_refused_before_anything_is_written(
+    tmp_path: Path,
+) -> None:
+    _signatures(tmp_path / "sigs")
+    profiles, inst_info = _profiles_and_table(tmp_path, ["P5", "P0", "P1", "P2", "P4"])
+    with pytest.raises(
+        LincsTableError, match=r"1 of the 6 profiles of .*profiles\.gctx are not in it: 'P3'"
+    ):
+        publish.publish_downloads(
+            signatures=tmp_path / "sigs",
+            out=tmp_path / "dl",
+            profiles=profiles,
+            inst_info=inst_info,
+        )
+    assert not (tmp_path / "dl").exists()
+
+
+def test_the_profiles_table_holds_the_rows_of_the_profiles_in_their_order(tmp_path: Path) -> None:
+    _signatures(tmp_path / "sigs")
+    profiles, inst_info = _profiles_and_table(tmp_path, ["P5", "P3", "P0", "P9", "P1", "P2", "P4"])
+    publish.publish_downloads(
+        signatures=tmp_path / "sigs", out=tmp_path / "dl", profiles=profiles, inst_info=inst_info
+    )
+    published = pd.read_csv(tmp_path / "dl" / "profiles_metadata.tsv", sep="\t")
+    assert list(published["inst_id"]) == [f"P{i}" for i in range(6)]

@@ -124,7 +124,7 @@ def open_level3(
         _require_flags_or_few_rows(path, row_meta)
     inst = None
     if inst_info is not None:
-        inst = _profiles_from_table(path, file_cols.index, Path(inst_info))
+        inst = profiles_from_table(path, file_cols.index, Path(inst_info))
         tables["inst_info"] = str(inst_info)
     return Level3(path, row_meta, file_cols, inst, tables, tuple(notes))
 
@@ -207,7 +207,10 @@ def _require_flags_or_few_rows(path: Path, rows: pd.DataFrame) -> None:
         )
 
 
-def _profiles_from_table(path: Path, col_ids: pd.Index, inst_info: Path) -> pd.DataFrame:
+def profiles_from_table(path: Path, col_ids: pd.Index, inst_info: Path) -> pd.DataFrame:
+    """The profile table's rows of the profiles `col_ids` of `path`, in their order; refuses,
+    naming the count and the first ids, profiles that the table lacks (`convert`, `signatures`
+    and `publish` alike: a profile is never dropped for want of its row)."""
     table = read_inst_info(inst_info)
     table.index = table.index.astype(str)
     absent = col_ids.difference(table.index, sort=False)

@@ -33,14 +33,13 @@ from transform.io import (
     inst_info_from_gctx_cols,
     read_gctx,
     read_gctx_meta,
-    read_inst_info,
     read_sig_info,
 )
 from transform.io.errors import refuse_non_finite
 from transform.io.files import sha256_file
 from transform.io.gmt import GeneSet, format_gmt
 from transform.io.hdf5 import mark_synthetic, synthetic_origin
-from transform.io.level3 import QC_PASS
+from transform.io.level3 import QC_PASS, profiles_from_table
 from transform.signatures.compute import SignatureSettings, batch_signatures
 from transform.signatures.definitions import batch_of, signature_definitions
 from transform.signatures.job import batch_done, open_work, save_batch, signature_job
@@ -116,9 +115,9 @@ def _profile_table(
     """The profiles' rows of their table (or of the GCTX's metadata), kept by QC if asked."""
     if inst_info is None:
         inst = inst_info_from_gctx_cols(col_meta, keep=(QC_PASS,))
-    else:
-        inst = read_inst_info(inst_info)
-        inst = inst.loc[inst.index.intersection(col_meta.index)].copy()
+    else:  # every profile of the file must have its row: none is left out silently
+        col_ids = col_meta.index.astype(str)
+        inst = profiles_from_table(profiles, col_ids, inst_info).rename_axis("inst_id")
     source = inst_info or profiles
     if inst.empty:
         raise ValueError(f"no profile of {profiles} is listed in {source}")

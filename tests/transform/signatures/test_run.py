@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -13,7 +14,7 @@ import pandas as pd
 import pytest
 
 from transform.io import read_gctx, read_gctx_meta
-from transform.io.errors import NonFiniteValuesError
+from transform.io.errors import LincsTableError, NonFiniteValuesError
 from transform.io.gmt import read_gmt
 from transform.io.hdf5 import synthetic_origin
 from transform.job_identity import PROFILES_FORMAT, JobMismatch
@@ -237,3 +238,20 @@ def test_profiles_holding_nan_are_refused_naming_them_before_their_batch(
     assert f"(NaN 2, infinite 0) in 1 profile(s) {named}" in str(refused.value)
     assert not (tmp_path / "out" / "manifest.json").exists()
     assert json.loads((tmp_path / "out" / "work" / "progress.json").read_text())["batches"] == {}
+
+
+def test_profiles_missing_from_the_profile_table_are_refused_before_any_work(
+    world: Path, tmp_path: Path
+) -> None:
+    """docs/real-inputs.md: a profile of the GCTX that the table lacks is refused (the count and
+    the ids), as convert refuses it; it used to be left out of every signature silently."""
+    table = pd.read_csv(world / "l1000" / "inst_info.txt", sep="\t", dtype=str)
+    table.drop(index=[5, 17, 300]).to_csv(tmp_path / "inst_info.txt", sep="\t", index=False)
+    dropped = re.escape(", ".join(repr(i) for i in table["inst_id"].iloc[[5, 17, 300]]))
+    with pytest.raises(
+        LincsTableError, match=f"3 of the .* profiles of .* are not in it: {dropped}$"
+    ):
+        compute_signatures(
+            world / "l1000" / "level3.gctx", tmp_path / "inst_info.txt", tmp_path / "out"
+        )
+    assert not (tmp_path / "out").exists()
