@@ -73,6 +73,10 @@ def _landmark_flags(classes: pd.Series) -> pd.DataFrame:
 
 
 def _flags_from_feature_space(table: pd.DataFrame) -> pd.DataFrame:
+    """pr_is_lm and pr_is_bing from the gene class; a table without one gets no flags, and is
+    then refused where landmarks are needed, as a GEO table without pr_is_lm is."""
+    if FEATURE_SPACE not in table:
+        return table
     flags = _landmark_flags(table[FEATURE_SPACE])
     return table.assign(**{name: flags[name] for name in flags.columns})
 

@@ -158,13 +158,18 @@ def test_a_published_file_without_its_gene_table_is_refused_asking_for_it(
     assert not any(tmp_path.iterdir())
 
 
+@pytest.mark.parametrize(("layout", "flag"), [("geo", "pr_is_lm"), ("beta", "feature_space")])
 def test_a_gene_table_without_a_landmark_flag_is_refused(
     layouts: dict[str, Layout],
     plate_bundle: Path,
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
+    layout: str,
+    flag: str,
 ) -> None:
-    table = pd.read_csv(layouts["geo"].gene_info, sep="\t").drop(columns=["pr_is_lm"])
+    """GEO's gene_info without pr_is_lm, LINCS 2020's geneinfo_beta without feature_space: the
+    same refusal, before any work (the beta table's used to end in a KeyError traceback)."""
+    table = pd.read_csv(layouts[layout].gene_info, sep="\t").drop(columns=[flag])
     bad = tmp_path / "gene_info.txt"
     table.to_csv(bad, sep="\t", index=False)
     code, err = run_cli(
@@ -173,7 +178,7 @@ def test_a_gene_table_without_a_landmark_flag_is_refused(
             "--checkpoint",
             str(plate_bundle),
             "--input",
-            str(layouts["geo"].gctx),
+            str(layouts[layout].gctx),
             "--gene-info",
             str(bad),
             "--output",
@@ -182,8 +187,8 @@ def test_a_gene_table_without_a_landmark_flag_is_refused(
         capsys,
     )
     assert code == 2
-    assert str(bad) in err
-    assert "no landmark flag" in err
+    assert err.startswith(f"error: {bad}: no landmark flag (pr_is_lm, feature_space or Type)")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["gene_info.txt"]
 
 
 def test_a_gene_table_that_matches_no_row_is_refused_naming_ids(
