@@ -4,8 +4,10 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from django.apps import apps
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import connection
 
 from search.engine import accuracy, reverse_tables
 from search.engine.accuracy import read_accuracy
@@ -96,6 +98,7 @@ class Command(BaseCommand):
             self._split(out, options["shards"], options["shards_out"])
 
     def _build(self, options: dict[str, Any]) -> None:
+        require_database_tables()  # the build ends by loading the metadata into the database
         out: Path = options["out"]
         build = replace(
             BuildSettings(),
@@ -166,6 +169,19 @@ class Command(BaseCommand):
         except IndexArtifactError as error:
             raise CommandError(str(error)) from error
         self.stdout.write(self.style.SUCCESS(f"search index in {out}: every checksum matches"))
+
+
+def require_database_tables() -> None:
+    """Refuse, before any work, a database that lacks the search app's tables (never migrated):
+    the build would otherwise run to its end and fail there with "no such table"."""
+    present = set(connection.introspection.table_names())
+    wanted = [model._meta.db_table for model in apps.get_app_config("search").get_models()]
+    missing = [table for table in wanted if table not in present]
+    if missing:
+        raise CommandError(
+            f"the database {connection.settings_dict['NAME']} lacks the portal's tables "
+            f"({', '.join(missing)}): run `python manage.py migrate` (make setup-db) first"
+        )
 
 
 def shipped_gene_sets() -> list[tuple[str, list[str], list[str]]]:
