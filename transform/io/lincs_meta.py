@@ -150,7 +150,7 @@ def _read_cells(path: str | Path) -> pd.DataFrame:
     compression = "gzip" if is_gzip(path) else None
     for encoding in ("utf-8", "latin-1"):
         try:
-            return pd.read_csv(
+            cells = pd.read_csv(
                 path,
                 sep="\t",
                 dtype=str,
@@ -164,7 +164,26 @@ def _read_cells(path: str | Path) -> pd.DataFrame:
             continue
         except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
             raise LincsTableError(f"{path}: not a tab-separated table ({exc})") from exc
+        _refuse_short_rows(path, len(cells.columns))
+        return cells
     raise AssertionError("latin-1 decodes any bytes")
+
+
+def _refuse_short_rows(path: str | Path, n_fields: int) -> None:
+    """Refuse rows of fewer cells than the header, which the reader would fill with missing
+    values: a table cut short (a download stopped mid-row) or damaged. A longer row is refused
+    by the reader; cells hold no tabs or line breaks (no quoting), so tabs count the cells."""
+    short = []
+    opener = gzip.open if is_gzip(path) else open
+    with opener(path, "rb") as lines:
+        for number, line in enumerate(lines, start=1):
+            if line.count(b"\t") + 1 < n_fields and line.strip(b"\r\n"):
+                short.append(number)
+    if short:
+        raise LincsTableError(
+            f"{path}: {len(short):,} rows of fewer than the header's {n_fields} cells (line "
+            f"{name_some(short)}): the table is cut short or damaged; download it again"
+        )
 
 
 def _indexed(

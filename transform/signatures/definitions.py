@@ -15,7 +15,14 @@ import re
 import numpy as np
 import pandas as pd
 
+from transform.io.errors import LincsTableError, name_some
+
 REPLICATE_SUFFIX = re.compile(r"_X\d+$")
+# The fields each profile must fill (not empty, not -666), and what they decide.
+REQUIRED = {
+    "rna_plate": "its batch",
+    "pert_type": "whether it is a control, and its signatures' type",
+}
 RULES = ("batch", "vehicle")
 METADATA = (
     "pert_type",
@@ -36,6 +43,19 @@ def batch_of(rna_plate: str) -> str:
 def is_control(pert_type: pd.Series) -> np.ndarray:
     controls: np.ndarray = pert_type.astype(str).str.startswith("ctl_").to_numpy()
     return controls
+
+
+def require_metadata(inst: pd.DataFrame, source: object) -> None:
+    """Refuse profiles that leave a REQUIRED field empty, naming the field, the count and the
+    first profiles: a LINCS table marks a missing value by an empty cell (beta) or -666 (GEO),
+    and a profile with no plate or no perturbation type cannot be put in a batch or a rule."""
+    for name, decides in REQUIRED.items():
+        empty = inst.index[inst[name].isna().to_numpy()].astype(str).tolist()
+        if empty:
+            raise LincsTableError(
+                f"{source}: {len(empty):,} profiles have no {name} (an empty cell or -666), "
+                f"which decides {decides}: {name_some(empty)}"
+            )
 
 
 def signature_definitions(inst: pd.DataFrame, sig_info: pd.DataFrame | None = None) -> pd.DataFrame:

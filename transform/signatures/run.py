@@ -41,7 +41,7 @@ from transform.io.gmt import GeneSet, format_gmt
 from transform.io.hdf5 import mark_synthetic, synthetic_origin
 from transform.io.level3 import QC_PASS, profiles_from_table
 from transform.signatures.compute import SignatureSettings, batch_signatures
-from transform.signatures.definitions import batch_of, signature_definitions
+from transform.signatures.definitions import batch_of, require_metadata, signature_definitions
 from transform.signatures.job import batch_done, open_work, save_batch, signature_job
 from transform.signatures.reverse import DIRECTIONS, TopSignatures, write_reverse_tables
 
@@ -76,6 +76,7 @@ def compute_signatures(
     started = time.perf_counter()
     row_meta, col_meta = read_gctx_meta(profiles)
     inst = _profile_table(profiles, col_meta, inst_info, qc_pass_only, progress)
+    require_metadata(inst, inst_info or profiles)
     inst["batch"] = inst["rna_plate"].map(batch_of)
     sigs = signature_definitions(inst, read_sig_info(sig_info) if sig_info else None)
     work = out / "work"

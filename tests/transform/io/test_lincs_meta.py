@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 from tests.transform.io.real_files import LJP005_GCT
+from tests.transform.layouts import Layout
 from transform.io import (
     LincsTableError,
     inst_info_from_gctx_cols,
@@ -109,6 +110,27 @@ def test_a_gzip_file_is_read_whatever_its_name(ljp005: pd.DataFrame, tmp_path: P
     write_lincs_table(tmp_path / "inst.txt.gz", inst)
     shutil.copyfile(tmp_path / "inst.txt.gz", tmp_path / "GSE92742_inst_info.txt")
     pd.testing.assert_frame_equal(read_inst_info(tmp_path / "GSE92742_inst_info.txt"), inst)
+
+
+@pytest.mark.parametrize("compressed", [False, True])
+def test_a_table_cut_short_mid_row_is_refused_naming_the_line(
+    layouts: dict[str, Layout], tmp_path: Path, compressed: bool
+) -> None:
+    """instinfo_beta.txt (30 columns) whose download stopped in the middle of its last row: the
+    row's missing cells must not be read as missing values."""
+    whole = layouts["beta"].inst_info.read_bytes()
+    lines = whole.splitlines(keepends=True)
+    cut = b"".join(lines[:-1]) + lines[-1][: len(lines[-1]) // 2]
+    path = tmp_path / "instinfo_beta.txt"
+    path.write_bytes(gzip.compress(cut) if compressed else cut)
+    with pytest.raises(LincsTableError) as refused:
+        read_inst_info(path)
+    assert str(refused.value) == (
+        f"{path}: 1 rows of fewer than the header's 30 cells (line {len(lines)}): the table is "
+        "cut short or damaged; download it again"
+    )
+    path.write_bytes(whole)  # whole, and without its last line break: read
+    assert len(read_inst_info(path)) == len(lines) - 1
 
 
 # Two signatures in GEO's sig_info layout, typed by hand (ids in the CMap format).

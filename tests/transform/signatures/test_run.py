@@ -255,3 +255,22 @@ def test_profiles_missing_from_the_profile_table_are_refused_before_any_work(
             world / "l1000" / "level3.gctx", tmp_path / "inst_info.txt", tmp_path / "out"
         )
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("field", ["pert_type", "rna_plate"])
+def test_profiles_without_a_perturbation_type_or_plate_are_refused_before_any_work(
+    world: Path, tmp_path: Path, field: str
+) -> None:
+    """An empty cell (missing, in the beta tables) where every profile needs a value: refused
+    naming the profiles, rather than a TypeError after every batch was computed."""
+    table = pd.read_csv(world / "l1000" / "inst_info.txt", sep="\t", dtype=str)
+    table.loc[[7, 70], field] = ""
+    table.to_csv(tmp_path / "inst_info.txt", sep="\t", index=False)
+    named = ", ".join(repr(i) for i in table["inst_id"].iloc[[7, 70]])
+    with pytest.raises(LincsTableError) as refused:
+        compute_signatures(
+            world / "l1000" / "level3.gctx", tmp_path / "inst_info.txt", tmp_path / "out"
+        )
+    assert f"2 profiles have no {field} (an empty cell or -666)" in str(refused.value)
+    assert str(refused.value).endswith(f": {named}")
+    assert not (tmp_path / "out").exists()
