@@ -12,6 +12,11 @@ layout.py), then publishes it:
 4. build the FAISS index over the embedding, calibrate the fast mode and measure its recall@100
    against exact mode on held-out queries (recall.py);
 5. record sizes, dtypes, shapes and checksums in index.json and make the folder current.
+
+The version is written in `.build-<host>-<pid>-<time>/` inside the index directory and renamed
+into place at the end; a failed build removes it. A build killed outright (SIGKILL, a lost
+machine) cannot, so each build first removes the build folders of this host whose process is
+gone (`remove_dead_builds`); those of a live process, or of another host, are left alone.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ import hashlib
 import json
 import os
 import shutil
+import socket
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -43,6 +49,7 @@ from search.engine.metadata import write_metadata
 from transform.gene_space import gene_list_sha256
 
 MAX_GENES_IN_SPACE = 32767  # uint16 ranks, two of which add without overflow
+BUILD_PREFIX = ".build-"  # the folder a version is written in: .build-<host>-<pid>-<time>
 
 
 class SignatureSource(Protocol):
@@ -93,7 +100,8 @@ def build_index(
     order = _order(meta, settings.order_by)
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    work = directory / f".build-{os.getpid()}-{int(time.time())}"
+    remove_dead_builds(directory, progress)
+    work = directory / f"{BUILD_PREFIX}{socket.gethostname()}-{os.getpid()}-{int(time.time())}"
     work.mkdir()
     try:
         return _build_in(
@@ -112,6 +120,34 @@ def build_index(
         )
     finally:
         shutil.rmtree(work, ignore_errors=True)  # renamed away on success; gone on failure
+
+
+def remove_dead_builds(
+    directory: Path, progress: Callable[[str], None] = lambda _: None
+) -> list[Path]:
+    """Remove the build folders that killed builds of this host left in `directory`: those whose
+    process no longer runs (a folder of the older `.build-<pid>-<time>` form counts as this
+    host's). Returns the folders removed."""
+    removed = []
+    for folder in sorted(directory.glob(f"{BUILD_PREFIX}*")):
+        host, _, pid = folder.name[len(BUILD_PREFIX) :].rsplit("-", 1)[0].rpartition("-")
+        if not folder.is_dir() or not pid.isdigit() or host not in ("", socket.gethostname()):
+            continue
+        if not _running(int(pid)):
+            shutil.rmtree(folder, ignore_errors=True)
+            progress(f"removed {folder.name}, left by a build that was killed")
+            removed.append(folder)
+    return removed
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
 
 
 def _build_in(
