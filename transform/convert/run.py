@@ -99,6 +99,10 @@ def convert_profiles(
     """Convert `input` into `output` with its manifest beside it (see the module's doc)."""
     options = options or ConvertOptions()
     started = time.perf_counter()
+    if options.workers:  # no broker: refused before anything is created
+        from transform.convert.dispatch import broker_settings
+
+        broker_settings(os.environ)
     output = Path(output).absolute()
     work = WorkFolder.beside(output)
     if work.manifest.exists() and output.exists() and not work.partial.exists():

@@ -117,3 +117,12 @@ def test_non_finite_input_values_are_refused_before_their_chunk_is_written(
     work = WorkFolder.beside(output)
     assert 2 not in work.read_records(work.load_job())
     assert not output.exists()
+
+
+def test_workers_without_a_broker_are_refused_before_anything_is_created(
+    level3: Path, small_bundle: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("CELERY_BROKER_URL", raising=False)
+    with pytest.raises(ValueError, match="--workers needs CELERY_BROKER_URL"):
+        convert(small_bundle, level3, tmp_path / "profiles.gctx", workers=True)
+    assert list(tmp_path.iterdir()) == []
