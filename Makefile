@@ -76,7 +76,7 @@ signatures: $(SIGNATURES)/manifest.json
 
 $(SIGNATURES)/manifest.json: $(PROFILES)
 	$(PY) -m transform signatures --profiles $< --inst-info $(WORLD)/l1000/inst_info.txt \
-	  --sig-info $(WORLD)/l1000/sig_info.txt --out $(SIGNATURES)
+	  --sig-info $(WORLD)/l1000/sig_info.txt --out $(SIGNATURES) --force
 
 # The outputs laid out as the portal's downloads (var/downloads), signatures split by type.
 downloads: $(DATA_DIR)/downloads/signatures_metadata.tsv

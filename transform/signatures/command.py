@@ -66,7 +66,8 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument(
         "--force",
         action="store_true",
-        help="discard an unfinished run of other inputs or settings left in --out",
+        help="replace finished signatures in --out; discard an unfinished run of other inputs "
+        "or settings left there",
     )
     parser.set_defaults(run=run)
 

@@ -71,9 +71,12 @@ def compute_signatures(
     progress: Callable[[str], None] = lambda _: None,
 ) -> dict[str, Any]:
     """inst_info: the profiles' table (any dialect), or None to read the profiles GCTX's own
-    column metadata (a converted GCTX carries the table it was given). force: discard an
-    unfinished run of another job left in `out`."""
+    column metadata (a converted GCTX carries the table it was given). force: replace the
+    finished signatures in `out`, discard an unfinished run of another job left there."""
     started = time.perf_counter()
+    finished = out / "manifest.json"
+    if finished.exists() and not force:
+        raise FileExistsError(f"{out} holds finished signatures; pass --force to replace them")
     row_meta, col_meta = read_gctx_meta(profiles)
     inst = _profile_table(profiles, col_meta, inst_info, qc_pass_only, progress)
     require_metadata(inst, inst_info or profiles)
@@ -82,6 +85,7 @@ def compute_signatures(
     work = out / "work"
     job = signature_job(profiles, inst_info, sig_info, settings, qc_pass_only)
     record = open_work(work, job, force=force)
+    finished.unlink(missing_ok=True)  # replaced (--force): the folder no longer says it is done
     batches = list(dict.fromkeys(sigs["batch"]))
     for done, batch in enumerate(batches, start=1):
         if batch_done(work, record, batch):
@@ -101,7 +105,7 @@ def compute_signatures(
     manifest["qc_pass_only"] = qc_pass_only
     manifest["synthetic_world"] = origin
     manifest["seconds"] = round(time.perf_counter() - started, 2)
-    (out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    finished.write_text(json.dumps(manifest, indent=2) + "\n")
     shutil.rmtree(work)
     return manifest
 

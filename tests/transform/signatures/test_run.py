@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from transform.cli import main
 from transform.io import read_gctx, read_gctx_meta
 from transform.io.errors import LincsTableError, NonFiniteValuesError
 from transform.io.gmt import read_gmt
@@ -274,3 +275,22 @@ def test_profiles_without_a_perturbation_type_or_plate_are_refused_before_any_wo
     assert f"2 profiles have no {field} (an empty cell or -666)" in str(refused.value)
     assert str(refused.value).endswith(f": {named}")
     assert not (tmp_path / "out").exists()
+
+
+def test_finished_signatures_are_replaced_only_with_force(
+    world: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    level3, inst_info = world / "l1000" / "level3.gctx", world / "l1000" / "inst_info.txt"
+    out = tmp_path / "out"
+    compute_signatures(level3, inst_info, out, settings=LEVEL3, outputs=SMALL)
+    before = files_of(out)
+    vehicle = SignatureSettings(scale="log2", rule="vehicle")
+    with pytest.raises(FileExistsError, match="holds finished signatures; pass --force"):
+        compute_signatures(level3, inst_info, out, settings=vehicle, outputs=SMALL)
+    command = ["signatures", "--profiles", str(level3), "--inst-info", str(inst_info)]
+    assert main([*command, "--out", str(out), "--scale", "log2", "--rule", "vehicle"]) == 2
+    assert "pass --force to replace them" in capsys.readouterr().err
+    assert files_of(out) == before
+    compute_signatures(level3, inst_info, out, settings=vehicle, outputs=SMALL, force=True)
+    assert json.loads((out / "manifest.json").read_text())["settings"]["rule"] == "vehicle"
+    assert files_of(out)["signatures.gctx"] != before["signatures.gctx"]
