@@ -1,4 +1,4 @@
-"""Level 3 probes are mapped onto the model's input genes by symbol, else by Entrez id; the
+"""Level 3 probes are mapped onto the model's input genes by Entrez id, else by symbol; the
 genes found neither way are named before anything is written."""
 
 from __future__ import annotations
@@ -46,6 +46,23 @@ def test_probes_under_other_symbols_are_found_by_entrez_id(
         manifest_of(tmp_path / "by_entrez.gctx"),
     )
     assert by_entrez["checksum"] == by_symbol["checksum"]
+
+
+def test_an_entrez_id_comes_before_a_symbol_that_names_another_gene(
+    level3: Path, small_bundle: Path, tmp_path: Path
+) -> None:
+    """Two probes whose symbols were swapped (the Entrez ids kept): each input gene is still read
+    from its own Entrez id's row, as docs/convert.md says, not from the row of its symbol."""
+    swapped = write_level3(
+        tmp_path / "swapped.gctx", n_profiles=2000, renamed={"G003": "G004", "G004": "G003"}
+    )
+    convert(small_bundle, level3, tmp_path / "plain.gctx", chunk_size=500)
+    convert(small_bundle, swapped, tmp_path / "swapped_out.gctx", chunk_size=500)
+    plain, by_entrez = (
+        manifest_of(tmp_path / "plain.gctx"),
+        manifest_of(tmp_path / "swapped_out.gctx"),
+    )
+    assert by_entrez["checksum"] == plain["checksum"]
 
 
 def test_missing_landmarks_are_named_and_nothing_is_written(level3: Path, tmp_path: Path) -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.conftest import REPO
 from transform.cli import main
 from transform.io import GeneMatrix, read_gct, write_gct
 from transform.signatures.command import REAL_DIR
@@ -16,6 +17,7 @@ from transform.signatures.real_plates import (
     compound_signatures,
     cross_plate_ranks,
     nearest,
+    real_plate_report,
 )
 
 
@@ -60,3 +62,9 @@ def test_the_real_check_refuses_a_plate_holding_nan(
     assert captured.out == ""
     named = f"({first.col_ids[20]!r}) and 1 gene(s) ({first.row_ids[10]!r})"
     assert f"non-finite values (NaN 1, infinite 0) in 1 profile(s) {named}" in captured.err
+
+
+def test_the_table_in_docs_signatures_md_is_what_the_real_check_prints() -> None:
+    """The documented ranks and cosines are the code's, to the last digit."""
+    doc = (REPO / "docs" / "signatures.md").read_text()
+    assert real_plate_report(REAL_DIR).strip() in doc
