@@ -37,3 +37,12 @@ def reference_genes() -> list[GeneRecord]:
 @pytest.fixture(scope="session")
 def reference_resolver(reference_genes: list[GeneRecord]) -> GeneResolver:
     return GeneResolver(reference_genes)
+
+
+@pytest.fixture(autouse=True)
+def fresh_rate_limits() -> None:
+    """Each test starts with the rate limits' counts at zero (they live in the process's cache),
+    so that a test's answers do not depend on how many requests the tests before it made."""
+    from django.core.cache import cache
+
+    cache.clear()

@@ -9,6 +9,7 @@ from typing import Any, BinaryIO
 
 from django.http import FileResponse, StreamingHttpResponse
 from django.http.response import HttpResponseBase
+from django.utils.http import content_disposition_header
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers
@@ -16,6 +17,7 @@ from rest_framework.request import Request
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
+from search.apis.bodies import BodySerializer, filters_field
 from search.apis.schemas import WRITE_ERRORS, answers
 from search.engine.query import FILTER_FIELDS
 from search.selectors.exports import (
@@ -28,17 +30,16 @@ from search.selectors.exports import (
 )
 
 
-class SliceInput(serializers.Serializer):
+class SliceInput(BodySerializer):
     sig_ids = serializers.ListField(
         child=serializers.CharField(max_length=255),
         required=False,
         max_length=MAX_LISTED,
         help_text="signature ids, in the order wanted (or give filters)",
     )
-    filters = serializers.DictField(
-        child=serializers.ListField(child=serializers.CharField(max_length=255), max_length=200),
-        required=False,
-        help_text=f"every signature whose field is one of the values ({', '.join(FILTER_FIELDS)})",
+    filters = filters_field(
+        f"every signature that passes them ({', '.join(FILTER_FIELDS)}): per field a list of "
+        'values, or a range {"min": a, "max": b} of a number field'
     )
     genes = serializers.ListField(
         child=serializers.CharField(max_length=100),
@@ -96,12 +97,14 @@ class SliceExportApi(APIView):
         except BaseException:
             shutil.rmtree(folder, ignore_errors=True)
             raise
-        return FileResponse(
-            _removed_after(path.open("rb"), folder),
-            as_attachment=True,
-            filename=path.name,
-            content_type="application/x-hdf5",
+        # FileResponse sets the length and the file's name only for a file, not for the
+        # generator that removes the folder after sending it
+        response = FileResponse(
+            _removed_after(path.open("rb"), folder), content_type="application/x-hdf5"
         )
+        response["Content-Length"] = str(path.stat().st_size)
+        response["Content-Disposition"] = content_disposition_header(True, path.name)
+        return response
 
 
 def _removed_after(handle: BinaryIO, folder: Path) -> Iterator[bytes]:

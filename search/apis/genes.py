@@ -12,6 +12,7 @@ from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
+from search.apis.bodies import BodySerializer
 from search.apis.gene_schemas import (
     GeneDetailSerializer,
     GeneListSerializer,
@@ -85,7 +86,7 @@ class GeneResolveApi(APIView):
     throttle_classes = [ScopedRateThrottle]
     throttle_scope = "lookup"
 
-    class InputSerializer(serializers.Serializer):
+    class InputSerializer(BodySerializer):
         identifiers = serializers.ListField(
             child=StrictCharField(max_length=MAX_IDENTIFIER_LENGTH),
             allow_empty=False,

@@ -139,11 +139,21 @@ class PoorGeneSerializer(serializers.Serializer):
     pcc_ridge = serializers.FloatField(help_text="r of the ridge baseline's")
 
 
+WITHOUT_LACKS = (
+    "filters of the search the form cannot hold (several values, or a range): set them again"
+)
+
+
 class AccuracySummarySerializer(serializers.Serializer):
     available = serializers.BooleanField(help_text="False for an index without an evaluation")
     threshold = serializers.FloatField(required=False)
     n = serializers.IntegerField(required=False)
-    without = serializers.CharField(allow_null=True, required=False)
+    without = serializers.CharField(
+        allow_null=True, required=False, help_text="the search form without them"
+    )
+    without_lacks = serializers.ListField(
+        child=serializers.CharField(), required=False, help_text=WITHOUT_LACKS
+    )
 
 
 class HubSummarySerializer(serializers.Serializer):
@@ -154,6 +164,9 @@ class HubSummarySerializer(serializers.Serializer):
     share = serializers.FloatField(required=False, help_text="their share of the query's genes")
     without = serializers.CharField(
         allow_null=True, required=False, help_text="the search form without them"
+    )
+    without_lacks = serializers.ListField(
+        child=serializers.CharField(), required=False, help_text=WITHOUT_LACKS
     )
 
 

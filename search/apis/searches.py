@@ -17,6 +17,7 @@ from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
+from search.apis.bodies import BodySerializer, filters_field
 from search.apis.schemas import WRITE_ERRORS, BatchSerializer, SearchSerializer, answers
 from search.engine.gmt_queries import GmtPairingError, one_gmt_query
 from search.engine.query import FILTER_FIELDS, MAX_GENES, MIN_GENES, MODES, SCORES
@@ -30,7 +31,6 @@ from search.tasks import batch_search_run_task
 from transform.io.gmt import GmtFormatError, parse_gmt
 
 MAX_LIMIT = 1000
-MAX_FILTER_VALUES = 200
 GMT_HELP = (
     "GMT text of one query: sets named X_up and X_down (or X_dn), in any order; a set without "
     "such a suffix is an up-only query"
@@ -58,14 +58,7 @@ def gene_list() -> GeneListField:
     )
 
 
-def filters_field() -> serializers.DictField:
-    values = serializers.ListField(
-        child=serializers.CharField(max_length=255), max_length=MAX_FILTER_VALUES
-    )
-    return serializers.DictField(child=values, required=False, default=dict)
-
-
-class SearchInput(serializers.Serializer):
+class SearchInput(BodySerializer):
     up = gene_list()
     down = gene_list()
     gmt = serializers.CharField(required=False, max_length=500_000, help_text=GMT_HELP)
@@ -86,7 +79,7 @@ class SearchInput(serializers.Serializer):
         'candidate to use: {"MDR1": "ABCB1"}; the report lists every identifier\'s candidates',
     )
 
-    def validate_filters(self, filters: dict[str, list[str]]) -> dict[str, list[str]]:
+    def validate_filters(self, filters: dict[str, Any]) -> dict[str, Any]:
         unknown = sorted(set(filters) - set(FILTER_FIELDS))
         if unknown:
             raise serializers.ValidationError(
@@ -171,7 +164,7 @@ class SearchExportApi(APIView):
         return response
 
 
-class BatchInput(serializers.Serializer):
+class BatchInput(BodySerializer):
     gmt = serializers.CharField(max_length=5_000_000, help_text="GMT text of the queries")
     mode = serializers.ChoiceField(choices=MODES, default="both")
     score = serializers.ChoiceField(choices=list(SCORES), default="rank")

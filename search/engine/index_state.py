@@ -22,6 +22,7 @@ class IndexState:
     version: str | None = None
     shards: int = 0  # a head's: how many shards hold its matrices (0: it holds its own)
     synthetic_world: dict[str, object] | None = None  # signatures of a generated world (demo)
+    n_genes: int | None = None  # the genes of its signatures (its gene space)
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -32,6 +33,7 @@ class IndexState:
             "version": self.version,
             "shards": self.shards,
             "synthetic_world": self.synthetic_world,
+            "n_genes": self.n_genes,
         }
 
 
@@ -57,6 +59,7 @@ def index_state(directory: Path) -> IndexState:
     shards = len(bounds) - 1 if isinstance(bounds, list) else 0
     source = meta.get("source")
     origin = source.get("synthetic_world") if isinstance(source, dict) else None
+    n_genes = meta["gene_space"].get("n_genes") if isinstance(meta["gene_space"], dict) else None
     return IndexState(
         "ready",
         path,
@@ -65,4 +68,5 @@ def index_state(directory: Path) -> IndexState:
         str(version) if version else None,
         shards,
         origin if isinstance(origin, dict) else None,
+        n_genes if isinstance(n_genes, int) else None,
     )

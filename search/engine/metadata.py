@@ -192,6 +192,42 @@ class SignatureTable:
             return (column >= low) & (column <= high)
         return np.isin(column, np.array([_number(v, name) for v in _listed(wanted)]))
 
+    def label(self, name: str, value: str) -> str | None:
+        """The category of text field `name` that `value` names (regardless of case), or None."""
+        return self._label(name, value) if name in self.columns else None
+
+    def refuse_unmatched(self, filters: Mapping[str, object] | None) -> None:
+        """InvalidQueryError naming a filter field none of whose given values (or whose range)
+        any signature has, with some that they have, or filters that keep no signature together:
+        such filters would search nothing, and an empty answer would hide a misspelt cell line or
+        a dose in the wrong unit. A value among others that matches nothing is reported by
+        `filter_report` instead."""
+        for name, wanted in (filters or {}).items():
+            if name not in self.columns:
+                continue
+            unmatched = self._field_report(name, wanted)[1]
+            if len(unmatched) == (1 if isinstance(wanted, Mapping) else len(_listed(wanted))):
+                raise InvalidQueryError(
+                    f"no signature has {name} {' or '.join(unmatched)}; "
+                    f"the index has {self._some_values(name)}",
+                    field=name,
+                )
+        if filters and self.select(filters).positions.size == 0:
+            fields = ", ".join(filters)
+            raise InvalidQueryError(
+                f"no signature passes these filters together ({fields}; each alone keeps some)",
+                field=next(iter(filters)),
+            )
+
+    def _some_values(self, name: str, n: int = 10) -> str:
+        column = self.columns[name]
+        if isinstance(column, pd.Categorical):
+            present = [str(label) for label in self._labels[name]]
+        else:
+            present = [f"{value:g}" for value in self._distinct(name)]
+        shown = ", ".join(present[:n])
+        return f"{shown} and {len(present) - n} more" if len(present) > n else shown
+
     def _label(self, name: str, value: object) -> str | None:
         """The category of text field `name` that `value` names: itself, else the one category
         equal to it regardless of case; None when it names none (or several)."""
@@ -257,7 +293,11 @@ def _listed(wanted: object) -> list[object]:
 
 
 def _number(value: object, name: str) -> float:
+    """A filter's number: finite, or an open bound of a range (-inf, inf: min or max left out)."""
     try:
-        return float(value)  # type: ignore[arg-type]
+        number = float(value)  # type: ignore[arg-type]
     except (TypeError, ValueError):
-        raise InvalidQueryError(f"{name} filters take numbers, not {value!r}", field=name) from None
+        number = np.nan
+    if np.isnan(number) or (np.isinf(number) and not isinstance(value, float)):
+        raise InvalidQueryError(f"{name} filters take numbers, not {value!r}", field=name)
+    return number

@@ -61,7 +61,7 @@ def _symbol_of(
         return resolver.genes[resolution.entrez_ids[0]].symbol, str(resolution.matched_by)
     if resolution.status is ResolutionStatus.AMBIGUOUS:
         candidates = [resolver.genes[i].symbol for i in resolution.entrez_ids]
-        chosen = choices.get(resolution.query)
+        chosen = choices.get(resolution.query.casefold())
         if chosen in candidates:
             return chosen, "your choice among " + ", ".join(candidates)
     return None, ""
@@ -80,12 +80,44 @@ def resolve_query(
     for name, side in (("up", up), ("down", down)):
         if len(side) > MAX_GENES:
             raise QueryError(f"{len(side)} {name} genes: at most {MAX_GENES} per side", field=name)
-    reports = resolve_side(up, resolver, choices), resolve_side(down, resolver, choices)
+    chosen = checked_choices(choices or {}, [*up, *down], resolver)
+    reports = resolve_side(up, resolver, chosen), resolve_side(down, resolver, chosen)
     both = set(reports[0].matched) & set(reports[1].matched)
     for report in reports:
         report.in_both = [symbol for symbol in report.matched if symbol in both]
         report.matched = [symbol for symbol in report.matched if symbol not in both]
     return reports
+
+
+def checked_choices(
+    choices: Mapping[str, str], identifiers: Sequence[str], resolver: GeneResolver
+) -> dict[str, str]:
+    """The choices for ambiguous identifiers, keyed by the identifier in lower case and naming
+    the candidate as the registry spells it (both matched regardless of case). A choice for an
+    identifier the query does not hold, or that is not ambiguous, or of a gene that is not one
+    of its candidates is refused, naming it: ignored, it would leave the query other than meant."""
+    wanted = {key.casefold(): (key, value) for key, value in choices.items()}
+    named = [i for i in dict.fromkeys(identifiers) if i.casefold() in wanted]
+    chosen: dict[str, str] = {}
+    for resolution in resolver.resolve_many(named):
+        key, value = wanted[resolution.query.casefold()]
+        if resolution.status is not ResolutionStatus.AMBIGUOUS:
+            continue
+        candidates = [resolver.genes[i].symbol for i in resolution.entrez_ids]
+        matching = [c for c in candidates if c.casefold() == value.casefold()]
+        if not matching:
+            raise QueryError(
+                f"choices: {value} is not a candidate of {key} ({', '.join(candidates)})",
+                field="choices",
+            )
+        chosen[key.casefold()] = matching[0]
+    idle = [key for folded, (key, _) in wanted.items() if folded not in chosen]
+    if idle:
+        raise QueryError(
+            f"choices: {', '.join(idle)} is not an ambiguous identifier of this query",
+            field="choices",
+        )
+    return chosen
 
 
 def keep_indexed(reports: Sequence[SideReport], has_gene: Callable[[str], bool]) -> None:

@@ -3,6 +3,7 @@ proxy's X-Accel-Redirect."""
 
 from __future__ import annotations
 
+import base64
 import re
 import time
 from collections.abc import Iterator
@@ -81,7 +82,10 @@ def _with_file_headers(
     response["Content-Type"] = item.content_type
     response["Content-Disposition"] = content_disposition_header(True, item.name)
     response["Accept-Ranges"] = "bytes"
-    response["Digest"] = f"sha-256={item.sha256}"
+    # RFC 3230's instance digest, base64 as RFC 5843 has it (and RFC 9530's successor field)
+    digest = base64.b64encode(bytes.fromhex(item.sha256)).decode("ascii")
+    response["Digest"] = f"sha-256={digest}"
+    response["Repr-Digest"] = f"sha-256=:{digest}:"
     if validators:
         response["ETag"] = item.etag
         response["Last-Modified"] = http_date(item.mtime)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse
@@ -26,6 +27,7 @@ from search.runtime.index_access import IndexUnavailable
 from search.selectors.batches import UNRESOLVED, batch_outcomes
 from search.selectors.examples import example_queries
 from search.selectors.perturbagens import perturbagen_detail
+from search.selectors.searches import filter_text
 from search.selectors.signatures import (
     gene_reverse_search,
     signature_detail,
@@ -79,7 +81,7 @@ def results(request: HttpRequest, search_id: str) -> HttpResponse:
         "search": search,
         "score_name": SCORES[search.query["score"]],
         "sides": [("up", search.report["up"]), ("down", search.report["down"])],
-        "filters": search.query.get("filters") or {},
+        "filters": [filter_text(*item) for item in (search.query.get("filters") or {}).items()],
         "filter_report": search.report.get("filters") or {},
         "hubs": search.report.get("hubs") or {},
         "accuracy": search.report.get("accuracy") or {},
@@ -137,8 +139,13 @@ def gene(request: HttpRequest, identifier: str) -> HttpResponse:
     cell_id = request.GET.get("cell_id") or None
     try:
         data = gene_reverse_search(identifier=identifier, pert_type=pert_type, cell_id=cell_id)
-    except UnknownGeneError as error:
-        raise Http404(str(error)) from error
+    except UnknownGeneError as error:  # the reason on the page: unknown, or not in the index
+        context = {
+            "identifier": identifier,
+            "reason": str(error),
+            "in_registry": "not in the search index" in str(error),
+        }
+        return render(request, "search/gene_missing.html", context, status=404)
     except IndexUnavailable as error:
         return _unavailable(request, error)
     except AmbiguousGeneError as error:
@@ -148,7 +155,26 @@ def gene(request: HttpRequest, identifier: str) -> HttpResponse:
             {"identifier": identifier, **error.payload},
             status=300,
         )
-    return render(request, "search/gene.html", {"data": data, "gene": data["gene"]})
+    signature_set = signature_set_current(version=data["index_version"])
+    facets = signature_facets(signature_set=signature_set)
+    context = {
+        "data": data,
+        "gene": data["gene"],
+        "pert_types": facets.get("pert_type", list(data["tables"])),
+        "cell_lines": facets.get("cell_id", []),
+        "json_query": urlencode(
+            {"limit": 1000, **{k: v for k, v in data["filters"].items() if k != "direction" and v}}
+        ),
+        "hub_percent": _percents(data["hub"]),
+    }
+    return render(request, "search/gene.html", context)
+
+
+def _percents(hub: dict[str, object] | None) -> dict[str, float]:
+    """A hub entry's fractions as percentages (a fraction of 0.0027 shows as 0.27 %, not 0 %)."""
+    keys = ("fraction_up", "fraction_down", "expected")
+    found = {key: (hub or {}).get(key) for key in keys}
+    return {key: 100 * value for key, value in found.items() if isinstance(value, int | float)}
 
 
 def _unavailable(request: HttpRequest, error: Exception) -> HttpResponse:

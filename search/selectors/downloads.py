@@ -20,9 +20,9 @@ from transform.io.files import sha256_file as file_sha256
 # calls a .pt file "application/vnd.snesdev-page-table")
 KINDS = (
     (".gctx", "matrix", "genes x columns, CMap GCTX (HDF5)", "application/x-hdf5"),
-    (".gmt", "gene sets", "gene sets, GMT", "text/plain"),
-    (".tsv", "table", "tab-separated table", "text/tab-separated-values"),
-    (".txt", "table", "tab-separated table", "text/tab-separated-values"),
+    (".gmt", "gene sets", "gene sets, GMT", "text/plain; charset=utf-8"),
+    (".tsv", "table", "tab-separated table", "text/tab-separated-values; charset=utf-8"),
+    (".txt", "table", "tab-separated table", "text/tab-separated-values; charset=utf-8"),
     (".pt", "model", "PyTorch model bundle", "application/octet-stream"),
     (".json", "manifest", "JSON manifest", "application/json"),
 )

@@ -32,6 +32,9 @@ if TYPE_CHECKING:
 
 MAX_CELLS = 25_000_000  # signatures x genes of one slice (100 MB as float32)
 MAX_LISTED = 100_000  # signature ids or genes named in one request
+# the metadata fields that are numbers (search.models.Signature); the others are text
+NUMBER_FIELDS = ("pert_dose", "pert_time")
+COUNT_FIELDS = ("n_cases", "n_controls")
 
 
 @dataclass(frozen=True)
@@ -73,6 +76,7 @@ def slice_plan(
                 unknown=missing,
             ) from error
     else:
+        index.table.refuse_unmatched(filters)
         at = index.table.select(filters or {}).positions
     if at.size == 0:
         raise InvalidQueryError("no signature is selected", field="filters")
@@ -120,7 +124,8 @@ def _genes(index: SearchIndex, asked: Sequence[str] | None) -> tuple[list[str], 
 
 def tsv_lines(plan: SlicePlan) -> Iterator[str]:
     """A genes x signatures table: `#` lines (the index, what the numbers are), a header of the
-    signature ids, then one line per gene."""
+    signature ids, then one line per gene; 9 significant digits, which give a float32 back
+    exactly (the GCTX's and the API's numbers)."""
     what = "characteristic-direction coefficients" if plan.kind == "cd" else "ranks (1 = lowest)"
     yield (
         f"# index {plan.index.version}: {len(plan.genes)} genes x {len(plan.sig_ids)} "
@@ -129,7 +134,7 @@ def tsv_lines(plan: SlicePlan) -> Iterator[str]:
     yield "gene\t" + "\t".join(plan.sig_ids) + "\n"
     for rows, block in gene_blocks(plan.index, plan.gene_rows, plan.positions):
         for row, values in zip(rows, block, strict=True):
-            yield plan.index.genes[int(row)] + "\t" + "\t".join(f"{v:.7g}" for v in values) + "\n"
+            yield plan.index.genes[int(row)] + "\t" + "\t".join(f"{v:.9g}" for v in values) + "\n"
 
 
 def gctx_file(plan: SlicePlan, folder: Path) -> Path:
@@ -140,13 +145,24 @@ def gctx_file(plan: SlicePlan, folder: Path) -> Path:
         for at, block in signature_blocks(plan.index, plan.gene_rows, plan.positions):
             ids = [str(plan.index.table.sig_ids[p]) for p in at]
             meta = signature_metadata(version=plan.index.version, sig_ids=ids)
-            frame = pd.DataFrame(
-                [meta[i] for i in ids],
-                index=pd.Index(ids, name="cid"),
-                columns=list(METADATA_FIELDS),
-            ).fillna("")
-            writer.append(block, frame)
+            writer.append(block, _metadata_frame([meta[i] for i in ids], ids))
     return path
+
+
+def _metadata_frame(rows: list[dict[str, object]], ids: list[str]) -> pd.DataFrame:
+    """The signatures' metadata typed by field, the same in every block (a GCTX dataset keeps
+    the type of its first block): numbers as numbers, text as text, missing as CMap's -666
+    (the writer's marker for None and NaN; an empty text field is missing too)."""
+    frame = pd.DataFrame(rows, index=pd.Index(ids, name="cid"), columns=list(METADATA_FIELDS))
+    for name in METADATA_FIELDS:
+        column = frame[name]
+        if name in COUNT_FIELDS:
+            frame[name] = column.astype(np.int64)
+        elif name in NUMBER_FIELDS:
+            frame[name] = pd.to_numeric(column).astype(np.float64)
+        else:
+            frame[name] = column.astype(object).where(column.notna() & (column != ""), None)
+    return frame
 
 
 def temporary_folder() -> Path:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import math
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlencode
 
@@ -36,7 +37,13 @@ EXPORT_COLUMNS = (
     "fdr",
     "tau",
     "direction",
+    "batch",
+    "n_cases",
+    "n_controls",
 )
+# the search form's options a link to it carries (static/search/search-form.js reads them)
+FORM_OPTIONS = ("mode", "score", "order", "limit")
+FORM_FILTERS = ("pert_type", "cell_id", "pert_iname", "pert_time")
 
 
 def search_payload(search: StoredSearch) -> dict[str, Any]:
@@ -63,21 +70,50 @@ def search_payload(search: StoredSearch) -> dict[str, Any]:
 
 
 def search_table(search: StoredSearch, *, delimiter: str = "\t") -> str:
-    """The results as TSV (or CSV), one row per signature, with a commented header of the query."""
+    """The results as TSV, one row per signature, under a commented header of the query (read
+    it with `comment="#"`), or as CSV: the plain table, which readers of CSV take as it is."""
     out = io.StringIO()
-    score = SCORES[search.query["score"]]
-    out.write(
-        f"# search {search.id} on index {search.index_version}: "
-        f"{search.n_searched} signatures scored; {score}\n"
-    )
-    hubs = [item["gene"] for side in ("up", "down") for item in search.report[side].get("hubs", [])]
-    if hubs:
-        out.write(f"# hub genes in the query (move in many signatures): {', '.join(hubs)}\n")
+    if delimiter == "\t":
+        out.writelines(f"# {line}\n" for line in search_header(search))
     writer = csv.writer(out, delimiter=delimiter, lineterminator="\n")
     writer.writerow(EXPORT_COLUMNS)
     for row in search.results:
         writer.writerow(export_cells(row))
     return out.getvalue()
+
+
+def search_header(search: StoredSearch) -> list[str]:
+    """What was asked and how it was answered, a line each: the TSV export's commented header."""
+    query, report = search.query, search.report
+    lines = [
+        f"search {search.id} on index {search.index_version}: "
+        f"{search.n_searched} signatures scored; {SCORES[query['score']]}",
+        f"mode {query['mode']}, order {query.get('order', 'z')}, top {query['limit']}",
+    ]
+    for side in ("up", "down"):
+        matched = report[side].get("matched", [])
+        lines.append(f"{side} ({len(matched)} genes used): {', '.join(matched)}")
+    for name, wanted in (query.get("filters") or {}).items():
+        lines.append(f"filter: {filter_text(name, wanted)}")
+    for name, found in (report.get("filters") or {}).items():
+        if found.get("unmatched"):
+            lines.append(f"filter {name}: no signature has {', '.join(found['unmatched'])}")
+    hubs = [item["gene"] for side in ("up", "down") for item in report[side].get("hubs", [])]
+    if hubs:
+        lines.append(f"hub genes in the query (move in many signatures): {', '.join(hubs)}")
+    return lines
+
+
+def filter_text(name: str, wanted: Any) -> str:
+    """A filter as a reader says it: `cell_id = A375 or MCF7`, `pert_dose from 0.1 to 1`."""
+    if isinstance(wanted, Mapping):
+        bounds = [
+            f"{word} {wanted[key]:g}"
+            for key, word in (("min", "from"), ("max", "to"))
+            if key in wanted
+        ]
+        return f"{name} {' '.join(bounds)}"
+    return f"{name} = {' or '.join(str(value) for value in wanted)}"
 
 
 def export_cells(row: dict[str, Any]) -> list[str]:
@@ -94,6 +130,24 @@ def json_value(value: Any) -> Any:
     return value
 
 
-def search_link(up: list[str], down: list[str]) -> str:
-    """The home page with its form filled in: a signature's (or a consensus's) top genes."""
-    return reverse("search:home") + "?" + urlencode({"up": ",".join(up), "down": ",".join(down)})
+def search_link(up: list[str], down: list[str], query: Mapping[str, Any] | None = None) -> str:
+    """The home page with its form filled in: a signature's (or a consensus's) top genes, and,
+    given a stored search's query, its options and the filters the form can hold (one value a
+    field; a filter of several values or a range has no place in the form, and `form_filters`
+    names it)."""
+    fields = {"up": ",".join(up), "down": ",".join(down)}
+    if query is not None:
+        fields |= {key: str(query[key]) for key in FORM_OPTIONS if key in query}
+        fields |= form_filters(query.get("filters") or {})[0]
+    return reverse("search:home") + "?" + urlencode(fields)
+
+
+def form_filters(filters: Mapping[str, Any]) -> tuple[dict[str, str], list[str]]:
+    """The filters as the search form's fields (one value a field), and the ones it cannot hold."""
+    kept, left = {}, []
+    for name, wanted in filters.items():
+        if name in FORM_FILTERS and isinstance(wanted, list) and len(wanted) == 1:
+            kept[name] = str(wanted[0])
+        else:
+            left.append(name)
+    return kept, left

@@ -154,10 +154,8 @@ def signature_detail(*, sig_id: str, n_genes: int = 50) -> dict[str, Any]:
                 reverse("search:perturbagen", args=[meta["pert_id"]]) if meta["pert_id"] else None
             ),
             "search": search_link(
-                *(
-                    [item["gene"] for item in detail[side][:SEARCH_GENES]]
-                    for side in ("top_up", "top_down")
-                )
+                [item["gene"] for item in detail["top_up"][:SEARCH_GENES]],
+                [item["gene"] for item in detail["top_down"][:SEARCH_GENES]],
             ),
         },
     }
@@ -192,6 +190,11 @@ def gene_reverse_search(
         raise UnknownGeneError(
             f"{gene.symbol} is not in the search index's gene space", identifier=identifier
         )
+    asked = {
+        key: [value] for key, value in (("pert_type", pert_type), ("cell_id", cell_id)) if value
+    }
+    # a type named in another case is the index's own (trt_cp for TRT_CP) in every part below
+    pert_type = (index.table.label("pert_type", pert_type) or pert_type) if pert_type else None
     values = index.gene_values(gene.symbol, filters={"cell_id": [cell_id]} if cell_id else None)
     types = [pert_type] if pert_type else sorted(set(map(str, values["pert_type"])))
     directions = ["up", "down"] if direction == "both" else [direction]
@@ -221,7 +224,7 @@ def gene_reverse_search(
         "in_output_space": True,
         "index_version": index.version,
         "filters": {"direction": direction, "pert_type": pert_type, "cell_id": cell_id},
-        "filter_report": index.table.filter_report({"cell_id": [cell_id]} if cell_id else None),
+        "filter_report": index.table.filter_report(asked),
         "tables": tables,
         "counts": counts,  # per type: signatures that raise the gene, lower it, and looked at
         "hub": gene_hub(index, gene.symbol),

@@ -25,6 +25,7 @@ from search.engine.errors import PortalError
 from search.engine.gmt_queries import GmtPairingError, gmt_queries
 from search.engine.query_resolution import QueryError
 from search.models import BatchSearch, BatchStatus, StoredSearch
+from search.runtime.index_access import search_index
 from search.selectors.batches import RESULT_NAME, UNRESOLVED, batch_folder
 from search.selectors.searches import EXPORT_COLUMNS, export_cells
 from search.services.searches import SearchOptions, signature_searches
@@ -56,6 +57,8 @@ def batch_queries(text: str) -> list[dict[str, Any]]:
 
 def batch_search_create(*, gmt: str, options: SearchOptions) -> BatchSearch:
     queries = batch_queries(gmt)
+    if options.filters:  # refused now, not as every query's error later
+        search_index().table.refuse_unmatched(options.filters)
     return BatchSearch.objects.create(
         id=uuid.uuid4(), options=options.as_dict(), queries=queries, n_queries=len(queries)
     )

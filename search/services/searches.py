@@ -27,7 +27,7 @@ from search.models import StoredSearch
 from search.runtime.index_access import IndexUnavailable, search_index
 from search.runtime.shards import sharded_index
 from search.selectors.genes import gene_resolver
-from search.selectors.searches import json_value, search_link
+from search.selectors.searches import form_filters, json_value, search_link
 from search.selectors.signatures import with_metadata
 
 if TYPE_CHECKING:
@@ -40,7 +40,7 @@ class SearchOptions:
     mode: str = "both"
     score: str = "rank"
     limit: int = 100
-    filters: dict[str, list[str]] = field(default_factory=dict)
+    filters: dict[str, Any] = field(default_factory=dict)  # field -> values, or {"min", "max"}
     choices: dict[str, str] = field(default_factory=dict)  # ambiguous identifier -> candidate
     order: str = "z"  # "tau": ranked by specificity (search/engine/specificity.py)
 
@@ -60,6 +60,7 @@ def signature_search(
 ) -> StoredSearch:
     """Resolve, score every (filtered) signature, keep the top `limit` of the mode asked for."""
     index = search_index()
+    index.table.refuse_unmatched(options.filters)
     reports = _resolved(index, up, down, options)
     sharded = sharded_index()
     if sharded is not None:
@@ -100,6 +101,7 @@ def signature_searches(
     (search/engine/many.py: the exact answers of one-by-one searches, on the GPU when torch sees
     one); other options, and an index in shards, one by one."""
     index = search_index()
+    index.table.refuse_unmatched(options.filters)
     if options.score != "rank" or options.order != "z" or sharded_index() is not None:
         return [_one_of_many(up, down, options) for up, down in queries]
     answers: list[StoredSearch | PortalError] = []
@@ -165,18 +167,19 @@ def _stored(
 ) -> StoredSearch:
     """What was asked and answered, as kept for the permalink (unsaved)."""
     up_report, down_report = reports
+    query = {"up": list(up), "down": list(down), **options.as_dict()}
     return StoredSearch(
         id=uuid.uuid4(),
         index_version=index.version,
-        query={"up": list(up), "down": list(down), **options.as_dict()},
+        query=query,
         report={
             "up": up_report.as_dict(),
             "down": down_report.as_dict(),
             "recall_at_100": index.recall_at_100,
             "path": answer.path,
             "filters": answer.filters,
-            "hubs": hub_summary(index, up_report, down_report),
-            "accuracy": accuracy_summary(index, up_report, down_report),
+            "hubs": hub_summary(index, up_report, down_report, query),
+            "accuracy": accuracy_summary(index, up_report, down_report, query),
         },
         results=[
             _row(rank, row)
@@ -200,22 +203,26 @@ def with_tau(index: SearchIndex, rows: list[dict[str, Any]], score: str) -> list
     return [{**row, "tau": float(t)} for row, t in zip(rows, found, strict=True)]
 
 
-def accuracy_summary(index: SearchIndex, up: SideReport, down: SideReport) -> dict[str, Any]:
+def accuracy_summary(
+    index: SearchIndex, up: SideReport, down: SideReport, query: dict[str, Any]
+) -> dict[str, Any]:
     """What the results page says of the query genes the model predicts poorly (per-gene r on
     its paired evaluation below POOR), and the query without them; unavailable where the index
     carries no evaluation."""
     if not evaluated(index):
         return {"available": False}
-    poor, without = _flagged(up.poorly_predicted, down.poorly_predicted, up, down)
-    return {"available": True, "threshold": POOR, "n": len(poor), "without": without}
+    poor, without = _flagged(up.poorly_predicted, down.poorly_predicted, up, down, query)
+    return {"available": True, "threshold": POOR, "n": len(poor), **without}
 
 
-def hub_summary(index: SearchIndex, up: SideReport, down: SideReport) -> dict[str, Any]:
+def hub_summary(
+    index: SearchIndex, up: SideReport, down: SideReport, query: dict[str, Any]
+) -> dict[str, Any]:
     """What the results page says of the query's hub genes: how many, their share of the query,
     and the query without them (None where the index has no hub fractions)."""
     if index.hub is None:
         return {"available": False}
-    hubs, without = _flagged(up.hubs, down.hubs, up, down)
+    hubs, without = _flagged(up.hubs, down.hubs, up, down, query)
     n_query = len(up.matched) + len(down.matched)
     return {
         "available": True,
@@ -223,7 +230,7 @@ def hub_summary(index: SearchIndex, up: SideReport, down: SideReport) -> dict[st
         "expected": expected_fraction(index),
         "n": len(hubs),
         "share": len(hubs) / n_query if n_query else 0.0,
-        "without": without,
+        **without,
     }
 
 
@@ -232,12 +239,17 @@ def _flagged(
     down_items: list[dict[str, object]],
     up: SideReport,
     down: SideReport,
-) -> tuple[set[str], str | None]:
+    query: dict[str, Any],
+) -> tuple[set[str], dict[str, Any]]:
     """The genes the report flags on either side, and the search form filled with the query
-    without them (None when none is flagged)."""
+    without them, its options and filters (`without`: None when none is flagged), with the
+    filters the form cannot hold named (`without_lacks`)."""
     flagged = {str(item["gene"]) for item in [*up_items, *down_items]}
-    kept = [[g for g in report.matched if g not in flagged] for report in (up, down)]
-    return flagged, search_link(*kept) if flagged else None
+    if not flagged:
+        return flagged, {"without": None, "without_lacks": []}
+    kept_up, kept_down = ([g for g in r.matched if g not in flagged] for r in (up, down))
+    lacks = form_filters(query.get("filters") or {})[1]
+    return flagged, {"without": search_link(kept_up, kept_down, query), "without_lacks": lacks}
 
 
 def _row(rank: int, row: dict[str, Any]) -> dict[str, Any]:

@@ -11,9 +11,23 @@
     if (className) td.className = className;
   }
 
-  function geneText(result) {
-    if (result.gene) return result.gene.symbol + " (" + result.gene.entrez_id + ")";
-    return result.candidates.map((g) => g.symbol + " (" + g.entrez_id + ")").join(", ");
+  // A gene as a link to its page (the signatures that raise or lower it most), with its Entrez id.
+  function geneLink(gene) {
+    const span = document.createElement("span");
+    const link = document.createElement("a");
+    link.href = "/genes/" + encodeURIComponent(gene.symbol);
+    link.textContent = gene.symbol;
+    span.append(link, " (" + gene.entrez_id + ")");
+    return span;
+  }
+
+  function geneCell(row, result) {
+    const td = row.insertCell();
+    const genes = result.gene ? [result.gene] : result.candidates;
+    genes.forEach((gene, at) => {
+      if (at > 0) td.append(", ");
+      td.append(geneLink(gene));
+    });
   }
 
   form.addEventListener("submit", async (event) => {
@@ -39,7 +53,7 @@
       cell(row, result.query);
       cell(row, result.status, "status-" + result.status);
       cell(row, result.matched_by || "");
-      cell(row, geneText(result));
+      geneCell(row, result);
       cell(row, result.gene ? result.gene.l1000_type : "");
       cell(row, result.gene ? result.gene.name : "");
     }

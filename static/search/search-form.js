@@ -105,13 +105,16 @@
     }
   });
   // Links from signature and perturbagen pages preset a filter (/?pert_iname=X, /?cell_id=Y) or
-  // fill in the genes (/?up=A,B&down=C,D: "search with this signature").
+  // fill in the genes (/?up=A,B&down=C,D: "search with this signature"); the results page's
+  // "search again without them" carries the search's options too (mode, score, order, limit).
   const preset = new URLSearchParams(window.location.search);
   for (const name of sides) {
     if (preset.get(name)) document.getElementById(name).value = preset.get(name).split(",").join("\n");
   }
-  for (const key of ["pert_type", "cell_id", "pert_iname", "pert_time"]) {
+  for (const key of ["pert_type", "cell_id", "pert_iname", "pert_time", "score", "order", "limit"]) {
     if (preset.get(key)) document.getElementById(key).value = preset.get(key);
   }
+  const mode = form.querySelector(`input[name="mode"][value="${CSS.escape(preset.get("mode") || "")}"]`);
+  if (mode) mode.checked = true;
   recount();
 })();

@@ -3,6 +3,7 @@ requests of RFC 9110, the proxy's hand-over (X-Accel-Redirect), and nothing outs
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import os
 from pathlib import Path
@@ -51,6 +52,10 @@ def test_a_whole_file_comes_back_byte_for_byte(offered: Path) -> None:
     assert b"".join(response.streaming_content) == PAYLOAD
     assert response["Accept-Ranges"] == "bytes"
     assert "attachment" in response["Content-Disposition"]
+    # RFC 3230 / 5843: the digest is the base64 of the SHA-256 bytes, not their hex
+    digest = base64.b64encode(hashlib.sha256(PAYLOAD).digest()).decode()
+    assert response["Digest"] == f"sha-256={digest}"
+    assert response["Repr-Digest"] == f"sha-256=:{digest}:"  # RFC 9530
 
 
 @pytest.mark.parametrize(
@@ -169,8 +174,8 @@ def test_if_range_naming_this_version_gives_the_range(offered: Path, if_range: s
 @pytest.mark.parametrize(
     ("name", "content_type"),
     [
-        ("signatures_metadata.tsv", "text/tab-separated-values"),
-        ("up.gmt", "text/plain"),
+        ("signatures_metadata.tsv", "text/tab-separated-values; charset=utf-8"),
+        ("up.gmt", "text/plain; charset=utf-8"),
         ("model.pt", "application/octet-stream"),
         ("signatures_trt_cp.gctx", "application/x-hdf5"),
     ],
@@ -213,7 +218,7 @@ def test_with_a_proxy_the_portal_hands_the_file_over_with_headers_only(
         assert response.content == b""
         assert not response.streaming
         assert "attachment" in response["Content-Disposition"]
-    assert response["Content-Type"] == "text/plain"
+    assert response["Content-Type"] == "text/plain; charset=utf-8"
 
 
 def test_the_downloads_page_lists_the_files(offered: Path) -> None:

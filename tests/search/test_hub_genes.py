@@ -51,7 +51,9 @@ def test_a_search_flags_its_hub_genes_and_offers_the_query_without_them(
     order = np.argsort(-fractions)
     up = [index.genes[g] for g in order[:3]] + [index.genes[g] for g in order[-10:-4]]
     down = [index.genes[g] for g in order[-20:-14]]
-    body = APIClient().post("/api/search", {"up": up, "down": down}, format="json").json()
+    filters = {"cell_id": ["MCF7"], "pert_dose": {"min": 0.5}}
+    query = {"up": up, "down": down, "mode": "mimic", "limit": 7, "filters": filters}
+    body = APIClient().post("/api/search", query, format="json").json()
     flagged = [item["gene"] for item in body["report"]["up"]["hubs"]]
     assert flagged == [g for g in up if fractions[index.gene_row(g)] >= factor * expected]
     assert flagged == up[:3]
@@ -62,6 +64,10 @@ def test_a_search_flags_its_hub_genes_and_offers_the_query_without_them(
     without = parse_qs(urlparse(summary["without"]).query)
     assert without["up"][0].split(",") == up[3:]
     assert without["down"][0].split(",") == down
+    # the search's options and the filters the form holds come along; the range is named
+    assert (without["mode"], without["limit"], without["cell_id"]) == (["mimic"], ["7"], ["MCF7"])
+    assert "pert_dose" not in without
+    assert summary["without_lacks"] == ["pert_dose"]
     page = APIClient().get(f"/search/{body['id']}").content.decode()
     assert 'id="hub-report"' in page
     assert 'id="without-hubs"' in page

@@ -101,7 +101,8 @@ def test_a_search_answers_the_reference_scores_and_reports_unknown_genes(
             assert row[key] == pytest.approx(expected[key], rel=P_RTOL), key
     again = api.get(f"/api/search/{body['id']}").json()
     assert again["results"] == body["results"]
-    lines = api.get(f"/api/search/{body['id']}/export").content.decode().splitlines()[1:]
+    text = api.get(f"/api/search/{body['id']}/export").content.decode().splitlines()
+    lines = [line for line in text if not line.startswith("#")]
     header = lines[0].split("\t")
     exported = [dict(zip(header, line.split("\t"), strict=True)) for line in lines[1:]]
     for row, line in zip(body["results"], exported, strict=True):  # each side's p and FDR too
@@ -317,8 +318,18 @@ def test_the_report_says_what_each_identifier_was_read_as_and_a_choice_settles_a
     assert up["ambiguous"] == []
     assert {item["query"]: item["symbol"] for item in up["resolved"]}["MDR1"] == candidates[-1]
     assert chosen["query"]["choices"] == {"MDR1": candidates[-1]}
-    refused = api.post("/api/search", {**query, "choices": {"MDR1": "TP53"}}, format="json").json()
-    assert [item["query"] for item in refused["report"]["up"]["ambiguous"]] == ["MDR1"]
+    folded = api.post(
+        "/api/search", {**query, "choices": {"mdr1": candidates[-1].lower()}}, format="json"
+    )
+    assert folded.json()["report"]["up"]["ambiguous"] == []  # matched regardless of case
+    refused = api.post("/api/search", {**query, "choices": {"MDR1": "TP53"}}, format="json")
+    assert refused.status_code == 400
+    assert refused.json()["detail"] == (
+        f"choices: TP53 is not a candidate of MDR1 ({', '.join(candidates)})"
+    )
+    idle = api.post("/api/search", {**query, "choices": {"IL8": "CXCL8"}}, format="json")
+    assert idle.status_code == 400
+    assert idle.json()["detail"] == "choices: IL8 is not an ambiguous identifier of this query"
     page = api.get(body["permalink"]).content.decode()
     assert "IL8 → CXCL8" in page
     assert f'data-query="MDR1" data-candidate="{candidates[-1]}"' in page

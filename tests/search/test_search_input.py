@@ -125,19 +125,22 @@ def test_a_stored_search_comes_back_and_exports_as_tsv_and_csv(api) -> None:
     assert body["report"]["up"]["unknown"] == ["NOT_A_GENE"]
     tsv = api.get(f"/api/search/{search.id}/export", {"format": "tsv"})
     assert tsv["Content-Type"].startswith("text/tab-separated-values")
-    lines = tsv.content.decode().splitlines()
-    assert lines[0].startswith(f"# search {search.id} on index v-test: 740 signatures")
-    header = lines[1].split("\t")
-    first = dict(zip(header, lines[2].split("\t"), strict=True))
+    text = tsv.content.decode().splitlines()
+    assert text[0].startswith(f"# search {search.id} on index v-test: 740 signatures")
+    assert "# up (5 genes used): TP53, MDM2, CDKN1A, BAX, FAS" in text
+    lines = [line for line in text if not line.startswith("#")]
+    header = lines[0].split("\t")
+    assert header[-3:] == ["batch", "n_cases", "n_controls"]
+    first = dict(zip(header, lines[1].split("\t"), strict=True))
     assert (first["rank"], first["sig_id"], first["z_sum"], first["direction"]) == (
         "1",
         "B1:X:10",
         "9.6",
         "mimic",
     )
-    assert lines[3].split("\t")[header.index("fdr")] == ""
+    assert lines[2].split("\t")[header.index("fdr")] == ""
     csv = api.get(f"/api/search/{search.id}/export", {"format": "csv"}).content.decode()
-    assert csv.splitlines()[1].startswith("rank,sig_id,")
+    assert csv.splitlines()[0].startswith("rank,sig_id,")  # a plain table: no comment lines
     assert api.get(f"/api/search/{search.id}/export", {"format": "xls"}).status_code == 400
 
 

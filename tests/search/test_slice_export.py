@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 
+import h5py
 import numpy as np
 import pandas as pd
 import pytest
@@ -44,7 +45,8 @@ def test_a_tsv_slice_by_ids_holds_the_indexs_values_in_the_order_asked(
     assert list(table.columns) == sig_ids
     assert list(table.index) == genes
     expected = serve_portal_index.cd.loc[genes, sig_ids].to_numpy(np.float32)
-    assert np.allclose(table.to_numpy(), expected, rtol=1e-6, atol=1e-9)
+    # 9 significant digits: each float32 comes back exactly
+    assert np.array_equal(table.to_numpy().astype(np.float32), expected)
 
 
 def test_a_gctx_slice_by_filters_has_every_kept_signature_and_its_metadata(
@@ -64,6 +66,33 @@ def test_a_gctx_slice_by_filters_has_every_kept_signature_and_its_metadata(
     assert np.allclose(matrix.values, expected, rtol=1e-6, atol=1e-9)
     assert set(matrix.col_meta["cell_id"]) == {"MCF7"}
     assert list(matrix.col_meta["pert_iname"]) == [row.pert_iname for row in kept]
+    assert response["Content-Length"] == str(path.stat().st_size)
+    assert response["Content-Disposition"].startswith('attachment; filename="slice-')
+
+
+def test_a_gctx_slice_keeps_numbers_as_numbers_and_marks_missing_values_as_cmap_does(
+    serve_portal_index: PortalIndex, monkeypatch: pytest.MonkeyPatch, tmp_path
+) -> None:
+    """Missing text is "-666" and missing numbers -666 (CMap's marker, which cmapPy reads as
+    NaN), a dose is a number in every block, even a block whose doses are all missing."""
+    monkeypatch.setattr("search.engine.slices.BLOCK_CELLS", 20)  # blocks of 2 signatures
+    sig_ids = list(serve_portal_index.meta["sig_id"].iloc[:6])
+    Signature.objects.filter(sig_id__in=sig_ids[:2]).update(pert_dose=None, pert_dose_unit="")
+    Signature.objects.filter(sig_id__in=sig_ids[2:]).update(pert_dose_unit="uM")
+    genes = list(serve_portal_index.genes[:10])
+    response = _post({"sig_ids": sig_ids, "genes": genes, "format": "gctx"})
+    assert response.status_code == 200
+    path = tmp_path / "slice.gctx"
+    path.write_bytes(b"".join(response.streaming_content))
+    with h5py.File(path, "r") as handle:
+        column = handle["0/META/COL"]
+        assert column["pert_dose"].dtype.kind == "f"
+        assert column["pert_dose_unit"][:].tolist()[:3] == [b"-666", b"-666", b"uM"]
+        assert column["pert_dose"][:2].tolist() == [-666.0, -666.0]
+        assert column["n_cases"].dtype.kind == "i"
+    meta = read_gctx(path).col_meta
+    assert meta["pert_dose"].isna().tolist()[:3] == [True, True, False]
+    assert meta["pert_dose_unit"].isna().tolist()[:3] == [True, True, False]
 
 
 @pytest.mark.parametrize(
@@ -71,7 +100,8 @@ def test_a_gctx_slice_by_filters_has_every_kept_signature_and_its_metadata(
     [
         ({"sig_ids": ["NOT-A-SIG"]}, "1 unknown signatures: NOT-A-SIG"),
         ({"sig_ids": ["SIG00001"], "genes": ["NOT_A_GENE"]}, "unknown or ambiguous: NOT_A_GENE"),
-        ({"filters": {"cell_id": ["NOWHERE"]}}, "no signature is selected"),
+        ({"filters": {"cell_id": ["NOWHERE"]}}, "no signature has cell_id NOWHERE"),
+        ({"sig_ids": ["SIG00001"], "format": "tsv", "gene": ["TP53"]}, "not a field"),
         ({}, "give sig_ids or filters"),
         ({"sig_ids": ["SIG00001"], "filters": {"cell_id": ["A375"]}}, "give sig_ids or filters"),
         ({"filters": {"colour": ["red"]}}, "unknown fields"),
