@@ -17,6 +17,8 @@ import pandas as pd
 from transform.world.biology import Biology
 from transform.world.config import WorldConfig
 
+DOSE_UNIT = "uM"  # as CMap writes it, in ASCII (LINCS 2020: uM; the plates of GSE92742: um)
+
 ROWS = "ABCDEFGHIJKLMNOP"
 WELLS = tuple(f"{row}{col:02d}" for row in ROWS for col in range(1, 25))
 CONTROL_WELLS = tuple(w for w in WELLS if w.endswith(("01", "24")))
@@ -106,7 +108,7 @@ def plate_inst_info(batch: Batch, replicate: int, biology: Biology) -> pd.DataFr
             ),
             "pert_type": np.where(treated, table["pert_type"].to_numpy()[p], control["pert_type"]),
             "pert_dose": np.where(np.isnan(batch.doses_um), -666.0, batch.doses_um),
-            "pert_dose_unit": np.where(np.isnan(batch.doses_um), "-666", "µM"),
+            "pert_dose_unit": np.where(np.isnan(batch.doses_um), "-666", DOSE_UNIT),
             "pert_time": batch.time_h,
             "pert_time_unit": "h",
             "cell_id": biology.cell_ids[batch.cell],

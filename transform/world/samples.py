@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, TypeAlias
 import numpy as np
 import pandas as pd
 
-from transform.world.layout import WELLS, Batch
+from transform.world.layout import DOSE_UNIT, WELLS, Batch
 from transform.world.measure import (
     level3_plate,
     library_sizes,
@@ -27,7 +27,6 @@ if TYPE_CHECKING:
 
 WELL_STATE_SD = 0.3  # module activity spread between wells of one cell line
 PLATE_STATE_SD = 0.12  # a replicate plate's shared biological shift
-DOSE_UNIT = "µM"
 SAMPLE_BLOCK = 100  # RNA-seq samples drawn from one random stream
 
 
