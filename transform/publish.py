@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from transform.inputs import add_table_options
-from transform.io import GctxWriter, read_gctx, read_gctx_meta, read_inst_info, write_lincs_table
+from transform.io import read_gctx_meta, read_inst_info, write_gctx_columns, write_lincs_table
 from transform.io.level3 import profiles_from_table
 
 BLOCK_COLUMNS = 4096
@@ -101,17 +101,15 @@ def profiles_metadata(profiles: Path | None, inst_info: Path | None) -> pd.DataF
 
 
 def split_by_pert_type(path: Path, out: Path) -> list[str]:
-    """One GCTX per perturbation type, each written in blocks of columns."""
-    rows, cols = read_gctx_meta(path)
+    """One GCTX per perturbation type, each written in blocks of columns: every field stored as
+    in `path` (its dtype, -666 where it has -666)."""
+    kinds = read_gctx_meta(path)[1]["pert_type"].astype(str).to_numpy()
     names = []
-    for pert_type in sorted(cols["pert_type"].astype(str).unique()):
-        at = np.flatnonzero(cols["pert_type"].astype(str).to_numpy() == pert_type)
+    for pert_type in sorted(set(kinds)):
         name = f"signatures_{pert_type}.gctx"
         partial = out / f".{name}.partial"
-        with GctxWriter(partial, rows) as writer:
-            for start in range(0, len(at), BLOCK_COLUMNS):
-                block = read_gctx(path, cols=at[start : start + BLOCK_COLUMNS])
-                writer.append(block.values, block.col_meta)
+        at = np.flatnonzero(kinds == pert_type)
+        write_gctx_columns(path, partial, cols=at, block_columns=BLOCK_COLUMNS)
         os.replace(partial, out / name)
         names.append(name)
     return names

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import h5py
 import numpy as np
 import pandas as pd
 import pytest
 
 from transform import publish
 from transform.io import GctxWriter, LincsTableError, read_gctx, write_gctx, write_lincs_table
+from transform.io.hdf5 import mark_synthetic
 from transform.io.matrix import GeneMatrix
 
 
@@ -62,6 +64,36 @@ def test_publishing_again_replaces_the_files_in_place(tmp_path: Path) -> None:
     (tmp_path / "sigs" / "up.gmt").write_text("new\n")
     publish.publish_downloads(signatures=tmp_path / "sigs", out=tmp_path / "dl")
     assert (tmp_path / "dl" / "signatures_up.gmt").read_text() == "new\n"
+
+
+def _signatures_with_missing_units(folder: Path) -> Path:
+    """A marked demo signatures.gctx whose text field pert_dose_unit is missing (-666) in the
+    first three trt_cp columns and in every trt_xpr column (as knockouts have no dose)."""
+    folder.mkdir()
+    types = ["trt_cp", "trt_cp", "trt_xpr", "trt_cp", "trt_cp", "trt_xpr", "trt_cp"]
+    units = [None, None, None, None, "uM", None, "uM"]
+    cols = pd.DataFrame(
+        {"pert_type": types, "pert_dose_unit": units, "pert_time": 24, "n_cases": 3},
+        index=pd.Index([f"S{i}" for i in range(7)], name="cid"),
+    )
+    rows = pd.DataFrame({"pr_gene_symbol": list("AB")}, index=pd.Index(list("ab"), name="rid"))
+    path = folder / "signatures.gctx"
+    write_gctx(path, GeneMatrix(np.arange(14, dtype=np.float32).reshape(2, 7), rows, cols))
+    mark_synthetic(path, {"size": "demo", "seed": 0, "setting": "default"})
+    return path
+
+
+def test_a_text_field_missing_throughout_the_first_block_is_published_as_text(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The audit's crash: the first block of trt_cp columns has no pert_dose_unit; re-typed on
+    its own it became numbers, and the next block's "uM" was refused."""
+    monkeypatch.setattr(publish, "BLOCK_COLUMNS", 3)
+    _signatures_with_missing_units(tmp_path / "sigs")
+    publish.publish_downloads(signatures=tmp_path / "sigs", out=tmp_path / "dl")
+    with h5py.File(tmp_path / "dl" / "signatures_trt_cp.gctx") as raw:
+        units = raw["0/META/COL/pert_dose_unit"][()].tolist()
+    assert units == [b"-666", b"-666", b"-666", b"uM", b"uM"]
 
 
 def _profiles_and_table(folder: Path, listed: list[str]) -> tuple[Path, Path]:

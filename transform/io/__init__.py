@@ -31,6 +31,7 @@ from transform.io.gctx import (
     read_gctx,
     read_gctx_meta,
     write_gctx,
+    write_gctx_columns,
 )
 from transform.io.lincs_meta import (
     inst_info_from_gctx_cols,
@@ -75,5 +76,6 @@ __all__ = [
     "write_archs4",
     "write_gct",
     "write_gctx",
+    "write_gctx_columns",
     "write_lincs_table",
 ]

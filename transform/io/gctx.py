@@ -37,6 +37,7 @@ from transform.io.hdf5 import (
     checked_block,
     open_hdf5,
     read_field,
+    read_fields,
     read_ids,
     read_meta,
     read_rows,
@@ -178,6 +179,8 @@ class GctxWriter(StreamWriter):
     The file appears at `path` only when the block ends without an error. Chunks must carry the
     same metadata fields, and no column id twice. dtype: float32 (default), float16 or float64;
     compression: None (CMap's default) or "gzip"; chunk_cols: samples per HDF5 chunk.
+    template: a GCTX the file is made from: each row and column metadata field it holds is
+    stored as there (its dtype, decided once for the whole file rather than by the first chunk).
     """
 
     def __init__(
@@ -188,6 +191,7 @@ class GctxWriter(StreamWriter):
         dtype: np.dtype | type = np.float32,
         compression: str | None = None,
         chunk_cols: int | None = None,
+        template: str | Path | None = None,
     ) -> None:
         self.dtype = np.dtype(dtype)
         if self.dtype.type not in FLOAT_TYPES:
@@ -198,6 +202,7 @@ class GctxWriter(StreamWriter):
         if not row_meta.index.is_unique:
             repeated = row_meta.index[row_meta.index.duplicated()].unique().tolist()
             raise ValueError(f"duplicate row ids {name_some(repeated)}")
+        self._types = _template(template)
         super().__init__(path)
         self.n_rows = len(row_meta)
         with self.aborting():
@@ -210,7 +215,7 @@ class GctxWriter(StreamWriter):
         self.file.attrs["src"] = np.bytes_(self.path.name.encode("utf-8"))
         self.rows = self.file.create_group(ROW_META, track_order=True)
         self.cols = self.file.create_group(COL_META, track_order=True)
-        _append_meta(self.rows, [str(rid) for rid in row_meta.index], row_meta)
+        _append_meta(self.rows, [str(rid) for rid in row_meta.index], row_meta, self._types)
         self._row_fields = [name for name in row_meta.columns if name != "id"]
         per_chunk = chunk_cols or samples_per_chunk(self.n_rows, self.dtype)
         self.matrix = self.file.create_dataset(
@@ -221,7 +226,9 @@ class GctxWriter(StreamWriter):
             chunks=(per_chunk, self.n_rows),
             compression=compression,
         )
-        append_field(self.cols, "id", pd.Series([], dtype=object))
+        append_field(
+            self.cols, "id", pd.Series([], dtype=object), self._types.get(f"{COL_META}/id")
+        )
 
     def append(self, values: np.ndarray, col_meta: pd.DataFrame) -> None:
         """Add columns: values (n_rows, k) genes x samples, col_meta k rows indexed by column id."""
@@ -229,7 +236,7 @@ class GctxWriter(StreamWriter):
         _refuse_other_ids(col_meta, "column")
         with self.chunk(col_meta.columns, col_meta.index) as ids:
             append_along(self.matrix, stored.T, axis=0)
-            _append_meta(self.cols, ids, col_meta)
+            _append_meta(self.cols, ids, col_meta, self._types)
 
     def close(self) -> None:
         """Finish the file (metadata fields in their given order) and move it onto `path`."""
@@ -248,11 +255,27 @@ def _refuse_other_ids(frame: pd.DataFrame, what: str) -> None:
         raise ValueError(f"the {what} metadata field 'id' differs from the {what} ids")
 
 
-def _append_meta(group: h5py.Group, ids: list[str], frame: pd.DataFrame) -> None:
-    append_field(group, "id", pd.Series(ids, dtype=object))
+def _template(template: str | Path | None) -> dict[str, np.dtype]:
+    """The stored types of a template GCTX's metadata fields ("0/META/COL/pert_dose": dtype);
+    none without a template."""
+    if template is None:
+        return {}
+    with _opened(template) as gctx:
+        return {
+            f"{group.name.lstrip('/')}/{name}": dataset.dtype
+            for group in (gctx.rows, gctx.cols)
+            for name, dataset in group.items()
+        }
+
+
+def _append_meta(
+    group: h5py.Group, ids: list[str], frame: pd.DataFrame, types: dict[str, np.dtype]
+) -> None:
+    at = group.name.lstrip("/")
+    append_field(group, "id", pd.Series(ids, dtype=object), types.get(f"{at}/id"))
     for name in frame.columns:
         if name != "id":
-            append_field(group, str(name), frame[name])
+            append_field(group, str(name), frame[name], types.get(f"{at}/{name}"))
 
 
 def _stored(values: np.ndarray, dtype: np.dtype) -> np.ndarray:
@@ -265,6 +288,37 @@ def _stored(values: np.ndarray, dtype: np.dtype) -> np.ndarray:
         if peak > limit:
             raise ValueError(f"values up to {peak} do not fit {dtype} (largest {limit})")
     return values.astype(dtype, copy=False)
+
+
+def write_gctx_columns(
+    source: str | Path,
+    path: str | Path,
+    *,
+    cols: Selection,
+    block_columns: int,
+) -> None:
+    """Some columns of a GCTX (ids or positions, in the order given) as a GCTX of their own,
+    written `block_columns` at a time in bounded memory: values, ids and every row and column
+    metadata field as the source stores them (its dtypes, -666 where it has -666; see
+    GctxWriter's template)."""
+    with _opened(source) as gctx:
+        col_ids = read_ids(gctx.cols["id"], GctxFormatError, "column")
+        at = resolve_positions(cols, col_ids, what="column", source=source)
+        positions = np.arange(gctx.n_cols) if at is None else at
+        rows = _meta_as_stored(gctx.rows, None)
+        with GctxWriter(path, rows, dtype=gctx.matrix.dtype, template=source) as writer:
+            for start in range(0, len(positions), block_columns):
+                block = positions[start : start + block_columns]
+                values = take_in_order(lambda some: read_rows(gctx.matrix, some), block)
+                writer.append(values.T, _meta_as_stored(gctx.cols, block))
+
+
+def _meta_as_stored(group: h5py.Group, at: np.ndarray | None) -> pd.DataFrame:
+    """Metadata of the ids at positions `at` (all for None) as stored, not typed: numbers in
+    their dtype with -666 for missing, text as str; indexed by the ids."""
+    fields = read_fields(group, at)
+    ids = fields.pop("id")
+    return pd.DataFrame(fields, index=pd.Index(ids.astype(str), dtype=object))
 
 
 def write_gctx(

@@ -13,7 +13,7 @@ from __future__ import annotations
 import functools
 import json
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
@@ -25,6 +25,8 @@ import pandas as pd
 
 from transform.io.errors import FileFormatError, name_some
 from transform.io.meta import (
+    MISSING_NUMBER,
+    MISSING_TEXT,
     decode_text,
     encode_text,
     hdf5_values,
@@ -110,16 +112,20 @@ def read_field(dataset: h5py.Dataset, positions: np.ndarray | None = None) -> np
     return raw if raw.dtype.kind in "iufb" else decode_text(raw)
 
 
-def read_meta(
-    group: h5py.Group, at: np.ndarray | None, index: pd.Index | None = None, skip: str = ""
-) -> pd.DataFrame:
-    """Every metadata field of `group` but `skip`, at positions `at` in their order, typed."""
-    fields = {
+def read_fields(group: h5py.Group, at: np.ndarray | None, skip: str = "") -> dict[str, np.ndarray]:
+    """Every metadata field of `group` but `skip`, at positions `at` in their order, as stored."""
+    return {
         name: take_in_order(functools.partial(read_field, dataset), at)
         for name, dataset in group.items()
         if name != skip
     }
-    return typed_frame(fields, index)
+
+
+def read_meta(
+    group: h5py.Group, at: np.ndarray | None, index: pd.Index | None = None, skip: str = ""
+) -> pd.DataFrame:
+    """Every metadata field of `group` but `skip`, at positions `at` in their order, typed."""
+    return typed_frame(read_fields(group, at, skip), index)
 
 
 def read_ids(dataset: h5py.Dataset, error: type[FileFormatError], what: str) -> pd.Index:
@@ -131,12 +137,17 @@ def read_ids(dataset: h5py.Dataset, error: type[FileFormatError], what: str) -> 
     return ids
 
 
-def append_field(group: h5py.Group, name: str, column: pd.Series) -> None:
+def append_field(
+    group: h5py.Group, name: str, column: pd.Series, dtype: np.dtype | None = None
+) -> None:
     """Append a metadata column to the resizable dataset `name`, creating it on first use.
 
-    The first chunk fixes whether the field is numeric or text. Text widens when a longer value
-    arrives; numbers into a text field are written as text; text into a numeric field must read
-    as numbers; non-integer values into an integer field are refused.
+    dtype: the field's stored type, decided for the whole file (e.g. a source file's); without
+    it the first chunk decides whether the field is numeric or text. Text widens when a longer
+    value arrives; numbers into a text field are written as text; text into a numeric field must
+    read as numbers, unless the field holds only CMap's missing marker so far (a field missing
+    throughout the first chunks), which then becomes text; non-integer values into an integer
+    field are refused.
     """
     values = hdf5_values(column)
     if name not in group:
@@ -144,18 +155,35 @@ def append_field(group: h5py.Group, name: str, column: pd.Series) -> None:
             name,
             shape=(0,),
             maxshape=(None,),
-            dtype=values.dtype,
+            dtype=values.dtype if dtype is None else dtype,
             chunks=(META_CHUNK,),
             compression="gzip",
             compression_opts=META_GZIP,
         )
     dataset = group[name]
+    if _text_after_only_missing(dataset, values):
+        dataset = _replace_dataset(group, name, f"S{len(MISSING_TEXT)}", _missing_text)
     values = _fit(dataset, values, column)
     if values.dtype.kind == "S" and values.dtype.itemsize > dataset.dtype.itemsize:
-        dataset = _widen(group, name, max(values.dtype.itemsize, 2 * dataset.dtype.itemsize))
+        itemsize = max(values.dtype.itemsize, 2 * dataset.dtype.itemsize)
+        dataset = _replace_dataset(group, name, f"S{itemsize}", lambda chunk: chunk)
     start = dataset.shape[0]
     dataset.resize((start + len(values),))
     dataset[start:] = values
+
+
+def _text_after_only_missing(dataset: h5py.Dataset, values: np.ndarray) -> bool:
+    """Whether text that is not numbers comes to a numeric field holding only -666 so far."""
+    if values.dtype.kind != "S" or dataset.dtype.kind not in "iuf":
+        return False
+    if typed_column(decode_text(values)).dtype.kind in "iuf":
+        return False
+    return bool(np.all(dataset[()] == MISSING_NUMBER))
+
+
+def _missing_text(chunk: np.ndarray) -> np.ndarray:
+    """A chunk of a numeric field holding only -666, as text: "-666" each."""
+    return np.full(len(chunk), MISSING_TEXT.encode(), dtype=f"S{len(MISSING_TEXT)}")
 
 
 def _fit(dataset: h5py.Dataset, values: np.ndarray, column: pd.Series) -> np.ndarray:
@@ -172,28 +200,32 @@ def _fit(dataset: h5py.Dataset, values: np.ndarray, column: pd.Series) -> np.nda
     return values.astype(dataset.dtype)
 
 
-def _widen(group: h5py.Group, name: str, itemsize: int) -> h5py.Dataset:
+def _replace_dataset(
+    group: h5py.Group, name: str, dtype: str, convert: Callable[[np.ndarray], np.ndarray]
+) -> h5py.Dataset:
+    """The dataset `name` re-created with another dtype (wider text, or text for numbers), its
+    values converted chunk by chunk."""
     old = group[name]
-    wider = group.create_dataset(
-        name + ".wider",
+    new = group.create_dataset(
+        name + ".retyped",
         shape=old.shape,
         maxshape=(None,),
-        dtype=f"S{itemsize}",
+        dtype=dtype,
         chunks=old.chunks,
         compression=old.compression,
         compression_opts=old.compression_opts,
     )
     for start in range(0, old.shape[0], META_CHUNK):
-        wider[start : start + META_CHUNK] = old[start : start + META_CHUNK]
+        new[start : start + META_CHUNK] = convert(old[start : start + META_CHUNK])
     del group[name]
-    group.move(name + ".wider", name)
+    group.move(name + ".retyped", name)
     return group[name]
 
 
 def relink_in_order(group: h5py.Group, names: list[str]) -> None:
     """Make `group` (created with track_order) list `names` in that order.
 
-    Widening a text field re-creates its dataset, which moves it last; re-making each link in
+    Widening or retyping a field re-creates its dataset, which moves it last; re-making each link in
     the wanted order restores the order without copying data.
     """
     present = [name for name in names if name in group]

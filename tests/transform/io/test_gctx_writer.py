@@ -11,7 +11,14 @@ import pandas as pd
 import pytest
 
 from tests.transform.io.real_files import LJP005_GCTX
-from transform.io import GctxWriter, GeneMatrix, iter_gctx_columns, read_gctx, write_gctx
+from transform.io import (
+    GctxWriter,
+    GeneMatrix,
+    iter_gctx_columns,
+    read_gctx,
+    write_gctx,
+    write_gctx_columns,
+)
 
 
 def _small_matrix(values: np.ndarray, col_ids: list[str] | None = None) -> GeneMatrix:
@@ -139,6 +146,67 @@ def test_missing_metadata_are_written_as_minus_666_and_read_back_as_missing(tmp_
     assert back["unit"].isna().tolist() == [False, True, False]
     assert back["dose"].isna().tolist() == back["count"].isna().tolist() == [False, True, False]
     assert back["count"].dtype == np.float64  # an integer field with a missing value
+
+
+def test_a_field_missing_throughout_the_first_chunks_becomes_text_when_text_arrives(
+    tmp_path: Path,
+) -> None:
+    """A text field with no value in the first chunks reads as float NaN there and was stored as
+    numbers (-666); the first text then made the writer refuse the file (the audit's publish
+    crash). The field becomes text, its earlier cells "-666", its place among the fields kept."""
+    rows = _small_matrix(np.zeros((2, 1))).row_meta
+    with GctxWriter(tmp_path / "x.gctx", rows) as writer:
+        for at, unit in enumerate([np.nan, np.nan, "uM"]):
+            cols = pd.DataFrame({"unit": [unit], "dose": [float(at)]}, index=[f"c{at}"])
+            writer.append(np.full((2, 1), at), cols)
+    with h5py.File(tmp_path / "x.gctx") as raw:
+        assert list(raw["0/META/COL"]) == ["id", "unit", "dose"]
+        assert raw["0/META/COL/unit"].dtype.kind == "S"
+        assert raw["0/META/COL/unit"][()].tolist() == [b"-666", b"-666", b"uM"]
+    back = read_gctx(tmp_path / "x.gctx").col_meta
+    assert back["unit"].tolist()[2] == "uM"
+    assert back["unit"].isna().tolist() == [True, True, False]
+
+
+def test_text_into_a_numeric_field_holding_numbers_is_still_refused(tmp_path: Path) -> None:
+    rows = _small_matrix(np.zeros((2, 1))).row_meta
+    with GctxWriter(tmp_path / "x.gctx", rows) as writer:
+        writer.append(np.zeros((2, 2)), pd.DataFrame({"dose": [np.nan, 1.0]}, index=["a", "b"]))
+        with pytest.raises(ValueError, match="'dose': text in a field stored as numbers"):
+            writer.append(np.zeros((2, 1)), pd.DataFrame({"dose": ["high"]}, index=["c"]))
+
+
+def test_columns_copied_out_of_a_gctx_keep_every_field_as_stored(tmp_path: Path) -> None:
+    """write_gctx_columns (publish's per-type files) against the source read with plain h5py:
+    the selected columns in the order asked, each field's dtype and stored values (text that
+    looks like a number stays that text, int32 stays int32)."""
+    source = tmp_path / "source.gctx"
+    rows = pd.DataFrame({"pr_gene_id": np.arange(3, dtype=np.int32)}, index=["r0", "r1", "r2"])
+    cols = pd.DataFrame(
+        {
+            "code": ["007", "1.50", "x", "-666", "12"],
+            "n": np.array([1, 2, -666, 4, 5], dtype=np.int32),
+            "dose": np.array([0.5, np.nan, 2.0, 3.0, 4.0], dtype=np.float32),
+        },
+        index=[f"c{i}" for i in range(5)],
+    )
+    values = np.arange(15, dtype=np.float64).reshape(3, 5)
+    with GctxWriter(source, rows, dtype=np.float64) as writer:
+        writer.append(values, cols)
+    write_gctx_columns(source, tmp_path / "part.gctx", cols=[4, 1, 3], block_columns=2)
+    picked = [4, 1, 3]
+    with h5py.File(source) as whole, h5py.File(tmp_path / "part.gctx") as part:
+        assert part.attrs["src"] == b"part.gctx"
+        assert part.attrs["version"] == b"GCTX1.0"
+        assert part["0/DATA/0/matrix"].dtype == np.float64
+        np.testing.assert_array_equal(part["0/DATA/0/matrix"][()], values[:, picked].T)
+        for group in ("0/META/ROW", "0/META/COL"):
+            assert list(part[group]) == list(whole[group])
+            for name, stored in whole[group].items():
+                assert part[group][name].dtype == stored.dtype, name
+                expected = stored[()] if group.endswith("ROW") else stored[()][picked]
+                np.testing.assert_array_equal(part[group][name][()], expected)
+    assert not list(tmp_path.glob("*.tmp"))
 
 
 def test_streaming_200000_columns_keeps_memory_far_below_the_matrix(tmp_path: Path) -> None:
