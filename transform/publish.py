@@ -102,15 +102,19 @@ def profiles_metadata(profiles: Path | None, inst_info: Path | None) -> pd.DataF
 
 def split_by_pert_type(path: Path, out: Path) -> list[str]:
     """One GCTX per perturbation type, each written in blocks of columns: every field stored as
-    in `path` (its dtype, -666 where it has -666)."""
+    in `path` (its dtype, -666 where it has -666), its root attributes carried (the
+    synthetic_world marker of a demo), `src` naming the published file."""
     kinds = read_gctx_meta(path)[1]["pert_type"].astype(str).to_numpy()
     names = []
     for pert_type in sorted(set(kinds)):
         name = f"signatures_{pert_type}.gctx"
-        partial = out / f".{name}.partial"
-        at = np.flatnonzero(kinds == pert_type)
-        write_gctx_columns(path, partial, cols=at, block_columns=BLOCK_COLUMNS)
-        os.replace(partial, out / name)
+        write_gctx_columns(
+            path,
+            out / name,
+            cols=np.flatnonzero(kinds == pert_type),
+            block_columns=BLOCK_COLUMNS,
+            temp_path=out / f".{name}.partial",  # hidden: the folder offers its files
+        )
         names.append(name)
     return names
 

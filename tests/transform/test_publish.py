@@ -11,7 +11,7 @@ import pytest
 
 from transform import publish
 from transform.io import GctxWriter, LincsTableError, read_gctx, write_gctx, write_lincs_table
-from transform.io.hdf5 import mark_synthetic
+from transform.io.hdf5 import mark_synthetic, synthetic_origin
 from transform.io.matrix import GeneMatrix
 
 
@@ -94,6 +94,34 @@ def test_a_text_field_missing_throughout_the_first_block_is_published_as_text(
     with h5py.File(tmp_path / "dl" / "signatures_trt_cp.gctx") as raw:
         units = raw["0/META/COL/pert_dose_unit"][()].tolist()
     assert units == [b"-666", b"-666", b"-666", b"uM", b"uM"]
+
+
+def test_per_type_files_carry_their_name_the_demo_marker_and_the_sources_types(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Read with plain h5py: src names the published file (not its temporary name), the
+    synthetic_world marker is kept (a demo file must not read as real data), and every field
+    has the source's dtype, pert_dose_unit of trt_xpr (all missing) text as in the source."""
+    monkeypatch.setattr(publish, "BLOCK_COLUMNS", 3)
+    source = _signatures_with_missing_units(tmp_path / "sigs")
+    names = publish.publish_downloads(signatures=tmp_path / "sigs", out=tmp_path / "dl")
+    assert names == ["signatures_trt_cp.gctx", "signatures_trt_xpr.gctx"]
+    columns = {"signatures_trt_cp.gctx": [0, 1, 3, 4, 6], "signatures_trt_xpr.gctx": [2, 5]}
+    with h5py.File(source) as whole:
+        for name, at in columns.items():
+            with h5py.File(tmp_path / "dl" / name) as part:
+                assert part.attrs["src"] == name.encode()
+                assert part.attrs["synthetic_world"] == whole.attrs["synthetic_world"]
+                for group in ("0/META/ROW", "0/META/COL"):
+                    for field, stored in whole[group].items():
+                        assert part[group][field].dtype == stored.dtype, (name, field)
+                for field, stored in whole["0/META/COL"].items():
+                    assert part[f"0/META/COL/{field}"][()].tolist() == stored[()][at].tolist()
+                matrix = part["0/DATA/0/matrix"][()]
+                np.testing.assert_array_equal(matrix, whole["0/DATA/0/matrix"][()][at])
+        assert whole["0/META/COL/pert_dose_unit"].dtype.kind == "S"
+    assert synthetic_origin(tmp_path / "dl" / "signatures_trt_xpr.gctx") == synthetic_origin(source)
+    assert not list((tmp_path / "dl").glob(".*"))
 
 
 def _profiles_and_table(folder: Path, listed: list[str]) -> tuple[Path, Path]:

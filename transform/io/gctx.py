@@ -176,11 +176,13 @@ class GctxWriter(StreamWriter):
 
     with GctxWriter(path, row_meta) as writer:
         writer.append(values, col_meta)  # values (n_rows, k), col_meta k rows indexed by id
-    The file appears at `path` only when the block ends without an error. Chunks must carry the
+    The file appears at `path` only when the block ends without an error (written until then at
+    `temp_path`, default `<path>.tmp`; its `src` attribute names `path`). Chunks must carry the
     same metadata fields, and no column id twice. dtype: float32 (default), float16 or float64;
     compression: None (CMap's default) or "gzip"; chunk_cols: samples per HDF5 chunk.
     template: a GCTX the file is made from: each row and column metadata field it holds is
-    stored as there (its dtype, decided once for the whole file rather than by the first chunk).
+    stored as there (its dtype, decided once for the whole file rather than by the first chunk),
+    and its root attributes but version and src are carried (a `synthetic_world` marker).
     """
 
     def __init__(
@@ -192,6 +194,7 @@ class GctxWriter(StreamWriter):
         compression: str | None = None,
         chunk_cols: int | None = None,
         template: str | Path | None = None,
+        temp_path: str | Path | None = None,
     ) -> None:
         self.dtype = np.dtype(dtype)
         if self.dtype.type not in FLOAT_TYPES:
@@ -202,10 +205,11 @@ class GctxWriter(StreamWriter):
         if not row_meta.index.is_unique:
             repeated = row_meta.index[row_meta.index.duplicated()].unique().tolist()
             raise ValueError(f"duplicate row ids {name_some(repeated)}")
-        self._types = _template(template)
-        super().__init__(path)
+        self._types, attrs = _template(template)
+        super().__init__(path, temp_path)
         self.n_rows = len(row_meta)
         with self.aborting():
+            self.file.attrs.update(attrs)
             self._start(row_meta, compression, chunk_cols)
 
     def _start(
@@ -255,17 +259,19 @@ def _refuse_other_ids(frame: pd.DataFrame, what: str) -> None:
         raise ValueError(f"the {what} metadata field 'id' differs from the {what} ids")
 
 
-def _template(template: str | Path | None) -> dict[str, np.dtype]:
-    """The stored types of a template GCTX's metadata fields ("0/META/COL/pert_dose": dtype);
-    none without a template."""
+def _template(template: str | Path | None) -> tuple[dict[str, np.dtype], dict[str, object]]:
+    """The stored types of a template GCTX's metadata fields ("0/META/COL/pert_dose": dtype) and
+    its root attributes but version and src; none without a template."""
     if template is None:
-        return {}
+        return {}, {}
     with _opened(template) as gctx:
-        return {
+        types = {
             f"{group.name.lstrip('/')}/{name}": dataset.dtype
             for group in (gctx.rows, gctx.cols)
             for name, dataset in group.items()
         }
+        attrs = {k: v for k, v in gctx.matrix.file.attrs.items() if k not in ("version", "src")}
+    return types, attrs
 
 
 def _append_meta(
@@ -296,17 +302,20 @@ def write_gctx_columns(
     *,
     cols: Selection,
     block_columns: int,
+    temp_path: str | Path | None = None,
 ) -> None:
     """Some columns of a GCTX (ids or positions, in the order given) as a GCTX of their own,
     written `block_columns` at a time in bounded memory: values, ids and every row and column
-    metadata field as the source stores them (its dtypes, -666 where it has -666; see
-    GctxWriter's template)."""
+    metadata field as the source stores them (its dtypes, -666 where it has -666), the source's
+    root attributes but src, which names the new file (see GctxWriter's template)."""
     with _opened(source) as gctx:
         col_ids = read_ids(gctx.cols["id"], GctxFormatError, "column")
         at = resolve_positions(cols, col_ids, what="column", source=source)
         positions = np.arange(gctx.n_cols) if at is None else at
         rows = _meta_as_stored(gctx.rows, None)
-        with GctxWriter(path, rows, dtype=gctx.matrix.dtype, template=source) as writer:
+        with GctxWriter(
+            path, rows, dtype=gctx.matrix.dtype, template=source, temp_path=temp_path
+        ) as writer:
             for start in range(0, len(positions), block_columns):
                 block = positions[start : start + block_columns]
                 values = take_in_order(lambda some: read_rows(gctx.matrix, some), block)

@@ -3,9 +3,10 @@
 Reading: `open_hdf5` turns a missing, foreign or truncated file into a clear error; `read_rows`
 reads the rows (first axis) of a dataset at sorted positions in bounded memory (a range of rows
 restricted to some columns, by the chunks that hold them: `transform.io.chunked`).
-Writing: `StreamWriter` writes to `<path>.tmp` and renames it onto `path` only when closed without
-an error, checks that every appended chunk of columns carries the same metadata fields and no column
-id seen before, and grows 1-D metadata datasets chunk by chunk (`append_field`).
+Writing: `StreamWriter` writes to `<path>.tmp` (or a temporary path given) and renames it onto
+`path` only when closed without an error, checks that every appended chunk of columns carries the
+same metadata fields and no column id seen before, and grows 1-D metadata datasets chunk by chunk
+(`append_field`).
 """
 
 from __future__ import annotations
@@ -260,7 +261,8 @@ def append_along(dataset: h5py.Dataset, block: np.ndarray, axis: int) -> None:
 
 
 class StreamWriter:
-    """An HDF5 file written column chunk by column chunk into `<path>.tmp`, renamed on success.
+    """An HDF5 file written column chunk by column chunk into `<path>.tmp` (or `temp_path`, e.g. a
+    hidden name in a folder that offers its files), renamed on success.
 
     Use as a context manager: leaving the block normally renames the finished file onto `path`;
     an exception deletes the temporary file and leaves any earlier `path` untouched. A chunk
@@ -268,9 +270,9 @@ class StreamWriter:
     Column ids seen so far are kept in a set (about 100 bytes each), all else streams.
     """
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, temp_path: str | Path | None = None) -> None:
         self.path = Path(path)
-        self.temp_path = self.path.with_name(self.path.name + ".tmp")
+        self.temp_path = Path(temp_path or self.path.with_name(self.path.name + ".tmp"))
         self.file = h5py.File(self.temp_path, "w")
         self.n_cols = 0
         self._fields: list[str] | None = None  # column metadata fields, fixed by the first chunk

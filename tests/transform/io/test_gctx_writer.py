@@ -179,7 +179,7 @@ def test_text_into_a_numeric_field_holding_numbers_is_still_refused(tmp_path: Pa
 def test_columns_copied_out_of_a_gctx_keep_every_field_as_stored(tmp_path: Path) -> None:
     """write_gctx_columns (publish's per-type files) against the source read with plain h5py:
     the selected columns in the order asked, each field's dtype and stored values (text that
-    looks like a number stays that text, int32 stays int32)."""
+    looks like a number stays that text, int32 stays int32), the root attributes but src."""
     source = tmp_path / "source.gctx"
     rows = pd.DataFrame({"pr_gene_id": np.arange(3, dtype=np.int32)}, index=["r0", "r1", "r2"])
     cols = pd.DataFrame(
@@ -193,10 +193,13 @@ def test_columns_copied_out_of_a_gctx_keep_every_field_as_stored(tmp_path: Path)
     values = np.arange(15, dtype=np.float64).reshape(3, 5)
     with GctxWriter(source, rows, dtype=np.float64) as writer:
         writer.append(values, cols)
+    with h5py.File(source, "a") as raw:
+        raw.attrs["note"] = "carried"
     write_gctx_columns(source, tmp_path / "part.gctx", cols=[4, 1, 3], block_columns=2)
     picked = [4, 1, 3]
     with h5py.File(source) as whole, h5py.File(tmp_path / "part.gctx") as part:
         assert part.attrs["src"] == b"part.gctx"
+        assert part.attrs["note"] == "carried"
         assert part.attrs["version"] == b"GCTX1.0"
         assert part["0/DATA/0/matrix"].dtype == np.float64
         np.testing.assert_array_equal(part["0/DATA/0/matrix"][()], values[:, picked].T)
