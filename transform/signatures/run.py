@@ -8,7 +8,9 @@ of it is computed.
 When every batch is done the outputs are assembled in a streaming pass:
     signatures.gctx      genes x signatures, unit CD vectors (float32), signature metadata
     sig_info.txt         one row per signature (LINCS columns, batch, n_cases, n_controls)
-    up.gmt, down.gmt     each signature's top N genes by |CD|, split by sign
+    up.gmt, down.gmt     each signature's top N genes by |CD|, split by sign; the description
+                         names the perturbation and what the set holds (never empty: GSEA's
+                         parser skips empty fields, which made the first gene the description)
     reverse_search.h5    per gene, perturbation type and direction, the top K signatures
     manifest.json        settings, gene space, counts, checksums, versions
 """
@@ -46,6 +48,14 @@ from transform.signatures.job import batch_done, open_work, save_batch, signatur
 from transform.signatures.reverse import DIRECTIONS, TopSignatures, write_reverse_tables
 
 FORMAT_VERSION = 1
+RAISED_OR_LOWERED = {"up": "raised", "down": "lowered"}
+# (value, unit) of a signature's label in its gene sets' descriptions
+LABEL_FIELDS = (
+    ("pert_iname", None),
+    ("cell_id", None),
+    ("pert_dose", "pert_dose_unit"),
+    ("pert_time", "pert_time_unit"),
+)
 
 
 @dataclass(frozen=True)
@@ -165,7 +175,7 @@ def _assemble(
             cd, lfc = stored["cd"], stored["lfc"]
             writer.append(cd, _column_meta(batch_sigs, stored["n_controls"]))
             n_controls.append(stored["n_controls"])
-            up_sets, down_sets = _gene_sets(batch_sigs["sig_id"], cd, genes, outputs.top_genes)
+            up_sets, down_sets = _gene_sets(batch_sigs, cd, genes, outputs.top_genes)
             up.write(format_gmt(up_sets))
             down.write(format_gmt(down_sets))
             kinds = batch_sigs["pert_type"].astype(str).to_numpy()
@@ -194,19 +204,48 @@ def _column_meta(batch_sigs: pd.DataFrame, n_controls: np.ndarray) -> pd.DataFra
 
 
 def _gene_sets(
-    sig_ids: pd.Series, cd: np.ndarray, genes: list[str], top: int
+    batch_sigs: pd.DataFrame, cd: np.ndarray, genes: list[str], top: int
 ) -> tuple[list[GeneSet], list[GeneSet]]:
-    """Each signature's top genes by |CD|, split into raised and lowered."""
+    """Each signature's top genes by |CD|, split into raised and lowered, described by the
+    perturbation and what the set holds."""
     names = np.asarray(genes, dtype=object)
     top = min(top, cd.shape[0])
     strongest = np.argsort(-np.abs(cd), axis=0, kind="stable")[:top]
-    up, down = [], []
-    for column, sig_id in enumerate(sig_ids):
+    up: list[GeneSet] = []
+    down: list[GeneSet] = []
+    labels = _perturbation_labels(batch_sigs)
+    for column, (sig_id, label) in enumerate(zip(batch_sigs["sig_id"], labels, strict=True)):
         picked = strongest[:, column]
         values = cd[picked, column]
-        up.append(GeneSet(f"{sig_id}_up", "", tuple(names[picked[values > 0]])))
-        down.append(GeneSet(f"{sig_id}_down", "", tuple(names[picked[values < 0]])))
+        for sets, side, kept in ((up, "up", values > 0), (down, "down", values < 0)):
+            held = tuple(names[picked[kept]])
+            what = f"{len(held)} of the top {top} genes by |CD|, {RAISED_OR_LOWERED[side]}"
+            sets.append(GeneSet(f"{sig_id}_{side}", f"{label}: {what}" if label else what, held))
     return up, down
+
+
+def _perturbation_labels(sigs: pd.DataFrame) -> list[str]:
+    """'cmpd-0001 A375 0.04 uM 24 h' per signature: its perturbagen, cell line, dose and time
+    where known, on one line without tabs (a GMT description)."""
+    parts = []
+    for value, unit in LABEL_FIELDS:
+        pairs = zip(_field(sigs, value), _field(sigs, unit), strict=True)
+        parts.append([_label_part(v, u) for v, u in pairs])
+    return [" ".join(" ".join(p for p in row if p).split()) for row in zip(*parts, strict=True)]
+
+
+def _field(sigs: pd.DataFrame, name: str | None) -> pd.Series:
+    """A metadata column, all missing where the table lacks it (or no column is named)."""
+    if name is None or name not in sigs:
+        return pd.Series(np.nan, index=sigs.index)
+    return sigs[name]
+
+
+def _label_part(value: object, unit: object) -> str:
+    if pd.isna(value):
+        return ""
+    text = f"{value:g}" if isinstance(value, float) else str(value)
+    return text if pd.isna(unit) else f"{text} {unit}"
 
 
 def _manifest(

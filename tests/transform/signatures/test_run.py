@@ -96,6 +96,45 @@ def test_gene_sets_hold_the_strongest_genes_split_by_sign(signatures: Path) -> N
     assert all(column[symbols == g][0] < 0 for g in down[f"{sig_id}_down"])
 
 
+def gsea_sets(path: Path) -> dict[str, tuple[str, list[str]]]:
+    """A GMT as GSEA's GmtParser reads it: a StringTokenizer on tabs, which skips empty fields,
+    so that an empty description would make the first gene the description."""
+    sets = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        tokens = [token.strip() for token in line.split("\t") if token]
+        sets[tokens[0]] = (tokens[1], tokens[2:])
+    return sets
+
+
+def test_gsea_reads_every_gene_of_each_set_under_a_description_of_its_signature(
+    signatures: Path,
+) -> None:
+    matrix = read_gctx(signatures / "signatures.gctx")
+    symbols = matrix.row_meta["pr_gene_symbol"].astype(str).to_numpy()
+    sets = {**gsea_sets(signatures / "up.gmt"), **gsea_sets(signatures / "down.gmt")}
+    ours = {
+        s.name: s for s in [*read_gmt(signatures / "up.gmt"), *read_gmt(signatures / "down.gmt")]
+    }
+    for column, sig_id in enumerate(matrix.col_ids):
+        values = matrix.values[:, column]
+        strongest = np.argsort(-np.abs(values), kind="stable")[:50]
+        meta = matrix.col_meta.iloc[column]
+        for side, kept, said in (("up", values > 0, "raised"), ("down", values < 0, "lowered")):
+            description, genes = sets[f"{sig_id}_{side}"]
+            assert genes == list(symbols[strongest[kept[strongest]]])
+            assert list(ours[f"{sig_id}_{side}"].genes) == genes
+            assert ours[f"{sig_id}_{side}"].description == description
+            assert description.startswith(f"{meta['pert_iname']} {meta['cell_id']} ")
+            assert description.endswith(f": {len(genes)} of the top 50 genes by |CD|, {said}")
+    first = matrix.col_meta[matrix.col_meta["pert_type"] == "trt_cp"].iloc[0]
+    description, genes = sets[f"{first.name}_up"]
+    dose = f"{first['pert_dose']:g} {first['pert_dose_unit']}"
+    assert description == (
+        f"{first['pert_iname']} A375 {dose} 24 h: {len(genes)} of the top 50 genes by |CD|, raised"
+    )
+    assert first["pert_dose_unit"] == "uM"
+
+
 def test_reverse_tables_equal_a_brute_force_ranking(signatures: Path) -> None:
     matrix = read_gctx(signatures / "signatures.gctx")
     sigs = pd.read_csv(signatures / "sig_info.txt", sep="\t")
