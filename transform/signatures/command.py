@@ -108,6 +108,16 @@ def run(args: argparse.Namespace) -> int:
             "names them)",
             file=sys.stderr,
         )
+    empty = manifest["gene_sets"]["left_out_empty"]
+    if empty:
+        named = manifest["gene_sets"]["left_out_empty_names"][:5]
+        more = f" and {empty - len(named):,} more" if empty > len(named) else ""
+        print(
+            f"\nup.gmt, down.gmt: {empty:,} gene sets left out for having no gene (all the top "
+            f"genes of their signature have the other sign): {', '.join(map(repr, named))}"
+            f"{more} (manifest.json: gene_sets)",
+            file=sys.stderr,
+        )
     print(
         f"\n{manifest['n_signatures']:,} signatures in {manifest['n_batches']} batches "
         f"({manifest['by_pert_type']}) in {manifest['seconds']} s -> {args.output}"

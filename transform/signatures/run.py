@@ -10,7 +10,9 @@ When every batch is done the outputs are assembled in a streaming pass:
     sig_info.txt         one row per signature (LINCS columns, batch, n_cases, n_controls)
     up.gmt, down.gmt     each signature's top N genes by |CD|, split by sign; the description
                          names the perturbation and what the set holds (never empty: GSEA's
-                         parser skips empty fields, which made the first gene the description)
+                         parser skips empty fields, which made the first gene the description);
+                         a set with no gene (every top gene of one sign) is left out, counted
+                         and named in the manifest (GSEA and our reader need a gene)
     reverse_search.h5    per gene, perturbation type and direction, the top K signatures
     manifest.json        settings, gene space, counts, checksums, versions
 """
@@ -48,6 +50,7 @@ from transform.signatures.job import batch_done, open_work, save_batch, signatur
 from transform.signatures.reverse import DIRECTIONS, TopSignatures, write_reverse_tables
 
 FORMAT_VERSION = 1
+NAMED = 20  # ids named in the manifest of what was left out (with the count of all)
 RAISED_OR_LOWERED = {"up": "raised", "down": "lowered"}
 # (value, unit) of a signature's label in its gene sets' descriptions
 LABEL_FIELDS = (
@@ -163,6 +166,7 @@ def _assemble(
         (t, d): TopSignatures(outputs.top_signatures, n_genes, d) for t in types for d in DIRECTIONS
     }
     n_controls: list[np.ndarray] = []
+    empty: list[str] = []  # gene sets with no gene, left out of the GMT files
     first = 0
     with (
         GctxWriter(out / "signatures.gctx", row_meta) as writer,
@@ -176,8 +180,10 @@ def _assemble(
             writer.append(cd, _column_meta(batch_sigs, stored["n_controls"]))
             n_controls.append(stored["n_controls"])
             up_sets, down_sets = _gene_sets(batch_sigs, cd, genes, outputs.top_genes)
-            up.write(format_gmt(up_sets))
-            down.write(format_gmt(down_sets))
+            pairs = zip(up_sets, down_sets, strict=True)
+            empty += [gene_set.name for pair in pairs for gene_set in pair if not gene_set.genes]
+            up.write(format_gmt(gene_set for gene_set in up_sets if gene_set.genes))
+            down.write(format_gmt(gene_set for gene_set in down_sets if gene_set.genes))
             kinds = batch_sigs["pert_type"].astype(str).to_numpy()
             for pert_type in np.unique(kinds):
                 at = np.flatnonzero(kinds == pert_type)
@@ -189,7 +195,13 @@ def _assemble(
     sig_table = sigs.assign(n_controls=np.concatenate(n_controls))
     sig_table.to_csv(out / "sig_info.txt", sep="\t", index=False)
     write_reverse_tables(out / "reverse_search.h5", genes, list(sigs["sig_id"]), tables)
-    return _manifest(out, genes, sig_table, settings, outputs)
+    manifest = _manifest(out, genes, sig_table, settings, outputs)
+    manifest["gene_sets"] = {
+        "written": 2 * len(sig_table) - len(empty),
+        "left_out_empty": len(empty),
+        "left_out_empty_names": empty[:NAMED],
+    }
+    return manifest
 
 
 def _gene_labels(row_meta: pd.DataFrame) -> list[str]:
@@ -206,8 +218,8 @@ def _column_meta(batch_sigs: pd.DataFrame, n_controls: np.ndarray) -> pd.DataFra
 def _gene_sets(
     batch_sigs: pd.DataFrame, cd: np.ndarray, genes: list[str], top: int
 ) -> tuple[list[GeneSet], list[GeneSet]]:
-    """Each signature's top genes by |CD|, split into raised and lowered, described by the
-    perturbation and what the set holds."""
+    """Each signature's top genes by |CD|, split into raised and lowered (a side may be empty),
+    described by the perturbation and what the set holds."""
     names = np.asarray(genes, dtype=object)
     top = min(top, cd.shape[0])
     strongest = np.argsort(-np.abs(cd), axis=0, kind="stable")[:top]

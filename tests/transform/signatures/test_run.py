@@ -135,6 +135,38 @@ def test_gsea_reads_every_gene_of_each_set_under_a_description_of_its_signature(
     assert first["pert_dose_unit"] == "uM"
 
 
+def test_gene_sets_without_a_gene_are_left_out_counted_and_named(
+    world: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """With one top gene per signature, one side of every signature is empty: such a line
+    (name and description, no gene) is refused by our reader and useless to GSEA, so it is
+    left out; the manifest counts and names the sets, stderr says so."""
+    level3, inst_info = world / "l1000" / "level3.gctx", world / "l1000" / "inst_info.txt"
+    out = tmp_path / "out"
+    command = ["signatures", "--profiles", str(level3), "--inst-info", str(inst_info)]
+    assert main([*command, "--out", str(out), "--scale", "log2", "--top-genes", "1"]) == 0
+    sig_ids = list(read_gctx_meta(out / "signatures.gctx")[1].index)
+    written = [s.name for s in [*read_gmt(out / "up.gmt"), *read_gmt(out / "down.gmt")]]
+    gsea = {**gsea_sets(out / "up.gmt"), **gsea_sets(out / "down.gmt")}
+    assert sorted(gsea) == sorted(written)
+    assert all(len(genes) == 1 for _, genes in gsea.values())
+    assert len(written) == len(sig_ids)  # one side of each signature
+    left_out = [
+        f"{sig_id}_{side}"
+        for sig_id in sig_ids
+        for side in ("up", "down")
+        if f"{sig_id}_{side}" not in written
+    ]
+    assert len(left_out) == len(sig_ids)
+    manifest = json.loads((out / "manifest.json").read_text())["gene_sets"]
+    assert manifest["written"] == len(written)
+    assert manifest["left_out_empty"] == len(sig_ids)
+    assert manifest["left_out_empty_names"] == left_out[:20]
+    err = capsys.readouterr().err
+    assert f"{len(sig_ids):,} gene sets left out for having no gene" in err
+    assert repr(left_out[0]) in err
+
+
 def test_reverse_tables_equal_a_brute_force_ranking(signatures: Path) -> None:
     matrix = read_gctx(signatures / "signatures.gctx")
     sigs = pd.read_csv(signatures / "sig_info.txt", sep="\t")
