@@ -7,7 +7,8 @@ A batch whose profiles hold NaN or infinite values is refused as read, naming th
 of it is computed.
 When every batch is done the outputs are assembled in a streaming pass:
     signatures.gctx      genes x signatures, unit CD vectors (float32), signature metadata
-    sig_info.txt         one row per signature (LINCS columns, batch, n_cases, n_controls)
+    sig_info.txt         one row per signature (LINCS columns, batch, n_cases, n_controls),
+                         -666 for missing values as in GEO's tables and the GCTX
     up.gmt, down.gmt     each signature's top N genes by |CD|, split by sign; the description
                          names the perturbation and what the set holds (never empty: GSEA's
                          parser skips empty fields, which made the first gene the description);
@@ -38,6 +39,7 @@ from transform.io import (
     read_gctx,
     read_gctx_meta,
     read_sig_info,
+    write_lincs_table,
 )
 from transform.io.errors import refuse_non_finite
 from transform.io.files import sha256_file
@@ -193,7 +195,7 @@ def _assemble(
     if origin:  # before the manifest's checksums
         mark_synthetic(out / "signatures.gctx", origin)
     sig_table = sigs.assign(n_controls=np.concatenate(n_controls))
-    sig_table.to_csv(out / "sig_info.txt", sep="\t", index=False)
+    write_lincs_table(out / "sig_info.txt", sig_table.set_index("sig_id"))
     write_reverse_tables(out / "reverse_search.h5", genes, list(sigs["sig_id"]), tables)
     manifest = _manifest(out, genes, sig_table, settings, outputs)
     manifest["gene_sets"] = {

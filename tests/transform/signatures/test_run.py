@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import re
@@ -14,7 +15,7 @@ import pandas as pd
 import pytest
 
 from transform.cli import main
-from transform.io import read_gctx, read_gctx_meta
+from transform.io import read_gctx, read_gctx_meta, read_sig_info
 from transform.io.errors import LincsTableError, NonFiniteValuesError
 from transform.io.gmt import read_gmt
 from transform.io.hdf5 import synthetic_origin
@@ -133,6 +134,23 @@ def test_gsea_reads_every_gene_of_each_set_under_a_description_of_its_signature(
         f"{first['pert_iname']} A375 {dose} 24 h: {len(genes)} of the top 50 genes by |CD|, raised"
     )
     assert first["pert_dose_unit"] == "uM"
+
+
+def test_the_signature_table_marks_missing_values_with_minus_666(signatures: Path) -> None:
+    """As GEO's sig_info and the GCTX do (it was an empty cell): read with the csv module,
+    no cell is empty; our reader and the GCTX's metadata agree on what is missing."""
+    with (signatures / "sig_info.txt").open(encoding="utf-8", newline="") as file:
+        rows = list(csv.DictReader(file, delimiter="\t"))
+    assert all(cell != "" for row in rows for cell in row.values())
+    knockouts = [row for row in rows if row["pert_type"] == "trt_xpr"]
+    assert knockouts
+    assert {(row["pert_dose"], row["pert_dose_unit"]) for row in knockouts} == {("-666", "-666")}
+    table = read_sig_info(signatures / "sig_info.txt")
+    columns = read_gctx_meta(signatures / "signatures.gctx")[1]
+    assert list(table.index) == list(columns.index)
+    for name in ("pert_dose", "pert_dose_unit", "pert_time", "pert_iname"):
+        assert table[name].isna().tolist() == columns[name].isna().tolist(), name
+    assert table["pert_dose"].isna().sum() == len(knockouts)
 
 
 def test_gene_sets_without_a_gene_are_left_out_counted_and_named(
