@@ -1,7 +1,8 @@
-"""Request bodies: a field an operation does not take is refused by name, never ignored.
+"""Request fields: a key an operation does not take is refused by name, never ignored.
 
-A misspelt key (`dn` for `down`, `filter` for `filters`) would otherwise run another request
-than the one meant, a search of one side or of every signature, and answer it as if asked.
+A misspelt key (`dn` for `down`, `filter` for `filters`, `cell` for `cell_id`) would otherwise
+run another request than the one meant, a search of one side or of every signature, and answer it
+as if asked. The same rule holds for JSON bodies and for query parameters.
 """
 
 from __future__ import annotations
@@ -20,8 +21,9 @@ RANGE_SCHEMA = {
 }
 
 
-class BodySerializer(serializers.Serializer):
-    """A JSON body's fields: the declared ones, and an error for each other key."""
+class StrictSerializer(serializers.Serializer):
+    """A request's fields (a JSON body, or the query parameters of a GET): the declared ones,
+    and an error for each other key."""
 
     def to_internal_value(self, data: Any) -> Any:
         if isinstance(data, Mapping):

@@ -17,7 +17,7 @@ from rest_framework.request import Request
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
-from search.apis.bodies import BodySerializer, filters_field
+from search.apis.bodies import StrictSerializer, filters_field
 from search.apis.schemas import WRITE_ERRORS, answers
 from search.engine.query import FILTER_FIELDS
 from search.selectors.exports import (
@@ -30,7 +30,7 @@ from search.selectors.exports import (
 )
 
 
-class SliceInput(BodySerializer):
+class SliceInput(StrictSerializer):
     sig_ids = serializers.ListField(
         child=serializers.CharField(max_length=255),
         required=False,

@@ -12,7 +12,7 @@ from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
-from search.apis.bodies import BodySerializer
+from search.apis.bodies import StrictSerializer
 from search.apis.gene_schemas import (
     GeneDetailSerializer,
     GeneListSerializer,
@@ -50,7 +50,7 @@ class StrictCharField(serializers.CharField):
 
 
 class GeneAutocompleteApi(APIView):
-    class InputSerializer(serializers.Serializer):
+    class InputSerializer(StrictSerializer):
         q = serializers.CharField(max_length=MAX_IDENTIFIER_LENGTH)
         limit = serializers.IntegerField(min_value=1, max_value=AUTOCOMPLETE_MAX, default=20)
 
@@ -86,7 +86,7 @@ class GeneResolveApi(APIView):
     throttle_classes = [ScopedRateThrottle]
     throttle_scope = "lookup"
 
-    class InputSerializer(BodySerializer):
+    class InputSerializer(StrictSerializer):
         identifiers = serializers.ListField(
             child=StrictCharField(max_length=MAX_IDENTIFIER_LENGTH),
             allow_empty=False,
@@ -131,7 +131,7 @@ class GeneSignaturesApi(APIView):
     throttle_classes = [ScopedRateThrottle]
     throttle_scope = "lookup"
 
-    class InputSerializer(serializers.Serializer):
+    class InputSerializer(StrictSerializer):
         direction = serializers.ChoiceField(choices=["up", "down", "both"], default="both")
         pert_type = serializers.CharField(required=False, max_length=32)
         cell_id = serializers.CharField(required=False, max_length=64)

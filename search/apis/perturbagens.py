@@ -9,6 +9,7 @@ from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
+from search.apis.bodies import StrictSerializer
 from search.apis.schemas import PerturbagenSerializer, answers
 from search.selectors.perturbagens import perturbagen_detail
 
@@ -17,7 +18,7 @@ class PerturbagenDetailApi(APIView):
     throttle_classes = [ScopedRateThrottle]
     throttle_scope = "lookup"  # it runs a search for the similar perturbagens
 
-    class InputSerializer(serializers.Serializer):
+    class InputSerializer(StrictSerializer):
         n = serializers.IntegerField(
             min_value=1, max_value=250, default=25, help_text="consensus genes per side"
         )

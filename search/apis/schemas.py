@@ -241,6 +241,16 @@ class BatchQuerySerializer(serializers.Serializer):
     not_in_index = texts_field()
 
 
+class BatchFilterSerializer(serializers.Serializer):
+    filter = serializers.CharField(help_text="the filter as given: cell_id = A375 or HELA")
+    read_as = serializers.DictField(
+        child=serializers.CharField(), help_text="values read in another case"
+    )
+    unmatched = serializers.ListField(
+        child=serializers.CharField(), help_text="values no signature of the index has"
+    )
+
+
 class BatchSerializer(serializers.Serializer):
     id = serializers.UUIDField()
     status = serializers.ChoiceField(choices=["queued", "running", "done", "failed"])
@@ -252,6 +262,7 @@ class BatchSerializer(serializers.Serializer):
     status_url = serializers.CharField()
     results_url = serializers.CharField(allow_null=True, help_text="once the batch is done")
     page = serializers.CharField()
+    filters = BatchFilterSerializer(many=True)
     queries = BatchQuerySerializer(many=True)
 
 

@@ -17,13 +17,13 @@ from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
-from search.apis.bodies import BodySerializer, filters_field
+from search.apis.bodies import StrictSerializer, filters_field
 from search.apis.schemas import WRITE_ERRORS, BatchSerializer, SearchSerializer, answers
 from search.engine.gmt_queries import GmtPairingError, one_gmt_query
 from search.engine.query import FILTER_FIELDS, MAX_GENES, MIN_GENES, MODES, SCORES
 from search.engine.query_resolution import split_identifiers
 from search.models import BatchSearch, BatchStatus, StoredSearch
-from search.selectors.batches import batch_outcomes
+from search.selectors.batches import batch_filters, batch_outcomes
 from search.selectors.searches import search_payload, search_table
 from search.services.batches import batch_search_create
 from search.services.searches import SearchOptions, signature_search
@@ -58,7 +58,7 @@ def gene_list() -> GeneListField:
     )
 
 
-class SearchInput(BodySerializer):
+class SearchInput(StrictSerializer):
     up = gene_list()
     down = gene_list()
     gmt = serializers.CharField(required=False, max_length=500_000, help_text=GMT_HELP)
@@ -164,7 +164,7 @@ class SearchExportApi(APIView):
         return response
 
 
-class BatchInput(BodySerializer):
+class BatchInput(StrictSerializer):
     gmt = serializers.CharField(max_length=5_000_000, help_text="GMT text of the queries")
     mode = serializers.ChoiceField(choices=MODES, default="both")
     score = serializers.ChoiceField(choices=list(SCORES), default="rank")
@@ -235,5 +235,6 @@ def batch_payload(batch: BatchSearch) -> dict[str, Any]:
         "status_url": reverse("api:search-batch-detail", args=[batch.id]),
         "results_url": reverse("api:search-batch-results", args=[batch.id]) if done else None,
         "page": reverse("search:batch-detail", args=[batch.id]),
+        "filters": batch_filters(batch),
         "queries": batch_outcomes(batch),
     }

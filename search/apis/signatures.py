@@ -8,6 +8,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from search.apis.bodies import StrictSerializer
 from search.apis.schemas import (
     NeighboursSerializer,
     SignatureDetailSerializer,
@@ -32,7 +33,7 @@ class SignatureDetailApi(APIView):
 
 
 class SignatureGenesApi(APIView):
-    class InputSerializer(serializers.Serializer):
+    class InputSerializer(StrictSerializer):
         n = serializers.IntegerField(min_value=1, max_value=MAX_ROWS, default=50)
 
     @extend_schema(
@@ -47,7 +48,7 @@ class SignatureGenesApi(APIView):
 
 
 class SignatureSimilarApi(APIView):
-    class InputSerializer(serializers.Serializer):
+    class InputSerializer(StrictSerializer):
         limit = serializers.IntegerField(min_value=1, max_value=MAX_ROWS, default=20)
 
     @extend_schema(

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pandas as pd
 
 if TYPE_CHECKING:
@@ -31,6 +32,14 @@ def read_accuracy(path: Path) -> dict[str, dict[str, Any]]:
     missing = [c for c in COLUMNS if c not in table.columns]
     if missing:
         raise ValueError(f"{path}: a per-gene accuracy table needs the columns {missing}")
+    numbers = table[["pcc_model", "pcc_ridge", "n_samples"]].apply(pd.to_numeric, errors="coerce")
+    bad = table["gene"][~np.isfinite(numbers.to_numpy(np.float64)).all(axis=1)].tolist()
+    if bad:  # a NaN r would reach the pages and the API as a number that is none
+        raise ValueError(
+            f"{path}: {len(bad)} genes without a finite r or sample count ({', '.join(bad[:10])}): "
+            "leave out a gene that was not evaluated; a constant gene's r is 0, as `transform "
+            "evaluate` writes it"
+        )
     return {
         str(row.gene): {
             "kind": str(row.kind),

@@ -25,27 +25,34 @@ import pandas as pd
 from search.engine.errors import IndexArtifactError, PortalError
 from search.engine.gene_reference import read_gene_reference
 from search.engine.genes import GeneResolver, ResolutionStatus
-from search.engine.gmt_queries import gmt_queries
+from search.engine.gmt_queries import GmtPairingError, gmt_queries
 from search.engine.index import SearchIndex
 from search.engine.query import FILTER_FIELDS, MODES, SCORES, SideReport
 from search.engine.query_resolution import (
     QueryError,
     check_sizes,
     keep_indexed,
+    left_out_as_given,
     resolve_query,
 )
 from search.engine.specificity import row_taus
-from transform.io.gmt import parse_gmt
+from transform.io.gmt import GmtFormatError, parse_gmt
 
 REFERENCE = Path(__file__).resolve().parents[1] / "reference" / "genes"
-LEFT_OUT = ("unknown", "ambiguous", "repeated", "in_both", "not_in_index")
 
 
 def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout) -> int:
     args = _parser().parse_args(argv)
     try:
         return _run(args, out)
-    except (PortalError, IndexArtifactError) as error:
+    except (
+        PortalError,
+        IndexArtifactError,
+        GmtFormatError,
+        GmtPairingError,
+        OSError,
+        UnicodeDecodeError,
+    ) as error:
         print(f"python -m search.engine {args.command}: {error}", file=sys.stderr)
         return 2
 
@@ -59,8 +66,11 @@ def _run(args: argparse.Namespace, out: TextIO) -> int:
     if args.command == "gene":
         return _gene(index, resolver, args, out)
     queries = _queries(args)
-    failed = 0
-    for n, (name, up, down) in enumerate(queries):
+    filters = _filters(args.filter)
+    index.table.refuse_unmatched(filters)  # a value no signature has: named, as the API does
+    _filter_notes(index, filters, out)
+    failed, written = 0, False
+    for name, up, down in queries:
         try:
             table = _search(index, resolver, up, down, args, out, name)
         except PortalError as error:
@@ -69,21 +79,31 @@ def _run(args: argparse.Namespace, out: TextIO) -> int:
             continue
         if args.gmt:
             table.insert(0, "query", name)
-        table.to_csv(out, sep="\t", index=False, header=n == 0 or not args.gmt, lineterminator="\n")
+        table.to_csv(out, sep="\t", index=False, header=not written, lineterminator="\n")
+        written = True
     return 2 if failed else 0
+
+
+def _filter_notes(index: SearchIndex, filters: dict[str, list[str]], out: TextIO) -> None:
+    """`#` lines for the filter values no signature has and those read in another case."""
+    for name, found in index.table.filter_report(filters).items():
+        unmatched, read_as = list(found["unmatched"]), dict(found["read_as"])  # type: ignore[call-overload]
+        if unmatched:
+            out.write(f"# filter {name}: no signature has {', '.join(map(str, unmatched))}\n")
+        for given, used in read_as.items():
+            out.write(f"# filter {name}: {given} read as {used}\n")
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m search.engine", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     query = commands.add_parser("query", help="up/down gene-set search (the rank test or cd)")
-    given = query.add_mutually_exclusive_group(required=True)
-    given.add_argument("--up", nargs="+", help="genes that go up (with --down, or alone)")
-    given.add_argument("--gmt", type=Path, help="a GMT of queries (X_up with X_down)")
+    query.add_argument("--up", nargs="+", default=[], help="genes that go up")
     query.add_argument("--down", nargs="+", default=[], help="genes that go down")
+    query.add_argument("--gmt", type=Path, help="a GMT of queries (X_up with X_down)")
     query.add_argument("--mode", choices=MODES, default="both")
     query.add_argument("--score", choices=list(SCORES), default="rank")
-    query.add_argument("--limit", type=int, default=100, help="rows per query (default 100)")
+    query.add_argument("--limit", type=_positive, default=100, help="rows per query (default 100)")
     query.add_argument(
         "--filter",
         action="append",
@@ -97,7 +117,7 @@ def _parser() -> argparse.ArgumentParser:
     gene.add_argument("--direction", choices=["up", "down"], default="up")
     gene.add_argument("--pert-type")
     gene.add_argument("--cell-id")
-    gene.add_argument("--limit", type=int, default=25)
+    gene.add_argument("--limit", type=_positive, default=25)
     for command in (query, gene):
         command.add_argument("--index", type=Path, required=True, help="the index folder")
         command.add_argument(
@@ -109,8 +129,19 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _positive(text: str) -> int:
+    number = int(text)
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"{text}: give 1 or more")
+    return number
+
+
 def _queries(args: argparse.Namespace) -> list[tuple[str, list[str], list[str]]]:
+    if args.gmt and (args.up or args.down):
+        raise QueryError("give either --gmt or --up/--down")
     if not args.gmt:
+        if not args.up and not args.down:
+            raise QueryError("give --up genes, --down genes or both (or --gmt)")
         return [("query", list(args.up), list(args.down))]
     sets = parse_gmt(args.gmt.read_text(encoding="utf-8"), source=str(args.gmt))
     return [
@@ -123,7 +154,7 @@ def _filters(pairs: list[str]) -> dict[str, list[str]]:
     for pair in pairs:
         field, sep, value = pair.partition("=")
         if not sep or field not in FILTER_FIELDS:
-            raise SystemExit(
+            raise QueryError(
                 f"--filter {pair!r}: give FIELD=VALUE, FIELD one of {', '.join(FILTER_FIELDS)}"
             )
         filters.setdefault(field, []).append(value)
@@ -148,7 +179,7 @@ def _search(
         reports[1].matched,
         mode=args.mode,
         score=args.score,
-        filters=_filters(args.filter),
+        filters=_filters(args.filter) or None,
         k=args.limit,
     )
     out.write(
@@ -168,11 +199,10 @@ def _search(
 
 
 def _left_out(out: TextIO, name: str, side: str, report: SideReport) -> None:
-    for kind in LEFT_OUT:
-        values = getattr(report, kind)
-        if values:
-            shown = [v["query"] if isinstance(v, dict) else v for v in values]
-            out.write(f"# {name} {side}: {kind}: {', '.join(map(str, shown))}\n")
+    """The side's identifiers it could not use, named as the query gave them."""
+    for kind, given in left_out_as_given([report.as_dict()]).items():
+        if given:
+            out.write(f"# {name} {side}: {kind}: {', '.join(given)}\n")
 
 
 def _gene(index: SearchIndex, resolver: GeneResolver, args: argparse.Namespace, out: TextIO) -> int:
@@ -180,6 +210,8 @@ def _gene(index: SearchIndex, resolver: GeneResolver, args: argparse.Namespace, 
     if resolution.status is not ResolutionStatus.RESOLVED:
         raise QueryError(f"{args.gene}: {resolution.status}")
     symbol = resolver.genes[resolution.entrez_ids[0]].symbol
+    asked = {"pert_type": [args.pert_type], "cell_id": [args.cell_id]}
+    index.table.refuse_unmatched({key: value for key, value in asked.items() if value[0]})
     rows = index.gene_signatures(
         symbol,
         direction=args.direction,

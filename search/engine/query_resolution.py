@@ -11,13 +11,17 @@ to say (`not_in_index`, `keep_indexed`). The portal's resolver is built from its
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
 
 from search.engine.errors import PortalError
 from search.engine.genes import GeneResolver, Resolution, ResolutionStatus
 from search.engine.query import MAX_GENES, MIN_GENES, SideReport
 
 SEPARATORS = re.compile(r"[\s,;]+")
+# what a side report lists of the identifiers a query could not use (query.SideReport)
+LEFT_OUT = ("unknown", "ambiguous", "repeated", "in_both", "not_in_index")
+SYMBOL_LISTS = ("in_both", "not_in_index")  # of these, the lists of registry symbols
 
 
 class QueryError(PortalError):
@@ -136,4 +140,24 @@ def check_sizes(up: SideReport, down: SideReport) -> None:
                 f"searched (at least {MIN_GENES} are needed)",
                 field=name,
                 report=report.as_dict(),
+                reports={"up": up.as_dict(), "down": down.as_dict()},  # what each side left out
             )
+
+
+def left_out_as_given(sides: Iterable[Mapping[str, Any]]) -> dict[str, list[str]]:
+    """The identifiers, as the query gave them, that its sides' reports (SideReport.as_dict)
+    list as unknown, ambiguous (with their candidates), repeated, on both sides or outside the
+    index. The last two are kept as registry symbols in a report: one read from another
+    identifier (tp53 -> TP53, IL8 -> CXCL8) is named as that side gave it."""
+    named: dict[str, list[str]] = {key: [] for key in LEFT_OUT}
+    for side in sides:
+        given = {str(item["symbol"]): str(item["query"]) for item in side.get("resolved") or []}
+        for key in LEFT_OUT:
+            for value in side.get(key) or []:
+                if isinstance(value, dict):  # ambiguous: the identifier and its candidates
+                    named[key].append(str(value["query"]))
+                elif key in SYMBOL_LISTS:
+                    named[key].append(given.get(str(value), str(value)))
+                else:
+                    named[key].append(str(value))
+    return named

@@ -15,6 +15,7 @@ from django.views.decorators.http import require_safe
 
 from search.engine.errors import (
     AmbiguousGeneError,
+    InvalidQueryError,
     UnknownGeneError,
     UnknownPerturbagenError,
     UnknownSignatureError,
@@ -24,7 +25,7 @@ from search.engine.query import MIN_GENES, SCORES
 from search.models import BatchSearch, Gene, L1000Type, StoredSearch
 from search.runtime.health import portal_health
 from search.runtime.index_access import IndexUnavailable
-from search.selectors.batches import UNRESOLVED, batch_outcomes
+from search.selectors.batches import UNRESOLVED, batch_filters, batch_outcomes
 from search.selectors.examples import example_queries
 from search.selectors.perturbagens import perturbagen_detail
 from search.selectors.searches import filter_text
@@ -103,7 +104,8 @@ def batch_detail(request: HttpRequest, batch_id: str) -> HttpResponse:
         {**q, "unused": [identifier for key in UNRESOLVED for identifier in q[key]]}
         for q in batch_outcomes(batch)
     ]
-    return render(request, "search/batch_detail.html", {"batch": batch, "queries": queries})
+    context = {"batch": batch, "queries": queries, "filters": batch_filters(batch)}
+    return render(request, "search/batch_detail.html", context)
 
 
 def _index_state() -> dict[str, object]:
@@ -137,8 +139,13 @@ def perturbagen(request: HttpRequest, pert_id: str) -> HttpResponse:
 def gene(request: HttpRequest, identifier: str) -> HttpResponse:
     pert_type = request.GET.get("pert_type") or None
     cell_id = request.GET.get("cell_id") or None
+    filter_error = ""
     try:
-        data = gene_reverse_search(identifier=identifier, pert_type=pert_type, cell_id=cell_id)
+        try:
+            data = gene_reverse_search(identifier=identifier, pert_type=pert_type, cell_id=cell_id)
+        except InvalidQueryError as error:  # the page without the filter, saying why
+            filter_error = str(error)
+            data = gene_reverse_search(identifier=identifier)
     except UnknownGeneError as error:  # the reason on the page: unknown, or not in the index
         context = {
             "identifier": identifier,
@@ -166,6 +173,7 @@ def gene(request: HttpRequest, identifier: str) -> HttpResponse:
             {"limit": 1000, **{k: v for k, v in data["filters"].items() if k != "direction" and v}}
         ),
         "hub_percent": _percents(data["hub"]),
+        "filter_error": filter_error,
     }
     return render(request, "search/gene.html", context)
 

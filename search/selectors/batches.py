@@ -8,7 +8,10 @@ from typing import Any
 
 from django.conf import settings
 
+from search.engine.query_resolution import LEFT_OUT
 from search.models import BatchSearch
+from search.runtime.index_access import IndexUnavailable, search_index
+from search.selectors.searches import filter_text
 
 RESULT_NAME = "results.tsv"
 
@@ -44,4 +47,19 @@ def batch_outcomes(batch: BatchSearch) -> list[dict[str, Any]]:
 
 
 # the identifiers a query could not use, as it gave them
-UNRESOLVED = ("unknown", "ambiguous", "repeated", "in_both", "not_in_index")
+UNRESOLVED = LEFT_OUT
+
+
+def batch_filters(batch: BatchSearch) -> list[dict[str, Any]]:
+    """The batch's filters, each as a reader says it, with the values of it no signature of the
+    index has and those read in another case (a filter no value of which matches is refused when
+    the batch is posted; these are the partly matched ones)."""
+    filters = batch.options.get("filters") or {}
+    try:
+        report = search_index().table.filter_report(filters) if filters else {}
+    except IndexUnavailable:
+        report = {}
+    return [
+        {"filter": filter_text(name, wanted), **report.get(name, {"read_as": {}, "unmatched": []})}
+        for name, wanted in filters.items()
+    ]

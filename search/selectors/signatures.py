@@ -193,6 +193,7 @@ def gene_reverse_search(
     asked = {
         key: [value] for key, value in (("pert_type", pert_type), ("cell_id", cell_id)) if value
     }
+    index.table.refuse_unmatched(asked)  # a type or cell line no signature has: named, not empty
     # a type named in another case is the index's own (trt_cp for TRT_CP) in every part below
     pert_type = (index.table.label("pert_type", pert_type) or pert_type) if pert_type else None
     values = index.gene_values(gene.symbol, filters={"cell_id": [cell_id]} if cell_id else None)

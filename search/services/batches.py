@@ -23,10 +23,10 @@ from django.utils import timezone
 
 from search.engine.errors import PortalError
 from search.engine.gmt_queries import GmtPairingError, gmt_queries
-from search.engine.query_resolution import QueryError
+from search.engine.query_resolution import QueryError, left_out_as_given
 from search.models import BatchSearch, BatchStatus, StoredSearch
 from search.runtime.index_access import search_index
-from search.selectors.batches import RESULT_NAME, UNRESOLVED, batch_folder
+from search.selectors.batches import RESULT_NAME, batch_folder
 from search.selectors.searches import EXPORT_COLUMNS, export_cells
 from search.services.searches import SearchOptions, signature_searches
 from transform.io.gmt import GmtFormatError, parse_gmt
@@ -140,40 +140,15 @@ def _outcome(
     name = _clean(query["name"])
     if isinstance(answer, PortalError):
         row = f"{name}" + "\t" * len(EXPORT_COLUMNS) + f"\t{_clean(str(answer))}\n"
-        side = answer.payload.get("report")  # a side too small to search, as resolved
-        return row, {
-            "n_results": 0,
-            "error": str(answer),
-            **_unresolved([side] if isinstance(side, dict) else []),
-        }
+        reports = answer.payload.get("reports")  # a side too small to search: both as resolved
+        sides = list(reports.values()) if isinstance(reports, dict) else []
+        return row, {"n_results": 0, "error": str(answer), **left_out_as_given(sides)}
     lines = []
     for row in answer.results:
         lines.append("\t".join([name, *map(_clean, export_cells(row)), ""]) + "\n")
     sides = [answer.report["up"], answer.report["down"]]
-    outcome = {"n_results": len(lines), "error": "", **_unresolved(sides)}
+    outcome = {"n_results": len(lines), "error": "", **left_out_as_given(sides)}
     return "".join(lines), outcome
-
-
-def _unresolved(sides: list[dict[str, Any]]) -> dict[str, list[str]]:
-    """The identifiers, as the query gave them, of the resolved sides that were unknown,
-    ambiguous (reported with their candidates), repeated, on both sides or outside the index. The
-    last two are kept as registry symbols in a side's report: one read from another identifier
-    (SCAND3 -> ZBED9) is named as that side gave it."""
-    named: dict[str, list[str]] = {key: [] for key in UNRESOLVED}
-    for side in sides:
-        given = {str(item["symbol"]): str(item["query"]) for item in side.get("resolved") or []}
-        for key in UNRESOLVED:
-            for value in side.get(key) or []:
-                if isinstance(value, dict):  # ambiguous: the identifier and its candidates
-                    named[key].append(str(value["query"]))
-                elif key in SYMBOLS:
-                    named[key].append(given.get(str(value), str(value)))
-                else:
-                    named[key].append(str(value))
-    return named
-
-
-SYMBOLS = ("in_both", "not_in_index")  # a side report's lists of registry symbols (query.py)
 
 
 def _clean(text: str) -> str:

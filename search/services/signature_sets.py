@@ -17,6 +17,7 @@ from django.db import connection, transaction
 
 from search.models import Signature, SignatureSet
 from transform.io.files import sha256_file as file_sha256
+from transform.io.meta import MISSING_READ
 
 TEXT_COLUMNS = (
     "pert_type",
@@ -66,16 +67,30 @@ def read_sig_table(path: Path) -> pd.DataFrame:
     duplicated = table["sig_id"][table["sig_id"].duplicated()]
     if len(duplicated):
         raise SignatureTableError(f"{path}: sig_id {duplicated.iloc[0]!r} appears twice")
-    for name in TEXT_COLUMNS:
-        if name not in table.columns:
-            table[name] = ""
+    for name in TEXT_COLUMNS:  # CMap's -666 (and NA, NaN, an empty cell) is missing: ""
+        table[name] = (
+            table[name].where(~table[name].isin(MISSING_READ), "") if name in table else ""
+        )
     for name in ("pert_dose", "pert_time"):
         values = table[name] if name in table.columns else pd.Series("", index=table.index)
-        table[name] = pd.to_numeric(values.replace("", None), errors="coerce")
+        table[name] = _numbers(path, name, values.where(~values.isin(MISSING_READ), ""))
     for name in ("n_cases", "n_controls"):
         values = table[name] if name in table.columns else pd.Series("0", index=table.index)
-        table[name] = pd.to_numeric(values, errors="coerce").fillna(0).astype(np.int64)
+        table[name] = _numbers(path, name, values.where(~values.isin(MISSING_READ), "0"))
+        table[name] = table[name].astype(np.int64)
     return table
+
+
+def _numbers(path: Path, name: str, values: pd.Series) -> pd.Series:
+    """A number column ("" missing); a cell that is no number is refused, naming its row."""
+    numbers = pd.to_numeric(values.replace("", None), errors="coerce")
+    wrong = numbers.isna() & (values != "")
+    if wrong.any():
+        at = int(np.flatnonzero(wrong.to_numpy())[0])
+        raise SignatureTableError(
+            f"{path}: {name} {values.iloc[at]!r} (line {at + 2}) is not a number"
+        )
+    return numbers
 
 
 FACETS = ("pert_type", "cell_id", "pert_iname", "pert_time")

@@ -129,6 +129,77 @@ def test_bad_input_is_said_with_exit_status_2(
     assert "NOT_A_GENE: unknown" in capsys.readouterr().err
 
 
+def test_errors_of_files_filters_and_limits_are_said_with_exit_status_2(
+    serve_portal_index: PortalIndex, capsys: pytest.CaptureFixture[str], tmp_path
+) -> None:
+    index = str(serve_portal_index.directory)
+    up, _ = _query(serve_portal_index)
+    duplicated = tmp_path / "twice.gmt"
+    duplicated.write_text(f"A\tx\t{up[0]}\nA\tx\t{up[1]}\n")
+    paired = tmp_path / "paired.gmt"
+    paired.write_text(f"X_up\tx\t{up[0]}\nX_UP\tx\t{up[1]}\n")
+    cases = [
+        (["query", "--gmt", str(tmp_path / "absent.gmt")], "absent.gmt"),
+        (["query", "--gmt", str(duplicated)], "A"),
+        (["query", "--gmt", str(paired)], "X"),
+        (["query", "--up", *up, "--filter", "cell=A375"], "give FIELD=VALUE"),
+        (["query", "--up", *up, "--filter", "cell_id=HELA"], "no signature has cell_id HELA"),
+        (["query", "--gmt", str(paired), "--up", *up], "either --gmt or --up"),
+        (["query"], "give --up genes, --down genes or both"),
+        (["gene", up[0], "--pert-type", "nope"], "no signature has pert_type nope"),
+    ]
+    for argv, said in cases:
+        status, _, _ = _cli(*argv, "--index", index)
+        assert status == 2, argv
+        err = capsys.readouterr().err
+        assert said in err, (argv, err)
+        assert "Traceback" not in err
+    with pytest.raises(SystemExit):  # argparse: 'give 1 or more'
+        _cli("gene", up[0], "--limit", "0", "--index", index)
+    assert "give 1 or more" in capsys.readouterr().err
+
+
+def test_a_gmt_whose_first_query_fails_keeps_the_header_and_names_left_out_as_given(
+    serve_portal_index: PortalIndex, capsys: pytest.CaptureFixture[str], tmp_path
+) -> None:
+    up, down = _query(serve_portal_index)
+    gmt = tmp_path / "queries.gmt"
+    gmt.write_text(
+        "A_up\tx\tNOT_A_GENE\tALSO_NOT\n"
+        f"B_up\tx\t{chr(9).join(up)}\nB_down\tx\t{chr(9).join(down)}\n"
+        f"C\tx\t{chr(9).join(s.lower() for s in down)}\t{down[0].lower()}\n"
+    )
+    status, text, table = _cli(
+        "query", "--index", str(serve_portal_index.directory), "--gmt", str(gmt), "--limit", "3"
+    )
+    assert status == 2
+    assert "query A:" in capsys.readouterr().err
+    assert table.columns[:3].tolist() == ["query", "rank", "sig_id"]
+    assert table.groupby("query").size().to_dict() == {"B": 3, "C": 3}
+    assert f"# C up: repeated: {down[0].lower()}" in text  # as the GMT gave it
+
+
+def test_a_down_only_query_and_a_partly_matched_filter_on_the_command_line(
+    serve_portal_index: PortalIndex,
+) -> None:
+    _, down = _query(serve_portal_index)
+    status, text, table = _cli(
+        "query",
+        "--index",
+        str(serve_portal_index.directory),
+        "--down",
+        *down,
+        "--filter",
+        "cell_id=mcf7",
+        "--filter",
+        "cell_id=HELA",
+    )
+    assert status == 0
+    assert set(table["cell_id"]) == {"MCF7"}
+    assert "# filter cell_id: no signature has HELA" in text
+    assert "# filter cell_id: mcf7 read as MCF7" in text
+
+
 def test_the_command_loads_neither_django_nor_torch(serve_portal_index: PortalIndex) -> None:
     gene = str(serve_portal_index.cd.index[0])
     code = (

@@ -4,6 +4,7 @@ API and the query report; "not evaluated" wherever no evaluation covers a gene, 
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -103,10 +104,23 @@ def test_an_index_without_an_evaluation_says_so(serve_portal_index: PortalIndex)
     assert body["report"]["accuracy"] == {"available": False}
 
 
-def test_a_malformed_accuracy_table_is_refused_at_build(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("table", "said"),
+    [
+        ("gene\tr\nTP53\t0.5\n", "needs the columns"),
+        (  # an r that is no number would reach the pages as NaN (a 500 in JSON)
+            "gene\tkind\tpcc_model\tpcc_ridge\tn_samples\nTP53\tinferred\tnan\t0.4\t20\n"
+            "MDM2\tinferred\t0.5\t\t20\nBAX\tinferred\t0.5\t0.4\t20\n",
+            "2 genes without a finite r or sample count (TP53, MDM2)",
+        ),
+    ],
+)
+def test_a_malformed_accuracy_table_is_refused_at_build(
+    tmp_path: Path, table: str, said: str
+) -> None:
     bad = tmp_path / "per_gene.tsv"
-    bad.write_text("gene\tr\nTP53\t0.5\n")
-    with pytest.raises(CommandError, match="needs the columns"):
+    bad.write_text(table)
+    with pytest.raises(CommandError, match=re.escape(said)):
         call_command(
             "build_search_index",
             "--signatures",

@@ -114,12 +114,11 @@ def test_the_gene_plots_follow_the_cell_line_filter(serve_portal_index: PortalIn
     assert body["volcano"]
     assert {point["sig_id"] for point in body["volcano"]} <= in_cell
     assert len(body["volcano"]) < len(every["volcano"])
-    none = APIClient().get(f"/api/genes/{gene}/signatures", {"cell_id": "NO_SUCH_CELL"}).json()
-    assert none["by_cell_line"] == []
-    assert none["volcano"] == []
-    assert none["filter_report"] == {"cell_id": {"read_as": {}, "unmatched": ["NO_SUCH_CELL"]}}
+    none = APIClient().get(f"/api/genes/{gene}/signatures", {"cell_id": "NO_SUCH_CELL"})
+    assert none.status_code == 400  # named, not an empty answer
+    assert none.json()["detail"].startswith("no signature has cell_id NO_SUCH_CELL")
     page = APIClient().get(f"/genes/{gene}", {"cell_id": "NO_SUCH_CELL"}).content.decode()
-    assert "No signature has cell_id NO_SUCH_CELL." in page
+    assert "no signature has cell_id NO_SUCH_CELL; the index has" in page
     folded = APIClient().get(f"/api/genes/{gene}/signatures", {"cell_id": cell.lower()}).json()
     assert [box["cell_id"] for box in folded["by_cell_line"]] == [cell]
 

@@ -160,8 +160,36 @@ def test_the_gene_api_reads_a_perturbation_type_in_any_case_and_reports_an_unkno
     assert upper["filter_report"] == {
         "pert_type": {"read_as": {"TRT_CP": "trt_cp"}, "unmatched": []}
     }
-    bogus = api.get(f"/api/genes/{gene}/signatures", {"pert_type": "bogus"}).json()
-    assert bogus["filter_report"]["pert_type"]["unmatched"] == ["bogus"]
+    for params in ({"pert_type": "bogus"}, {"cell_id": "HELA"}):
+        refused = api.get(f"/api/genes/{gene}/signatures", params)
+        assert refused.status_code == 400
+        key, value = next(iter(params.items()))
+        assert refused.json()["detail"].startswith(f"no signature has {key} {value}; the index")
+    page = Client().get(f"/genes/{gene}", {"cell_id": "HELA"})
+    assert page.status_code == 200  # the page without the filter, saying why
+    assert "no signature has cell_id HELA" in page.content.decode()
+
+
+@pytest.mark.parametrize(
+    ("path", "key"),
+    [
+        ("/api/genes/{gene}/signatures?cell=A375", "cell"),
+        ("/api/signatures/{sig}/similar?k=5", "k"),
+        ("/api/signatures/{sig}/genes?limit=5", "limit"),
+        ("/api/perturbagens/{pert}?limit=5", "limit"),
+        ("/api/genes?q=TP5&max=3", "max"),
+    ],
+)
+def test_a_query_parameter_the_operation_does_not_take_is_refused_by_name(
+    api: APIClient, serve_portal_index: PortalIndex, path: str, key: str
+) -> None:
+    meta = serve_portal_index.meta
+    url = path.format(
+        gene=serve_portal_index.genes[0], sig=meta["sig_id"].iloc[0], pert=meta["pert_id"].iloc[0]
+    )
+    response = api.get(url)
+    assert response.status_code == 400
+    assert response.json()[key][0].startswith("not a field of this request; it takes ")
 
 
 def test_the_gene_page_keeps_its_filters_in_its_links_and_offers_every_type(

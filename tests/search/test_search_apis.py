@@ -434,6 +434,40 @@ def test_a_batch_names_each_gene_it_left_out_as_the_query_gave_it(
     assert f'<td data-field="unused">{unused}</td>' in page
 
 
+def test_a_query_refused_as_too_small_names_what_both_its_sides_left_out(
+    serve_portal_index: PortalIndex, run_batch
+) -> None:
+    genes = serve_portal_index.genes
+    up = [*genes[:10], "NOTAGENE4", "MDR1"]
+    down = [*genes[12:15], "NOTAGENE5"]  # 3 genes: too few
+    status = run_batch("Q_up\tx\t" + "\t".join(up) + "\nQ_down\tx\t" + "\t".join(down))
+    (outcome,) = status["queries"]
+    assert "only 3 of the 4 down genes" in outcome["error"]
+    assert outcome["unknown"] == ["NOTAGENE4", "NOTAGENE5"]
+    assert outcome["ambiguous"] == ["MDR1"]
+
+
+def test_a_batch_says_its_filter_values_no_signature_has(
+    api: APIClient, serve_portal_index: PortalIndex, run_batch, settings
+) -> None:
+    genes = serve_portal_index.genes
+    gmt = "Q\tx\t" + "\t".join(genes[:8])
+    refused = api.post(
+        "/api/search/batch", {"gmt": gmt, "filters": {"cell_id": ["HELA"]}}, format="json"
+    )
+    assert refused.status_code == 400
+    assert refused.json()["detail"].startswith("no signature has cell_id HELA")
+    body = api.post(
+        "/api/search/batch", {"gmt": gmt, "filters": {"cell_id": ["A375", "HELA"]}}, format="json"
+    ).json()
+    assert body["filters"] == [
+        {"filter": "cell_id = A375 or HELA", "read_as": {}, "unmatched": ["HELA"]}
+    ]
+    page = Client().get(body["page"]).content.decode()
+    assert "Filter: cell_id = A375 or HELA" in page
+    assert "no signature has HELA" in page
+
+
 def test_a_batch_over_the_bound_is_refused_with_the_bound(api: APIClient) -> None:
     gmt = "\n".join(f"Q{n}\tx\tTP53" for n in range(MAX_QUERIES + 1))
     response = api.post("/api/search/batch", {"gmt": gmt}, format="json")

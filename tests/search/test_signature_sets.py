@@ -46,6 +46,28 @@ def test_a_table_loads_in_order_with_its_metadata(tmp_path: Path) -> None:
     assert len(facets["pert_iname"]) == 250
 
 
+def test_cmaps_missing_marker_is_missing_and_a_cell_that_is_no_number_is_refused(
+    tmp_path: Path,
+) -> None:
+    """The signatures step writes sig_info.txt with CMap's -666 for a missing dose, unit or
+    time (a knockout's): loaded, those are missing, not a dose of -666 or a unit "-666"."""
+    path = _table(tmp_path / "sig_info.txt", 6)
+    lines = path.read_text().splitlines()
+    fields = lines[4].split("\t")
+    fields[5:8] = ["-666", "-666", "-666"]
+    lines[4] = "\t".join(fields)
+    path.write_text("\n".join(lines) + "\n")
+    signature_set_load(sig_info=path, version="v1")
+    row = Signature.objects.get(signature_set__version="v1", position=3)
+    assert (row.pert_dose, row.pert_dose_unit, row.pert_time) == (None, "", None)
+    assert SignatureSet.objects.get(version="v1").facets["pert_time"] == [24.0]
+    fields[5] = "ten"
+    lines[4] = "\t".join(fields)
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(SignatureTableError, match=r"pert_dose 'ten' \(line 5\) is not a number"):
+        signature_set_load(sig_info=path, version="v2")
+
+
 def test_loading_again_is_a_no_op_and_a_changed_table_replaces_the_set(tmp_path: Path) -> None:
     path = _table(tmp_path / "sig_info.txt", 40)
     signature_set_load(sig_info=path, version="v1")
