@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import importlib
+import importlib.util
+import json
+import os
 import re
 import shlex
+import subprocess
+import sys
 import tomllib
 
 import pytest
@@ -127,3 +132,31 @@ def test_the_web_image_installs_no_torch() -> None:
     installs = re.findall(r"pip install[^\n]*", _dockerfile("web"))
     assert installs
     assert not any("torch" in line for line in installs), installs
+
+
+def test_the_web_image_collects_static_files_as_they_are_served(tmp_path) -> None:
+    """Its collectstatic runs with DEBUG off, as the pages do: the manifest storage writes
+    staticfiles.json, without which every page that names a static file answers 500."""
+    joined = re.sub(r"\\\n\s*", " ", _dockerfile("web"))
+    line = next(part for part in joined.split("&&") if "manage.py collectstatic" in part)
+    words = shlex.split(line.splitlines()[0])
+    assignments = dict(word.split("=", 1) for word in words[: words.index("python")])
+    assert "DEBUG" not in assignments
+    env = {
+        "PATH": os.environ["PATH"],
+        "HOME": os.environ.get("HOME", "/tmp"),
+        **assignments,
+        "STATIC_ROOT": str(tmp_path / "static"),
+        "DATA_DIR": str(tmp_path / "data"),
+    }
+    command = [sys.executable, *words[words.index("python") + 1 :]]
+    subprocess.run(command, cwd=REPO, env=env, check=True, capture_output=True)
+    manifest = json.loads((tmp_path / "static" / "staticfiles.json").read_text())
+    assert "favicon.svg" in manifest["paths"]
+
+
+def test_the_long_running_services_restart_and_the_web_health_check_names_a_served_host() -> None:
+    for name in ("db", "redis", "web", "proxy", "worker", "gpu-worker"):
+        assert SERVICES[name]["restart"] == "unless-stopped", name
+    assert SERVICES["web"]["healthcheck"]["test"] == ["CMD", "python", "-m", "portal.healthcheck"]
+    assert importlib.util.find_spec("portal.healthcheck") is not None

@@ -14,9 +14,9 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
-from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
+from portal.throttling import ScopedRateThrottle
 from search.apis.bodies import StrictSerializer, filters_field
 from search.apis.schemas import WRITE_ERRORS, answers
 from search.engine.query import FILTER_FIELDS

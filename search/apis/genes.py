@@ -9,9 +9,9 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
+from portal.throttling import ScopedRateThrottle
 from search.apis.bodies import StrictSerializer
 from search.apis.gene_schemas import (
     GeneDetailSerializer,

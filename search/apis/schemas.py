@@ -326,6 +326,7 @@ class HealthSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=["ok", "degraded"])
     database = HealthPartSerializer()
     broker = HealthPartSerializer()
+    cache = HealthPartSerializer(help_text="where the rate limits count (shared: CACHE_URL)")
     search_index = HealthPartSerializer()
 
 

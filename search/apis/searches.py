@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 from django.http import FileResponse, HttpResponse
 from django.http.response import HttpResponseBase
@@ -12,11 +13,12 @@ from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
+from rest_framework.exceptions import APIException
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
+from portal.throttling import ScopedRateThrottle
 from search.apis.bodies import StrictSerializer, filters_field
 from search.apis.schemas import WRITE_ERRORS, BatchSerializer, SearchSerializer, answers
 from search.engine.gmt_queries import GmtPairingError, one_gmt_query
@@ -25,7 +27,7 @@ from search.engine.query_resolution import split_identifiers
 from search.models import BatchSearch, BatchStatus, StoredSearch
 from search.selectors.batches import batch_filters, batch_outcomes
 from search.selectors.searches import search_payload, search_table
-from search.services.batches import batch_search_create
+from search.services.batches import batch_search_create, batch_search_fail
 from search.services.searches import SearchOptions, signature_search
 from search.tasks import batch_search_run_task
 from transform.io.gmt import GmtFormatError, parse_gmt
@@ -190,9 +192,36 @@ class BatchSearchApi(APIView):
             mode=data["mode"], score=data["score"], limit=data["limit"], filters=data["filters"]
         )
         batch = batch_search_create(gmt=data["gmt"], options=options)
-        transaction.on_commit(lambda: batch_search_run_task.delay(str(batch.id)))
+        transaction.on_commit(lambda: _queued(batch))
         batch.refresh_from_db()  # run already where tasks run in process: one state, not two
         return Response(batch_payload(batch), status=status.HTTP_202_ACCEPTED)
+
+
+class TaskQueueUnavailable(APIException):
+    """503 with Retry-After (DRF's handler sends `wait`): the broker cannot take the task."""
+
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    wait = 5
+
+
+QUEUE_RETRY = {"max_retries": 1, "interval_start": 0, "interval_step": 1, "interval_max": 1}
+
+
+def _queued(batch: BatchSearch) -> None:
+    """The batch's task sent to the broker (run here where tasks run in process). A broker that
+    cannot be reached fails the batch with the reason and answers 503, instead of a 500 and a
+    batch left queued that no worker will ever see."""
+    try:
+        with batch_search_run_task.app.connection_for_write() as connection:  # a batch is rare
+            batch_search_run_task.apply_async(
+                args=[str(batch.id)], connection=connection, retry=True, retry_policy=QUEUE_RETRY
+            )
+    except Exception as error:  # kombu and its transports raise errors of their own
+        if settings.CELERY_TASK_ALWAYS_EAGER:
+            raise  # the task itself failed, in process: not the queue
+        reason = f"the task queue cannot be reached: {str(error).strip().splitlines()[0]}"
+        batch_search_fail(batch_id=str(batch.id), error=reason)
+        raise TaskQueueUnavailable(f"{reason}; the batch was not started, try again") from error
 
 
 class BatchSearchDetailApi(APIView):

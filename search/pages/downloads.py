@@ -96,6 +96,7 @@ def _accel_redirect(item: DownloadFile, location: str) -> HttpResponse:
     """Headers only: the proxy's internal `location` sends the file (docker/nginx.conf), with
     validators of its own."""
     response = _with_file_headers(HttpResponse(), item, validators=False)
+    del response["Accept-Ranges"]  # nginx says it of the file it sends (twice else)
     response["X-Accel-Redirect"] = f"{location.rstrip('/')}/{quote(item.name)}"
     return response
 

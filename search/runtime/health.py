@@ -7,14 +7,18 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db import DatabaseError, connection
 from kombu import Connection
 
+from portal.throttling import CACHE_ERRORS
 from search.engine.index_state import index_state
 from search.runtime.shards import head_setting_problem
 from search.selectors.genes import gene_registry_release
+from search.selectors.signatures import MetadataNotLoaded, signature_set_of_index
 
 BROKER_TIMEOUT_S = 2.0
+HEALTH_KEY = "portal-health"
 
 
 def database_health() -> dict[str, Any]:
@@ -56,7 +60,23 @@ def broker_health() -> dict[str, Any]:
     }
 
 
+def cache_health() -> dict[str, Any]:
+    """The cache the rate limits count in: Redis when CACHE_URL is set, else the process's own."""
+    if not settings.CACHE_URL:
+        return {"ok": True, "mode": "local", "detail": "the process's memory: limits per process"}
+    try:
+        cache.set(HEALTH_KEY, "1", timeout=10)
+        cache.get(HEALTH_KEY)
+    except CACHE_ERRORS as error:
+        detail = f"rate limits are not applied: {_first_line(error)}"
+        return {"ok": False, "mode": "shared", "url": _redact(settings.CACHE_URL), "error": detail}
+    return {"ok": True, "mode": "shared", "url": _redact(settings.CACHE_URL)}
+
+
 def search_index_health() -> dict[str, Any]:
+    """The index's state. Absent is not a failure (the portal runs until one is built, its
+    search saying why it cannot); an index whose signature metadata the database lacks is, for
+    every search of it would answer 503."""
     read = index_state(settings.SEARCH_INDEX_DIR)
     state = read.as_dict()
     state["ok"] = state["state"] != "invalid"
@@ -64,6 +84,14 @@ def search_index_health() -> dict[str, Any]:
     if unservable:  # a head, with another number of shards than its own
         state["ok"] = False
         state["detail"] = unservable
+    if state["ok"] and read.state == "ready" and read.version:
+        try:
+            signature_set_of_index(version=read.version)
+        except MetadataNotLoaded as error:
+            state["ok"] = False
+            state["detail"] = str(error)
+        except DatabaseError:
+            pass  # the database's own part says it
     return state
 
 
@@ -71,6 +99,7 @@ def portal_health() -> dict[str, Any]:
     parts = {
         "database": database_health(),
         "broker": broker_health(),
+        "cache": cache_health(),
         "search_index": search_index_health(),
     }
     healthy = all(part["ok"] for part in parts.values())
@@ -85,6 +114,6 @@ def _redact(url: str) -> str:
     return url
 
 
-def _first_line(error: Exception) -> str:
+def _first_line(error: BaseException) -> str:
     text = str(error).strip() or type(error).__name__
     return text.splitlines()[0]

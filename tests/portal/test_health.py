@@ -11,6 +11,7 @@ from django.test import override_settings
 from kombu import Connection
 from rest_framework.test import APIClient
 
+from search.models import SignatureSet
 from tests.conftest import REDIS_URL
 
 pytestmark = pytest.mark.django_db
@@ -64,6 +65,12 @@ def test_it_reports_a_ready_or_an_invalid_index(tmp_path: Path) -> None:
     (tmp_path / "index.json").write_text(json.dumps(manifest))
     with override_settings(SEARCH_INDEX_DIR=tmp_path):
         code, body = _health()
+    # ready, but every search of it would be a 503: its metadata is not in the database
+    assert (code, body["search_index"]["ok"]) == (503, False)
+    assert "run manage.py load_signatures" in body["search_index"]["detail"]
+    SignatureSet.objects.create(version="v1", source="t", source_checksum="0", n_signatures=42)
+    with override_settings(SEARCH_INDEX_DIR=tmp_path):
+        code, body = _health()
     assert (code, body["search_index"]["state"], body["search_index"]["n_signatures"]) == (
         200,
         "ready",
@@ -73,3 +80,23 @@ def test_it_reports_a_ready_or_an_invalid_index(tmp_path: Path) -> None:
     with override_settings(SEARCH_INDEX_DIR=tmp_path):
         code, body = _health()
     assert (code, body["search_index"]["state"]) == (503, "invalid")
+
+
+def test_the_rate_limits_cache_is_reported_and_its_outage_keeps_searches_answering(
+    settings,
+) -> None:
+    """CACHE_URL names a Redis that does not answer: health says so (503), and a rate-limited
+    operation still answers, unlimited, instead of a 500."""
+    settings.CACHE_URL = "redis://127.0.0.1:1/11"
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": settings.CACHE_URL,
+        }
+    }
+    code, body = _health()
+    assert (code, body["cache"]["ok"], body["cache"]["mode"]) == (503, False, "shared")
+    assert body["cache"]["error"].startswith("rate limits are not applied: ")
+    answer = APIClient().post("/api/genes/resolve", {"identifiers": ["TP53"]}, format="json")
+    assert answer.status_code == 200  # a rate-limited operation (scope "lookup")
+    assert answer.json()["summary"]["resolved"] == 1

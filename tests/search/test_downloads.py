@@ -218,6 +218,7 @@ def test_with_a_proxy_the_portal_hands_the_file_over_with_headers_only(
         assert response.content == b""
         assert not response.streaming
         assert "attachment" in response["Content-Disposition"]
+        assert "Accept-Ranges" not in response  # nginx's own, for the file it sends
     assert response["Content-Type"] == "text/plain; charset=utf-8"
 
 
