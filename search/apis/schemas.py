@@ -373,3 +373,8 @@ class PerturbagenSerializer(serializers.Serializer):
     consensus = ConsensusSerializer()
     similar = SimilarSerializer()
     search_url = serializers.CharField(help_text="the search form filled with the consensus genes")
+    search_genes = serializers.DictField(
+        child=serializers.IntegerField(),
+        help_text="how many consensus genes a side the search form is filled with (the first of "
+        "top_up and top_down, and beyond them)",
+    )

@@ -76,6 +76,7 @@ def perturbagen_detail(*, pert_id: str, n_genes: int = 25) -> dict[str, Any]:
         },
         "similar": _similar(index, pert_id, up, down),
         "search_url": search_link(up, down),
+        "search_genes": {"up": len(up), "down": len(down)},
     }
 
 

@@ -168,6 +168,7 @@ def _stored(
     """What was asked and answered, as kept for the permalink (unsaved)."""
     up_report, down_report = reports
     query = {"up": list(up), "down": list(down), **options.as_dict()}
+    linked = {**query, "filters": _as_read(options.filters, answer.filters)}
     return StoredSearch(
         id=uuid.uuid4(),
         index_version=index.version,
@@ -178,8 +179,8 @@ def _stored(
             "recall_at_100": index.recall_at_100,
             "path": answer.path,
             "filters": answer.filters,
-            "hubs": hub_summary(index, up_report, down_report, query),
-            "accuracy": accuracy_summary(index, up_report, down_report, query),
+            "hubs": hub_summary(index, up_report, down_report, linked),
+            "accuracy": accuracy_summary(index, up_report, down_report, linked),
         },
         results=[
             _row(rank, row)
@@ -189,6 +190,19 @@ def _stored(
         ],
         n_searched=answer.n_searched,
     )
+
+
+def _as_read(filters: dict[str, Any], report: dict[str, dict[str, object]]) -> dict[str, Any]:
+    """The filters with each value as the index read it (a375 -> A375), for the search form,
+    whose choices are the index's own values."""
+    read: dict[str, Any] = {}
+    for name, wanted in filters.items():
+        read_as = report.get(name, {}).get("read_as") or {}
+        assert isinstance(read_as, dict), "filter_report's read_as"
+        read[name] = (
+            [read_as.get(str(v), v) for v in wanted] if isinstance(wanted, list) else wanted
+        )
+    return read
 
 
 def with_tau(index: SearchIndex, rows: list[dict[str, Any]], score: str) -> list[dict[str, Any]]:

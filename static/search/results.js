@@ -23,7 +23,14 @@
   const textFilter = document.getElementById("text-filter");
   let shown = data.rows;
 
+  const UNITS = { pert_dose: "pert_dose_unit", pert_time: "pert_time_unit" };
+
   function signatureCell(key, row, td) {
+    if (UNITS[key]) {  // a dose or a time with its unit, as the signature page gives it
+      const value = row[key], unit = row[UNITS[key]];
+      td.textContent = value === null || value === undefined ? "" : value + (unit ? " " + unit : "");
+      return true;
+    }
     if (key !== "sig_id" && key !== "pert_iname") return false;
     if (key === "pert_iname" && !row.pert_id) return false;  // no perturbagen page to link to
     const a = document.createElement("a");

@@ -94,9 +94,15 @@
       limit: Number(data.get("limit")), filters: filters, order: data.get("order") || "z",
     };
     status.textContent = "Searching…";
-    const response = await fetch("/api/search", {
-      method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(request),
-    });
+    let response;
+    try {
+      response = await fetch("/api/search", {
+        method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(request),
+      });
+    } catch (error) {
+      status.textContent = "The portal could not be reached (" + error.message + "); try again.";
+      return;
+    }
     const body = await response.json().catch(() => ({ detail: response.statusText }));
     if (response.ok) {
       window.location.assign(body.permalink);
@@ -111,10 +117,17 @@
   for (const name of sides) {
     if (preset.get(name)) document.getElementById(name).value = preset.get(name).split(",").join("\n");
   }
+  const unset = [];
   for (const key of ["pert_type", "cell_id", "pert_iname", "pert_time", "score", "order", "limit"]) {
-    if (preset.get(key)) document.getElementById(key).value = preset.get(key);
+    if (!preset.get(key)) continue;
+    const field = document.getElementById(key);
+    field.value = preset.get(key);
+    if (field.value !== preset.get(key)) unset.push(key + " = " + preset.get(key));  // no such choice
   }
+  if (unset.length) status.textContent = "Not among the choices, set again: " + unset.join("; ");
   const mode = form.querySelector(`input[name="mode"][value="${CSS.escape(preset.get("mode") || "")}"]`);
   if (mode) mode.checked = true;
   recount();
+  // Back to this page: the browser restores what was typed, so the counts are made again.
+  window.addEventListener("pageshow", recount);
 })();

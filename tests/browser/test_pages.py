@@ -222,3 +222,47 @@ def test_an_ambiguous_alias_can_be_settled_on_the_results_page(page: Page) -> No
     page.locator("button.choose[data-query='MDR1'][data-candidate='ABCB1']").click()
     page.wait_for_function("() => !document.querySelector(\"button.choose[data-query='MDR1']\")")
     expect(page.locator("#query-report")).to_contain_text("MDR1 → ABCB1")
+
+
+def test_a_batch_page_keeps_its_state_when_a_status_check_fails_and_then_goes_on(
+    page: Page,
+) -> None:
+    page.goto("/batch/")
+    page.fill(
+        "#gmt-text", "DEX\tdemo\t" + "\t".join(["FKBP5", "TSC22D3", "PER1", "ZBTB16", "KLF15"])
+    )
+    failures = {"left": 1}
+
+    def first_check_fails(route) -> None:  # a 503 from a proxy, then the portal again
+        if failures["left"]:
+            failures["left"] -= 1
+            route.fulfill(status=503, body="busy")
+        else:
+            route.continue_()
+
+    page.route("**/api/search/batch/*", first_check_fails)
+    page.locator("#batch-submit").click()
+    page.wait_for_url("**/batch/*")
+    expect(page.locator("#batch-note")).to_contain_text("Could not check the batch (status 503)")
+    expect(page.locator("#batch-note")).to_have_text("", timeout=15_000)  # checked again
+    expect(page.locator("#batch-state")).to_have_text("done")
+
+
+def test_on_a_phone_every_header_link_is_on_screen_and_wide_tables_scroll_inside(
+    page: Page,
+) -> None:
+    page.set_viewport_size({"width": 375, "height": 800})
+    _search_dexamethasone(page)
+    for name in ("Gene lookup", "API"):
+        box = page.get_by_role("link", name=name, exact=True).first.bounding_box()
+        assert box is not None
+        assert box["x"] + box["width"] <= 375, name
+    assert page.evaluate("document.documentElement.scrollWidth") <= 375
+
+
+def test_the_results_table_gives_doses_and_times_with_their_units(page: Page) -> None:
+    _search_dexamethasone(page)
+    doses = page.locator("#results-table tbody tr td:nth-child(5)").all_inner_texts()
+    assert any(text.endswith(" uM") for text in doses)
+    times = page.locator("#results-table tbody tr td:nth-child(6)").all_inner_texts()
+    assert all(text.endswith(" h") for text in times if text)

@@ -51,7 +51,7 @@ def test_a_search_flags_its_hub_genes_and_offers_the_query_without_them(
     order = np.argsort(-fractions)
     up = [index.genes[g] for g in order[:3]] + [index.genes[g] for g in order[-10:-4]]
     down = [index.genes[g] for g in order[-20:-14]]
-    filters = {"cell_id": ["MCF7"], "pert_dose": {"min": 0.5}}
+    filters = {"cell_id": ["mcf7"], "pert_dose": {"min": 0.5}}  # read as MCF7
     query = {"up": up, "down": down, "mode": "mimic", "limit": 7, "filters": filters}
     body = APIClient().post("/api/search", query, format="json").json()
     flagged = [item["gene"] for item in body["report"]["up"]["hubs"]]
