@@ -34,14 +34,21 @@
     event.preventDefault();
     const identifiers = document.getElementById("identifiers").value
       .split(/[\s,;]+/).filter((s) => s.length > 0);
-    const response = await fetch("/api/genes/resolve", {
-      method: "POST",
-      headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ identifiers }),
-    });
-    const body = await response.json();
-    if (!response.ok) {
-      summary.textContent = "Refused: " + JSON.stringify(body);
+    let response;
+    try {
+      response = await fetch("/api/genes/resolve", {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ identifiers }),
+      });
+    } catch (error) {
+      summary.textContent = "The portal could not be reached (" + error.message + "); try again.";
+      return;
+    }
+    const body = await response.json().catch(() => ({ detail: response.statusText }));
+    if (!response.ok) {  // the reason in words; an earlier answer's table is not left standing
+      table.hidden = true;
+      summary.textContent = "Refused: " + (body.detail || Object.values(body).flat().join(" "));
       return;
     }
     summary.textContent = body.summary.resolved + " resolved, " + body.summary.ambiguous +

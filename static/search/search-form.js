@@ -65,7 +65,8 @@
         option.label = gene.symbol + " · " + (gene.name || "") + landmark;
         return option;
       }));
-      hint.textContent = body.results.length ? "" : "no gene starts with " + query;
+      hint.textContent = body.results.length ? "" :
+        "no symbol starts with " + query + " (an alias or an ID is still resolved when you search)";
     }, 150);
   });
   function addGene(side) {

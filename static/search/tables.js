@@ -26,6 +26,10 @@ window.PortalTables = (function () {
 
   function sortable(table, getRows, setRows) {
     for (const th of table.tHead.rows[0].cells) {
+      th.tabIndex = 0;  // reached with Tab, sorted with Enter or Space as with a click
+      th.addEventListener("keydown", (event) => {
+        if (event.key === "Enter" || event.key === " ") { event.preventDefault(); th.click(); }
+      });
       th.addEventListener("click", () => {
         const ascending = th.getAttribute("aria-sort") !== "ascending";
         for (const other of table.tHead.rows[0].cells) other.removeAttribute("aria-sort");
