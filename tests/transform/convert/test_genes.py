@@ -33,34 +33,24 @@ def test_probes_are_taken_by_symbol_in_the_models_order(level3: Path, tmp_path: 
     np.testing.assert_allclose(read_gctx(output).values, expected, rtol=1e-5, atol=1e-6)
 
 
-def test_probes_under_other_symbols_are_found_by_entrez_id(
-    level3: Path, small_bundle: Path, tmp_path: Path
+@pytest.mark.parametrize(
+    "renamed",
+    [
+        pytest.param({"G003": "OLD3", "G027": "OLD27"}, id="under-other-symbols"),
+        # two probes whose symbols were swapped (the Entrez ids kept): each input gene is still
+        # read from its own Entrez id's row, as docs/convert.md says, not from its symbol's row
+        pytest.param({"G003": "G004", "G004": "G003"}, id="symbols-swapped"),
+    ],
+)
+def test_probes_are_found_by_entrez_id_before_symbol(
+    level3: Path, small_bundle: Path, tmp_path: Path, renamed: dict[str, str]
 ) -> None:
-    renamed = write_level3(
-        tmp_path / "renamed.gctx", n_profiles=2000, renamed={"G003": "OLD3", "G027": "OLD27"}
-    )
-    convert(small_bundle, level3, tmp_path / "by_symbol.gctx", chunk_size=500)
-    convert(small_bundle, renamed, tmp_path / "by_entrez.gctx", chunk_size=500)
-    by_symbol, by_entrez = (
-        manifest_of(tmp_path / "by_symbol.gctx"),
-        manifest_of(tmp_path / "by_entrez.gctx"),
-    )
-    assert by_entrez["checksum"] == by_symbol["checksum"]
-
-
-def test_an_entrez_id_comes_before_a_symbol_that_names_another_gene(
-    level3: Path, small_bundle: Path, tmp_path: Path
-) -> None:
-    """Two probes whose symbols were swapped (the Entrez ids kept): each input gene is still read
-    from its own Entrez id's row, as docs/convert.md says, not from the row of its symbol."""
-    swapped = write_level3(
-        tmp_path / "swapped.gctx", n_profiles=2000, renamed={"G003": "G004", "G004": "G003"}
-    )
+    changed = write_level3(tmp_path / "changed.gctx", n_profiles=2000, renamed=renamed)
     convert(small_bundle, level3, tmp_path / "plain.gctx", chunk_size=500)
-    convert(small_bundle, swapped, tmp_path / "swapped_out.gctx", chunk_size=500)
+    convert(small_bundle, changed, tmp_path / "by_entrez.gctx", chunk_size=500)
     plain, by_entrez = (
         manifest_of(tmp_path / "plain.gctx"),
-        manifest_of(tmp_path / "swapped_out.gctx"),
+        manifest_of(tmp_path / "by_entrez.gctx"),
     )
     assert by_entrez["checksum"] == plain["checksum"]
 
