@@ -212,7 +212,9 @@ class SignatureTable:
                     f"the index has {self._some_values(name)}",
                     field=name,
                 )
-        if filters and self.select(filters).positions.size == 0:
+        # one field that passed keeps some signature (every category and distinct number
+        # names one); only several together can keep none, and only then is a pass needed
+        if filters and len(filters) > 1 and self.select(filters).positions.size == 0:
             fields = ", ".join(filters)
             raise InvalidQueryError(
                 f"no signature passes these filters together ({fields}; each alone keeps some)",
