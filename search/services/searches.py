@@ -61,6 +61,17 @@ def signature_search(
     """Resolve, score every (filtered) signature, keep the top `limit` of the mode asked for."""
     index = search_index()
     index.table.refuse_unmatched(options.filters)
+    search = _searched(index, up, down, options)
+    if store:
+        search.save()
+    return search
+
+
+def _searched(
+    index: SearchIndex, up: Sequence[str], down: Sequence[str], options: SearchOptions
+) -> StoredSearch:
+    """One search, its filters checked already (unsaved): through the shards where the index is
+    split, else on the index here."""
     reports = _resolved(index, up, down, options)
     sharded = sharded_index()
     if sharded is not None:
@@ -73,24 +84,18 @@ def signature_search(
             k=options.limit,
             order=options.order,
         )
-        return _kept(_stored(index, up, down, options, reports, answer), store)
-    answer = index.search(
-        up=reports[0].matched,
-        down=reports[1].matched,
-        mode=options.mode,
-        score=options.score,
-        filters=options.filters,
-        k=options.limit,
-        path=settings.SEARCH_PATH if options.score == "rank" else "auto",
-        order=options.order,
-    )
-    return _kept(_stored(index, up, down, options, reports, answer), store)
-
-
-def _kept(search: StoredSearch, store: bool) -> StoredSearch:
-    if store:
-        search.save()
-    return search
+    else:
+        answer = index.search(
+            up=reports[0].matched,
+            down=reports[1].matched,
+            mode=options.mode,
+            score=options.score,
+            filters=options.filters,
+            k=options.limit,
+            path=settings.SEARCH_PATH if options.score == "rank" else "auto",
+            order=options.order,
+        )
+    return _stored(index, up, down, options, reports, answer)
 
 
 def signature_searches(
@@ -103,7 +108,7 @@ def signature_searches(
     index = search_index()
     index.table.refuse_unmatched(options.filters)
     if options.score != "rank" or options.order != "z" or sharded_index() is not None:
-        return [_one_of_many(up, down, options) for up, down in queries]
+        return [_one_of_many(index, up, down, options) for up, down in queries]
     answers: list[StoredSearch | PortalError] = []
     resolved: list[tuple[int, tuple[SideReport, SideReport]]] = []
     for at, (up, down) in enumerate(queries):
@@ -131,10 +136,11 @@ def signature_searches(
 
 
 def _one_of_many(
-    up: Sequence[str], down: Sequence[str], options: SearchOptions
+    index: SearchIndex, up: Sequence[str], down: Sequence[str], options: SearchOptions
 ) -> StoredSearch | PortalError:
+    """One query of a batch whose filters were checked once for all of them."""
     try:
-        return signature_search(up=up, down=down, options=options, store=False)
+        return _searched(index, up, down, options)
     except IndexUnavailable:  # not the query's fault
         raise
     except PortalError as error:
