@@ -72,7 +72,7 @@ def _run(args: argparse.Namespace, out: TextIO) -> int:
     failed, written = 0, False
     for name, up, down in queries:
         try:
-            table = _search(index, resolver, up, down, args, out, name)
+            table = _search(index, resolver, up, down, filters, args, out, name)
         except PortalError as error:
             print(f"query {name}: {error}", file=sys.stderr)
             failed += 1
@@ -87,10 +87,9 @@ def _run(args: argparse.Namespace, out: TextIO) -> int:
 def _filter_notes(index: SearchIndex, filters: dict[str, list[str]], out: TextIO) -> None:
     """`#` lines for the filter values no signature has and those read in another case."""
     for name, found in index.table.filter_report(filters).items():
-        unmatched, read_as = list(found["unmatched"]), dict(found["read_as"])  # type: ignore[call-overload]
-        if unmatched:
-            out.write(f"# filter {name}: no signature has {', '.join(map(str, unmatched))}\n")
-        for given, used in read_as.items():
+        if found["unmatched"]:
+            out.write(f"# filter {name}: no signature has {', '.join(found['unmatched'])}\n")
+        for given, used in found["read_as"].items():
             out.write(f"# filter {name}: {given} read as {used}\n")
 
 
@@ -166,6 +165,7 @@ def _search(
     resolver: GeneResolver,
     up: list[str],
     down: list[str],
+    filters: dict[str, list[str]],
     args: argparse.Namespace,
     out: TextIO,
     name: str,
@@ -179,7 +179,7 @@ def _search(
         reports[1].matched,
         mode=args.mode,
         score=args.score,
-        filters=_filters(args.filter) or None,
+        filters=filters or None,
         k=args.limit,
     )
     out.write(

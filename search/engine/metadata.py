@@ -20,6 +20,7 @@ import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import h5py
 import numpy as np
@@ -246,12 +247,12 @@ class SignatureTable:
         found = self._folded[name].get(text.casefold(), [])
         return found[0] if len(found) == 1 else None
 
-    def filter_report(self, filters: Mapping[str, object] | None) -> dict[str, dict[str, object]]:
+    def filter_report(self, filters: Mapping[str, object] | None) -> dict[str, dict[str, Any]]:
         """Per filter field: {"read_as": {given: category}} for text matched regardless of case,
         and "unmatched": the values (or bounds) that keep no signature. Empty without filters.
         Answered from the categories and the distinct numbers, without a pass over the signatures
         (`select` has validated the filters)."""
-        report: dict[str, dict[str, object]] = {}
+        report: dict[str, dict[str, Any]] = {}
         for name, wanted in (filters or {}).items():
             if name not in self.columns:
                 continue
