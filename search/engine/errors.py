@@ -15,6 +15,10 @@ class UnknownGeneError(PortalError):
     """No gene of the registry matches an identifier."""
 
 
+class GeneOutsideIndexError(UnknownGeneError):
+    """A gene of the registry that the search index's gene space lacks (no signature holds it)."""
+
+
 class AmbiguousGeneError(PortalError):
     """An identifier (an alias) names several genes; the payload holds the candidates."""
 

@@ -15,6 +15,7 @@ from django.views.decorators.http import require_safe
 
 from search.engine.errors import (
     AmbiguousGeneError,
+    GeneOutsideIndexError,
     InvalidQueryError,
     UnknownGeneError,
     UnknownPerturbagenError,
@@ -150,7 +151,7 @@ def gene(request: HttpRequest, identifier: str) -> HttpResponse:
         context = {
             "identifier": identifier,
             "reason": str(error),
-            "in_registry": "not in the search index" in str(error),
+            "in_registry": isinstance(error, GeneOutsideIndexError),
         }
         return render(request, "search/gene_missing.html", context, status=404)
     except IndexUnavailable as error:

@@ -18,7 +18,7 @@ import numpy as np
 from django.urls import reverse
 
 from search.engine.accuracy import gene_accuracy
-from search.engine.errors import UnknownGeneError, UnknownSignatureError
+from search.engine.errors import GeneOutsideIndexError, UnknownSignatureError
 from search.engine.hubs import gene_hub
 from search.models import Signature, SignatureSet
 from search.runtime.index_access import IndexUnavailable, search_index
@@ -187,7 +187,7 @@ def gene_reverse_search(
     resolution, gene = gene_lookup(identifier=identifier)
     index = search_index()
     if not index.has_gene(gene.symbol):
-        raise UnknownGeneError(
+        raise GeneOutsideIndexError(
             f"{gene.symbol} is not in the search index's gene space", identifier=identifier
         )
     asked = {
